@@ -1,0 +1,1 @@
+"""The native local stack: real servers started as processes from packages, no Docker."""

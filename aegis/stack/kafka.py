@@ -1,0 +1,188 @@
+"""Kafka (KRaft, one combined broker/controller) and a Kafka Connect distributed worker with
+the Debezium PostgreSQL connector plugin, run from jars resolved from Maven Central."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import base64
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from aegis.errors import StackError
+from aegis.stack.base import Service, port_open
+from aegis.stack.jars import ensure_jars
+
+DEBEZIUM_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+class _JavaService(Service):
+    main_class: str = ""
+
+    def java(self) -> str:
+        home = self.settings.stack.java_home or (Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None)
+        if home and (home / "bin" / "java").exists():
+            return str(home / "bin" / "java")
+        found = shutil.which("java")
+        if not found:
+            raise self.missing("`java` (Java 17+)", "run `make install` or `apt-get install -y openjdk-17-jre-headless`")
+        return found
+
+    @property
+    def jars(self) -> Path:
+        return self.root / "jars"
+
+    def check_installed(self) -> None:
+        self.java()
+        ensure_jars(self.settings.stack)
+
+    def classpath(self) -> str:
+        return str(self.jars / "kafka-libs" / "*")
+
+    def heap(self) -> str:
+        raise NotImplementedError
+
+    def log4j_config(self) -> Path:
+        path = self.dir / "log4j2.properties"
+        path.write_text(
+            "status = warn\n"
+            "appender.console.type = Console\nappender.console.name = STDOUT\n"
+            "appender.console.layout.type = PatternLayout\n"
+            "appender.console.layout.pattern = [%d] %p %m (%c)%n\n"
+            "rootLogger.level = INFO\nrootLogger.appenderRefs = stdout\nrootLogger.appenderRef.stdout.ref = STDOUT\n"
+            "logger.kafka.name = kafka\nlogger.kafka.level = WARN\n"
+            "logger.apache.name = org.apache.kafka\nlogger.apache.level = WARN\n"
+            "logger.connect.name = org.apache.kafka.connect.runtime.Worker\nlogger.connect.level = INFO\n"
+            "logger.reflections.name = org.reflections\nlogger.reflections.level = ERROR\n")
+        return path
+
+    def jvm_flags(self) -> list[str]:
+        return [f"-Xms{self.heap()}", f"-Xmx{self.heap()}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.log4j_config()}"]
+
+    def properties_file(self, values: dict[str, str], name: str) -> Path:
+        path = self.dir / name
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        return path
+
+
+class Kafka(_JavaService):
+    name = "kafka"
+
+    @property
+    def port(self) -> int:
+        return _host_port(self.settings.kafka.bootstrap_servers.split(",")[0])[1]
+
+    def heap(self) -> str:
+        return self.settings.stack.kafka_heap
+
+    def server_properties(self) -> Path:
+        controller = self.settings.stack.kafka_controller_port
+        return self.properties_file({
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@127.0.0.1:{controller}",
+            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "log.dirs": str(self.dir / "data"),
+            "num.partitions": "3",
+            "default.replication.factor": "1",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "auto.create.topics.enable": "true",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.retention.hours": "168",
+        }, "server.properties")
+
+    def prepare(self) -> None:
+        super().prepare()
+        props = self.server_properties()
+        if (self.dir / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        result = subprocess.run(
+            [self.java(), "-cp", self.classpath(), f"-Dlog4j2.configurationFile={self.log4j_config()}",
+             "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+            capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"kafka: formatting the KRaft storage failed (exit {result.returncode})",
+                             hint=(result.stdout + result.stderr)[-2000:])
+
+    def command(self) -> list[str]:
+        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka", str(self.dir / "server.properties")]
+
+    def probe(self) -> bool:
+        if not port_open(self.port):
+            return False
+        from confluent_kafka.admin import AdminClient
+        try:
+            metadata = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers}).list_topics(timeout=2)
+            return bool(metadata.brokers)
+        except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
+            return False
+
+
+class KafkaConnect(_JavaService):
+    name = "kafka-connect"
+
+    @property
+    def port(self) -> int:
+        return httpx.URL(self.settings.kafka.connect_url).port or 8083
+
+    def heap(self) -> str:
+        return self.settings.stack.connect_heap
+
+    def command(self) -> list[str]:
+        props = self.properties_file({
+            "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+            "group.id": "aegis-connect",
+            "listeners": f"http://127.0.0.1:{self.port}",
+            "rest.advertised.host.name": "127.0.0.1",
+            "rest.advertised.port": str(self.port),
+            "plugin.path": str(self.jars / "connect-plugins"),
+            "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "key.converter.schemas.enable": "false",
+            "value.converter.schemas.enable": "false",
+            "config.storage.topic": "_aegis_connect_configs",
+            "offset.storage.topic": "_aegis_connect_offsets",
+            "status.storage.topic": "_aegis_connect_status",
+            "config.storage.replication.factor": "1",
+            "offset.storage.replication.factor": "1",
+            "status.storage.replication.factor": "1",
+            "offset.flush.interval.ms": "1000",
+            "config.providers": "env,file",
+            "config.providers.env.class": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+            "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+        }, "connect-distributed.properties")
+        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(),
+                "org.apache.kafka.connect.cli.ConnectDistributed", str(props)]
+
+    def env(self) -> dict[str, str]:
+        # Secrets reach connector configs through the env config provider, never through committed JSON.
+        env = super().env()
+        env["AEGIS_DEBEZIUM_PASSWORD"] = self.settings.postgres.debezium_password.get_secret_value()
+        return env
+
+    def probe(self) -> bool:
+        try:
+            response = httpx.get(f"{self.settings.kafka.connect_url}/connector-plugins", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200 and any(p.get("class") == DEBEZIUM_CONNECTOR for p in response.json())

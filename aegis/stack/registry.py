@@ -1,0 +1,14 @@
+"""The ordered list of local-stack services. Later targets append themselves here."""
+
+from __future__ import annotations
+
+from aegis.settings import Settings
+from aegis.stack.base import Service
+
+
+def build_services(settings: Settings) -> list[Service]:
+    from aegis.stack.kafka import Kafka, KafkaConnect
+    from aegis.stack.postgres import Postgres
+    from aegis.stack.redis import Redis
+
+    return [Postgres(settings), Redis(settings), Kafka(settings), KafkaConnect(settings)]
