@@ -30,3 +30,5 @@ def configure_logging(level: str = "INFO", json_format: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "urllib3", "elastic_transport", "opensearch", "neo4j", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,35 @@
+"""Test session set-up.
+
+Unit tests need nothing. Tests marked ``integration`` get the ``stack`` fixture: the real local
+stack, started for the session if it is not already running (and stopped again at the end
+only if this session started it), with the schema migrated.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from aegis.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
+
+
+@pytest.fixture(scope="session")
+def stack(settings: Settings):
+    from aegis.db import connect
+    from aegis.db.migrate import migrate
+    from aegis.stack.manager import StackManager
+
+    manager = StackManager(settings)
+    was_running = {s.name for s in manager.status() if s.healthy}
+    manager.up(progress=lambda line: print(f"[stack] {line}"))
+    with connect(settings.postgres, autocommit=True) as conn:
+        migrate(conn, settings.postgres)
+    yield settings
+    if not was_running and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
+        manager.down(progress=lambda line: print(f"[stack] {line}"))
