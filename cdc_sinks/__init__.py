@@ -1,0 +1,1 @@
+"""CDC sinks: independent Kafka consumers, one per target, behind one small ``Sink`` protocol."""

@@ -1,0 +1,129 @@
+"""The contract every target sink keeps.
+
+The runtime decodes change events, coalesces them per policy by LSN, applies the active-view
+rule (status ``active`` → upsert; anything else, a delete or a tombstone → removal) and hands
+each sink two kinds of batch:
+
+* ``upsert_batch([SinkRecord])`` — write these documents;
+* ``remove_batch([Removal])`` — make these policies absent.
+
+Every sink guarantees, inside its own store:
+
+1. **No stale writes.** Each stored record carries the source ``lsn`` and ``content_hash``. An
+   upsert or removal whose LSN is *lower* than what the store holds for that id is ignored
+   (equal LSN upserts are idempotent rewrites).
+2. **No resurrection.** A removal leaves a marker with its LSN (``FINAL_LSN`` for a delete or
+   tombstone: policy ids are never reused), so an older upsert replayed later cannot bring the
+   policy back. Markers are invisible to the active view and to ``read_back``.
+3. **Errors are translated** into ``aegis.errors``: ``TransientError`` when the target is
+   unreachable or overloaded (the runtime retries, then pauses), ``DataError`` for a record the
+   target can never take (the runtime isolates it and dead-letters it), ``TerminalError`` else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Protocol, Sequence, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from aegis.models.policy import PolicyRow
+from aegis.privacy import mask_value
+
+FINAL_LSN = 2**63 - 1
+"""LSN recorded for a delete or tombstone: nothing may overwrite it."""
+
+
+class PolicyDocument(BaseModel):
+    """What leaves PostgreSQL for a target: the active policy, personal data masked, no raw payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    source_system: str
+    source_id: str
+    title: str
+    content: str
+    issuing_organization: str
+    executing_organization: str | None = None
+    target_regions: list[str] = []
+    target_group: str | None = None
+    target_industry: str | None = None
+    support_field: str | None = None
+    funding_type: str | None = None
+    application_start_date: date | None = None
+    application_end_date: date | None = None
+    application_period_text: str | None = None
+    application_always_open: bool = False
+    original_url: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    contact_address: str | None = None
+    status: str
+    quality_score: float | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: PolicyRow) -> "PolicyDocument":
+        data = row.model_dump(include=set(cls.model_fields))
+        for key in ("contact_email", "contact_phone", "contact_address"):
+            data[key] = mask_value(data[key])
+        data["status"] = row.status.value
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class SinkRecord:
+    """One policy to upsert, with the version it was built from."""
+
+    policy_id: int
+    lsn: int
+    content_hash: str
+    document: PolicyDocument
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One policy to make absent. ``lsn`` is ``FINAL_LSN`` for deletes and tombstones."""
+
+    policy_id: int
+    lsn: int
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """What a target holds for one policy, as the reconciler compares it."""
+
+    policy_id: int
+    lsn: int
+    content_hash: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A target store. Implementations live one per module in ``cdc_sinks/``."""
+
+    name: str
+
+    def ensure_ready(self) -> None:
+        """Create indexes, collections, constraints idempotently. Raise ``TransientError`` if unreachable."""
+
+    def ping(self) -> bool:
+        """True when the target answers (used to resume paused partitions)."""
+
+    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+        """Write every record, skipping those older than what is stored (see module doc)."""
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        """Remove every policy, leaving an LSN marker; skip removals older than what is stored."""
+
+    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+        """Active records with id > ``after_id``, ordered by id, at most ``limit`` (markers excluded)."""
+
+    def count(self) -> int:
+        """Number of active records held."""
+
+    def close(self) -> None:
+        """Release connections."""
