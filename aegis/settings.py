@@ -95,6 +95,35 @@ class StackSettings(BaseSettings):
         return self.state_dir.resolve()
 
 
+class ConnectorSettings(BaseSettings):
+    """The Debezium source connector rendered from ``connectors/policies-source.json``.
+
+    Tuning defaults are the measured ones (bench/changestream, bench/RESULTS.md).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AEGIS_CONNECTOR_", **_COMMON)
+
+    name: str = "aegis-policies-source"
+    # Host/port Kafka Connect uses to reach PostgreSQL (default: POSTGRES_HOST/POSTGRES_PORT).
+    database_host: str | None = None
+    database_port: int | None = Field(None, ge=1, le=65535)
+    snapshot_mode: str = "initial"
+    heartbeat_interval_ms: int = Field(10_000, ge=100)
+    poll_interval_ms: int = Field(5, ge=1)
+    max_batch_size: int = Field(2048, ge=1)
+    max_queue_size: int = Field(8192, ge=2)
+    producer_linger_ms: int = Field(0, ge=0)
+    request_timeout_seconds: float = Field(15.0, gt=0)
+
+    @field_validator("snapshot_mode")
+    @classmethod
+    def _known_snapshot_mode(cls, value: str) -> str:
+        modes = {"initial", "initial_only", "no_data", "when_needed", "always"}
+        if value not in modes:
+            raise ValueError(f"must be one of {', '.join(sorted(modes))}")
+        return value
+
+
 class CollectionSettings(BaseSettings):
     model_config = SettingsConfigDict(**_COMMON)
 
@@ -117,6 +146,7 @@ class Settings(BaseModel):
     service: ServiceSettings
     postgres: PostgresSettings
     kafka: KafkaSettings
+    connector: ConnectorSettings
     redis: RedisSettings
     stack: StackSettings
     collection: CollectionSettings
@@ -127,6 +157,7 @@ _GROUPS = {
     "service": ServiceSettings,
     "postgres": PostgresSettings,
     "kafka": KafkaSettings,
+    "connector": ConnectorSettings,
     "redis": RedisSettings,
     "stack": StackSettings,
     "collection": CollectionSettings,

@@ -45,6 +45,20 @@ class Postgres(Service):
         return self.dir / "data"
 
     @property
+    def dir(self) -> Path:
+        """The service directory; under a root-only path (e.g. /root) it is a symlink to /var/tmp,
+        because the server runs as the `postgres` user, which must be able to reach it."""
+        wanted = self.root / self.name
+        if self.run_as is None or wanted.exists() or _traversable_by_others(self.root):
+            return wanted.resolve()
+        import hashlib
+        fallback = Path("/var/tmp") / f"aegis-sync-{hashlib.sha256(str(self.root).encode()).hexdigest()[:10]}" / self.name
+        fallback.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        wanted.symlink_to(fallback, target_is_directory=True)
+        return fallback
+
+    @property
     def socket_dir(self) -> Path:
         return self.dir / "run"
 
@@ -70,7 +84,6 @@ class Postgres(Service):
             user = pwd.getpwnam(self.run_as)
             for path in (self.dir, self.socket_dir):
                 os.chown(path, user.pw_uid, user.pw_gid)
-            self._check_traversable(user.pw_uid)
         if (self.data_dir / "PG_VERSION").exists():
             return
         result = subprocess.run(
@@ -80,15 +93,6 @@ class Postgres(Service):
         if result.returncode != 0:
             raise StackError(f"postgres: initdb failed (exit {result.returncode})",
                              hint=f"output:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-
-    def _check_traversable(self, uid: int) -> None:
-        for parent in self.dir.parents:
-            mode = parent.stat().st_mode
-            if parent.stat().st_uid != uid and not mode & 0o001:
-                raise StackError(
-                    f"postgres: the server runs as the `postgres` user, which cannot enter {parent}",
-                    hint="set AEGIS_STACK_STATE_DIR to a directory under a world-traversable path "
-                         f"(or `chmod o+x {parent}`)")
 
     def command(self) -> list[str]:
         options = {
@@ -129,6 +133,14 @@ class Postgres(Service):
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(pg.db), sql.Identifier(pg.user)))
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(pg.db), sql.Identifier(pg.debezium_user)))
+
+
+def _traversable_by_others(path: Path) -> bool:
+    """True when every existing directory on the way to ``path`` can be entered by any user."""
+    for directory in [path, *path.parents]:
+        if directory.exists() and not directory.stat().st_mode & 0o001:
+            return False
+    return True
 
 
 def _ensure_role(conn: psycopg.Connection, name: str, password: str, options: str) -> None:
