@@ -58,9 +58,11 @@ def status(settings: Settings, services: tuple[str, ...], as_json: bool) -> None
 
 
 @stack.command()
+@click.option("--force", is_flag=True, help="Resolve again even when the jars match the pom.")
 @click.pass_obj
-def install(settings: Settings) -> None:
-    """Resolve the Java servers' jars from Maven Central into the state directory (done by `up` if missing)."""
+def install(settings: Settings, force: bool) -> None:
+    """Resolve the Java servers' jars from Maven Central into the state directory (`up` does it if missing)."""
     from aegis.stack.jars import ensure_jars
 
-    ensure_jars(settings.stack, progress=click.echo, force=True)
+    path = ensure_jars(settings.stack, progress=click.echo, force=force)
+    click.echo(f"server jars ready in {path}")

@@ -1,0 +1,53 @@
+# Aegis Sync — everything a person or CI types. `make run` and `make test` do all set-up themselves.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps python-deps jars run stop test test-unit test-integration clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+install: system-deps python-deps jars  ## install everything missing (Debian packages, .venv, server jars)
+
+system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, Java 17, Maven), when missing
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null || missing="$$missing maven"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+python-deps: $(BIN)/.installed  ## the project and its Python dependencies in .venv
+
+jars: python-deps  ## Kafka, Kafka Connect and Debezium jars from Maven Central (cached)
+	$(BIN)/aegis stack install
+
+run: install  ## the main job on the local stack
+	$(BIN)/aegis stack up
+	$(BIN)/aegis db migrate
+
+stop:  ## stop every server the stack started
+	$(BIN)/aegis stack down
+
+test: install  ## unit tests, then integration tests against the real stack (started and stopped here)
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+	$(BIN)/pytest tests/integration -m integration -v $(PYTEST_ARGS)
+
+test-unit: python-deps  ## unit tests only (no servers)
+	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+clean:  ## stop the stack and delete its state (data, logs, jars)
+	-$(BIN)/aegis stack down
+	rm -rf .stack
