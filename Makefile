@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps python-deps jars run stop test test-unit test-integration clean
+.PHONY: docs help install system-deps python-deps jars run stop test test-unit test-integration clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -51,3 +51,6 @@ test-unit: python-deps  ## unit tests only (no servers)
 clean:  ## stop the stack and delete its state (data, logs, jars)
 	-$(BIN)/aegis stack down
 	rm -rf .stack
+
+docs: python-deps  ## regenerate the README's configuration table from the settings tree
+	$(BIN)/python -m aegis.settings README.md

@@ -21,9 +21,9 @@ _COMMON = dict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(**_COMMON)
 
-    service_name: str = "data-pipeline"
-    environment: str = "development"
-    log_level: str = "INFO"
+    service_name: str = Field("data-pipeline", description="Name in logs and metrics.")
+    environment: str = Field("development", description="development, staging or production.")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
     @field_validator("log_level")
     @classmethod
@@ -36,16 +36,16 @@ class ServiceSettings(BaseSettings):
 class PostgresSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTGRES_", **_COMMON)
 
-    host: str = "127.0.0.1"
-    port: int = Field(55432, ge=1, le=65535)
-    user: str = "aegis"
-    password: SecretStr = SecretStr("aegis")
-    db: str = "aegis"
+    host: str = Field("127.0.0.1", description="PostgreSQL host.")
+    port: int = Field(55432, ge=1, le=65535, description="PostgreSQL port (the local stack listens here).")
+    user: str = Field("aegis", description="Application role, owner of the schema.")
+    password: SecretStr = Field(SecretStr("aegis"), description="Application role password.")
+    db: str = Field("aegis", description="Database name.")
     # Least-privilege role Debezium connects as (REPLICATION + SELECT on published tables).
-    debezium_user: str = "aegis_debezium"
-    debezium_password: SecretStr = SecretStr("aegis_debezium")
-    publication: str = "aegis_publication"
-    slot_name: str = "aegis_slot"
+    debezium_user: str = Field("aegis_debezium", description="Debezium's role: REPLICATION, SELECT on published tables only.")
+    debezium_password: SecretStr = Field(SecretStr("aegis_debezium"), description="Debezium role password (reaches Kafka Connect through its env config provider).")
+    publication: str = Field("aegis_publication", description="Publication over exactly the streamed tables.")
+    slot_name: str = Field("aegis_slot", description="Debezium's logical replication slot.")
 
     def conninfo(self, *, user: str | None = None, password: SecretStr | None = None,
                  dbname: str | None = None) -> str:
@@ -60,20 +60,20 @@ class PostgresSettings(BaseSettings):
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", **_COMMON)
 
-    bootstrap_servers: str = "127.0.0.1:59092"
-    topic_policy_events: str = "policy-events"
-    topic_dlq: str = "data-pipeline-dlq"
-    topic_prefix: str = "aegis"
-    connect_url: str = "http://127.0.0.1:58083"
+    bootstrap_servers: str = Field("127.0.0.1:59092", description="Kafka bootstrap servers.")
+    topic_policy_events: str = Field("policy-events", description="Topic of the outbox events for other services.")
+    topic_dlq: str = Field("data-pipeline-dlq", description="Dead-letter topic of the sinks.")
+    topic_prefix: str = Field("aegis", description="Debezium topic prefix: changes land on <prefix>.public.policies.")
+    connect_url: str = Field("http://127.0.0.1:58083", description="Kafka Connect REST API.")
 
 
 class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REDIS_", **_COMMON)
 
-    host: str = "127.0.0.1"
-    port: int = Field(56379, ge=1, le=65535)
-    password: SecretStr | None = None
-    db: int = 0
+    host: str = Field("127.0.0.1", description="Redis host.")
+    port: int = Field(56379, ge=1, le=65535, description="Redis port.")
+    password: SecretStr | None = Field(None, description="Redis password (none on the local stack).")
+    db: int = Field(0, description="Redis database number.")
 
 
 class StackSettings(BaseSettings):
@@ -81,14 +81,14 @@ class StackSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AEGIS_STACK_", **_COMMON)
 
-    state_dir: Path = Path(".stack")
-    start_timeout_seconds: float = Field(120.0, gt=0)
-    stop_timeout_seconds: float = Field(30.0, gt=0)
-    kafka_controller_port: int = Field(59093, ge=1, le=65535)
-    kafka_heap: str = "1g"
-    connect_heap: str = "1g"
-    java_home: Path | None = None
-    maven_command: str = "mvn"
+    state_dir: Path = Field(Path(".stack"), description="Data, logs, pid files and jars of the local stack.")
+    start_timeout_seconds: float = Field(120.0, gt=0, description="Longest wait for one service to become healthy.")
+    stop_timeout_seconds: float = Field(30.0, gt=0, description="Wait for a clean stop before SIGKILL.")
+    kafka_controller_port: int = Field(59093, ge=1, le=65535, description="KRaft controller port of the local broker.")
+    kafka_heap: str = Field("1g", description="Kafka broker max heap.")
+    connect_heap: str = Field("1g", description="Kafka Connect max heap.")
+    java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
+    maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
 
     @property
     def state_path(self) -> Path:
@@ -127,17 +127,58 @@ class ConnectorSettings(BaseSettings):
 class CollectionSettings(BaseSettings):
     model_config = SettingsConfigDict(**_COMMON)
 
-    collection_interval_hours: int = Field(6, ge=1)
-    scraping_interval_hours: int = Field(24, ge=1)
-    max_concurrent_collections: int = Field(5, ge=1)
+    collection_interval_hours: int = Field(6, ge=1, description="API sources are collected every N hours.")
+    scraping_interval_hours: int = Field(24, ge=1, description="Web boards are scraped every N hours (daily at 00:00 KST).")
+    max_concurrent_collections: int = Field(5, ge=1, description="Sources collected at the same time.")
+
+
+class SourceEndpoint(BaseModel):
+    """How to reach one source. No ``api_key`` (and no ``base_url``) means the local sample server."""
+
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(15.0, gt=0)
+    requests_per_second: float = Field(2.0, gt=0)
+    page_size: int = Field(100, ge=1, le=500)
+
+
+class BizinfoEndpoint(SourceEndpoint):
+    timeout_seconds: float = Field(30.0, ge=20)  # slow from abroad: under 20 s fails
+
+
+class KoreaRssEndpoint(SourceEndpoint):
+    feeds: list[str] = Field(default_factory=lambda: ["policy", "pressrelease"])
+
+
+class SourcesSettings(BaseSettings):
+    """Collector sources (env ``SOURCE_<NAME>__<FIELD>``, e.g. ``SOURCE_BIZINFO__API_KEY``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SOURCE_", env_nested_delimiter="__", **_COMMON)
+
+    samples_url: str = "http://127.0.0.1:58800"
+    bizinfo: BizinfoEndpoint = Field(default_factory=BizinfoEndpoint)
+    kstartup: SourceEndpoint = Field(default_factory=SourceEndpoint)
+    youthcenter: SourceEndpoint = Field(default_factory=SourceEndpoint)
+    gov24: SourceEndpoint = Field(default_factory=SourceEndpoint)
+    korea_rss: KoreaRssEndpoint = Field(default_factory=KoreaRssEndpoint)
+    boards_dir: Path | None = None  # extra board configs (*.yaml) beside the bundled ones
+    board_timeout_seconds: float = Field(20.0, gt=0)
+    board_requests_per_second: float = Field(1.0, gt=0)
+    retry_attempts: int = Field(3, ge=1, le=10)
+    retry_base_delay_seconds: float = Field(0.5, ge=0)
+    retry_max_delay_seconds: float = Field(8.0, ge=0)
+    breaker_failure_threshold: int = Field(5, ge=1)
+    breaker_recovery_seconds: float = Field(60.0, gt=0)
+    max_response_bytes: int = Field(20_000_000, ge=1024)
+    max_pages: int = Field(1000, ge=1)
 
 
 class ProcessingSettings(BaseSettings):
     model_config = SettingsConfigDict(**_COMMON)
 
-    hot_path_timeout_seconds: int = Field(1, ge=1)
-    cold_path_batch_size: int = Field(100, ge=1)
-    quality_score_threshold: float = Field(0.7, ge=0, le=1)
+    hot_path_timeout_seconds: int = Field(1, ge=1, description="Per-record budget of the collect-and-store path.")
+    cold_path_batch_size: int = Field(100, ge=1, description="Records the reconciler scores per transaction.")
+    quality_score_threshold: float = Field(0.7, ge=0, le=1, description="Minimum total quality score to become active.")
 
 
 class Settings(BaseModel):
@@ -151,6 +192,7 @@ class Settings(BaseModel):
     stack: StackSettings
     collection: CollectionSettings
     processing: ProcessingSettings
+    sources: SourcesSettings
 
 
 _GROUPS = {
@@ -162,6 +204,7 @@ _GROUPS = {
     "stack": StackSettings,
     "collection": CollectionSettings,
     "processing": ProcessingSettings,
+    "sources": SourcesSettings,
 }
 
 
@@ -177,11 +220,51 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
             values[name] = group(_env_file=env_file)
         except ValidationError as exc:
             prefix = group.model_config.get("env_prefix", "")
+            delimiter = group.model_config.get("env_nested_delimiter") or "."
             for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"])
+                field = delimiter.join(str(p) for p in err["loc"])
                 problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})")
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems),
                           hint="fix these environment variables (or .env entries); "
                                "the README's configuration table lists every setting and its default")
     return Settings(**values)
+
+
+def settings_table() -> str:
+    """A Markdown table of every setting: environment variable, default, meaning (for the README)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for group in _GROUPS.values():
+        prefix = group.model_config.get("env_prefix", "")
+        for name, field in group.model_fields.items():
+            default = field.default
+            if hasattr(default, "get_secret_value"):
+                shown = "(secret)"
+            elif default is None:
+                shown = "(unset)"
+            else:
+                shown = f"`{default}`"
+            meaning = (field.description or "").replace("|", "\\|")
+            lines.append(f"| `{(prefix + name).upper()}` | {shown} | {meaning} |")
+    return "\n".join(lines)
+
+
+_README_START = "<!-- settings-table:start -->"
+_README_END = "<!-- settings-table:end -->"
+
+
+def render_readme_table(readme: str) -> str:
+    """``readme`` with the text between the settings-table markers replaced by ``settings_table()``."""
+    head, _, rest = readme.partition(_README_START)
+    _, _, tail = rest.partition(_README_END)
+    return f"{head}{_README_START}\n{settings_table()}\n{_README_END}{tail}"
+
+
+if __name__ == "__main__":  # `python -m aegis.settings README.md` rewrites the README's table
+    import sys
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    if target:
+        target.write_text(render_readme_table(target.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(settings_table())
