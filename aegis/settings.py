@@ -103,17 +103,16 @@ class ConnectorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="AEGIS_CONNECTOR_", **_COMMON)
 
-    name: str = "aegis-policies-source"
-    # Host/port Kafka Connect uses to reach PostgreSQL (default: POSTGRES_HOST/POSTGRES_PORT).
-    database_host: str | None = None
-    database_port: int | None = Field(None, ge=1, le=65535)
-    snapshot_mode: str = "initial"
-    heartbeat_interval_ms: int = Field(10_000, ge=100)
-    poll_interval_ms: int = Field(5, ge=1)
-    max_batch_size: int = Field(2048, ge=1)
-    max_queue_size: int = Field(8192, ge=2)
-    producer_linger_ms: int = Field(0, ge=0)
-    request_timeout_seconds: float = Field(15.0, gt=0)
+    name: str = Field("aegis-policies-source", description="Kafka Connect name of the Debezium PostgreSQL source connector.")
+    database_host: str | None = Field(None, description="Host Kafka Connect uses to reach PostgreSQL (default: POSTGRES_HOST).")
+    database_port: int | None = Field(None, ge=1, le=65535, description="Port Kafka Connect uses to reach PostgreSQL (default: POSTGRES_PORT).")
+    snapshot_mode: str = Field("initial", description="Debezium snapshot.mode: initial, initial_only, no_data, when_needed or always (docs/changestream.md).")
+    heartbeat_interval_ms: int = Field(10_000, ge=100, description="Debezium heartbeat interval; each beat runs the action query that keeps the slot advancing on an idle database.")
+    poll_interval_ms: int = Field(5, ge=1, description="Debezium poll.interval.ms (measured in bench/changestream: commit-to-Kafka latency vs idle CPU).")
+    max_batch_size: int = Field(2048, ge=1, description="Debezium max.batch.size (records handed to Kafka Connect per poll).")
+    max_queue_size: int = Field(8192, ge=2, description="Debezium max.queue.size (records buffered between the WAL reader and Kafka Connect).")
+    producer_linger_ms: int = Field(0, ge=0, description="linger.ms of the connector's Kafka producer (producer.override).")
+    request_timeout_seconds: float = Field(15.0, gt=0, description="Timeout of one Kafka Connect REST call.")
 
     @field_validator("snapshot_mode")
     @classmethod

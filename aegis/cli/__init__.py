@@ -46,11 +46,13 @@ def version() -> None:
 
 
 def _register() -> None:
+    from aegis.cli.connectors import connectors
     from aegis.cli.db import db
     from aegis.cli.stack import stack
 
     cli.add_command(stack)
     cli.add_command(db)
+    cli.add_command(connectors)
 
 
 _register()

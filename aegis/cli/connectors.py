@@ -1,0 +1,186 @@
+"""`aegis connectors`: the Debezium source connector on Kafka Connect (apply, status, lifecycle)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from aegis.settings import Settings
+
+
+def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--set")
+        result[key.strip()] = value
+    return result
+
+
+def _bytes(value: int | None) -> str:
+    if value is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(value)
+
+
+@click.group()
+def connectors() -> None:
+    """Manage the Debezium PostgreSQL connector (connectors/policies-source.json) on Kafka Connect.
+
+    Policy row changes go to `<KAFKA_TOPIC_PREFIX>.public.policies`, outbox events to
+    `KAFKA_TOPIC_POLICY_EVENTS`. Kafka Connect is at KAFKA_CONNECT_URL.
+    """
+
+
+@connectors.command()
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override one connector property (repeatable), e.g. --set poll.interval.ms=100.")
+@click.option("--print", "print_only", is_flag=True, help="Print the rendered config and exit; apply nothing.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the connector and its task run.")
+@click.pass_obj
+def apply(settings: Settings, sets: tuple[str, ...], print_only: bool, wait: bool) -> None:
+    """Validate the connector config with Kafka Connect, then create or update it (idempotent).
+
+    Every invalid field is printed with Kafka Connect's message and the command exits non-zero.
+    Applying the same config again changes nothing.
+    """
+    from connectors.config import load_connector_config
+    from connectors.manage import ApplyOutcome, ConnectorInvalid, apply_connector, wait_until_running
+
+    config = load_connector_config(settings, _overrides(sets))
+    if print_only:
+        click.echo(json.dumps(config.model_dump(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"applying {config.name} to Kafka Connect at {settings.kafka.connect_url} ...")
+    try:
+        result = apply_connector(settings, config=config)
+    except ConnectorInvalid as exc:
+        for problem in exc.problems:
+            click.secho(f"  invalid {problem.name} = {problem.value!r}", fg="red", err=True)
+            for message in problem.errors:
+                click.echo(f"      {message}", err=True)
+        raise
+    if result.outcome is ApplyOutcome.UNCHANGED:
+        click.echo(f"{result.name}: unchanged (the stored config already matches)")
+    elif result.outcome is ApplyOutcome.CREATED:
+        click.echo(f"{result.name}: created")
+    else:
+        click.echo(f"{result.name}: updated ({', '.join(result.changed_keys)})")
+    if wait and result.outcome is not ApplyOutcome.UNCHANGED:
+        wait_until_running(settings, progress=lambda line: click.echo(f"  {line}"))
+        click.echo(f"{result.name}: running")
+
+
+@connectors.command(name="list")
+@click.pass_obj
+def list_(settings: Settings) -> None:
+    """List the connectors Kafka Connect holds, with their states."""
+    from connectors.manage import connector_status, list_connectors
+
+    names = list_connectors(settings)
+    if not names:
+        click.echo("no connectors (create one with `aegis connectors apply`)")
+    for name in names:
+        status = connector_status(settings, name, with_slot=False)
+        tasks = ",".join(t.state for t in status.tasks) or "-"
+        click.echo(f"{name:<32} {status.state or 'ABSENT':<10} tasks={tasks}")
+
+
+@connectors.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (connector, tasks, slot).")
+@click.pass_obj
+def status(settings: Settings, as_json: bool) -> None:
+    """Connector and task states, a failed task's trace, and the replication slot's lag in bytes.
+
+    Exits 0 when the connector and all tasks are RUNNING, 1 otherwise.
+    """
+    from connectors.manage import connector_status
+
+    report = connector_status(settings)
+    if as_json:
+        click.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+        sys.exit(0 if report.running else 1)
+    if not report.present:
+        click.secho(f"{report.name}: not created (run `aegis connectors apply`)", fg="yellow")
+    else:
+        color = "green" if report.running else "red"
+        click.echo(f"{report.name}: " + click.style(report.state or "?", fg=color) + f" on {report.worker_id}")
+        if report.trace:
+            click.echo(report.trace)
+        for task in report.tasks:
+            click.echo(f"  task {task.id}: " + click.style(task.state, fg="green" if task.state == "RUNNING" else "red"))
+            if task.trace:
+                click.echo("    " + task.trace.replace("\n", "\n    "))
+    slot = report.slot
+    if slot is None:
+        click.echo(f"slot {settings.postgres.slot_name}: absent")
+    else:
+        click.echo(f"slot {slot.slot_name}: {'active' if slot.active else 'INACTIVE'}, "
+                   f"confirmed {slot.confirmed_flush_lsn}, lag {_bytes(slot.lag_bytes)} ({slot.lag_bytes} bytes), "
+                   f"WAL retained {_bytes(slot.retained_bytes)}, wal_status {slot.wal_status}")
+    sys.exit(0 if report.running else 1)
+
+
+@connectors.command()
+@click.option("--failed-only", is_flag=True, help="Restart only the connector/tasks that are FAILED.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until it runs again.")
+@click.pass_obj
+def restart(settings: Settings, failed_only: bool, wait: bool) -> None:
+    """Restart the connector and its tasks (including failed ones)."""
+    from connectors.manage import restart_connector, wait_until_running
+
+    restart_connector(settings, only_failed=failed_only)
+    click.echo(f"{settings.connector.name}: restart requested")
+    if wait:
+        wait_until_running(settings, progress=lambda line: click.echo(f"  {line}"))
+        click.echo(f"{settings.connector.name}: running")
+
+
+@connectors.command()
+@click.pass_obj
+def pause(settings: Settings) -> None:
+    """Pause the connector: it stops reading the slot (PostgreSQL keeps WAL meanwhile)."""
+    from connectors.manage import pause_connector, wait_until_state
+
+    pause_connector(settings)
+    wait_until_state(settings, "PAUSED", progress=lambda line: click.echo(f"  {line}"))
+    click.echo(f"{settings.connector.name}: paused — the slot holds WAL until `aegis connectors resume`")
+
+
+@connectors.command()
+@click.pass_obj
+def resume(settings: Settings) -> None:
+    """Resume a paused connector."""
+    from connectors.manage import resume_connector, wait_until_running
+
+    resume_connector(settings)
+    wait_until_running(settings, progress=lambda line: click.echo(f"  {line}"))
+    click.echo(f"{settings.connector.name}: running")
+
+
+@connectors.command()
+@click.option("--drop-slot", is_flag=True,
+              help="Also reset the connector's offsets and drop the replication slot and the publication "
+                   "(nothing is left holding WAL; the next apply takes a fresh snapshot after `aegis db migrate`).")
+@click.pass_obj
+def delete(settings: Settings, drop_slot: bool) -> None:
+    """Delete the connector (and, with --drop-slot, its slot and publication)."""
+    from connectors.manage import delete_connector
+    from connectors.slot import slot_info
+
+    result = delete_connector(settings, drop_replication=drop_slot, progress=click.echo)
+    if not result.connector_deleted:
+        click.echo(f"{result.name}: did not exist")
+    if not drop_slot:
+        slot = slot_info(settings.postgres)
+        if slot is not None:
+            click.secho(f"warning: slot {slot.slot_name} still exists and keeps WAL (lag {_bytes(slot.lag_bytes)}); "
+                        "re-apply the connector soon or run `aegis connectors delete --drop-slot`",
+                        fg="yellow", err=True)

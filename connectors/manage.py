@@ -1,0 +1,225 @@
+"""What people, `make run` and tests call to manage the change stream's connector.
+
+Every function takes the ``Settings`` tree and talks to Kafka Connect (``KAFKA_CONNECT_URL``)
+and, where the slot is concerned, to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.settings import Settings
+from connectors.config import ConnectorConfig, load_connector_config
+from connectors.rest import ConnectClient, ConnectorNotFound, TaskState, ValidationProblem
+from connectors.slot import SlotInfo, drop_publication, drop_slot, publication_exists, slot_info
+
+Progress = Callable[[str], None]
+
+
+class ConnectorInvalid(TerminalError):
+    """Kafka Connect's config validation rejected the connector; ``problems`` lists every field."""
+
+    default_code = ErrorCode.CONNECTOR_FAILED
+
+    def __init__(self, name: str, problems: list[ValidationProblem]):
+        detail = "; ".join(f"{p.name}: {' / '.join(p.errors)}" for p in problems)
+        super().__init__(f"connector {name} has {len(problems)} invalid field(s): {detail}",
+                         hint="fix the settings (or connectors/policies-source.json) and run `aegis connectors apply` again")
+        self.problems = problems
+
+
+class ApplyOutcome(str, Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+class ApplyResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    outcome: ApplyOutcome
+    changed_keys: list[str] = Field(default_factory=list)
+
+
+class ConnectorStatus(BaseModel):
+    """The connector, its tasks and its replication slot, as `aegis connectors status` shows them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    present: bool
+    state: str | None = None
+    worker_id: str | None = None
+    trace: str | None = None
+    tasks: list[TaskState] = Field(default_factory=list)
+    slot: SlotInfo | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "RUNNING" and bool(self.tasks) and all(t.state == "RUNNING" for t in self.tasks)
+
+    @property
+    def failed_tasks(self) -> list[TaskState]:
+        return [t for t in self.tasks if t.state == "FAILED"]
+
+
+class DeleteResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    connector_deleted: bool
+    offsets_reset: bool = False
+    slot_dropped: bool = False
+    publication_dropped: bool = False
+
+
+def _client(settings: Settings) -> ConnectClient:
+    return ConnectClient(settings.kafka.connect_url, timeout=settings.connector.request_timeout_seconds)
+
+
+def validate_connector(settings: Settings, config: ConnectorConfig | None = None) -> list[ValidationProblem]:
+    """Every invalid field of ``config`` (default: the rendered template) per Kafka Connect."""
+    config = config or load_connector_config(settings)
+    with _client(settings) as client:
+        return client.validate(config.connector_class, {**config.config, "name": config.name})
+
+
+def apply_connector(settings: Settings, *, overrides: dict[str, str] | None = None,
+                    config: ConnectorConfig | None = None) -> ApplyResult:
+    """Validate, then create or update the connector; a config equal to the stored one changes nothing.
+
+    Raises ``ConnectorInvalid`` listing every invalid field, and ``TerminalError`` when the
+    publication does not exist yet (run `aegis db migrate`).
+    """
+    config = config or load_connector_config(settings, overrides)
+    if not publication_exists(settings.postgres):
+        raise TerminalError(f"publication {settings.postgres.publication} does not exist",
+                            code=ErrorCode.CONNECTOR_FAILED,
+                            hint="run `aegis db migrate` (it creates the publication and Debezium's grants)")
+    wanted = {**config.config, "name": config.name}
+    with _client(settings) as client:
+        current = client.get_config(config.name)
+        if current == wanted:
+            return ApplyResult(name=config.name, outcome=ApplyOutcome.UNCHANGED)
+        problems = client.validate(config.connector_class, wanted)
+        if problems:
+            raise ConnectorInvalid(config.name, problems)
+        created = client.put_config(config.name, wanted)
+    changed = sorted(k for k in set(wanted) | set(current or {}) if (current or {}).get(k) != wanted.get(k))
+    return ApplyResult(name=config.name, outcome=ApplyOutcome.CREATED if created else ApplyOutcome.UPDATED,
+                       changed_keys=[] if created else changed)
+
+
+def list_connectors(settings: Settings) -> list[str]:
+    with _client(settings) as client:
+        return client.list_connectors()
+
+
+def connector_status(settings: Settings, name: str | None = None, *, with_slot: bool = True) -> ConnectorStatus:
+    """The connector's and its tasks' states (with a failed task's trace) and the slot's lag."""
+    name = name or settings.connector.name
+    slot = slot_info(settings.postgres) if with_slot else None
+    with _client(settings) as client:
+        try:
+            doc = client.status(name)
+        except ConnectorNotFound:
+            return ConnectorStatus(name=name, present=False, slot=slot)
+    return ConnectorStatus(name=name, present=True, state=doc.connector.state, worker_id=doc.connector.worker_id,
+                           trace=doc.connector.trace, tasks=sorted(doc.tasks, key=lambda t: t.id), slot=slot)
+
+
+def wait_until_state(settings: Settings, state: str, *, timeout: float = 60.0, name: str | None = None,
+                     progress: Progress = lambda _: None) -> ConnectorStatus:
+    """Poll until the connector and all its tasks are in ``state``.
+
+    A FAILED connector or task ends the wait at once with a ``TerminalError`` carrying its trace.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            status = connector_status(settings, name, with_slot=False)
+        except TransientError:
+            status = None  # worker restarting or rebalancing: keep waiting
+        if status is not None:
+            _raise_if_failed(status)
+            if status.state == state and status.tasks and all(t.state == state for t in status.tasks):
+                return status
+            summary = f"{status.state} tasks={[t.state for t in status.tasks]}" if status.present else "absent"
+            if summary != last:
+                progress(f"{status.name}: {summary}")
+                last = summary
+        if time.monotonic() > deadline:
+            raise TransientError(f"connector {name or settings.connector.name} not {state} after {timeout:.0f}s "
+                                 f"(last: {last})", code=ErrorCode.CONNECTOR_FAILED,
+                                 hint="see `aegis connectors status` and the Kafka Connect log")
+        time.sleep(0.2)
+
+
+def wait_until_running(settings: Settings, *, timeout: float = 60.0, name: str | None = None,
+                       progress: Progress = lambda _: None) -> ConnectorStatus:
+    """Wait until the connector and its task are RUNNING (streaming or snapshotting)."""
+    return wait_until_state(settings, "RUNNING", timeout=timeout, name=name, progress=progress)
+
+
+def _raise_if_failed(status: ConnectorStatus) -> None:
+    if status.state == "FAILED" or status.failed_tasks:
+        trace = status.trace or next((t.trace for t in status.failed_tasks if t.trace), None) or "(no trace)"
+        raise TerminalError(f"connector {status.name} failed: {_first_lines(trace)}",
+                            code=ErrorCode.CONNECTOR_FAILED,
+                            hint="fix the cause, then `aegis connectors restart` (full trace: "
+                                 "`aegis connectors status`)")
+
+
+def restart_connector(settings: Settings, *, only_failed: bool = False, name: str | None = None) -> None:
+    """Restart the connector and its tasks (only the failed ones with ``only_failed``)."""
+    with _client(settings) as client:
+        client.restart(name or settings.connector.name, include_tasks=True, only_failed=only_failed)
+
+
+def pause_connector(settings: Settings, *, name: str | None = None) -> None:
+    with _client(settings) as client:
+        client.pause(name or settings.connector.name)
+
+
+def resume_connector(settings: Settings, *, name: str | None = None) -> None:
+    with _client(settings) as client:
+        client.resume(name or settings.connector.name)
+
+
+def delete_connector(settings: Settings, *, drop_replication: bool = False, name: str | None = None,
+                     progress: Progress = lambda _: None) -> DeleteResult:
+    """Delete the connector. With ``drop_replication`` also reset its stored offsets and drop the
+    replication slot and the publication, so nothing is left holding WAL and a later apply starts
+    with a fresh snapshot."""
+    name = name or settings.connector.name
+    offsets_reset = False
+    with _client(settings) as client:
+        exists = client.get_config(name) is not None
+        if exists and drop_replication:
+            client.request("PUT", f"/connectors/{name}/stop")
+            wait_until_state(settings, "STOPPED", name=name, timeout=60)
+            client.request("DELETE", f"/connectors/{name}/offsets")
+            offsets_reset = True
+            progress(f"{name}: stopped, offsets reset")
+        deleted = client.delete(name) if exists else False
+        if deleted:
+            progress(f"{name}: deleted")
+    slot_dropped = publication_dropped = False
+    if drop_replication:
+        slot_dropped = drop_slot(settings.postgres)
+        progress(f"slot {settings.postgres.slot_name}: {'dropped' if slot_dropped else 'absent'}")
+        publication_dropped = drop_publication(settings.postgres)
+        progress(f"publication {settings.postgres.publication}: {'dropped' if publication_dropped else 'absent'}")
+    return DeleteResult(name=name, connector_deleted=deleted, offsets_reset=offsets_reset,
+                        slot_dropped=slot_dropped, publication_dropped=publication_dropped)
+
+
+def _first_lines(trace: str, lines: int = 3) -> str:
+    return " | ".join(line.strip() for line in trace.strip().splitlines()[:lines])
