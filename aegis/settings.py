@@ -76,6 +76,32 @@ class RedisSettings(BaseSettings):
     db: int = Field(0, description="Redis database number.")
 
 
+class Neo4jSettings(BaseSettings):
+    """The knowledge-graph target: Neo4j 5 over Bolt (the local stack runs Community Edition)."""
+
+    model_config = SettingsConfigDict(env_prefix="NEO4J_", **_COMMON)
+
+    host: str = Field("127.0.0.1", description="Neo4j host (Bolt).")
+    port: int = Field(57687, ge=1, le=65535, description="Neo4j Bolt port (the local stack listens here).")
+    uri: str | None = Field(None, description="Full Bolt URI (e.g. neo4j+s://graph:7687); overrides NEO4J_HOST/NEO4J_PORT.")
+    user: str = Field("neo4j", description="Neo4j user.")
+    password: SecretStr = Field(SecretStr("aegis-neo4j"), description="Neo4j password, 8+ characters (the local stack sets it as the initial password).")
+    database: str = Field("neo4j", description="Database the graph is written to.")
+    heap: str = Field("512m", description="Max heap of the local stack's Neo4j server.")
+    pagecache: str = Field("128m", description="Page cache of the local stack's Neo4j server.")
+
+    @field_validator("password")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 8:
+            raise ValueError("must be at least 8 characters (Neo4j's minimum password length)")
+        return value
+
+    @property
+    def bolt_uri(self) -> str:
+        return self.uri or f"bolt://{self.host}:{self.port}"
+
+
 class StackSettings(BaseSettings):
     """The native local stack started by ``aegis stack up``."""
 
@@ -188,6 +214,7 @@ class Settings(BaseModel):
     kafka: KafkaSettings
     connector: ConnectorSettings
     redis: RedisSettings
+    neo4j: Neo4jSettings
     stack: StackSettings
     collection: CollectionSettings
     processing: ProcessingSettings
@@ -200,6 +227,7 @@ _GROUPS = {
     "kafka": KafkaSettings,
     "connector": ConnectorSettings,
     "redis": RedisSettings,
+    "neo4j": Neo4jSettings,
     "stack": StackSettings,
     "collection": CollectionSettings,
     "processing": ProcessingSettings,

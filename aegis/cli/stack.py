@@ -66,3 +66,7 @@ def install(settings: Settings, force: bool) -> None:
 
     path = ensure_jars(settings.stack, progress=click.echo, force=force)
     click.echo(f"server jars ready in {path}")
+    from aegis.stack.neo4j import POM_NAME as NEO4J_POM
+
+    path = ensure_jars(settings.stack, progress=click.echo, force=force, name=NEO4J_POM)
+    click.echo(f"neo4j jars ready in {path}")

@@ -14,19 +14,24 @@ from aegis.errors import ErrorCode, StackError
 from aegis.settings import StackSettings
 
 
-def pom_path() -> Path:
-    return Path(str(resources.files("aegis.stack").joinpath("maven/pom.xml")))
+def pom_path(name: str | None = None) -> Path:
+    """The committed pom: ``maven/pom.xml`` (Kafka) or ``maven/<name>/pom.xml`` for another server."""
+    relative = "maven/pom.xml" if name is None else f"maven/{name}/pom.xml"
+    return Path(str(resources.files("aegis.stack").joinpath(relative)))
 
 
-def jars_dir(stack: StackSettings) -> Path:
-    return stack.state_path / "jars"
+def jars_dir(stack: StackSettings, name: str | None = None) -> Path:
+    return stack.state_path / ("jars" if name is None else f"jars-{name}")
 
 
 def ensure_jars(stack: StackSettings, progress: Callable[[str], None] = lambda _: None,
-                force: bool = False) -> Path:
-    """Resolve the jars once per pom version; later calls are free. Returns the jars directory."""
-    out = jars_dir(stack)
-    pom = pom_path()
+                force: bool = False, name: str | None = None) -> Path:
+    """Resolve the jars of pom ``name`` (see ``pom_path``) once per pom version; later calls are free.
+
+    Each pom resolves into its own directory, so servers' dependency trees never mix. Returns it.
+    """
+    out = jars_dir(stack, name)
+    pom = pom_path(name)
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()
     stamp = out / ".pom-sha256"
     if not force and stamp.exists() and stamp.read_text().strip() == digest:
