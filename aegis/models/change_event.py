@@ -7,7 +7,20 @@ A message on a policy table topic is one of:
 * a tombstone — the key with a null value, sent after every delete so compaction can drop the key.
 
 Anything else raises ``DataError`` (DP_3006): the sink dead-letters that one message and goes on.
+No input makes ``decode_change`` raise anything but ``DataError``.
 Policy ids come from an identity column and are never reused, so a delete is final.
+
+What the connector (``connectors/policies-source.json``) really sends, checked against
+Debezium 3.6 with the JSON converter and ``schemas.enable=false``:
+
+* key ``{"id": 5}``;
+* DATE as days since the epoch (int), TIMESTAMPTZ as an ISO-8601 string in UTC, TEXT[] as a
+  list, JSONB as JSON *text*, DOUBLE PRECISION as a number;
+* ``source.lsn`` (int) is the LSN of the change itself, so it grows per key; every snapshot
+  (``r``) event of one snapshot carries the same LSN, lower than any later change's;
+* with ``REPLICA IDENTITY DEFAULT`` a delete's ``before`` carries only the key: Debezium fills
+  the NOT NULL columns with zero values (``""``, ``false``, epoch 0). That image is not a row,
+  so ``ChangeEvent.before`` is None for it.
 """
 
 from __future__ import annotations
@@ -73,16 +86,16 @@ def _loads(raw: bytes | str | None, what: str) -> Any:
         return None
     try:
         return _unwrap(json.loads(raw))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise DataError(f"change event {what} is not JSON: {exc}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
 
 
 def decode_change(key: bytes | str | None, value: bytes | str | None) -> ChangeEvent:
     """Decode a Debezium key/value pair into a ``ChangeEvent``; unknown shapes raise ``DataError``."""
     key_doc = _loads(key, "key")
-    if isinstance(key_doc, dict) and isinstance(key_doc.get("id"), int):
+    if isinstance(key_doc, dict) and _is_int(key_doc.get("id")):
         policy_id = key_doc["id"]
-    elif isinstance(key_doc, int):
+    elif _is_int(key_doc):
         policy_id = key_doc
     else:
         raise DataError(f"change event key has no integer id: {str(key)[:200]!r}",
@@ -90,25 +103,49 @@ def decode_change(key: bytes | str | None, value: bytes | str | None) -> ChangeE
     envelope = _loads(value, "value")
     if envelope is None:
         return ChangeEvent(policy_id=policy_id, tombstone=True)
-    if not isinstance(envelope, dict) or envelope.get("op") not in {o.value for o in Op}:
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("op"), str) \
+            or envelope["op"] not in {o.value for o in Op}:
         raise DataError(f"change event for policy {policy_id} has no known op: {str(value)[:200]!r}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
     op = Op(envelope["op"])
     try:
         source = SourceInfo.model_validate(envelope.get("source") or {})
-        after = PolicyRow.model_validate(envelope["after"]) if envelope.get("after") else None
+        after = PolicyRow.model_validate(envelope["after"]) if envelope.get("after") is not None else None
+        if after is not None and after.id != policy_id:
+            raise DataError(f"change event key id {policy_id} differs from its row id {after.id}",
+                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+        if op is not Op.DELETE and after is None:
+            raise DataError(f"{op.name.lower()} event for policy {policy_id} has no `after` row",
+                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+        if op is Op.DELETE and after is not None:
+            raise DataError(f"delete event for policy {policy_id} carries an `after` row",
+                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+        return ChangeEvent(policy_id=policy_id, op=op, before=_before_image(envelope.get("before")), after=after,
+                           lsn=source.lsn, tx_id=source.txId, ts_ms=envelope.get("ts_ms"),
+                           source_ts_ms=source.ts_ms)
     except ValidationError as exc:
+        first = exc.errors()[0]
         raise DataError(f"change event for policy {policy_id} does not match the policies row: "
-                        f"{exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}",
+                        f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
-    if op is not Op.DELETE and after is None:
-        raise DataError(f"{op.name.lower()} event for policy {policy_id} has no `after` row",
-                        code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-    before = None
-    if envelope.get("before"):
-        try:  # with REPLICA IDENTITY DEFAULT a delete's `before` holds only the key: keep it optional
-            before = PolicyRow.model_validate(envelope["before"])
-        except ValidationError:
-            before = None
-    return ChangeEvent(policy_id=policy_id, op=op, before=before, after=after, lsn=source.lsn,
-                       tx_id=source.txId, ts_ms=envelope.get("ts_ms"), source_ts_ms=source.ts_ms)
+    except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
+        raise DataError(f"change event for policy {policy_id} has a value out of range: {exc}",
+                        code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _before_image(document: Any) -> PolicyRow | None:
+    """The full old row, or None: absent, key-only (REPLICA IDENTITY DEFAULT) or not a row at all.
+
+    A key-only image has the zero value ``""`` for ``content_hash``, which a stored row (CHAR(64))
+    never has.
+    """
+    if not isinstance(document, dict) or not document.get("content_hash"):
+        return None
+    try:
+        return PolicyRow.model_validate(document)
+    except (ValueError, TypeError, OverflowError, OSError):  # ValidationError is a ValueError
+        return None
