@@ -1,0 +1,68 @@
+import os
+import signal
+import sys
+import time
+
+from aegis.supervisor import ProcessSpec, Supervisor
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_a_crashed_child_is_restarted_with_backoff_and_reported(tmp_path):
+    lines: list[str] = []
+    counter = tmp_path / "starts"
+    spec = ProcessSpec("crashy", _python(
+        f"open({str(counter)!r}, 'a').write('x'); import sys; sys.exit(3)"))
+    sup = Supervisor([spec], tmp_path / "logs", lines.append, base_backoff=0.2, max_backoff=0.4)
+    sup.start_all()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(counter.read_text() if counter.exists() else "") < 3:
+        time.sleep(0.05)
+        sup.poll()
+    sup.stop()
+    assert len(counter.read_text()) >= 3
+    assert any("crashy: exited with code 3; restarting in" in line for line in lines)
+
+
+def test_stop_sends_sigterm_and_children_exit_cleanly(tmp_path):
+    marker = tmp_path / "graceful"
+    code = ("import signal, sys, time\n"
+            f"def done(*_):\n    open({str(marker)!r}, 'w').write('bye'); sys.exit(0)\n"
+            "signal.signal(signal.SIGTERM, done)\n"
+            "while True: time.sleep(0.05)\n")
+    lines: list[str] = []
+    sup = Supervisor([ProcessSpec("worker", _python(code))], tmp_path / "logs", lines.append)
+    sup.start_all()
+    time.sleep(0.5)
+    pid = sup.pids()["worker"]
+    sup.stop()
+    assert marker.read_text() == "bye"
+    assert "worker: stopped (exit 0)" in lines
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    lines: list[str] = []
+    sup = Supervisor([ProcessSpec("stubborn", _python(code))], tmp_path / "logs", lines.append, stop_grace=0.5)
+    sup.start_all()
+    time.sleep(0.3)
+    sup.stop()
+    assert "stubborn: killed after 0s" in lines or any("stubborn: killed" in l for l in lines)
+
+
+def test_run_stops_on_sigint(tmp_path):
+    lines: list[str] = []
+    sup = Supervisor([ProcessSpec("sleeper", _python("import time; time.sleep(60)"))], tmp_path / "logs",
+                     lines.append, stop_grace=5)
+    ticks = []
+
+    def tick():
+        ticks.append(1)
+        if len(ticks) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    sup.run(tick=tick, interval=0.1)
+    assert "stopping ..." in lines and any(l.startswith("sleeper: stopped") for l in lines)
