@@ -9,6 +9,7 @@ once in the entry point and hand the result to whatever needs it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,46 @@ class Neo4jSettings(BaseSettings):
     @property
     def bolt_uri(self) -> str:
         return self.uri or f"bolt://{self.host}:{self.port}"
+
+
+class SinkSettings(BaseSettings):
+    """The CDC sink runtime shared by every target (``aegis sinks run NAME``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SINKS_", **_COMMON)
+
+    policy_topic: str | None = Field(None, description="Change topic the sinks consume (default: <KAFKA_TOPIC_PREFIX>.public.policies).")
+    group_id_prefix: str = Field("aegis-sink-", description="Each sink's consumer group is this prefix plus the sink name.")
+    batch_size: int = Field(500, ge=1, le=100_000, description="Most change events applied in one micro-batch.")
+    batch_wait_ms: int = Field(50, ge=1, le=60_000, description="Longest wait to fill a micro-batch (latency vs throughput).")
+    retry_attempts: int = Field(4, ge=1, le=20, description="Tries of one batch write before the sink pauses and probes.")
+    retry_base_delay_seconds: float = Field(0.2, ge=0, description="First backoff delay (exponential, full jitter).")
+    retry_max_delay_seconds: float = Field(5.0, ge=0, description="Longest backoff delay.")
+    probe_interval_seconds: float = Field(2.0, gt=0, description="While a target is down: how often it is probed.")
+    metrics_host: str = Field("127.0.0.1", description="Address of the sink's /metrics and /health server.")
+    metrics_port: int = Field(59180, ge=0, le=65535, description="Port of the sink's /metrics and /health server (0: any free port).")
+    redis_key_prefix: str = Field("policy:", description="Redis cache keys are <prefix><policy id>.")
+    redis_ttl_seconds: int = Field(86_400, ge=1, description="TTL of a cached active policy.")
+
+    def topic(self, kafka: "KafkaSettings") -> str:
+        return self.policy_topic or f"{kafka.topic_prefix}.public.policies"
+
+
+class SearchSettings(BaseSettings):
+    """The search-index target: OpenSearch 2.x (local stack) or Elasticsearch 8/9."""
+
+    model_config = SettingsConfigDict(env_prefix="SEARCH_", **_COMMON)
+
+    engine: Literal["opensearch", "elasticsearch"] = Field("opensearch", description="Search engine the search sink writes to.")
+    url: str = Field("http://127.0.0.1:59200", description="Search engine URL (the local stack's OpenSearch listens here).")
+    username: str | None = Field(None, description="Basic-auth user (none on the local stack).")
+    password: SecretStr | None = Field(None, description="Basic-auth password.")
+    verify_certs: bool = Field(True, description="Verify TLS certificates for https URLs.")
+    index_alias: str = Field("policies", description="Alias searches use; it points at the current versioned index.")
+    refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
+    refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
+    request_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one request to the search engine.")
+    transport_port: int = Field(59300, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node.")
+    heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 
 
 class StackSettings(BaseSettings):
@@ -215,6 +256,8 @@ class Settings(BaseModel):
     connector: ConnectorSettings
     redis: RedisSettings
     neo4j: Neo4jSettings
+    sinks: SinkSettings
+    search: SearchSettings
     stack: StackSettings
     collection: CollectionSettings
     processing: ProcessingSettings
@@ -228,6 +271,8 @@ _GROUPS = {
     "connector": ConnectorSettings,
     "redis": RedisSettings,
     "neo4j": Neo4jSettings,
+    "sinks": SinkSettings,
+    "search": SearchSettings,
     "stack": StackSettings,
     "collection": CollectionSettings,
     "processing": ProcessingSettings,

@@ -9,7 +9,9 @@ from aegis.stack.base import Service
 def build_services(settings: Settings) -> list[Service]:
     from aegis.stack.kafka import Kafka, KafkaConnect
     from aegis.stack.neo4j import Neo4j
+    from aegis.stack.opensearch import OpenSearch
     from aegis.stack.postgres import Postgres
     from aegis.stack.redis import Redis
 
-    return [Postgres(settings), Redis(settings), Kafka(settings), KafkaConnect(settings), Neo4j(settings)]
+    return [Postgres(settings), Redis(settings), Kafka(settings), KafkaConnect(settings), Neo4j(settings),
+            OpenSearch(settings)]

@@ -24,8 +24,8 @@ import org.opensearch.plugins.Plugin;
 public class AegisOpenSearchNode {
 
     static final String[] MODULE_PLUGINS = {
-        "org.opensearch.transport.Netty4ModulePlugin",
-        "org.opensearch.analysis.common.CommonAnalysisModulePlugin",
+        "org.opensearch.transport.Netty4Plugin",
+        "org.opensearch.analysis.common.CommonAnalysisPlugin",
         // optional: present only when its jar is on the classpath
         "org.opensearch.plugin.analysis.nori.AnalysisNoriPlugin",
     };

@@ -1,0 +1,192 @@
+"""The dead-letter topic (``KAFKA_TOPIC_DLQ``, default ``data-pipeline-dlq``).
+
+A dead letter is the original message, key and value byte for byte, with headers naming the
+sink, the error code, kind and message, and where it came from (topic/partition/offset). The
+runtime only commits an offset after the dead letters of that batch are acknowledged by Kafka.
+
+``aegis dlq list|show|replay`` reads the topic from the start (no consumer group) and replays a
+dead letter by producing its original key and value to its original topic: every sink sees it
+again, and the LSN guard makes an outdated replay harmless.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Iterable
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from pydantic import BaseModel, ConfigDict
+
+from aegis.errors import AegisError, ErrorCode, TransientError
+from aegis.settings import KafkaSettings
+from cdc_sinks.batching import ConsumedMessage, Rejected
+
+H_SINK = "aegis.sink"
+H_CODE = "aegis.error.code"
+H_KIND = "aegis.error.kind"
+H_MESSAGE = "aegis.error.message"
+H_TOPIC = "aegis.original.topic"
+H_PARTITION = "aegis.original.partition"
+H_OFFSET = "aegis.original.offset"
+H_FAILED_AT = "aegis.failed_at"
+H_REPLAYED_FROM = "aegis.replayed_from"
+
+
+class DeadLetter(BaseModel):
+    """One dead letter as read back from the topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dlq_partition: int
+    dlq_offset: int
+    sink: str
+    error_code: str
+    error_kind: str
+    error_message: str
+    original_topic: str
+    original_partition: int
+    original_offset: int
+    failed_at: str | None
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def ref(self) -> str:
+        """How the CLI names it: ``<dlq partition>:<dlq offset>``."""
+        return f"{self.dlq_partition}:{self.dlq_offset}"
+
+    @property
+    def origin(self) -> tuple[str, int, int]:
+        return self.original_topic, self.original_partition, self.original_offset
+
+
+def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> list[tuple[str, bytes]]:
+    return [(H_SINK, sink.encode()), (H_CODE, error.code.value.encode()),
+            (H_KIND, type(error).__name__.encode()), (H_MESSAGE, error.message[:2000].encode()),
+            (H_TOPIC, message.topic.encode()), (H_PARTITION, str(message.partition).encode()),
+            (H_OFFSET, str(message.offset).encode()),
+            (H_FAILED_AT, datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode())]
+
+
+def _producer(kafka: KafkaSettings) -> Producer:
+    return Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all",
+                     "enable.idempotence": True, "linger.ms": 5, "message.timeout.ms": 30_000})
+
+
+class DeadLetterWriter:
+    """Sends rejected messages to the dead-letter topic and waits until Kafka has them."""
+
+    def __init__(self, kafka: KafkaSettings, sink: str):
+        self.topic = kafka.topic_dlq
+        self.sink = sink
+        self._producer = _producer(kafka)
+
+    def send(self, rejected: Iterable[Rejected], timeout: float = 30.0) -> int:
+        """Produce every rejected message; return how many. ``TransientError`` if Kafka did not ack."""
+        failures: list[str] = []
+
+        def delivered(err, _msg) -> None:
+            if err is not None:
+                failures.append(str(err))
+
+        count = 0
+        for item in rejected:
+            m = item.message
+            self._producer.produce(self.topic, key=m.key, value=m.value,
+                                   headers=error_headers(self.sink, m, item.error), on_delivery=delivered)
+            count += 1
+        if count:
+            remaining = self._producer.flush(timeout)
+            if remaining or failures:
+                raise TransientError(f"dead-letter topic {self.topic} did not acknowledge {remaining or len(failures)} "
+                                     f"message(s): {failures[:1]}", code=ErrorCode.BATCH_PROCESSING_ERROR,
+                                     hint="check that Kafka is up (`aegis stack status`)")
+        return count
+
+    def close(self) -> None:
+        self._producer.flush(5)
+
+
+def _header(headers: dict[str, bytes], name: str, default: str = "") -> str:
+    raw = headers.get(name)
+    return raw.decode("utf-8", "replace") if raw is not None else default
+
+
+def _to_dead_letter(msg) -> DeadLetter:
+    headers = {k: v for k, v in (msg.headers() or [])}
+    return DeadLetter(
+        dlq_partition=msg.partition(), dlq_offset=msg.offset(),
+        sink=_header(headers, H_SINK, "?"), error_code=_header(headers, H_CODE, "?"),
+        error_kind=_header(headers, H_KIND, "?"), error_message=_header(headers, H_MESSAGE),
+        original_topic=_header(headers, H_TOPIC, "?"),
+        original_partition=int(_header(headers, H_PARTITION, "-1") or -1),
+        original_offset=int(_header(headers, H_OFFSET, "-1") or -1),
+        failed_at=_header(headers, H_FAILED_AT) or None, key=msg.key(), value=msg.value())
+
+
+def read_dead_letters(kafka: KafkaSettings, *, sink: str | None = None, limit: int | None = None,
+                      timeout: float = 10.0) -> list[DeadLetter]:
+    """Every dead letter on the topic, oldest first (optionally one sink's, at most ``limit`` newest)."""
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"aegis-dlq-reader-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        try:
+            metadata = consumer.list_topics(kafka.topic_dlq, timeout=timeout)
+        except KafkaException as exc:
+            raise TransientError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}",
+                                 code=ErrorCode.BATCH_PROCESSING_ERROR, hint="start it with `aegis stack up`") from None
+        topic = metadata.topics.get(kafka.topic_dlq)
+        if topic is None or topic.error is not None or not topic.partitions:
+            return []
+        ends: dict[int, int] = {}
+        assignment = []
+        for partition in topic.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition), timeout=timeout)
+            if high > low:
+                ends[partition] = high
+                assignment.append(TopicPartition(kafka.topic_dlq, partition, low))
+        if not assignment:
+            return []
+        consumer.assign(assignment)
+        letters: list[DeadLetter] = []
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
+                                         code=ErrorCode.BATCH_PROCESSING_ERROR)
+                continue
+            letter = _to_dead_letter(msg)
+            if sink is None or letter.sink == sink:
+                letters.append(letter)
+            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+        letters.sort(key=lambda d: (d.failed_at or "", d.dlq_partition, d.dlq_offset))
+        return letters[-limit:] if limit else letters
+    finally:
+        consumer.close()
+
+
+def replay(kafka: KafkaSettings, letters: Iterable[DeadLetter]) -> int:
+    """Produce each distinct original message (several sinks may have dead-lettered the same one)
+    back to its original topic. Returns how many were produced."""
+    producer = _producer(kafka)
+    failures: list[str] = []
+    seen: set[tuple[str, int, int]] = set()
+    for letter in letters:
+        if letter.origin in seen or letter.original_topic == "?":
+            continue
+        seen.add(letter.origin)
+        producer.produce(letter.original_topic, key=letter.key, value=letter.value,
+                         headers=[(H_REPLAYED_FROM, f"{kafka.topic_dlq}:{letter.ref}".encode())],
+                         on_delivery=lambda err, _m: failures.append(str(err)) if err else None)
+    remaining = producer.flush(30)
+    if remaining or failures:
+        raise TransientError(f"replay: {remaining or len(failures)} message(s) not acknowledged: {failures[:1]}",
+                             code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check Kafka and run the replay again")
+    return len(seen)

@@ -1,0 +1,137 @@
+"""Prometheus metrics (seed §6.4 names) and the ``/metrics``, ``/health``, ``/health/ready`` server.
+
+Each runtime owns its own ``CollectorRegistry``, so several sinks can run in one process (tests)
+without clashing. Label ``target_db`` is the sink name; ``path`` is ``cdc-<sink name>``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+class SinkMetrics:
+    """The metrics one sink runtime updates."""
+
+    def __init__(self, sink: str, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        self.target = sink
+        self.path = f"cdc-{sink}"
+        r = self.registry
+        self.sync_total = Counter("db_sync_total", "Records synced to a target, by outcome",
+                                  ["target_db", "status"], registry=r)
+        self.sync_latency = Histogram("db_sync_latency_seconds", "Time to write one micro-batch to the target",
+                                      ["target_db"], buckets=_WRITE_BUCKETS, registry=r)
+        self.processing_total = Counter("pipeline_processing_total", "Change events processed",
+                                        ["path", "status"], registry=r)
+        self.processing_latency = Histogram("pipeline_processing_latency_seconds",
+                                            "PostgreSQL commit to applied in the target, per change event",
+                                            ["path"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.lag_seconds = Gauge("pipeline_lag_seconds", "Age of the oldest change not yet applied (0 when caught up)",
+                                 ["path"], registry=r)
+        self.lag_events = Gauge("sink_consumer_lag_events", "Change events on the topic not yet applied",
+                                ["target_db"], registry=r)
+        self.dead_letters = Counter("sink_dead_letters_total", "Messages sent to the dead-letter topic",
+                                    ["target_db", "error_code"], registry=r)
+        self.paused = Gauge("sink_paused", "1 while the target is unreachable and consumption is paused",
+                            ["target_db"], registry=r)
+        self.last_lsn = Gauge("sink_last_applied_lsn", "Highest source LSN applied by the last batch",
+                              ["target_db"], registry=r)
+        self.transient_errors = Counter("sink_transient_errors_total", "Batch writes that failed transiently",
+                                        ["target_db"], registry=r)
+
+    def batch_written(self, *, upserted: int, removed: int, dead: int, superseded: int, seconds: float,
+                      commit_ages: list[float], max_lsn: int | None) -> None:
+        t, p = self.target, self.path
+        if upserted + removed:
+            self.sync_total.labels(t, "success").inc(upserted + removed)
+        if dead:
+            self.sync_total.labels(t, "failed").inc(dead)
+            self.processing_total.labels(p, "dead_letter").inc(dead)
+        self.processing_total.labels(p, "applied").inc(upserted + removed)
+        if superseded:
+            self.processing_total.labels(p, "superseded").inc(superseded)
+        self.sync_latency.labels(t).observe(seconds)
+        for age in commit_ages:
+            self.processing_latency.labels(p).observe(max(age, 0.0))
+        if max_lsn is not None:
+            self.last_lsn.labels(t).set(max_lsn)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+@dataclass
+class HealthState:
+    """What ``/health/ready`` answers from: ready only while consuming and the target answers."""
+
+    started_at: float = field(default_factory=time.time)
+    alive: bool = True
+    assigned_partitions: int = 0
+    paused: bool = False
+    target_ok: bool = False
+    last_batch_at: float | None = None
+    detail: str = "starting"
+
+    @property
+    def ready(self) -> bool:
+        return self.alive and self.assigned_partitions > 0 and not self.paused and self.target_ok
+
+    def to_dict(self) -> dict:
+        return {"ready": self.ready, "alive": self.alive, "assigned_partitions": self.assigned_partitions,
+                "paused": self.paused, "target_ok": self.target_ok, "last_batch_at": self.last_batch_at,
+                "detail": self.detail}
+
+
+class ObservabilityServer:
+    """A small threaded HTTP server in a daemon thread."""
+
+    def __init__(self, metrics: SinkMetrics, health: HealthState, host: str, port: int):
+        metrics_ref, health_ref = metrics, health
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                if self.path == "/metrics":
+                    self._send(200, metrics_ref.render(), CONTENT_TYPE_LATEST)
+                elif self.path == "/health":
+                    code = 200 if health_ref.alive else 503
+                    self._send(code, json.dumps({"alive": health_ref.alive}).encode(), "application/json")
+                elif self.path == "/health/ready":
+                    code = 200 if health_ref.ready else 503
+                    self._send(code, json.dumps(health_ref.to_dict()).encode(), "application/json")
+                else:
+                    self._send(404, b'{"error": "not found"}', "application/json")
+
+            def _send(self, code: int, body: bytes, content_type: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_args) -> None:
+                return
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sink-observability", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> "ObservabilityServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,174 @@
+"""The Redis cache sink: ``policy:{id}`` holds the active policy's JSON with a TTL.
+
+Per policy the sink keeps three things (prefix ``SINKS_REDIS_KEY_PREFIX``, default ``policy:``):
+
+* ``policy:{id}`` — the ``PolicyDocument`` JSON, expiring after ``SINKS_REDIS_TTL_SECONDS``;
+* ``policy:{id}:v`` — a hash ``{lsn, hash, removed}``, kept without TTL: the LSN guard and the
+  removal marker (it outlives the cached document so a late replay cannot resurrect anything);
+* ``policy:ids`` — a sorted set of the cached ids (score = id), so ``read_back`` pages by id.
+
+Every write is one Lua script per policy (compare-and-set on the stored LSN, atomic on the
+server), pipelined per batch. LSNs are compared as decimal strings, never as Lua doubles.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import redis
+
+from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.settings import Settings
+from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+
+_LSN_LT = """
+local function lsn_lt(a, b)
+  if #a ~= #b then return #a < #b end
+  return a < b
+end
+"""
+
+UPSERT_SCRIPT = _LSN_LT + """
+local stored = redis.call('HGET', KEYS[2], 'lsn')
+if stored and lsn_lt(ARGV[1], stored) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'removed', '0')
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[5])
+return 1
+"""
+
+REMOVE_SCRIPT = _LSN_LT + """
+local stored = redis.call('HGET', KEYS[2], 'lsn')
+if stored and lsn_lt(ARGV[1], stored) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'removed', '1')
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 1
+"""
+
+
+def _translate(exc: redis.RedisError, what: str) -> Exception:
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)):
+        return TransientError(f"redis {what} failed: {exc}", code=ErrorCode.REDIS_SYNC_FAILED,
+                              hint="the sink pauses and resumes when Redis answers; check `aegis stack status redis`")
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith(("OOM", "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN")):
+        return TransientError(f"redis {what} refused for now: {exc}", code=ErrorCode.REDIS_SYNC_FAILED)
+    return TerminalError(f"redis {what} failed: {exc}", code=ErrorCode.REDIS_SYNC_FAILED,
+                         hint="check the Redis server's configuration and the sink's REDIS_* settings")
+
+
+class RedisCacheSink:
+    """Mirrors the active view into Redis (see module doc)."""
+
+    name = "redis"
+
+    def __init__(self, client: redis.Redis, *, key_prefix: str = "policy:", ttl_seconds: int = 86_400):
+        self.client = client
+        self.prefix = key_prefix
+        self.ttl = ttl_seconds
+        self.ids_key = f"{key_prefix}ids"
+        self._upsert = client.register_script(UPSERT_SCRIPT)
+        self._remove = client.register_script(REMOVE_SCRIPT)
+
+    def doc_key(self, policy_id: int) -> str:
+        return f"{self.prefix}{policy_id}"
+
+    def version_key(self, policy_id: int) -> str:
+        return f"{self.prefix}{policy_id}:v"
+
+    def ensure_ready(self) -> None:
+        try:
+            self.client.ping()
+            self.client.script_load(UPSERT_SCRIPT)
+            self.client.script_load(REMOVE_SCRIPT)
+        except redis.RedisError as exc:
+            raise _translate(exc, "set-up") from None
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except redis.RedisError:
+            return False
+
+    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+        if not records:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for r in records:
+                self._upsert(keys=[self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key],
+                             args=[str(r.lsn), r.content_hash, r.document.model_dump_json(), self.ttl, r.policy_id],
+                             client=pipe)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise _translate(exc, f"upsert of {len(records)} record(s)") from None
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        if not removals:
+            return
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for r in removals:
+                self._remove(keys=[self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key],
+                             args=[str(r.lsn), r.policy_id], client=pipe)
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise _translate(exc, f"removal of {len(removals)} record(s)") from None
+
+    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+        """Cached policies with id > ``after_id`` by id; ids whose document expired are skipped."""
+        found: list[StoredVersion] = []
+        cursor = after_id
+        try:
+            while len(found) < limit:
+                ids = self.client.zrangebyscore(self.ids_key, f"({cursor}", "+inf", start=0, num=max(limit, 100))
+                if not ids:
+                    break
+                pipe = self.client.pipeline(transaction=False)
+                for raw in ids:
+                    pid = int(raw)
+                    pipe.exists(self.doc_key(pid))
+                    pipe.hmget(self.version_key(pid), "lsn", "hash", "removed")
+                answers = pipe.execute()
+                for i, raw in enumerate(ids):
+                    exists, (lsn, digest, removed) = answers[2 * i], answers[2 * i + 1]
+                    if exists and lsn is not None and removed != b"1":
+                        found.append(StoredVersion(policy_id=int(raw), lsn=int(lsn), content_hash=digest.decode()))
+                        if len(found) == limit:
+                            break
+                cursor = int(ids[-1])
+        except redis.RedisError as exc:
+            raise _translate(exc, "read-back") from None
+        return found
+
+    def count(self) -> int:
+        total, after = 0, 0
+        while True:
+            page = self.read_back(after, 1000)
+            total += len(page)
+            if len(page) < 1000:
+                return total
+            after = page[-1].policy_id
+
+    def get_document(self, policy_id: int) -> str | None:
+        """The cached JSON of one policy (what cache readers get), or None."""
+        try:
+            raw = self.client.get(self.doc_key(policy_id))
+        except redis.RedisError as exc:
+            raise _translate(exc, "read") from None
+        return raw.decode() if raw is not None else None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    r = settings.redis
+    return redis.Redis(host=r.host, port=r.port, db=r.db,
+                       password=r.password.get_secret_value() if r.password else None,
+                       socket_timeout=5, socket_connect_timeout=2)
+
+
+def build_redis_sink(settings: Settings) -> RedisCacheSink:
+    return RedisCacheSink(redis_client(settings), key_prefix=settings.sinks.redis_key_prefix,
+                          ttl_seconds=settings.sinks.redis_ttl_seconds)

@@ -1,0 +1,316 @@
+"""The one sink runtime every target shares: consume, plan, write, dead-letter, commit.
+
+One confluent-kafka consumer per sink, in its own consumer group (``SINKS_GROUP_ID_PREFIX`` +
+sink name), auto-commit off. Each loop turn takes a micro-batch (at most ``SINKS_BATCH_SIZE``
+messages, waiting at most ``SINKS_BATCH_WAIT_MS``), plans it (``cdc_sinks.batching``), writes it
+(``cdc_sinks.applier``), sends refused messages to the dead-letter topic and only then commits
+the batch's offsets. Offsets written but not yet committed are committed when partitions are
+revoked; offsets never go past what was written.
+
+While the target stays unreachable after the retries, the runtime pauses its partitions, keeps
+the batch in memory and probes ``sink.ping()`` every ``SINKS_PROBE_INTERVAL_SECONDS``; when the
+target answers it writes the batch and resumes. ``stop()`` (SIGTERM/SIGINT in the CLI) lets the
+current batch finish — or, during an outage, abandons it uncommitted — and closes cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
+from aegis.retry import RetryPolicy
+from aegis.settings import Settings
+from cdc_sinks.applier import apply_plan
+from cdc_sinks.base import FINAL_LSN, Sink
+from cdc_sinks.batching import ConsumedMessage, Rejected, plan_batch
+from cdc_sinks.dlq import DeadLetterWriter
+from cdc_sinks.observability import HealthState, SinkMetrics
+
+log = logging.getLogger(__name__)
+
+TopicPartitionKey = tuple[str, int]
+
+
+@dataclass
+class RuntimeStats:
+    """Counters a caller (CLI, tests, bench) can read while the runtime runs."""
+
+    batches: int = 0
+    messages: int = 0
+    applied: int = 0
+    dead_lettered: int = 0
+    outages: int = 0
+    committed: dict[TopicPartitionKey, int] = field(default_factory=dict)
+
+
+class SinkRuntime:
+    """Runs one sink until ``stop()`` is called (or a ``TerminalError`` ends it)."""
+
+    def __init__(self, sink: Sink, settings: Settings, *, metrics: SinkMetrics | None = None,
+                 health: HealthState | None = None, group_id: str | None = None):
+        cfg = settings.sinks
+        self.sink = sink
+        self.settings = settings
+        self.topic = cfg.topic(settings.kafka)
+        self.group_id = group_id or f"{cfg.group_id_prefix}{sink.name}"
+        self.retry = RetryPolicy(attempts=cfg.retry_attempts, base_delay=cfg.retry_base_delay_seconds,
+                                 max_delay=cfg.retry_max_delay_seconds)
+        self.metrics = metrics or SinkMetrics(sink.name)
+        self.health = health or HealthState()
+        self.stats = RuntimeStats()
+        self._stop = threading.Event()
+        self._assigned: set[TopicPartitionKey] = set()
+        self._pending: dict[TopicPartitionKey, int] = {}
+        self._epoch = 0  # bumped whenever partitions are revoked or lost
+        self._last_event_ts: float | None = None
+        self._last_lag_check = 0.0
+        self._dlq: DeadLetterWriter | None = None
+
+    # ----------------------------------------------------------------- control
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand (or abandon it during an outage) and close."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def consumer_config(self) -> dict:
+        return {
+            "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+            "group.id": self.group_id,
+            "client.id": f"aegis-sink-{self.sink.name}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 100,
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
+            "max.poll.interval.ms": 300_000,
+        }
+
+    # -------------------------------------------------------------------- loop
+    def run(self) -> None:
+        """Consume until stopped. Raises ``TerminalError`` when the sink cannot go on."""
+        self._dlq = DeadLetterWriter(self.settings.kafka, self.sink.name)
+        if not self._prepare_target():
+            return
+        consumer = Consumer(self.consumer_config())
+        consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                           on_lost=self._on_lost)
+        log.info("sink consuming", extra={"sink": self.sink.name, "topic": self.topic, "group": self.group_id})
+        self.health.detail = "consuming"
+        try:
+            while not self._stop.is_set():
+                messages = self._consume(consumer)
+                if messages:
+                    self._process(consumer, messages)
+                self._update_lag(consumer)
+        finally:
+            self.health.assigned_partitions = 0
+            self.health.detail = "stopped"
+            try:
+                consumer.close()  # revokes: commits what was written and not yet committed
+            except (KafkaException, RuntimeError) as exc:
+                log.warning("closing the consumer failed: %s", exc, extra={"sink": self.sink.name})
+            self._dlq.close()
+
+    def _prepare_target(self) -> bool:
+        """``ensure_ready`` with retries; while the target is unreachable keep probing (stay alive)."""
+        while not self._stop.is_set():
+            try:
+                self.sink.ensure_ready()
+                self.health.target_ok = True
+                return True
+            except TransientError as exc:
+                self.health.target_ok = False
+                self.health.detail = f"target unreachable at start: {exc.message}"
+                log.warning("target not ready, probing again in %.1fs: %s", self.settings.sinks.probe_interval_seconds,
+                            exc.message, extra={"sink": self.sink.name, "code": exc.code.value})
+                self._stop.wait(self.settings.sinks.probe_interval_seconds)
+        return False
+
+    def _consume(self, consumer: Consumer) -> list[ConsumedMessage]:
+        cfg = self.settings.sinks
+        raw = consumer.consume(num_messages=cfg.batch_size, timeout=cfg.batch_wait_ms / 1000)
+        messages = []
+        for m in raw:
+            error = m.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error, extra={"sink": self.sink.name})
+                continue
+            ts_type, ts = m.timestamp()
+            messages.append(ConsumedMessage(topic=m.topic(), partition=m.partition(), offset=m.offset(),
+                                            key=m.key(), value=m.value(), timestamp_ms=ts if ts_type else None,
+                                            headers=tuple(m.headers() or ())))
+        return messages
+
+    def _process(self, consumer: Consumer, messages: list[ConsumedMessage]) -> None:
+        epoch = self._epoch
+        started = time.monotonic()
+        plan = plan_batch(messages)
+        while True:
+            try:
+                result = apply_plan(self.sink, plan, self.retry)
+                self.health.target_ok = True
+                break
+            except TransientError as exc:
+                self.metrics.transient_errors.labels(self.sink.name).inc()
+                if not self._wait_out_outage(consumer, exc, epoch):
+                    log.warning("batch abandoned uncommitted (%s)", "stopping" if self._stop.is_set() else "partitions revoked",
+                                extra={"sink": self.sink.name, "messages": len(messages)})
+                    return
+            except AegisError:
+                raise
+            except Exception as exc:  # an untranslated driver error: stop rather than skip anything
+                raise TerminalError(f"sink {self.sink.name} raised an untranslated {type(exc).__name__}: {exc}",
+                                    code=ErrorCode.BATCH_PROCESSING_ERROR,
+                                    hint="this is a bug in the sink: it must translate driver errors "
+                                         "(see cdc_sinks/base.py); nothing past the last written batch was committed") from exc
+        dead = plan.rejected + result.rejected
+        if dead and not self._dead_letter(dead):
+            return
+        write_seconds = time.monotonic() - started
+        self._mark_written(messages)
+        self._commit_pending(consumer)
+        now_ms = time.time() * 1000
+        ages = [(now_ms - c.event.source_ts_ms) / 1000 for c in plan.changes.values() if c.event.source_ts_ms]
+        lsns = [c.lsn for c in plan.changes.values() if c.lsn != FINAL_LSN]
+        event_times = [c.event.source_ts_ms or c.message.timestamp_ms for c in plan.changes.values()]
+        if any(event_times):
+            self._last_event_ts = max(t for t in event_times if t) / 1000
+        self.metrics.batch_written(upserted=result.upserted, removed=result.removed, dead=len(dead),
+                                   superseded=plan.superseded, seconds=write_seconds, commit_ages=ages,
+                                   max_lsn=max(lsns) if lsns else None)
+        self.stats.batches += 1
+        self.stats.messages += len(messages)
+        self.stats.applied += result.upserted + result.removed
+        self.stats.dead_lettered += len(dead)
+        self.health.last_batch_at = time.time()
+        log.info("batch applied", extra={"sink": self.sink.name, "messages": len(messages),
+                                         "upserted": result.upserted, "removed": result.removed,
+                                         "superseded": plan.superseded, "dead_lettered": len(dead),
+                                         "write_ms": round(write_seconds * 1000, 1)})
+
+    def _dead_letter(self, dead: list[Rejected]) -> bool:
+        """Send dead letters until Kafka acknowledges them (or stop is asked: then False)."""
+        attempt = 0
+        while True:
+            try:
+                self._dlq.send(dead)  # type: ignore[union-attr]
+                break
+            except TransientError as exc:
+                attempt += 1
+                if self._stop.is_set():
+                    return False
+                log.warning("dead-letter write failed (attempt %d): %s", attempt, exc.message,
+                            extra={"sink": self.sink.name})
+                self._stop.wait(self.retry.delay(min(attempt, 10)))
+        for item in dead:
+            self.metrics.dead_letters.labels(self.sink.name, item.error.code.value).inc()
+            log.error("message dead-lettered", extra={
+                "sink": self.sink.name, "code": item.error.code.value, "error": item.error.message,
+                "topic": item.message.topic, "partition": item.message.partition, "offset": item.message.offset})
+        return True
+
+    # --------------------------------------------------------------- outages
+    def _wait_out_outage(self, consumer: Consumer, exc: TransientError, epoch: int) -> bool:
+        """Pause, probe until the target answers. False when the batch must be abandoned."""
+        self.stats.outages += 1
+        self.health.target_ok = False
+        self.health.paused = True
+        self.health.detail = f"target unreachable: {exc.message}"
+        self.metrics.paused.labels(self.sink.name).set(1)
+        paused = consumer.assignment()
+        if paused:
+            consumer.pause(paused)
+        log.error("target unreachable: partitions paused, probing every %.1fs", self.settings.sinks.probe_interval_seconds,
+                  extra={"sink": self.sink.name, "code": exc.code.value, "error": exc.message})
+        interval = self.settings.sinks.probe_interval_seconds
+        try:
+            while not self._stop.is_set():
+                msg = consumer.poll(interval)  # serves rebalance callbacks and keeps the membership alive
+                if msg is not None and msg.error() is None:
+                    consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                if self._epoch != epoch:
+                    return False
+                if self.sink.ping():
+                    log.warning("target answers again: resuming", extra={"sink": self.sink.name})
+                    return True
+            return False
+        finally:
+            current = consumer.assignment()
+            if current and not self._stop.is_set():
+                consumer.resume(current)
+            self.health.paused = False
+            self.metrics.paused.labels(self.sink.name).set(0)
+            self.health.detail = "consuming"
+
+    # --------------------------------------------------------------- offsets
+    def _mark_written(self, messages: list[ConsumedMessage]) -> None:
+        for m in messages:
+            key = (m.topic, m.partition)
+            if key in self._assigned:
+                self._pending[key] = max(self._pending.get(key, -1), m.offset + 1)
+
+    def _commit_pending(self, consumer: Consumer, only: set[TopicPartitionKey] | None = None) -> None:
+        keys = [k for k in self._pending if only is None or k in only]
+        if not keys:
+            return
+        offsets = [TopicPartition(t, p, self._pending[(t, p)]) for t, p in keys]
+        try:
+            result = consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("offset commit failed (will retry with the next batch): %s", exc, extra={"sink": self.sink.name})
+            return
+        for tp in result or []:
+            key = (tp.topic, tp.partition)
+            if tp.error is None and self._pending.get(key) == tp.offset:
+                del self._pending[key]
+                self.stats.committed[key] = tp.offset
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        self.health.assigned_partitions = len(self._assigned)
+        log.info("partitions assigned", extra={"sink": self.sink.name, "partitions": sorted(p for _, p in self._assigned)})
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {(tp.topic, tp.partition) for tp in partitions}
+        self._commit_pending(consumer, only=revoked)
+        self._forget(revoked)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._forget({(tp.topic, tp.partition) for tp in partitions})
+
+    def _forget(self, keys: set[TopicPartitionKey]) -> None:
+        for key in keys:
+            self._pending.pop(key, None)
+        self._assigned -= keys
+        self.health.assigned_partitions = len(self._assigned)
+        self._epoch += 1
+
+    # ------------------------------------------------------------------- lag
+    def _update_lag(self, consumer: Consumer, every: float = 1.0) -> None:
+        now = time.monotonic()
+        if now - self._last_lag_check < every or not self._assigned:
+            return
+        self._last_lag_check = now
+        behind = 0
+        for topic, partition in list(self._assigned):
+            tp = TopicPartition(topic, partition)
+            try:
+                _low, high = consumer.get_watermark_offsets(tp, cached=True)
+                position = consumer.position([tp])[0].offset
+            except KafkaException:
+                continue
+            if high is not None and high >= 0 and position is not None and position >= 0:
+                behind += max(high - position, 0)
+        self.metrics.lag_events.labels(self.sink.name).set(behind)
+        lag = 0.0 if behind == 0 or self._last_event_ts is None else max(time.time() - self._last_event_ts, 0.0)
+        self.metrics.lag_seconds.labels(self.metrics.path).set(lag)

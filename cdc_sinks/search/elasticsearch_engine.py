@@ -1,0 +1,88 @@
+"""``SearchEngine`` over the ``elasticsearch`` client (Elasticsearch 8; 9 answers v8 clients through
+REST compatibility). Not exercised by the local stack (no Elasticsearch server installs here):
+run it with ``compose.yaml``'s elasticsearch service and ``SEARCH_ENGINE=elasticsearch``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import elasticsearch
+from elasticsearch import Elasticsearch
+
+from aegis.settings import SearchSettings
+from cdc_sinks.search.engine import SearchEngine, translate_status
+
+T = TypeVar("T")
+
+
+class ElasticsearchEngine(SearchEngine):
+    kind = "elasticsearch"
+
+    def __init__(self, search: SearchSettings):
+        auth = (search.username, search.password.get_secret_value()) if search.username and search.password else None
+        self.client = Elasticsearch(search.url, basic_auth=auth, request_timeout=search.request_timeout_seconds,
+                                    max_retries=0, retry_on_timeout=False, verify_certs=search.verify_certs)
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
+            raise translate_status(None, what, str(exc)[:500]) from None
+        except elasticsearch.ApiError as exc:
+            raise translate_status(exc.meta.status, what, f"{exc.message}: {str(exc.info)[:500]}") from None
+        except elasticsearch.TransportError as exc:
+            raise translate_status(None, what, str(exc)[:500]) from None
+
+    def info(self) -> dict[str, Any]:
+        return dict(self._call("info", lambda: self.client.info()))
+
+    def tokenizer_available(self, tokenizer: str) -> bool:
+        try:
+            self.client.indices.analyze(tokenizer=tokenizer, text="정책")
+            return True
+        except elasticsearch.BadRequestError:
+            return False
+        except elasticsearch.ApiError as exc:
+            raise translate_status(exc.meta.status, "analyze", str(exc)) from None
+
+    def index_exists(self, index: str) -> bool:
+        return bool(self._call("index exists", lambda: self.client.indices.exists(index=index)))
+
+    def create_index(self, index: str, body: dict[str, Any]) -> None:
+        self._call("create index", lambda: self.client.indices.create(
+            index=index, settings=body["settings"], mappings=body["mappings"]))
+
+    def delete_index(self, index: str) -> None:
+        self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True))
+
+    def alias_targets(self, alias: str) -> list[str]:
+        try:
+            return sorted(self.client.indices.get_alias(name=alias))
+        except elasticsearch.NotFoundError:
+            return []
+        except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as exc:
+            raise translate_status(None, "get alias", str(exc)[:500]) from None
+
+    def update_aliases(self, actions: list[dict[str, Any]]) -> None:
+        self._call("update aliases", lambda: self.client.indices.update_aliases(actions=actions))
+
+    def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
+        answer = self._call("bulk", lambda: self.client.bulk(operations=operations, refresh=refresh))
+        return list(answer.get("items", []))
+
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("search", lambda: self.client.search(index=index, **body)))
+
+    def count(self, index: str, query: dict[str, Any] | None = None) -> int:
+        return int(self._call("count", lambda: self.client.count(index=index, query=query))["count"])
+
+    def refresh(self, index: str) -> None:
+        self._call("refresh", lambda: self.client.indices.refresh(index=index))
+
+    def reindex(self, source: str, dest: str) -> dict[str, Any]:
+        return dict(self._call("reindex", lambda: self.client.reindex(
+            source={"index": source}, dest={"index": dest, "version_type": "external"}, conflicts="proceed",
+            refresh=True, wait_for_completion=True)))
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,89 @@
+"""One small interface over the two search clients (``SEARCH_ENGINE`` picks one).
+
+The ``elasticsearch`` client refuses to talk to OpenSearch (product check) and ``opensearch-py``
+is OpenSearch's own, so each engine wraps its own client; the sink only sees ``SearchEngine``.
+Client exceptions are translated here: unreachable / timeouts / 429 / 5xx → ``TransientError``,
+other 4xx → ``TerminalError`` (per-item bulk errors are judged by the sink).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.settings import SearchSettings
+
+TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+def translate_status(status: int | None, what: str, detail: str) -> Exception:
+    """The Aegis error for a failed call with HTTP ``status`` (None: no answer at all)."""
+    if status is None or status in TRANSIENT_STATUS:
+        return TransientError(f"search engine {what} failed: {detail}", code=ErrorCode.ELASTICSEARCH_SYNC_FAILED,
+                              hint="the sink pauses and resumes when the engine answers; check SEARCH_URL")
+    return TerminalError(f"search engine {what} was refused ({status}): {detail}",
+                         code=ErrorCode.ELASTICSEARCH_SYNC_FAILED,
+                         hint="check SEARCH_URL, credentials and the index template (cdc_sinks/search/template.py)")
+
+
+class SearchEngine(ABC):
+    """What the search sink needs from an engine."""
+
+    kind: str = ""
+
+    @abstractmethod
+    def info(self) -> dict[str, Any]: ...
+
+    def ping(self) -> bool:
+        try:
+            self.info()
+            return True
+        except (TransientError, TerminalError):
+            return False
+
+    @abstractmethod
+    def tokenizer_available(self, tokenizer: str) -> bool: ...
+
+    @abstractmethod
+    def index_exists(self, index: str) -> bool: ...
+
+    @abstractmethod
+    def create_index(self, index: str, body: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def delete_index(self, index: str) -> None: ...
+
+    @abstractmethod
+    def alias_targets(self, alias: str) -> list[str]: ...
+
+    @abstractmethod
+    def update_aliases(self, actions: list[dict[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
+        """Send a bulk request; returns the per-item results (``{"index": {...}}`` each)."""
+
+    @abstractmethod
+    def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def count(self, index: str, query: dict[str, Any] | None = None) -> int: ...
+
+    @abstractmethod
+    def refresh(self, index: str) -> None: ...
+
+    @abstractmethod
+    def reindex(self, source: str, dest: str) -> dict[str, Any]:
+        """Copy ``source`` into ``dest`` keeping external versions (newer documents in dest win)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def build_engine(search: SearchSettings) -> SearchEngine:
+    if search.engine == "elasticsearch":
+        from cdc_sinks.search.elasticsearch_engine import ElasticsearchEngine
+        return ElasticsearchEngine(search)
+    from cdc_sinks.search.opensearch_engine import OpenSearchEngine
+    return OpenSearchEngine(search)

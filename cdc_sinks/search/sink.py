@@ -1,0 +1,152 @@
+"""The search sink: the active view as documents in a versioned index behind an alias.
+
+Stale-write protection is the engine's external versioning: every document is indexed with
+``version = LSN`` and ``version_type = external_gte``, so an older event is refused by the engine
+itself (HTTP 409 per item, counted as "stale" and skipped) and an equal one is an idempotent
+rewrite. A removal indexes a small marker document (``removed: true``) with the removal's LSN
+instead of deleting — a real delete's version is forgotten after ``index.gc_deletes`` — and the
+read alias filters markers out, so searches never see them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+from aegis.errors import DataError, ErrorCode, TransientError
+from aegis.settings import SearchSettings, Settings
+from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+from cdc_sinks.search.engine import TRANSIENT_STATUS, SearchEngine, build_engine
+from cdc_sinks.search.template import NOT_REMOVED, index_body, version_of, versioned_name, write_alias
+
+log = logging.getLogger(__name__)
+
+
+class SearchSink:
+    """Writes policies to OpenSearch or Elasticsearch (see module doc)."""
+
+    name = "search"
+
+    def __init__(self, engine: SearchEngine, search: SearchSettings):
+        self.engine = engine
+        self.settings = search
+        self.alias = search.index_alias
+        self.write_alias = write_alias(search.index_alias)
+        self.with_nori: bool | None = None
+
+    # ------------------------------------------------------------------ set-up
+    def ensure_ready(self) -> None:
+        """Create ``<alias>-v1`` with both aliases unless the write alias already exists."""
+        if self.engine.alias_targets(self.write_alias):
+            return
+        self.create_version(1)
+        self.engine.update_aliases([
+            {"add": {"index": versioned_name(self.alias, 1), "alias": self.alias, "filter": NOT_REMOVED}},
+            {"add": {"index": versioned_name(self.alias, 1), "alias": self.write_alias, "is_write_index": True}},
+        ])
+        log.info("search index created", extra={"index": versioned_name(self.alias, 1), "alias": self.alias,
+                                                "engine": self.engine.kind, "nori": self.with_nori})
+
+    def create_version(self, version: int) -> str:
+        """Create the versioned index ``<alias>-v<version>`` (idempotent) and return its name."""
+        name = versioned_name(self.alias, version)
+        if not self.engine.index_exists(name):
+            self.with_nori = self.engine.tokenizer_available("nori_tokenizer")
+            self.engine.create_index(name, index_body(with_nori=self.with_nori,
+                                                      refresh_interval=self.settings.refresh_interval))
+        return name
+
+    def current_index(self) -> str:
+        targets = self.engine.alias_targets(self.write_alias)
+        if not targets:
+            raise TransientError(f"write alias {self.write_alias} does not exist yet",
+                                 code=ErrorCode.ELASTICSEARCH_SYNC_FAILED, hint="run the search sink once")
+        return targets[0]
+
+    def rebuild(self) -> str:
+        """Fill a new index version and swap the aliases to it; returns the new index name.
+
+        Writes move to the new version first (one atomic alias update), the old version is then
+        copied in with its external versions (newer documents already written win), and finally
+        the read alias swaps in one atomic request. The old index is left for the operator to drop.
+        """
+        old = self.current_index()
+        new = self.create_version((version_of(old, self.alias) or 0) + 1)
+        self.engine.update_aliases([{"remove": {"index": old, "alias": self.write_alias}},
+                                    {"add": {"index": new, "alias": self.write_alias, "is_write_index": True}}])
+        self.engine.reindex(old, new)
+        self.engine.update_aliases([{"remove": {"index": old, "alias": self.alias}},
+                                    {"add": {"index": new, "alias": self.alias, "filter": NOT_REMOVED}}])
+        return new
+
+    def ping(self) -> bool:
+        return self.engine.ping()
+
+    # ------------------------------------------------------------------ writes
+    def _operation(self, policy_id: int, lsn: int) -> dict[str, Any]:
+        return {"index": {"_index": self.write_alias, "_id": str(policy_id), "version": lsn,
+                          "version_type": "external_gte"}}
+
+    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+        operations: list[dict[str, Any]] = []
+        for r in records:
+            doc = r.document.model_dump(mode="json")
+            doc.update(lsn=r.lsn, content_hash=r.content_hash, removed=False)
+            operations += [self._operation(r.policy_id, r.lsn), doc]
+        self._bulk(operations, len(records))
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        operations: list[dict[str, Any]] = []
+        for r in removals:
+            operations += [self._operation(r.policy_id, r.lsn),
+                           {"id": r.policy_id, "lsn": r.lsn, "content_hash": "", "removed": True}]
+        self._bulk(operations, len(removals))
+
+    def _bulk(self, operations: list[dict[str, Any]], count: int) -> None:
+        if not operations:
+            return
+        items = self.engine.bulk(operations, refresh=self.settings.refresh)
+        transient, refused = [], []
+        for item in items:
+            result = next(iter(item.values()))
+            status = int(result.get("status", 500))
+            if status < 300 or status == 409:  # 409: an equal-or-newer version is stored (stale event)
+                continue
+            error = result.get("error") or {}
+            reason = f"policy {result.get('_id')}: {error.get('type', status)}: {str(error.get('reason'))[:300]}"
+            (transient if status in TRANSIENT_STATUS else refused).append(reason)
+        if transient:
+            raise TransientError(f"search engine refused {len(transient)} of {count} writes for now: {transient[0]}",
+                                 code=ErrorCode.ELASTICSEARCH_SYNC_FAILED)
+        if refused:
+            raise DataError(f"search engine refused {len(refused)} of {count} documents: {refused[0]}",
+                            code=ErrorCode.ELASTICSEARCH_SYNC_FAILED,
+                            hint="the mapping (cdc_sinks/search/template.py) cannot take this document")
+
+    # ------------------------------------------------------------------- reads
+    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+        if after_id <= 0:
+            self.engine.refresh(self.write_alias)
+        body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash"],
+                "query": {"bool": {"filter": [{"range": {"id": {"gt": after_id}}}],
+                                   "must_not": [{"term": {"removed": True}}]}}}
+        hits = self.engine.search(self.write_alias, body)["hits"]["hits"]
+        return [StoredVersion(policy_id=int(h["_source"]["id"]), lsn=int(h["_source"]["lsn"]),
+                              content_hash=h["_source"]["content_hash"], extra={"index": h["_index"]})
+                for h in hits]
+
+    def count(self) -> int:
+        return self.engine.count(self.alias)
+
+    def search_titles(self, text: str, size: int = 10) -> list[int]:
+        """Ids of active policies whose title or content matches ``text`` (Korean-aware)."""
+        body = {"size": size, "_source": False,
+                "query": {"multi_match": {"query": text, "fields": ["title^3", "content"]}}}
+        return [int(h["_id"]) for h in self.engine.search(self.alias, body)["hits"]["hits"]]
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def build_search_sink(settings: Settings) -> SearchSink:
+    return SearchSink(build_engine(settings.search), settings.search)
