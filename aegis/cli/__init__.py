@@ -48,11 +48,15 @@ def version() -> None:
 def _register() -> None:
     from aegis.cli.connectors import connectors
     from aegis.cli.db import db
+    from aegis.cli.dlq import dlq
+    from aegis.cli.sinks import sinks
     from aegis.cli.stack import stack
 
     cli.add_command(stack)
     cli.add_command(db)
     cli.add_command(connectors)
+    cli.add_command(sinks)
+    cli.add_command(dlq)
 
 
 _register()

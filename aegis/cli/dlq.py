@@ -1,0 +1,99 @@
+"""`aegis dlq`: inspect and replay the sinks' dead letters (KAFKA_TOPIC_DLQ)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from aegis.errors import ConfigError
+from aegis.settings import Settings
+
+
+def _text(raw: bytes | None, width: int | None = None) -> str:
+    if raw is None:
+        return "(null)"
+    text = raw.decode("utf-8", "replace")
+    return text if width is None or len(text) <= width else text[: width - 1] + "…"
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: change events a sink could never apply, with the sink, error code and origin.
+
+    A dead letter is named by its position on the dead-letter topic, PARTITION:OFFSET.
+    """
+
+
+@dlq.command("list")
+@click.option("--sink", default=None, help="Only this sink's dead letters.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Show at most this many (newest).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@click.pass_obj
+def list_letters(settings: Settings, sink: str | None, limit: int, as_json: bool) -> None:
+    """List dead letters, oldest first."""
+    from cdc_sinks.dlq import read_dead_letters
+
+    letters = read_dead_letters(settings.kafka, sink=sink, limit=limit)
+    if as_json:
+        for d in letters:
+            click.echo(json.dumps({**d.model_dump(exclude={"key", "value"}), "ref": d.ref,
+                                   "key": _text(d.key)}, ensure_ascii=False))
+        return
+    if not letters:
+        click.echo(f"no dead letters on {settings.kafka.topic_dlq}" + (f" for sink {sink}" if sink else ""))
+        return
+    click.echo(f"{'REF':<10} {'SINK':<8} {'CODE':<8} {'ORIGIN':<32} {'KEY':<14} MESSAGE")
+    for d in letters:
+        origin = f"{d.original_topic}:{d.original_partition}:{d.original_offset}"
+        click.echo(f"{d.ref:<10} {d.sink:<8} {d.error_code:<8} {origin:<32} {_text(d.key, 14):<14} "
+                   f"{d.error_message[:80]}")
+
+
+def _select(settings: Settings, refs: tuple[str, ...], sink: str | None, every: bool):
+    from cdc_sinks.dlq import read_dead_letters
+
+    letters = read_dead_letters(settings.kafka, sink=sink)
+    if every:
+        return letters
+    by_ref = {d.ref: d for d in letters}
+    missing = [r for r in refs if r not in by_ref]
+    if missing:
+        raise ConfigError(f"no dead letter {', '.join(missing)} on {settings.kafka.topic_dlq}",
+                          hint="see `aegis dlq list` for the PARTITION:OFFSET references")
+    return [by_ref[r] for r in refs]
+
+
+@dlq.command()
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_obj
+def show(settings: Settings, refs: tuple[str, ...]) -> None:
+    """Show dead letters REFS (PARTITION:OFFSET) in full: headers, key and value."""
+    for d in _select(settings, refs, None, False):
+        click.echo(f"dead letter {d.ref} on {settings.kafka.topic_dlq}")
+        click.echo(f"  sink:       {d.sink}")
+        click.echo(f"  error:      {d.error_code} ({d.error_kind}) {d.error_message}")
+        click.echo(f"  origin:     {d.original_topic} partition {d.original_partition} offset {d.original_offset}")
+        click.echo(f"  failed at:  {d.failed_at}")
+        click.echo(f"  key:        {_text(d.key)}")
+        click.echo(f"  value:      {_text(d.value)}")
+
+
+@dlq.command()
+@click.argument("refs", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Replay every dead letter (of --sink, if given).")
+@click.option("--sink", default=None, help="With --all: only this sink's dead letters.")
+@click.pass_obj
+def replay(settings: Settings, refs: tuple[str, ...], every: bool, sink: str | None) -> None:
+    """Send dead letters back to their original topic, so the sinks try them again.
+
+    Give REFS (PARTITION:OFFSET) or --all. A message several sinks dead-lettered is replayed once;
+    an outdated one is harmless (no sink lets an older LSN overwrite a newer one). A message that
+    still cannot be applied is dead-lettered again.
+    """
+    from cdc_sinks.dlq import replay as replay_letters
+
+    if not refs and not every:
+        raise click.UsageError("give dead-letter references (see `aegis dlq list`) or --all")
+    letters = _select(settings, refs, sink, every)
+    click.echo(f"replayed {replay_letters(settings.kafka, letters)} message(s) from {len(letters)} dead letter(s)")

@@ -1,0 +1,45 @@
+"""`aegis sinks`: run a CDC sink (search, redis, ...) as a long-lived consumer."""
+
+from __future__ import annotations
+
+import click
+
+from aegis.settings import Settings
+
+
+@click.group()
+def sinks() -> None:
+    """CDC sinks: each keeps one target store in step with PostgreSQL's active policies.
+
+    A sink consumes the policy change topic in its own consumer group, writes micro-batches to
+    its target and commits offsets only after the write. See docs/sinks.md.
+    """
+
+
+@sinks.command("list")
+def list_sinks() -> None:
+    """List the sinks that `aegis sinks run` knows."""
+    from cdc_sinks.registry import sink_names
+
+    for name in sink_names():
+        click.echo(name)
+
+
+@sinks.command()
+@click.argument("name")
+@click.option("--metrics-port", type=int, default=None,
+              help="Port of /metrics, /health and /health/ready (default SINKS_METRICS_PORT; 0 = any free port).")
+@click.pass_obj
+def run(settings: Settings, name: str, metrics_port: int | None) -> None:
+    """Run sink NAME until SIGTERM or Ctrl-C (see `aegis sinks list`).
+
+    The process stays up while its target is down (partitions paused, probed every
+    SINKS_PROBE_INTERVAL_SECONDS); on stop it finishes the batch in hand and commits only what
+    was written. Records a target can never take go to KAFKA_TOPIC_DLQ (`aegis dlq list`).
+    """
+    from cdc_sinks.service import run_sink
+
+    runtime = run_sink(name, settings, metrics_port=metrics_port, announce=lambda line: click.echo(line, err=True))
+    s = runtime.stats
+    click.echo(f"sink {name} stopped: {s.batches} batches, {s.messages} messages, {s.applied} applied, "
+               f"{s.dead_lettered} dead-lettered, {s.outages} outage(s)", err=True)

@@ -1,0 +1,46 @@
+"""Running one sink as a process: the runtime, its /metrics + /health server, and signals.
+
+SIGTERM or SIGINT asks the runtime to stop: the batch in hand is finished (or, while the target
+is down, abandoned uncommitted) and the consumer closes, committing only what was written.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Callable
+
+from aegis.settings import Settings
+from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
+from cdc_sinks.registry import build_sink
+from cdc_sinks.runtime import SinkRuntime
+
+log = logging.getLogger(__name__)
+
+
+def run_sink(name: str, settings: Settings, *, metrics_port: int | None = None,
+             announce: Callable[[str], None] = lambda _: None) -> SinkRuntime:
+    """Run sink ``name`` until SIGTERM/SIGINT; returns the stopped runtime (for its stats)."""
+    sink = build_sink(name, settings)
+    metrics, health = SinkMetrics(sink.name), HealthState()
+    runtime = SinkRuntime(sink, settings, metrics=metrics, health=health)
+    port = settings.sinks.metrics_port if metrics_port is None else metrics_port
+    server = ObservabilityServer(metrics, health, settings.sinks.metrics_host, port).start()
+    announce(f"sink {name}: consuming {runtime.topic} as group {runtime.group_id}; "
+             f"metrics and health on http://{settings.sinks.metrics_host}:{server.port}")
+
+    def request_stop(signum: int, _frame) -> None:
+        log.info("stop requested by signal %s", signal.Signals(signum).name, extra={"sink": name})
+        runtime.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+    try:
+        runtime.run()
+    finally:
+        health.alive = False
+        server.stop()
+        sink.close()
+    return runtime
