@@ -1,0 +1,63 @@
+from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord
+from cdc_sinks.batching import plan_batch
+
+from sink_envelopes import message
+
+
+def test_active_row_becomes_an_upsert_with_its_lsn_hash_and_masked_document():
+    plan = plan_batch([message(7, 100, op="c")])
+    change = plan.changes[7]
+    assert isinstance(change.action, SinkRecord)
+    assert (change.action.lsn, change.action.content_hash) == (100, f"{100:064x}")
+    assert change.action.document.contact_email != plan.changes[7].event.after.contact_email
+    assert not plan.rejected
+
+
+def test_non_active_status_is_a_removal_at_the_event_lsn():
+    for status in ("rejected", "pending_validation", "archived"):
+        action = plan_batch([message(7, 120, status=status)]).changes[7].action
+        assert action == Removal(policy_id=7, lsn=120)
+
+
+def test_delete_and_tombstone_are_final_removals():
+    assert plan_batch([message(7, 130, op="d")]).changes[7].action == Removal(7, FINAL_LSN)
+    assert plan_batch([message(7, tombstone=True)]).changes[7].action == Removal(7, FINAL_LSN)
+
+
+def test_coalesces_per_key_keeping_the_highest_lsn_even_out_of_order():
+    plan = plan_batch([message(1, 300, title="new"), message(1, 200, title="old"), message(2, 50),
+                       message(1, 250, status="rejected")])
+    assert plan.changes[1].lsn == 300 and plan.changes[1].action.document.title == "new"
+    assert plan.changes[2].lsn == 50
+    assert plan.superseded == 2
+    assert [c.policy_id for c in plan.upserts] == [1, 2] and plan.removals == []
+
+
+def test_delete_then_tombstone_then_replayed_create_stays_removed():
+    plan = plan_batch([message(3, 10, op="c"), message(3, 20, op="d"), message(3, tombstone=True), message(3, 10, op="c")])
+    assert plan.changes[3].action == Removal(3, FINAL_LSN)
+
+
+def test_equal_lsn_keeps_the_later_message():
+    first, second = message(4, 40, title="a"), message(4, 40, title="b")
+    assert plan_batch([first, second]).changes[4].message == second
+
+
+def test_undecodable_messages_are_rejected_and_the_rest_planned():
+    bad_json = message(5, value=b"{not json")
+    no_op = message(6, value=b'{"before": null, "after": null}')
+    bad_key = message(0, 1, key=b'{"name": "x"}')
+    plan = plan_batch([bad_json, message(8, 80), no_op, bad_key])
+    assert [r.message for r in plan.rejected] == [bad_json, no_op, bad_key]
+    assert all(r.error.code.value == "DP_3006" for r in plan.rejected)
+    assert list(plan.changes) == [8]
+
+
+def test_event_without_lsn_is_rejected():
+    import json
+
+    from sink_envelopes import envelope
+    doc = envelope(9, 1)
+    doc["source"]["lsn"] = None
+    plan = plan_batch([message(9, value=json.dumps(doc).encode())])
+    assert plan.changes == {} and "LSN" in plan.rejected[0].error.message

@@ -1,0 +1,58 @@
+"""Registry, dead-letter headers and the /health server (no Kafka needed)."""
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from aegis.errors import ConfigError, DataError, ErrorCode
+from aegis.settings import load_settings
+from cdc_sinks.dlq import error_headers
+from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
+from cdc_sinks.registry import build_sink, sink_names
+from sink_envelopes import message
+
+
+def test_registry_knows_search_and_redis_and_names_unknown_sinks():
+    assert {"search", "redis"} <= set(sink_names())
+    with pytest.raises(ConfigError) as info:
+        build_sink("nope", load_settings(None))
+    assert "known sinks" in str(info.value)
+
+
+def test_dead_letter_headers_name_sink_error_and_origin():
+    m = message(4, 10)
+    headers = dict(error_headers("search", m, DataError("mapping refused", code=ErrorCode.ELASTICSEARCH_SYNC_FAILED)))
+    assert headers["aegis.sink"] == b"search" and headers["aegis.error.code"] == b"DP_3003"
+    assert headers["aegis.error.kind"] == b"DataError" and headers["aegis.error.message"] == b"mapping refused"
+    assert (headers["aegis.original.topic"], headers["aegis.original.offset"]) == (b"aegis.public.policies",
+                                                                                 str(m.offset).encode())
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_health_ready_only_while_consuming_and_target_answers():
+    metrics, health = SinkMetrics("memory"), HealthState()
+    server = ObservabilityServer(metrics, health, "127.0.0.1", 0).start()
+    try:
+        assert _get(server.port, "/health")[0] == 200
+        assert _get(server.port, "/health/ready")[0] == 503
+        health.assigned_partitions, health.target_ok = 1, True
+        status, body = _get(server.port, "/health/ready")
+        assert status == 200 and json.loads(body)["ready"] is True
+        health.paused = True
+        assert _get(server.port, "/health/ready")[0] == 503
+        metrics.batch_written(upserted=3, removed=1, dead=1, superseded=0, seconds=0.01, commit_ages=[0.2], max_lsn=9)
+        text = _get(server.port, "/metrics")[1].decode()
+        assert 'db_sync_total{status="success",target_db="memory"} 4.0' in text
+        assert 'db_sync_total{status="failed",target_db="memory"} 1.0' in text
+        assert "pipeline_lag_seconds" in text and "db_sync_latency_seconds_bucket" in text
+    finally:
+        server.stop()
