@@ -1,0 +1,124 @@
+"""The graph a policy becomes: one ``:Policy`` node and its edges to shared dimension nodes.
+
+::
+
+    (:Policy {id, title, status, lsn, content_hash, source_system, source_id, target_industry,
+              application_start_date, application_end_date, application_period_text,
+              application_always_open, original_url, quality_score, updated_at})
+      -[:ISSUED_BY]->        (:Organization {key, name})
+      -[:EXECUTED_BY]->      (:Organization {key, name})
+      -[:TARGETS_REGION]->   (:Region {key, name})
+      -[:IN_FIELD]->         (:Field {key, name})
+      -[:FOR_GROUP]->        (:TargetGroup {key, name})
+      -[:HAS_FUNDING_TYPE]-> (:FundingType {key, name})
+      -[:FROM_SOURCE]->      (:Source {key, name})
+
+    (:RemovedPolicy {id, lsn})   removal marker, never connected to anything
+
+The policy's free text and contact fields stay out of the graph (search and vectors hold text;
+the graph holds relations, and no personal data at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from cdc_sinks.base import SinkRecord
+from cdc_sinks.neo4j_graph import normalise
+from cdc_sinks.neo4j_graph.normalise import DimensionName
+
+POLICY = "Policy"
+REMOVED_POLICY = "RemovedPolicy"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One kind of edge from a policy: its relationship type, the target's label, and the row field."""
+
+    relationship: str
+    label: str
+    field: str
+
+
+DIMENSIONS: tuple[Dimension, ...] = (
+    Dimension("ISSUED_BY", "Organization", "issued_by"),
+    Dimension("EXECUTED_BY", "Organization", "executed_by"),
+    Dimension("TARGETS_REGION", "Region", "regions"),
+    Dimension("IN_FIELD", "Field", "fields"),
+    Dimension("FOR_GROUP", "TargetGroup", "target_groups"),
+    Dimension("HAS_FUNDING_TYPE", "FundingType", "funding_types"),
+    Dimension("FROM_SOURCE", "Source", "sources"),
+)
+DIMENSION_LABELS: tuple[str, ...] = tuple(dict.fromkeys(d.label for d in DIMENSIONS))
+
+
+class PolicyNode(BaseModel):
+    """The properties of a ``:Policy`` node (besides ``lsn`` and ``content_hash``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    title: str
+    status: str
+    source_system: str
+    source_id: str
+    target_industry: str | None = None
+    application_start_date: date | None = None
+    application_end_date: date | None = None
+    application_period_text: str | None = None
+    application_always_open: bool = False
+    original_url: str | None = None
+    quality_score: float | None = None
+    updated_at: datetime | None = None
+
+
+class GraphPolicy(BaseModel):
+    """A policy as written to the graph: its node, its version, and the dimension nodes it points at."""
+
+    model_config = ConfigDict(frozen=True)
+
+    node: PolicyNode
+    lsn: int
+    content_hash: str
+    issued_by: list[DimensionName] = []
+    executed_by: list[DimensionName] = []
+    regions: list[DimensionName] = []
+    fields: list[DimensionName] = []
+    target_groups: list[DimensionName] = []
+    funding_types: list[DimensionName] = []
+    sources: list[DimensionName] = []
+
+    @classmethod
+    def from_record(cls, record: SinkRecord) -> "GraphPolicy":
+        doc = record.document
+        node = PolicyNode(**doc.model_dump(include=set(PolicyNode.model_fields)))
+        return cls(
+            node=node, lsn=record.lsn, content_hash=record.content_hash,
+            issued_by=_present([normalise.organisation(doc.issuing_organization)]),
+            executed_by=_present([normalise.organisation(doc.executing_organization)]),
+            regions=_present([normalise.region(r) for r in doc.target_regions]),
+            fields=normalise.categories(doc.support_field),
+            target_groups=normalise.categories(doc.target_group),
+            funding_types=normalise.categories(doc.funding_type),
+            sources=normalise.categories(doc.source_system),
+        )
+
+    def to_parameters(self) -> dict[str, Any]:
+        """One row of the batch upsert's ``$rows`` parameter."""
+        row: dict[str, Any] = {"id": self.node.id, "lsn": self.lsn, "content_hash": self.content_hash,
+                               "props": self.node.model_dump()}
+        for dimension in DIMENSIONS:
+            row[dimension.field] = [{"key": d.key, "name": d.name} for d in getattr(self, dimension.field)]
+        return row
+
+
+def _present(names: list[DimensionName | None]) -> list[DimensionName]:
+    unique: dict[str, DimensionName] = {}
+    for name in names:
+        if name is not None:
+            unique.setdefault(name.key, name)
+    return list(unique.values())

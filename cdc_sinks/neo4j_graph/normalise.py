@@ -1,0 +1,104 @@
+"""Names of dimension nodes, normalised so one real-world thing is one node.
+
+Sources spell the same organisation, region or category differently (``㈜`` vs ``(주)``, stray
+spaces, ``서울`` vs ``서울특별시``, old province names). Every dimension value becomes a
+``DimensionName``: a ``key`` (the node's identity, unique per label) and a ``name`` to show.
+
+* **Organisations**: Unicode NFKC, whitespace collapsed, surrounding punctuation trimmed, legal-form
+  markers (``(재)``, ``(사)``, ``(주)``, ``재단법인``, ``사단법인``, ``주식회사``) dropped; the key is
+  that name case-folded without any whitespace.
+* **Regions**: the 17 시도 (and 전국) map every common spelling — short (``서울``, ``경기``),
+  ``…시``, full and pre-2023/2024 names (``강원도``, ``전라북도``) — to the official name, which
+  is both key and name. Anything else (a 시/군/구) is normalised like an organisation.
+* **Categories** (fields, target groups, funding types): normalised like organisations, and a value
+  listing several (``청년, 대학생``; ``중소기업/소상공인``; ``A||B``) is split into each.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_WHITESPACE = re.compile(r"\s+")
+_EDGE_PUNCTUATION = " \t\r\n.,;:·-_~!?\"'`()[]{}<>「」『』【】"
+_LEGAL_FORMS = re.compile(r"^(?:\((?:재|사|주|유|합)\)|재단법인|사단법인|주식회사|유한회사)\s*"
+                          r"|\s*(?:\((?:재|사|주|유|합)\)|재단법인|사단법인|주식회사|유한회사)$")
+_LIST_SEPARATORS = re.compile(r"\s*(?:\|\||[,;|/、])\s*")
+
+_PROVINCES: dict[str, tuple[str, ...]] = {
+    "서울특별시": ("서울", "서울시"),
+    "부산광역시": ("부산", "부산시"),
+    "대구광역시": ("대구", "대구시"),
+    "인천광역시": ("인천", "인천시"),
+    "광주광역시": ("광주",),  # not 광주시: that is also a city in 경기도
+    "대전광역시": ("대전", "대전시"),
+    "울산광역시": ("울산", "울산시"),
+    "세종특별자치시": ("세종", "세종시"),
+    "경기도": ("경기",),
+    "강원특별자치도": ("강원", "강원도"),
+    "충청북도": ("충북",),
+    "충청남도": ("충남",),
+    "전북특별자치도": ("전북", "전라북도"),
+    "전라남도": ("전남",),
+    "경상북도": ("경북",),
+    "경상남도": ("경남",),
+    "제주특별자치도": ("제주", "제주도"),
+    "전국": ("전지역", "전국공통", "national", "nationwide"),
+}
+_REGION_ALIASES: dict[str, str] = {
+    alias.casefold(): official for official, aliases in _PROVINCES.items() for alias in (official, *aliases)
+}
+
+
+@dataclass(frozen=True)
+class DimensionName:
+    """A dimension node's identity (``key``) and display ``name``."""
+
+    key: str
+    name: str
+
+
+def clean_text(value: str) -> str:
+    """NFKC, whitespace collapsed to single spaces, surrounding punctuation trimmed."""
+    text = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", value)).strip(_EDGE_PUNCTUATION)
+    return text
+
+
+def _key(name: str) -> str:
+    return _WHITESPACE.sub("", name).casefold()
+
+
+def organisation(value: str | None) -> DimensionName | None:
+    """The organisation node for ``value`` (None when nothing is left after cleaning)."""
+    if not value:
+        return None
+    name = _WHITESPACE.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    previous = None
+    while previous != name:  # "(재) 재단법인 X" loses both markers
+        previous, name = name, _LEGAL_FORMS.sub("", name).strip()
+    name = clean_text(name)
+    return DimensionName(_key(name), name) if name else None
+
+
+def region(value: str | None) -> DimensionName | None:
+    """The region node for ``value``: the official 시도 name when it is one, else the cleaned text."""
+    if not value:
+        return None
+    cleaned = clean_text(value)
+    official = _REGION_ALIASES.get(_key(cleaned))
+    if official:
+        return DimensionName(official, official)
+    return DimensionName(_key(cleaned), cleaned) if cleaned else None
+
+
+def categories(value: str | None) -> list[DimensionName]:
+    """Every category named in ``value`` (split on ``,`` ``;`` ``|`` ``||`` ``/``), without duplicates."""
+    if not value:
+        return []
+    found: dict[str, DimensionName] = {}
+    for part in _LIST_SEPARATORS.split(unicodedata.normalize("NFKC", value)):
+        name = clean_text(part)
+        if name:
+            found.setdefault(_key(name), DimensionName(_key(name), name))
+    return list(found.values())

@@ -1,0 +1,69 @@
+"""The graph projection of a policy: name normalisation and the rows the batch upsert receives."""
+
+from datetime import date
+
+from cdc_sinks.base import PolicyDocument, SinkRecord
+from cdc_sinks.neo4j_graph import normalise
+from cdc_sinks.neo4j_graph.model import DIMENSIONS, GraphPolicy
+
+
+def _document(**overrides) -> PolicyDocument:
+    fields = dict(id=7, source_system="bizinfo", source_id="PBLN_1", title="수출바우처", content="본문",
+                  issuing_organization="중소벤처기업부", status="active",
+                  contact_email="a***@x.kr", contact_phone="01*******78")
+    fields.update(overrides)
+    return PolicyDocument(**fields)
+
+
+def test_organisation_spellings_share_one_key():
+    spellings = ["중소벤처기업부", " 중소 벤처기업부 ", "중소벤처기업부.", "（재）중소벤처기업부", "재단법인 중소벤처기업부"]
+    keys = {normalise.organisation(s).key for s in spellings}
+    assert keys == {"중소벤처기업부"}
+    assert normalise.organisation("㈜ 한국기술") == normalise.organisation("(주)한국기술")
+    assert normalise.organisation("KOTRA").key == normalise.organisation("kotra").key
+
+
+def test_empty_names_make_no_node():
+    assert normalise.organisation(None) is None
+    assert normalise.organisation(" ( ) ") is None
+    assert normalise.region("") is None
+    assert normalise.categories(" , ;") == []
+
+
+def test_region_aliases_map_to_the_official_name():
+    assert normalise.region("서울").name == "서울특별시"
+    assert normalise.region("서울시").key == normalise.region("서울특별시").key == "서울특별시"
+    assert normalise.region("강원도").name == "강원특별자치도"
+    assert normalise.region("전라북도").name == "전북특별자치도"
+    assert normalise.region("광주").name == "광주광역시"
+    # a city that is not a 시도 keeps its own (cleaned) name
+    assert normalise.region(" 수원시 ").name == "수원시"
+    assert normalise.region("광주시").name == "광주시"
+
+
+def test_categories_split_on_list_separators_and_drop_duplicates():
+    names = [c.name for c in normalise.categories("청년, 대학생||청년 / 중소기업;R&D")]
+    assert names == ["청년", "대학생", "중소기업", "R&D"]
+    # a middle dot joins one name, it does not separate two
+    assert [c.name for c in normalise.categories("중소·중견기업")] == ["중소·중견기업"]
+
+
+def test_projection_rows_carry_version_node_properties_and_dimensions():
+    record = SinkRecord(policy_id=7, lsn=123, content_hash="abc", document=_document(
+        executing_organization="(재)중소벤처기업부", target_regions=["서울", "서울특별시", "경기"],
+        support_field="수출", target_group="중소기업, 소상공인", funding_type="바우처",
+        application_end_date=date(2026, 12, 31)))
+    row = GraphPolicy.from_record(record).to_parameters()
+    assert (row["id"], row["lsn"], row["content_hash"]) == (7, 123, "abc")
+    assert row["props"]["title"] == "수출바우처"
+    assert row["props"]["application_end_date"] == date(2026, 12, 31)
+    assert row["issued_by"] == row["executed_by"] == [{"key": "중소벤처기업부", "name": "중소벤처기업부"}]
+    assert [r["name"] for r in row["regions"]] == ["서울특별시", "경기도"]
+    assert [g["name"] for g in row["target_groups"]] == ["중소기업", "소상공인"]
+    assert row["sources"] == [{"key": "bizinfo", "name": "bizinfo"}]
+    assert set(row) == {"id", "lsn", "content_hash", "props", *(d.field for d in DIMENSIONS)}
+
+
+def test_no_text_body_or_personal_data_reaches_the_graph():
+    props = GraphPolicy.from_record(SinkRecord(7, 1, "h", _document())).to_parameters()["props"]
+    assert not {"content", "contact_email", "contact_phone", "contact_address"} & set(props)
