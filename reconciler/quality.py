@@ -148,25 +148,25 @@ def _has_period(row: PolicyRow) -> bool:
 def _completeness(row: PolicyRow, ledger: _Ledger) -> None:
     c = Dimension.COMPLETENESS
     if _blank(row.title):
-        ledger.take(c, "title_missing", 0.20, "title is missing (required)")
+        ledger.take(c, "title_missing", 0.10, "title is missing (required)")
     if _blank(row.content):
-        ledger.take(c, "content_missing", 0.20, "content is missing (required)")
+        ledger.take(c, "content_missing", 0.10, "content is missing (required)")
     elif len(row.content.strip()) < 30:
-        ledger.take(c, "content_short", 0.10, f"content is only {len(row.content.strip())} characters (under 30)")
+        ledger.take(c, "content_short", 0.05, f"content is only {len(row.content.strip())} characters (under 30)")
     if _blank(row.issuing_organization):
-        ledger.take(c, "organisation_missing", 0.15, "issuing organisation is missing (required)")
+        ledger.take(c, "organisation_missing", 0.10, "issuing organisation is missing (required)")
     if _blank(row.original_url):
-        ledger.take(c, "url_missing", 0.10, "no original URL to the announcement")
+        ledger.take(c, "url_missing", 0.15, "no original URL to the announcement")
     if not _has_period(row):
-        ledger.take(c, "period_missing", 0.10, "no application period (no dates, no text, not always open)")
+        ledger.take(c, "period_missing", 0.15, "no application period (no dates, no text, not always open)")
     if not row.target_regions:
-        ledger.take(c, "regions_missing", 0.10, "no target region")
+        ledger.take(c, "regions_missing", 0.15, "no target region")
     if _blank(row.target_group):
-        ledger.take(c, "target_group_missing", 0.05, "no target group (who may apply)")
+        ledger.take(c, "target_group_missing", 0.10, "no target group (who may apply)")
     if _blank(row.support_field):
         ledger.take(c, "support_field_missing", 0.05, "no support field")
     if _blank(row.contact_email) and _blank(row.contact_phone):
-        ledger.take(c, "contact_missing", 0.05, "no contact e-mail or phone")
+        ledger.take(c, "contact_missing", 0.10, "no contact e-mail or phone")
 
 
 def _accuracy(row: PolicyRow, as_of: date, ledger: _Ledger) -> None:
@@ -255,6 +255,8 @@ def _timeliness(row: PolicyRow, as_of: datetime, ledger: _Ledger) -> None:
             fraction = min(1.0, (age_days - FRESH_DAYS) / (STALE_DAYS - FRESH_DAYS))
             ledger.take(t, "not_recently_updated", round(0.1 + 0.3 * fraction, 4),
                         f"last updated {age_days} days ago (fresh is within {FRESH_DAYS} days)")
+    if not _has_period(row):
+        ledger.take(t, "window_unknown", 0.30, "application window unknown: no dates, no text, not always open")
     end = row.application_end_date
     if end is not None and not row.application_always_open and end < as_of.date():
         closed_days = (as_of.date() - end).days

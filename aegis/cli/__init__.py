@@ -49,6 +49,8 @@ def _register() -> None:
     from aegis.cli.connectors import connectors
     from aegis.cli.db import db
     from aegis.cli.dlq import dlq
+    from aegis.cli.quality import quality
+    from aegis.cli.reconcile import reconcile
     from aegis.cli.sinks import sinks
     from aegis.cli.stack import stack
 
@@ -57,6 +59,8 @@ def _register() -> None:
     cli.add_command(connectors)
     cli.add_command(sinks)
     cli.add_command(dlq)
+    cli.add_command(reconcile)
+    cli.add_command(quality)
 
 
 _register()

@@ -23,7 +23,7 @@ def test_total_is_the_weighted_sum_of_the_dimensions():
                                   application_start_date=date(2026, 2, 1)), AS_OF)
     expected = sum(WEIGHTS[d] * score.dimension(d) for d in Dimension)
     assert score.total_score == pytest.approx(expected, abs=1e-4)
-    assert score.completeness == pytest.approx(0.90)
+    assert score.completeness == pytest.approx(0.85)
     assert score.accuracy == pytest.approx(0.80)
     assert score.timeliness == pytest.approx(0.80)
 
@@ -35,7 +35,8 @@ def test_missing_useful_fields_lower_completeness_with_one_reason_each():
     assert rules(score, Dimension.COMPLETENESS) == {
         "url_missing", "regions_missing", "target_group_missing", "support_field_missing",
         "contact_missing", "period_missing"}
-    assert score.completeness == pytest.approx(0.55)
+    assert score.completeness == pytest.approx(0.30)
+    assert rules(score, Dimension.TIMELINESS) == {"window_unknown"}
 
 
 def test_short_content_is_a_partial_completeness_deduction():
@@ -136,7 +137,7 @@ def test_explain_shows_each_deduction_and_the_verdict():
     score = score_policy(good_row(original_url=None), AS_OF)
     text = "\n".join(explain(score, threshold=0.7))
     assert "url_missing: no original URL" in text
-    assert "-0.10" in text
+    assert "-0.15  url_missing" in text
     assert "passes the threshold 0.70" in text
     assert "aegis-quality/1" in text
 

@@ -1,0 +1,98 @@
+"""`aegis reconcile`: one pass now (`--once`) or every RECONCILE_INTERVAL seconds (`--schedule`)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import click
+
+from aegis.errors import AegisError, ConfigError
+from aegis.settings import Settings
+
+EXIT_HELP = "Exit status: 0 consistent (or repaired), 1 a --dry-run found drift, 2 an error or a target not checked."
+
+
+def _progress(line: str) -> None:
+    click.echo(f"  {line}", err=True)
+
+
+def render_summary(report) -> list[str]:
+    """The readable end-of-pass summary (the JSON form is `--json`)."""
+    from reconciler.report import TargetStatus
+
+    lines = [f"reconcile {report.run_id}{' (dry run: nothing written)' if report.dry_run else ''}"]
+    q = report.quality
+    if q is not None:
+        verb = "would become" if report.dry_run else "became"
+        lines.append(f"quality: {q.scored} scored, {verb} {q.activated} active / {q.rejected} rejected / "
+                     f"{q.archived} archived; {q.expired} expired archived; {len(report.duplicates)} duplicate(s)"
+                     + (f"; {q.skipped} skipped (changed meanwhile)" if q.skipped else ""))
+    lines.append(f"{'target':<10} {'status':<12} {'postgres':>10} {'target':>10} {'missing':>8} {'orphaned':>9} "
+                 f"{'stale':>6} {'repaired':>9} {'time':>7}")
+    colours = {TargetStatus.CONSISTENT: "green", TargetStatus.REPAIRED: "green", TargetStatus.DRIFTED: "yellow"}
+    for t in report.targets:
+        status = click.style(f"{t.status.value:<12}", fg=colours.get(t.status, "red"))
+        lines.append(f"{t.target:<10} {status} {t.source_count:>10,} {t.target_count:>10,} {t.missing:>8} "
+                     f"{t.orphaned:>9} {t.stale:>6} {t.repaired:>9} {t.elapsed_ms / 1000:>6.1f}s")
+        if t.error:
+            lines.append(f"    {t.error.splitlines()[0]}")
+    if report.inconsistencies:
+        lines.append("drift:")
+        for item in report.inconsistencies[:50]:
+            lines.append(f"  {item.target:<8} {item.kind.value:<8} #{item.policy_id}: {item.detail}")
+        if len(report.inconsistencies) > 50:
+            lines.append(f"  … {len(report.inconsistencies) - 50} more (--json lists up to "
+                         f"{report.listed_per_target} per kind and target)")
+    for dup in report.duplicates[:20]:
+        lines.append(f"duplicate #{dup.duplicate_id} → #{dup.canonical_id}: {dup.reason}")
+    code = report.exit_code()
+    verdict = {0: "consistent" + (" after repair" if report.drift_found and not report.dry_run else ""),
+               1: "drift found", 2: "not every target could be checked or repaired"}[code]
+    lines.append(f"result: {verdict} (exit {code})")
+    return lines
+
+
+@click.command(epilog=EXIT_HELP)
+@click.option("--once", is_flag=True, help="Run one pass now and exit.")
+@click.option("--schedule", "scheduled", is_flag=True,
+              help="Run a pass now and then every RECONCILE_INTERVAL seconds until stopped (Ctrl-C / SIGTERM).")
+@click.option("--dry-run", is_flag=True, help="Only detect and report: repair, promote, store nothing.")
+@click.option("--target", "targets", multiple=True, metavar="NAME",
+              help="Reconcile only this target (repeatable; default RECONCILE_TARGETS, else every sink).")
+@click.option("--json", "as_json", is_flag=True, help="Print the ConsistencyReport as JSON on stdout.")
+@click.pass_obj
+def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, targets: tuple[str, ...],
+              as_json: bool) -> None:
+    """Score and promote pending policies, archive duplicates, and find and repair drift
+    between PostgreSQL's active view and every target (search, graph, vector, cache).
+
+    Progress goes to stderr; the summary (or --json report) to stdout.
+    """
+    from reconciler.runner import PassOptions, Reconciler, run_scheduled
+
+    if once == scheduled:
+        raise ConfigError("choose exactly one of --once and --schedule",
+                          hint="`aegis reconcile --once` runs one pass; `--schedule` runs one every RECONCILE_INTERVAL")
+    options = PassOptions(dry_run=dry_run, targets=list(targets))
+    reconciler = Reconciler(settings, progress=_progress)
+
+    def show(report) -> None:
+        if as_json:
+            click.echo(report.model_dump_json(indent=2))
+        else:
+            for line in render_summary(report):
+                click.echo(line)
+
+    if once:
+        report = reconciler.run_pass(options)
+        show(report)
+        sys.exit(report.exit_code())
+
+    def on_error(exc: AegisError) -> None:
+        click.secho(f"error: {exc}", fg="red", err=True)
+
+    click.echo(f"reconciling every {settings.reconciler.interval}s (Ctrl-C to stop)", err=True)
+    run_scheduled(reconciler, options, interval_seconds=settings.reconciler.interval, on_report=show,
+                  on_error=on_error, stop=threading.Event())
+    click.echo("stopped", err=True)

@@ -1,0 +1,58 @@
+"""HTML (and entity-laden text) to clean plain text, keeping paragraph breaks."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import lxml.html
+from lxml import etree
+
+_BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
+               "dl", "dt", "dd", "section", "article", "blockquote", "pre", "hr"}
+_DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "head")
+_LOOKS_LIKE_HTML = re.compile(r"<\s*(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?\s*>|</\s*[a-zA-Z]")
+_SPACES = re.compile(r"[ \t\u00a0\u3000\f\v]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def html_to_text(value: str | None) -> str:
+    """Clean text from ``value``: tags removed, entities decoded, one line per block, no blank lines."""
+    if value is None:
+        return ""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    if _LOOKS_LIKE_HTML.search(text):
+        text = _strip_markup(text)
+    else:
+        text = html.unescape(html.unescape(text))  # some sources double-escape (&amp;amp;)
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n", "\n".join(lines)).strip()
+
+
+def _strip_markup(markup: str) -> str:
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+    for bad in root.iter(*_DROP_TAGS):
+        bad.drop_tree()
+    for element in root.iter():
+        if not isinstance(element.tag, str):  # comments, processing instructions
+            continue
+        if element.tag in _BLOCK_TAGS:
+            element.tail = "\n" + (element.tail or "")
+            if element.tag != "br":
+                element.text = "\n" + (element.text or "")
+        elif element.tag in ("td", "th"):
+            element.tail = " " + (element.tail or "")
+    for comment in root.xpath("//comment()"):
+        comment.drop_tree()
+    return html.unescape(root.text_content())
+
+
+def unescape(value: str | None) -> str | None:
+    """Decode HTML entities in a short plain value (``기술개발(R&amp;D)``) and trim it."""
+    if value is None:
+        return None
+    cleaned = " ".join(html.unescape(value).split())
+    return cleaned or None

@@ -1,0 +1,90 @@
+"""Target regions normalised to the 17 시도 (official names) or ``전국`` (nationwide)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+NATIONWIDE = "전국"
+
+# Official name -> aliases seen in sources (short forms, old names).
+_SIDO: dict[str, tuple[str, ...]] = {
+    "서울특별시": ("서울", "서울시"),
+    "부산광역시": ("부산", "부산시"),
+    "대구광역시": ("대구", "대구시"),
+    "인천광역시": ("인천", "인천시"),
+    "광주광역시": ("광주",),  # not "광주시": that is also a city in 경기도
+    "대전광역시": ("대전", "대전시"),
+    "울산광역시": ("울산", "울산시"),
+    "세종특별자치시": ("세종", "세종시"),
+    "경기도": ("경기",),
+    "강원특별자치도": ("강원", "강원도"),
+    "충청북도": ("충북",),
+    "충청남도": ("충남",),
+    "전북특별자치도": ("전북", "전라북도"),
+    "전라남도": ("전남",),
+    "경상북도": ("경북",),
+    "경상남도": ("경남",),
+    "제주특별자치도": ("제주", "제주도"),
+}
+ALL_SIDO = tuple(_SIDO)
+_ALIAS = {alias: name for name, aliases in _SIDO.items() for alias in (name, *aliases)}
+_NATIONWIDE_WORDS = {"전국", "전국공통", "전국 공통", "전 지역", "중앙", "해당없음"}
+
+# First two digits of a 5-digit 시군구 code (법정동 코드) -> 시도.
+_CODE_PREFIX = {
+    "11": "서울특별시", "26": "부산광역시", "27": "대구광역시", "28": "인천광역시", "29": "광주광역시",
+    "30": "대전광역시", "31": "울산광역시", "36": "세종특별자치시", "41": "경기도", "42": "강원특별자치도",
+    "51": "강원특별자치도", "43": "충청북도", "44": "충청남도", "45": "전북특별자치도", "52": "전북특별자치도",
+    "46": "전라남도", "47": "경상북도", "48": "경상남도", "50": "제주특별자치도",
+}
+_SPLIT = re.compile(r"\s*(?:,|\|\||/|·|ㆍ)\s*")
+
+
+def sido_of(token: str) -> str | None:
+    """The official 시도 name ``token`` names (alias or a longer name starting with one), or None."""
+    token = token.strip().strip("#")
+    if not token:
+        return None
+    if token in _ALIAS:
+        return _ALIAS[token]
+    for alias in sorted(_ALIAS, key=len, reverse=True):
+        if len(alias) >= 2 and token.startswith(alias) and (len(alias) > 2 or len(token) <= 4):
+            return _ALIAS[alias]
+    return None
+
+
+def collapse(regions: Iterable[str]) -> list[str]:
+    """Deduplicate, keep order, and turn "every 시도" (or any nationwide word) into ``["전국"]``."""
+    found = list(dict.fromkeys(r for r in regions if r))
+    if NATIONWIDE in found or set(ALL_SIDO) <= set(found):
+        return [NATIONWIDE]
+    return found
+
+
+def regions_from_text(text: str | None) -> list[str]:
+    """Regions named in a list like ``서울, 경기`` / ``전국`` / ``서울||부산`` / Bizinfo hashtags."""
+    if not text:
+        return []
+    found: list[str] = []
+    for item in _SPLIT.split(text):
+        words = [w.strip("#") for w in item.split()]
+        if not words:
+            continue
+        if " ".join(words) in _NATIONWIDE_WORDS or words[0] in _NATIONWIDE_WORDS:
+            found.append(NATIONWIDE)
+            continue
+        # "서울 경기 인천" lists several 시도; "경기도 광주시" is one place in 경기도.
+        every_word_is_sido = all(w in _ALIAS for w in words)
+        for word in words if every_word_is_sido else words[:1]:
+            if (sido := sido_of(word)) is not None:
+                found.append(sido)
+    return collapse(found)
+
+
+def regions_from_district_codes(codes: str | None) -> list[str]:
+    """온통청년 ``zipCd`` (comma list of 5-digit 시군구 codes) to 시도 names."""
+    if not codes:
+        return []
+    found = [_CODE_PREFIX.get(code.strip()[:2]) for code in codes.split(",") if len(code.strip()) >= 2]
+    return collapse(r for r in found if r)

@@ -1,0 +1,1 @@
+"""One module per source; each turns the source's own format into ``PolicyRecord``s."""

@@ -1,0 +1,143 @@
+"""The write path: a mapped page into PostgreSQL in one transaction.
+
+* Upsert by ``(source_system, source_id)``; a record whose content hash is unchanged writes
+  nothing at all (no row version, no event).
+* A new or changed record is stored with status ``pending_validation`` (its content has not
+  been scored yet), gets a ``policy.validated`` outbox event and a ``processing_history`` row,
+  all in the same transaction as the row itself.
+* A rejected record goes to ``dead_letters`` whole (raw payload, DP_2xxx code, reason), in the
+  same transaction, once: the same unresolved rejection is not stored twice.
+
+Either the whole page is stored or nothing of it is.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from aegis.errors import ErrorCode, TransientError
+from aegis.events import PolicyValidated, write_event
+from aegis.models.policy import PolicyRecord, PolicyStatus
+from collectors.models import BatchOutcome, MappedPage, Rejection, SourceSummary
+
+COLLECTOR_VERSION = "aegis-collectors/0.1"
+
+_COLUMNS = ("source_system", "source_id", "title", "content", "issuing_organization", "executing_organization",
+            "target_regions", "target_group", "target_industry", "support_field", "funding_type",
+            "application_start_date", "application_end_date", "application_period_text",
+            "application_always_open", "original_url", "contact_email", "contact_phone", "contact_address",
+            "attachments", "raw_data", "source_updated_at", "content_hash", "collection_metadata")
+_JSON_COLUMNS = {"attachments", "raw_data", "collection_metadata"}
+_UPDATED = [c for c in _COLUMNS if c not in ("source_system", "source_id")]
+
+UPSERT_SQL = (
+    f"INSERT INTO policies ({', '.join(_COLUMNS)}, status) "
+    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}, 'pending_validation') "
+    "ON CONFLICT (source_system, source_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)
+    + ", status = 'pending_validation', quality_score = NULL, collected_at = now(), updated_at = now() "
+    "WHERE policies.content_hash IS DISTINCT FROM EXCLUDED.content_hash "
+    "RETURNING id, (xmax = 0) AS inserted, source_id"
+)
+
+_HISTORY_SQL = ("INSERT INTO processing_history (policy_id, processing_path, status, processing_time_ms) "
+                "VALUES (%s, 'hot', %s, %s)")
+
+_DEAD_LETTER_SQL = (
+    "INSERT INTO dead_letters (source_system, source_id, error_code, reason, raw_payload, pipeline_run_id) "
+    "SELECT %(system)s, %(id)s, %(code)s, %(reason)s, %(payload)s, %(run)s "
+    "WHERE NOT EXISTS (SELECT 1 FROM dead_letters WHERE source_system = %(system)s "
+    "  AND source_id IS NOT DISTINCT FROM %(id)s AND resolved_at IS NULL "
+    "  AND reason = %(reason)s AND raw_payload = %(payload)s)"
+)
+
+
+def _jsonb(value: object) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: json.dumps(v, ensure_ascii=False, default=str))
+
+
+def _row(record: PolicyRecord, content_hash: str, metadata: dict) -> tuple:
+    values = record.model_dump()
+    values["content_hash"] = content_hash
+    values["collection_metadata"] = metadata
+    return tuple(_jsonb(values[c]) if c in _JSON_COLUMNS else values[c] for c in _COLUMNS)
+
+
+def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *, run_id: str,
+               started: float | None = None) -> BatchOutcome:
+    """Store ``page`` in one transaction (see the module docstring); ``conn`` must be autocommit."""
+    started = time.monotonic() if started is None else started
+    latest: dict[str, PolicyRecord] = {r.source_id: r for r in page.records}  # a repeated id: the last wins
+    hashes = {sid: rec.content_hash() for sid, rec in latest.items()}
+    outcome = BatchOutcome(rejected=len(page.rejections))
+    try:
+        with conn.transaction():
+            stored = dict(conn.execute(
+                "SELECT source_id, content_hash FROM policies WHERE source_system = %s AND source_id = ANY(%s)",
+                (source_system, list(latest))).fetchall()) if latest else {}
+            pending = [sid for sid in latest if (stored.get(sid) or "").strip() != hashes[sid]]
+            outcome.unchanged = len(latest) - len(pending)
+            metadata = {"run_id": run_id, "collector": COLLECTOR_VERSION, "page": page.number}
+            written = _upsert(conn, [_row(latest[sid], hashes[sid], metadata) for sid in pending])
+            outcome.unchanged += len(pending) - len(written)  # another writer stored the same content first
+            collected_at = datetime.now(timezone.utc)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            for policy_id, inserted, source_id in written:
+                record = latest[source_id]
+                write_event(conn, PolicyValidated(
+                    policy_id=str(policy_id), title=record.title, content=record.content,
+                    issuing_organization=record.issuing_organization, processing_path="hot",
+                    source_system=source_system, collected_at=collected_at))
+                if inserted:
+                    outcome.new += 1
+                else:
+                    outcome.changed += 1
+                outcome.changed_ids.append(policy_id)
+            if written:
+                with conn.cursor() as cur:
+                    cur.executemany(_HISTORY_SQL, [(str(pid), PolicyStatus.PENDING_VALIDATION.value, elapsed_ms)
+                                                   for pid, _, _ in written])
+            for rejection in page.rejections:
+                _dead_letter(conn, source_system, rejection, run_id)
+    except psycopg.OperationalError as exc:
+        raise TransientError(f"{source_system} page {page.number}: PostgreSQL failed while storing: "
+                             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                             code=ErrorCode.DATABASE_UNAVAILABLE,
+                             hint="nothing of this page was stored; check `aegis stack status`") from None
+    return outcome
+
+
+def _upsert(conn: psycopg.Connection, rows: list[tuple]) -> list[tuple[int, bool, str]]:
+    if not rows:
+        return []
+    written = []
+    with conn.cursor() as cur:
+        cur.executemany(UPSERT_SQL, rows, returning=True)
+        while True:
+            written.extend(cur.fetchall())
+            if not cur.nextset():
+                break
+    return written
+
+
+def _dead_letter(conn: psycopg.Connection, source_system: str, rejection: Rejection, run_id: str) -> None:
+    conn.execute(_DEAD_LETTER_SQL, {"system": source_system, "id": rejection.source_id,
+                                    "code": rejection.error_code, "reason": rejection.reason,
+                                    "payload": _jsonb(rejection.raw_payload), "run": run_id})
+
+
+def record_pass(conn: psycopg.Connection, run_id: str, summaries: list[SourceSummary], started_at: datetime) -> None:
+    """One ``pipeline_metadata`` row for a collection pass (bookkeeping; not streamed by CDC)."""
+    failed = [s.source for s in summaries if s.error]
+    conn.execute(
+        "INSERT INTO pipeline_metadata (pipeline_run_id, processing_path, started_at, completed_at, status, "
+        "records_processed, records_failed, metadata) VALUES (%s, 'hot', %s, now(), %s, %s, %s, %s)",
+        (run_id, started_at, "failed" if failed and len(failed) == len(summaries) else
+         "partial" if failed else "completed",
+         sum(s.fetched for s in summaries), sum(s.rejected for s in summaries),
+         _jsonb({"kind": "collection", "sources": [s.model_dump(mode="json") for s in summaries]})))

@@ -1,0 +1,224 @@
+"""Drift detection: PostgreSQL's active view against one target, range checksums first.
+
+The id space is cut into ranges of ``RECONCILE_RANGE_SIZE`` ids. For each range both sides
+reduce their rows to a checksum — the row count and the XOR of a 64-bit digest of
+``(id, content_hash)`` per row. PostgreSQL computes every range's checksum in one
+aggregate query (an index-only scan); the target is read once through its sink's
+``read_back`` in pages, and its checksums are computed while the pages stream by. Only the
+ranges whose checksums differ are compared row by row (PostgreSQL's rows of that range are
+fetched then, the target's rows of the current range are still in memory): that is where
+missing, orphaned and stale records are named. Memory stays bounded by one range per target.
+
+Why the content hash and not the LSN is compared against PostgreSQL: PostgreSQL does not store
+the LSN of a row's last change, and cannot be made to without a trigger — ``pg_current_wal_lsn()``
+read inside the writing transaction is not that transaction's commit (or change) LSN, and a
+second ``UPDATE`` to record it would itself be a change streamed to every target. The content
+hash is the version PostgreSQL does hold; every target stores it with each record (sinks copy
+``policies.content_hash``), so "stale" means "holds another content hash than PostgreSQL".
+LSNs are used where they are meaningful: to write repairs that win over what a target holds
+without hiding later CDC changes (``reconciler.repair``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+
+import psycopg
+from psycopg.rows import dict_row
+
+from aegis.models.policy import PolicyRow
+from cdc_sinks.base import Sink, StoredVersion
+
+# The same 64-bit row digest in SQL and in Python (signed, big-endian first 8 bytes of the MD5).
+ROW_DIGEST_SQL = "('x' || left(md5(id::text || ':' || content_hash), 16))::bit(64)::bigint"
+
+
+def row_digest(policy_id: int, content_hash: str) -> int:
+    digest = hashlib.md5(f"{policy_id}:{content_hash.strip()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@dataclass
+class RangeChecksum:
+    """Count and XOR digest of the rows in one id range."""
+
+    count: int = 0
+    digest: int = 0
+
+    def add(self, policy_id: int, content_hash: str) -> None:
+        self.count += 1
+        self.digest ^= row_digest(policy_id, content_hash)
+
+
+class DriftKind(str, Enum):
+    MISSING = "missing"    # active in PostgreSQL, absent from the target
+    ORPHANED = "orphaned"  # in the target, not active in PostgreSQL
+    STALE = "stale"        # in both, with another content hash
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One record out of step in one target."""
+
+    kind: DriftKind
+    policy_id: int
+    source_hash: str | None = None
+    target_hash: str | None = None
+    target_lsn: int | None = None
+
+
+@dataclass
+class RangeDiff:
+    """The row-level comparison of one differing range."""
+
+    range_index: int
+    drifts: list[Drift] = field(default_factory=list)
+
+
+class ActiveView:
+    """PostgreSQL's active view (``status = 'active'``) as the drift check reads it."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    def range_checksums(self, range_size: int, lo: int | None = None, hi: int | None = None) -> dict[int, RangeChecksum]:
+        """Checksum of every non-empty range (index = id // range_size), optionally within [lo, hi)."""
+        bounds = ""
+        if lo is not None:
+            bounds += " AND id >= %(lo)s"
+        if hi is not None:
+            bounds += " AND id < %(hi)s"
+        rows = self.conn.execute(
+            f"SELECT id / %(w)s AS r, count(*), bit_xor({ROW_DIGEST_SQL}) FROM policies "
+            f"WHERE status = 'active'{bounds} GROUP BY 1", {"w": range_size, "lo": lo, "hi": hi}).fetchall()
+        return {int(r): RangeChecksum(count=int(n), digest=int(d)) for r, n, d in rows}
+
+    def hashes(self, lo: int, hi: int) -> dict[int, str]:
+        """``id → content_hash`` of the active rows with lo ≤ id < hi."""
+        rows = self.conn.execute("SELECT id, content_hash FROM policies WHERE status = 'active' "
+                                 "AND id >= %s AND id < %s", (lo, hi)).fetchall()
+        return {int(i): h.strip() for i, h in rows}
+
+    def statuses(self, ids: list[int]) -> dict[int, str]:
+        """The status of each id PostgreSQL has (ids it never had, or deleted, are absent)."""
+        if not ids:
+            return {}
+        rows = self.conn.execute("SELECT id, status FROM policies WHERE id = ANY(%s)", (ids,)).fetchall()
+        return {int(i): s for i, s in rows}
+
+    def rows(self, ids: list[int]) -> list[PolicyRow]:
+        """The current rows of ``ids`` (any status), by id."""
+        if not ids:
+            return []
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute("SELECT * FROM policies WHERE id = ANY(%s) ORDER BY id", (ids,))
+            return [PolicyRow.model_validate(r) for r in cur.fetchall()]
+
+    def active_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM policies WHERE status = 'active'").fetchone()[0])
+
+    def current_lsn(self) -> int:
+        """The WAL insert position now, as the integer Debezium reports in ``source.lsn``."""
+        return int(self.conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
+
+
+def read_target(sink: Sink, page_size: int, *, after_id: int = 0, before_id: int | None = None) -> Iterator[StoredVersion]:
+    """Every record ``sink.read_back`` returns with after_id < id (< before_id), page by page, by id."""
+    cursor = after_id
+    while True:
+        page = sink.read_back(cursor, page_size)
+        if not page:
+            return
+        for version in page:
+            if before_id is not None and version.policy_id >= before_id:
+                return
+            yield version
+        cursor = page[-1].policy_id
+
+
+def diff_rows(range_index: int, source: dict[int, str], target: dict[int, StoredVersion]) -> RangeDiff:
+    """Name every missing, orphaned and stale record of one range."""
+    diff = RangeDiff(range_index)
+    for policy_id in sorted(source.keys() | target.keys()):
+        src, tgt = source.get(policy_id), target.get(policy_id)
+        if tgt is None:
+            diff.drifts.append(Drift(DriftKind.MISSING, policy_id, source_hash=src))
+        elif src is None:
+            diff.drifts.append(Drift(DriftKind.ORPHANED, policy_id, target_hash=tgt.content_hash, target_lsn=tgt.lsn))
+        elif src != tgt.content_hash.strip():
+            diff.drifts.append(Drift(DriftKind.STALE, policy_id, source_hash=src, target_hash=tgt.content_hash,
+                                     target_lsn=tgt.lsn))
+    return diff
+
+
+@dataclass
+class ScanStats:
+    ranges_total: int = 0
+    ranges_differing: int = 0
+    target_records: int = 0
+    source_records: int = 0
+
+
+PROGRESS_EVERY = 50_000
+"""Target records between two progress callbacks."""
+
+
+def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, RangeChecksum], *,
+                     range_size: int, page_size: int, stats: ScanStats,
+                     on_progress: Callable[[ScanStats], None] | None = None) -> Iterator[RangeDiff]:
+    """Stream the target once; yield the row-level diff of each range whose checksum differs.
+
+    ``source_checksums`` are PostgreSQL's (``ActiveView.range_checksums``). Ranges the target
+    has no record in at all are compared after the stream ends.
+    """
+    seen: set[int] = set()
+    stats.source_records = sum(c.count for c in source_checksums.values())
+
+    def finish(index: int, checksum: RangeChecksum, rows: dict[int, StoredVersion]) -> RangeDiff | None:
+        seen.add(index)
+        expected = source_checksums.get(index, RangeChecksum())
+        if checksum == expected:
+            return None
+        stats.ranges_differing += 1
+        lo = index * range_size
+        diff = diff_rows(index, view.hashes(lo, lo + range_size), rows)
+        return diff if diff.drifts else None
+
+    current, checksum, rows = None, RangeChecksum(), {}
+    for version in read_target(sink, page_size):
+        stats.target_records += 1
+        if on_progress is not None and stats.target_records % PROGRESS_EVERY == 0:
+            on_progress(stats)
+        index = version.policy_id // range_size
+        if index != current:
+            if current is not None and (diff := finish(current, checksum, rows)) is not None:
+                yield diff
+            current, checksum, rows = index, RangeChecksum(), {}
+        checksum.add(version.policy_id, version.content_hash)
+        rows[version.policy_id] = version
+    if current is not None and (diff := finish(current, checksum, rows)) is not None:
+        yield diff
+    for index in sorted(source_checksums.keys() - seen):
+        if (diff := finish(index, RangeChecksum(), {})) is not None:
+            yield diff
+    stats.ranges_total = len(seen)
+
+
+def range_is_consistent(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int) -> bool:
+    """Re-check one range: PostgreSQL's checksum against the target's, read back for that range only."""
+    lo, hi = index * range_size, (index + 1) * range_size
+    source = view.range_checksums(range_size, lo, hi).get(index, RangeChecksum())
+    target = RangeChecksum()
+    for version in read_target(sink, page_size, after_id=lo - 1, before_id=hi):
+        target.add(version.policy_id, version.content_hash)
+    return source == target
+
+
+def range_diff(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int) -> RangeDiff:
+    """The row-level diff of one range, read afresh from both sides."""
+    lo, hi = index * range_size, (index + 1) * range_size
+    target = {v.policy_id: v for v in read_target(sink, page_size, after_id=lo - 1, before_id=hi)}
+    return diff_rows(index, view.hashes(lo, hi), target)

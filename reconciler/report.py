@@ -1,0 +1,151 @@
+"""The ``ConsistencyReport`` of one pass (seed §5.1): built, stored and announced.
+
+``store_report`` writes it to ``consistency_reports`` and its summary as ``data.sync_completed``
+to the outbox, in one transaction. Record lists are bounded (``LISTED_PER_TARGET`` per kind and
+target); the counts always cover everything.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from enum import Enum
+
+import psycopg
+from pydantic import BaseModel, Field
+
+from aegis.events import DataSyncCompleted, SyncResultPayload, write_event
+from reconciler.drift import DriftKind
+from reconciler.duplicates import DuplicateMatch
+from reconciler.promotion import PromotionSummary
+from reconciler.repair import FixAction
+
+LISTED_PER_TARGET = 1000
+"""Records named per kind and target in a report (counts are never truncated)."""
+
+
+class TargetStatus(str, Enum):
+    CONSISTENT = "consistent"    # nothing differed
+    REPAIRED = "repaired"        # drift found, repaired and verified
+    DRIFTED = "drifted"          # drift found on a dry run (nothing written)
+    UNREPAIRED = "unrepaired"    # drift left after repair and verification
+    UNREACHABLE = "unreachable"  # the target did not answer: not checked, not counted as drift
+    FAILED = "failed"            # the check itself failed (configuration, unexpected error)
+
+    @property
+    def ok(self) -> bool:
+        return self in (TargetStatus.CONSISTENT, TargetStatus.REPAIRED)
+
+
+class Inconsistency(BaseModel):
+    target: str
+    kind: DriftKind
+    policy_id: int
+    detail: str
+    source_hash: str | None = None
+    target_hash: str | None = None
+    target_lsn: int | None = None
+
+
+class FixApplied(BaseModel):
+    target: str
+    kind: DriftKind
+    policy_id: int
+    action: FixAction
+    lsn: int | None = None
+    error: str | None = None
+
+
+class TargetReport(BaseModel):
+    target: str
+    status: TargetStatus
+    error: str | None = None
+    source_count: int = 0     # active policies in PostgreSQL
+    target_count: int = 0     # records the target read back
+    ranges_total: int = 0
+    ranges_differing: int = 0
+    missing: int = 0
+    orphaned: int = 0
+    stale: int = 0
+    repaired: int = 0
+    unrepaired_ranges: list[int] = Field(default_factory=list)
+    elapsed_ms: int = 0
+
+    @property
+    def drift_count(self) -> int:
+        return self.missing + self.orphaned + self.stale
+
+
+class ConsistencyReport(BaseModel):
+    """Seed §5.1 fields (``is_consistent``, ``inconsistencies``, ``fixes_applied``, ``checked_at``)
+    plus the pass's targets, quality results and duplicates."""
+
+    run_id: str
+    dry_run: bool
+    started_at: datetime
+    checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    is_consistent: bool = True
+    targets: list[TargetReport] = Field(default_factory=list)
+    inconsistencies: list[Inconsistency] = Field(default_factory=list)
+    fixes_applied: list[FixApplied] = Field(default_factory=list)
+    quality: PromotionSummary | None = None
+    duplicates: list[DuplicateMatch] = Field(default_factory=list)
+    listed_per_target: int = LISTED_PER_TARGET
+
+    def finish(self) -> "ConsistencyReport":
+        """Set ``is_consistent`` and ``checked_at`` from the target results."""
+        self.is_consistent = all(t.status.ok for t in self.targets)
+        self.checked_at = datetime.now(timezone.utc)
+        return self
+
+    @property
+    def drift_found(self) -> bool:
+        return any(t.drift_count for t in self.targets)
+
+    def exit_code(self) -> int:
+        """0 consistent (or repaired); 1 a dry run found drift; 2 a target could not be checked or repaired."""
+        if any(t.status in (TargetStatus.UNREACHABLE, TargetStatus.FAILED, TargetStatus.UNREPAIRED)
+               for t in self.targets):
+            return 2
+        if any(t.status is TargetStatus.DRIFTED for t in self.targets):
+            return 1
+        return 0
+
+    def summary(self) -> dict:
+        """The compact per-target view stored beside the full report."""
+        return {"targets": {t.target: {"status": t.status.value, "missing": t.missing, "orphaned": t.orphaned,
+                                       "stale": t.stale, "repaired": t.repaired, "source_count": t.source_count,
+                                       "target_count": t.target_count, "error": t.error} for t in self.targets},
+                "promoted": self.quality.activated if self.quality else 0,
+                "rejected": self.quality.rejected if self.quality else 0,
+                "archived": (self.quality.archived + self.quality.expired) if self.quality else 0,
+                "duplicates": len(self.duplicates)}
+
+    def sync_event(self) -> DataSyncCompleted:
+        return DataSyncCompleted(
+            sync_id=self.run_id, target_databases=[t.target for t in self.targets],
+            policies_synced=sum(t.repaired for t in self.targets),
+            sync_results=[SyncResultPayload(target_db=t.target, success=t.status.ok, records_synced=t.repaired)
+                          for t in self.targets],
+            synced_at=self.checked_at)
+
+
+def store_report(conn: psycopg.Connection, report: ConsistencyReport) -> None:
+    """Insert the report and write ``data.sync_completed`` to the outbox, in one transaction."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO consistency_reports (run_id, dry_run, is_consistent, targets, started_at, checked_at, "
+            "summary, report) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (report.run_id, report.dry_run, report.is_consistent, [t.target for t in report.targets],
+             report.started_at, report.checked_at, json.dumps(report.summary(), ensure_ascii=False),
+             report.model_dump_json()))
+        write_event(conn, report.sync_event())
+
+
+def load_report(conn: psycopg.Connection, run_id: str | None = None) -> ConsistencyReport | None:
+    """A stored report by run id, or the latest one."""
+    if run_id:
+        row = conn.execute("SELECT report FROM consistency_reports WHERE run_id = %s", (run_id,)).fetchone()
+    else:
+        row = conn.execute("SELECT report FROM consistency_reports ORDER BY checked_at DESC LIMIT 1").fetchone()
+    return ConsistencyReport.model_validate(row[0]) if row else None

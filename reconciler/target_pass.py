@@ -1,0 +1,150 @@
+"""One target's share of a pass: detect drift, repair it, verify the repaired ranges.
+
+A target that does not answer (``ping`` false, or a ``TransientError`` while it is read or
+written) is reported ``unreachable`` — never as drifted — and the pass goes on with the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Callable
+
+from aegis.errors import AegisError, TransientError
+from aegis.settings import ReconcilerSettings
+from cdc_sinks.base import Sink
+from reconciler.drift import ActiveView, Drift, DriftKind, RangeChecksum, ScanStats, differing_ranges, range_is_consistent
+from reconciler.repair import FixAction, repair_range
+from reconciler.report import FixApplied, Inconsistency, TargetReport, TargetStatus
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TargetOutcome:
+    report: TargetReport
+    inconsistencies: list[Inconsistency] = field(default_factory=list)
+    fixes: list[FixApplied] = field(default_factory=list)
+
+
+def _detail(target: str, drift: Drift, pg_status: str | None) -> str:
+    if drift.kind is DriftKind.MISSING:
+        return f"active in PostgreSQL, absent from {target}"
+    if drift.kind is DriftKind.STALE:
+        return (f"{target} holds content {drift.target_hash[:12]}… (LSN {drift.target_lsn}), "
+                f"PostgreSQL has {drift.source_hash[:12]}…")
+    if pg_status is None:
+        return f"in {target} (LSN {drift.target_lsn}), but PostgreSQL has no policy {drift.policy_id}"
+    return f"in {target} (LSN {drift.target_lsn}), but its status in PostgreSQL is {pg_status}"
+
+
+class TargetReconciler:
+    """Reconciles one target against PostgreSQL (see module doc)."""
+
+    def __init__(self, name: str, build_sink: Callable[[], Sink],
+                 open_view: Callable[[], AbstractContextManager[ActiveView]],
+                 config: ReconcilerSettings, *, dry_run: bool, progress: Progress = lambda _: None,
+                 listed_per_kind: int = 1000, sleep: Callable[[float], None] = time.sleep):
+        self.name = name
+        self.build_sink = build_sink
+        self.open_view = open_view
+        self.config = config
+        self.dry_run = dry_run
+        self.progress = progress
+        self.listed_per_kind = listed_per_kind
+        self.sleep = sleep
+
+    def run(self, source_checksums: dict[int, RangeChecksum]) -> TargetOutcome:
+        started = time.monotonic()
+        outcome = TargetOutcome(TargetReport(target=self.name, status=TargetStatus.CONSISTENT))
+        report = outcome.report
+        sink: Sink | None = None
+        try:
+            sink = self.build_sink()
+            if not sink.ping():
+                report.status, report.error = (TargetStatus.UNREACHABLE,
+                                                f"{self.name} did not answer a ping (is it running? `aegis stack status`)")
+                return outcome
+            if not self.dry_run:
+                sink.ensure_ready()
+            with self.open_view() as view:
+                self._check_and_repair(sink, view, source_checksums, outcome)
+        except TransientError as exc:
+            report.status, report.error = TargetStatus.UNREACHABLE, str(exc)
+        except AegisError as exc:
+            report.status, report.error = TargetStatus.FAILED, str(exc)
+        except Exception as exc:  # an unexpected error must not stop the other targets
+            log.exception("reconciling %s failed", self.name)
+            report.status, report.error = TargetStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        finally:
+            report.elapsed_ms = int((time.monotonic() - started) * 1000)
+            if sink is not None:
+                try:
+                    sink.close()
+                except Exception:  # closing a dead connection may fail; nothing to do about it
+                    pass
+        return outcome
+
+    def _check_and_repair(self, sink: Sink, view: ActiveView, source_checksums: dict[int, RangeChecksum],
+                          outcome: TargetOutcome) -> None:
+        report = outcome.report
+        stats = ScanStats()
+        repaired_ranges: list[int] = []
+        listed = {kind: 0 for kind in DriftKind}
+        self.progress(f"{self.name}: comparing with PostgreSQL ({sum(c.count for c in source_checksums.values()):,} active)")
+        for diff in differing_ranges(view, sink, source_checksums, range_size=self.config.range_size,
+                                     page_size=self.config.page_size, stats=stats,
+                                     on_progress=lambda s: self.progress(
+                                         f"{self.name}: read {s.target_records:,} records, "
+                                         f"{s.ranges_differing} range(s) differ")):
+            orphans = [d.policy_id for d in diff.drifts if d.kind is DriftKind.ORPHANED]
+            pg_status = view.statuses(orphans)
+            for drift in diff.drifts:
+                setattr(report, drift.kind.value, getattr(report, drift.kind.value) + 1)
+                if listed[drift.kind] < self.listed_per_kind:
+                    listed[drift.kind] += 1
+                    outcome.inconsistencies.append(Inconsistency(
+                        target=self.name, kind=drift.kind, policy_id=drift.policy_id,
+                        detail=_detail(self.name, drift, pg_status.get(drift.policy_id)),
+                        source_hash=drift.source_hash, target_hash=drift.target_hash, target_lsn=drift.target_lsn))
+            if self.dry_run:
+                continue
+            fixes = repair_range(view, sink, diff, batch_size=self.config.repair_batch_size)
+            repaired_ranges.append(diff.range_index)
+            for fix in fixes:
+                if fix.action in (FixAction.REAPPLIED, FixAction.REMOVED):
+                    report.repaired += 1
+                if len(outcome.fixes) < self.listed_per_kind * len(DriftKind):
+                    outcome.fixes.append(FixApplied(target=self.name, kind=fix.kind, policy_id=fix.policy_id,
+                                                    action=fix.action, lsn=fix.lsn, error=fix.error))
+        report.source_count, report.target_count = stats.source_records, stats.target_records
+        report.ranges_total, report.ranges_differing = stats.ranges_total, stats.ranges_differing
+        if report.drift_count == 0:
+            report.status = TargetStatus.CONSISTENT
+        elif self.dry_run:
+            report.status = TargetStatus.DRIFTED
+        else:
+            report.unrepaired_ranges = self._verify(sink, view, repaired_ranges)
+            report.status = TargetStatus.UNREPAIRED if report.unrepaired_ranges else TargetStatus.REPAIRED
+        self.progress(f"{self.name}: {report.status.value} — {report.target_count:,} records read, "
+                      f"missing {report.missing}, orphaned {report.orphaned}, stale {report.stale}"
+                      + (f", repaired {report.repaired}" if report.repaired else ""))
+
+    def _verify(self, sink: Sink, view: ActiveView, ranges: list[int]) -> list[int]:
+        """Ranges still differing after ``verify_attempts`` checks (targets refresh asynchronously)."""
+        pending = list(ranges)
+        for attempt in range(self.config.verify_attempts):
+            pending = [index for index in pending
+                       if not range_is_consistent(view, sink, index, range_size=self.config.range_size,
+                                                  page_size=self.config.page_size)]
+            if not pending:
+                break
+            if attempt + 1 < self.config.verify_attempts:
+                self.sleep(self.config.verify_delay_seconds)
+        if pending:
+            self.progress(f"{self.name}: {len(pending)} range(s) still differ after repair")
+        return pending

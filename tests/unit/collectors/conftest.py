@@ -1,0 +1,26 @@
+"""A sample server per test module (real HTTP on a free loopback port, no mocks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.samples.server import SampleServer
+
+
+@pytest.fixture
+def sample_server():
+    with SampleServer() as server:
+        yield server
+
+
+@pytest.fixture
+def sample_settings(sample_server):
+    """Settings whose sources all point at ``sample_server``, with fast retries."""
+    from aegis.settings import load_settings
+
+    settings = load_settings(env_file=None)
+    sources = settings.sources.model_copy(update={
+        "samples_url": sample_server.url, "retry_base_delay_seconds": 0.0, "retry_max_delay_seconds": 0.0,
+        "board_requests_per_second": 50.0, **{f"{name}_requests_per_second": 500.0
+                                              for name in ("bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss")}})
+    return settings.model_copy(update={"sources": sources})
