@@ -35,7 +35,7 @@ def _compose() -> dict:
 
 def test_compose_file_is_valid():
     if _docker_compose_available():
-        env = {"POSTGRES_PASSWORD": "x", "POSTGRES_DEBEZIUM_PASSWORD": "y"}
+        env = {"POSTGRES_PASSWORD": "x", "POSTGRES_DEBEZIUM_PASSWORD": "y", "NEO4J_PASSWORD": "neo4j-password"}
         result = subprocess.run(["docker", "compose", "-f", str(ROOT / "compose.yaml"), "config", "-q"],
                                 capture_output=True, text=True, env={**__import__("os").environ, **env})
         assert result.returncode == 0, result.stderr
