@@ -247,6 +247,25 @@ class ProcessingSettings(BaseSettings):
     quality_score_threshold: float = Field(0.7, ge=0, le=1, description="Minimum total quality score to become active.")
 
 
+class ReconcilerSettings(BaseSettings):
+    """The reconciler (``aegis reconcile``): promotion, duplicates, drift detection and repair."""
+
+    model_config = SettingsConfigDict(env_prefix="RECONCILE_", **_COMMON)
+
+    interval: int = Field(3600, ge=10, description="Seconds between scheduled passes (`aegis reconcile --schedule`).")
+    archive_grace_days: int = Field(7, ge=0, description="Days after an application period ends before an active policy is archived.")
+    targets: str = Field("", description="Comma list of targets to reconcile (empty: every registered sink).")
+    range_size: int = Field(2000, ge=1, le=1_000_000, description="Policy ids per checksum range compared between PostgreSQL and a target.")
+    page_size: int = Field(5000, ge=1, le=10_000, description="Records read back from a target per page.")
+    repair_batch_size: int = Field(500, ge=1, le=100_000, description="Records re-applied or removed per sink call during repair.")
+    verify_attempts: int = Field(5, ge=1, le=50, description="Checks of a repaired range before it is reported unrepaired (targets refresh asynchronously).")
+    verify_delay_seconds: float = Field(0.5, ge=0, description="Wait between two checks of a repaired range.")
+    duplicate_title_similarity: float = Field(0.8, gt=0, le=1, description="Title similarity (character-bigram Dice) from which two policies are the same programme.")
+
+    @property
+    def target_names(self) -> list[str]:
+        return [name.strip() for name in self.targets.split(",") if name.strip()]
+
 class Settings(BaseModel):
     """Everything Aegis Sync can be configured with."""
 
@@ -261,6 +280,7 @@ class Settings(BaseModel):
     stack: StackSettings
     collection: CollectionSettings
     processing: ProcessingSettings
+    reconciler: ReconcilerSettings
     sources: SourcesSettings
 
 
@@ -276,6 +296,7 @@ _GROUPS = {
     "stack": StackSettings,
     "collection": CollectionSettings,
     "processing": ProcessingSettings,
+    "reconciler": ReconcilerSettings,
     "sources": SourcesSettings,
 }
 
