@@ -126,6 +126,8 @@ class SearchSink:
     # ------------------------------------------------------------------- reads
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         if after_id <= 0:
+            if not self.engine.alias_targets(self.write_alias):
+                return []  # the sink has not created its index yet: it holds nothing
             self.engine.refresh(self.write_alias)
         body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash"],
                 "query": {"bool": {"filter": [{"range": {"id": {"gt": after_id}}}],
@@ -136,6 +138,8 @@ class SearchSink:
                 for h in hits]
 
     def count(self) -> int:
+        if not self.engine.alias_targets(self.alias):
+            return 0
         return self.engine.count(self.alias)
 
     def search_titles(self, text: str, size: int = 10) -> list[int]:

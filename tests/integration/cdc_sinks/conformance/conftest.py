@@ -1,0 +1,96 @@
+"""The sink conformance suite: every sink must pass the same tests against the real path,
+PostgreSQL commit → Debezium → Kafka → sink → target.
+
+How it is parametrised: ``conformance_targets.TARGETS`` lists one ``ConformanceTarget`` per sink
+(see that module's docstring to add yours). Every test here takes the ``sut`` fixture, which is
+parametrised over those targets (``AEGIS_CONFORMANCE_SINKS=search,redis`` narrows it). The test id
+names the sink and its engine (``[search-opensearch]``); the full engine version is printed in
+the terminal summary.
+
+Each test gets a fresh namespace: its own consumer group (starting at the topic's end, so only
+this test's changes are seen), its own corner of the target (``env(namespace)``) and its own rows
+in PostgreSQL; the target corner is dropped at the end.
+
+Cost knobs: ``AEGIS_CONFORMANCE_OUTAGE_SECONDS`` (default 30) is how long the target stays down
+under load; ``AEGIS_CONFORMANCE_LOAD`` (default 1500) is the change count of the SIGKILL test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+from aegis.settings import load_settings
+from cdc_sinks.registry import build_sink
+from conformance_harness import PolicyWriter, SinkUnderTest
+from conformance_targets import TARGETS
+
+_ENGINES: dict[str, str] = {}
+
+
+def _selected() -> list[str]:
+    wanted = os.environ.get("AEGIS_CONFORMANCE_SINKS")
+    names = [n.strip() for n in wanted.split(",")] if wanted else list(TARGETS)
+    unknown = [n for n in names if n not in TARGETS]
+    if unknown:
+        raise pytest.UsageError(f"AEGIS_CONFORMANCE_SINKS names unknown sinks {unknown}; known: {list(TARGETS)}")
+    return names
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "target_name" in metafunc.fixturenames:
+        base = load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
+        names = _selected()
+        metafunc.parametrize("target_name", names, ids=[f"{n}-{TARGETS[n].engine_label(base)}" for n in names])
+
+
+@pytest.fixture(scope="session")
+def change_stream(stack):
+    """The Debezium connector applied and running (the one every suite shares)."""
+    from connectors.manage import apply_connector, wait_until_running
+
+    apply_connector(stack)
+    wait_until_running(stack, timeout=120)
+    return stack
+
+
+@pytest.fixture
+def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
+    target = TARGETS[target_name]
+    namespace = secrets.token_hex(4)
+    env = {**target.env(namespace), "SINKS_GROUP_ID_PREFIX": f"conformance-{namespace}-",
+           "SINKS_PROBE_INTERVAL_SECONDS": "1", "SINKS_RETRY_ATTEMPTS": "3", "SINKS_RETRY_MAX_DELAY_SECONDS": "1",
+           "SINKS_BATCH_WAIT_MS": "50"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
+    engine = target.engine(settings)
+    _ENGINES[target_name] = engine
+    print(f"[conformance] sink={target_name} engine={engine} namespace={namespace}")
+    under_test = SinkUnderTest(target_name, settings, env, lambda: build_sink(target_name, settings))
+    under_test.target = target
+    under_test.log_path = tmp_path / "sink.log"
+    try:
+        yield under_test
+    finally:
+        try:
+            under_test.stop()
+        finally:
+            target.cleanup(under_test.sink)
+            under_test.close()
+
+
+@pytest.fixture
+def writer(sut):
+    w = PolicyWriter(sut.settings, secrets.token_hex(3))
+    yield w
+    w.close()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _ENGINES:
+        terminalreporter.write_sep("-", "sink conformance: engines tested")
+        for name, engine in sorted(_ENGINES.items()):
+            terminalreporter.write_line(f"{name}: {engine}")

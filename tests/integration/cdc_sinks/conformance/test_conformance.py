@@ -1,0 +1,174 @@
+"""Sink conformance: each test runs once per registered sink (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from aegis.stack.manager import StackManager
+from cdc_sinks.dlq import read_dead_letters
+from conformance_harness import poison_messages
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_SECONDS = float(os.environ.get("AEGIS_CONFORMANCE_OUTAGE_SECONDS", "30"))
+KILL_LOAD = int(os.environ.get("AEGIS_CONFORMANCE_LOAD", "1500"))
+
+
+def assert_converged(sut, writer, timeout: float = 60.0):
+    verdict = sut.wait_converged(writer, timeout)
+    assert verdict.converged, f"{sut.name} is not PostgreSQL's active view after {timeout:.0f}s: {verdict.diff()}"
+    return verdict
+
+
+def test_create_update_delete_and_tombstone(sut, writer):
+    sut.start()
+    a, b, c = writer.create(), writer.create(), writer.create()
+    pending = writer.create(status="pending_validation")
+    writer.update(a)
+    writer.update(a)
+    writer.delete(b)  # a delete event and its tombstone
+    verdict = assert_converged(sut, writer)
+    assert set(verdict.stored) == {a, c} and pending not in verdict.stored
+
+
+def test_status_change_active_to_rejected_and_back(sut, writer):
+    sut.start()
+    policy = writer.create()
+    first = assert_converged(sut, writer).stored[policy]
+    writer.set_status(policy, "rejected")
+    assert policy not in assert_converged(sut, writer).stored
+    writer.set_status(policy, "active")
+    back = assert_converged(sut, writer).stored[policy]
+    assert back[0] > first[0], "re-activation must carry the newer LSN"
+
+
+def test_duplicate_delivery_and_out_of_order_replay_change_nothing(sut, writer):
+    sut.start()
+    kept, updated, deleted, rejected = (writer.create() for _ in range(4))
+    writer.update(updated)
+    writer.delete(deleted)
+    writer.set_status(rejected, "rejected")
+    before = assert_converged(sut, writer).stored
+    history = [(m.key(), m.value()) for m in sut.topic.read(sut.start_offsets)]
+    assert len(history) >= 8
+    # every event again, newest first (older versions arrive after newer ones), then duplicates
+    sut.topic.produce(list(reversed(history)) + history[:4])
+    sut.wait_caught_up()
+    after = assert_converged(sut, writer, timeout=10).stored
+    assert after == before and deleted not in after and rejected not in after
+
+
+def test_poison_record_is_dead_lettered_and_its_neighbours_applied(sut, writer):
+    sut.start()
+    first = writer.create()
+    assert_converged(sut, writer)
+    start = sut.topic.end_offsets()
+    poison = poison_messages(first + 1_000_000)
+    sut.topic.produce(poison)
+    second = writer.create()
+    writer.update(first)
+    verdict = assert_converged(sut, writer)
+    assert set(verdict.stored) == {first, second}
+    sut.wait_caught_up()
+    letters = [d for d in read_dead_letters(sut.settings.kafka, sink=sut.name)
+               if d.original_topic == sut.topic.name and d.original_offset >= start[d.original_partition]]
+    letters = [d for d in letters if (d.key, d.value) in poison]
+    assert len(letters) == len(poison), f"expected {len(poison)} dead letters, got {[d.ref for d in letters]}"
+    assert {d.error_code for d in letters} == {"DP_3006"} and all(d.error_kind == "DataError" for d in letters)
+
+    from aegis.cli import cli
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "list", "--sink", sut.name, "--json", "--limit", "1000"])
+    assert listed.exit_code == 0, listed.output
+    assert {letters[0].ref} <= {json.loads(line)["ref"] for line in listed.output.splitlines()}
+    shown = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "show", letters[0].ref])
+    assert shown.exit_code == 0 and "DP_3006" in shown.output and sut.topic.name in shown.output
+    replayed = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "replay", *(d.ref for d in letters)])
+    assert replayed.exit_code == 0 and f"replayed {len(poison)} message(s)" in replayed.output, replayed.output
+    sut.wait_caught_up()
+    again = [d for d in read_dead_letters(sut.settings.kafka, sink=sut.name) if (d.key, d.value) in poison
+             and d.original_offset >= start[d.original_partition]]
+    assert len(again) == 2 * len(poison), "replayed poison must be dead-lettered again, not applied or lost"
+    assert set(assert_converged(sut, writer, timeout=10).stored) == {first, second}
+
+
+def test_target_down_under_load_loses_nothing(sut, writer):
+    runtime = sut.start()
+    seed = [writer.create() for _ in range(5)]
+    assert_converged(sut, writer)
+    stack = StackManager(sut.settings)
+    stop_writing = threading.Event()
+    written = []
+
+    def load() -> None:  # ~20 changes/s of every kind while the target is down
+        i = 0
+        while not stop_writing.is_set():
+            policy = writer.create()
+            written.append(policy)
+            if i % 3 == 0:
+                writer.update(seed[i % len(seed)])
+            if i % 5 == 4:
+                writer.set_status(written[-2], "rejected")
+            if i % 7 == 6:
+                writer.delete(written[-3])
+            i += 1
+            time.sleep(0.05)
+
+    loader = threading.Thread(target=load, daemon=True)
+    try:
+        stack.down([sut.target.stack_service])
+        loader.start()
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        saw_pause = False
+        while time.monotonic() < deadline:
+            sut.check_alive()
+            saw_pause = saw_pause or (runtime.health.paused and not runtime.health.ready)
+            time.sleep(0.5)
+        assert saw_pause, "the runtime never paused while its target was down"
+        assert runtime.stats.outages >= 1
+    finally:
+        stack.up([sut.target.stack_service])
+    time.sleep(2)
+    stop_writing.set()
+    loader.join(10)
+    assert len(written) > OUTAGE_SECONDS * 5
+    verdict = assert_converged(sut, writer, timeout=120)
+    assert len(verdict.stored) > len(seed)
+    sut.check_alive()
+    assert runtime.health.ready
+
+
+def test_sigkill_mid_batch_then_restart_converges(sut, writer):
+    sut.env["SINKS_BATCH_SIZE"] = "100"
+    ids = [writer.create() for _ in range(KILL_LOAD // 3)]
+    for i, policy in enumerate(ids):
+        writer.update(policy)
+        if i % 4 == 0:
+            writer.set_status(policy, "rejected")
+        if i % 9 == 0:
+            writer.delete(policy)
+    end = sum(sut.topic.end_offsets().values())
+    begin = sum(sut.start_offsets.values())
+    process = sut.spawn(sut.log_path)
+    deadline = time.monotonic() + 60
+    progress = 0
+    while time.monotonic() < deadline:
+        progress = sum(max(o, 0) for o in sut.topic.committed(sut.group).values()) - begin
+        if progress > 0:
+            break
+        assert process.poll() is None, f"sink process exited early: {sut.log_path.read_text()[-2000:]}"
+        time.sleep(0.05)
+    assert sut.kill(signal.SIGKILL) == -signal.SIGKILL
+    assert 0 < progress, "the sink committed nothing before it was killed"
+    print(f"[conformance] killed with {progress} of {end - begin} messages committed")
+    sut.spawn(sut.log_path)
+    assert_converged(sut, writer, timeout=120)
+    sut.wait_caught_up()
+    assert sut.kill(signal.SIGTERM) == 0, sut.log_path.read_text()[-2000:]
