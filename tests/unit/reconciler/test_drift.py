@@ -11,8 +11,8 @@ from reconciler.drift import DriftKind, RangeChecksum, ScanStats, differing_rang
 from reconciler.repair import FixAction, repair_range
 from reconciler.report import TargetStatus
 from reconciler.target_pass import TargetReconciler
-from tests.unit.reconciler.factories import good_row
-from tests.unit.reconciler.fakes import FakeSink, FakeView
+from reconciler_factories import good_row
+from reconciler_fakes import FakeSink, FakeView
 
 RANGE = 10
 

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from reconciler.duplicates import choose_canonical, explain_match, match, title_key, title_similarity
-from tests.unit.reconciler.factories import good_row
+from reconciler_factories import good_row
 
 
 def bizinfo(**overrides):
