@@ -3,8 +3,9 @@
 * Upsert by ``(source_system, source_id)``; a record whose content hash is unchanged writes
   nothing at all (no row version, no event).
 * A new or changed record is stored with status ``pending_validation`` (its content has not
-  been scored yet), gets a ``policy.validated`` outbox event and a ``processing_history`` row,
-  all in the same transaction as the row itself.
+  been scored yet), gets a ``policy.validated`` outbox event (schema-validated, as
+  ``aegis.events.write_event`` does, but written for the whole page in two statements) and a
+  ``processing_history`` row, all in the same transaction as the row itself.
 * A rejected record goes to ``dead_letters`` whole (raw payload, DP_2xxx code, reason), in the
   same transaction, once: the same unresolved rejection is not stored twice.
 
@@ -21,7 +22,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from aegis.errors import ErrorCode, TransientError
-from aegis.events import PolicyValidated, write_event
+from aegis.events import PolicyValidated
+from aegis.events.outbox import validate_payload
 from aegis.models.policy import PolicyRecord, PolicyStatus
 from collectors.models import BatchOutcome, MappedPage, Rejection, SourceSummary
 
@@ -87,9 +89,10 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
             outcome.unchanged += len(pending) - len(written)  # another writer stored the same content first
             collected_at = datetime.now(timezone.utc)
             elapsed_ms = int((time.monotonic() - started) * 1000)
+            validated = []
             for policy_id, inserted, source_id in written:
                 record = latest[source_id]
-                write_event(conn, PolicyValidated(
+                validated.append(PolicyValidated(
                     policy_id=str(policy_id), title=record.title, content=record.content,
                     issuing_organization=record.issuing_organization, processing_path="hot",
                     source_system=source_system, collected_at=collected_at))
@@ -98,6 +101,7 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
                 else:
                     outcome.changed += 1
                 outcome.changed_ids.append(policy_id)
+            write_events(conn, validated)
             if written:
                 with conn.cursor() as cur:
                     cur.executemany(_HISTORY_SQL, [(str(pid), PolicyStatus.PENDING_VALIDATION.value, elapsed_ms)
@@ -123,6 +127,29 @@ def _upsert(conn: psycopg.Connection, rows: list[tuple]) -> list[tuple[int, bool
             if not cur.nextset():
                 break
     return written
+
+
+_OUTBOX_SQL = (
+    "INSERT INTO outbox (aggregatetype, aggregateid, type, schema_version, payload) "
+    "SELECT 'policy', a, t, v, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS e(a, t, v, p) "
+    "RETURNING id"
+)
+
+
+def write_events(conn: psycopg.Connection, events: list[PolicyValidated]) -> None:
+    """``aegis.events.write_event`` for a whole page at once: every payload is validated against
+    its JSON Schema first (nothing is written if one is invalid), then all rows are inserted and
+    deleted again in the caller's transaction (Debezium reads the inserts from the WAL) — two
+    statements per page instead of two per record."""
+    if not events:
+        return
+    payloads = [e.payload() for e in events]
+    for event, payload in zip(events, payloads):
+        validate_payload(type(event), payload)
+    ids = [row[0] for row in conn.execute(_OUTBOX_SQL, (
+        [e.aggregate_id() for e in events], [e.event_type for e in events], [e.schema_version for e in events],
+        [json.dumps(p, ensure_ascii=False) for p in payloads])).fetchall()]
+    conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
 
 
 def _dead_letter(conn: psycopg.Connection, source_system: str, rejection: Rejection, run_id: str) -> None:

@@ -46,6 +46,8 @@ def version() -> None:
 
 
 def _register() -> None:
+    from aegis.cli.collect import collect
+    from aegis.cli.sources import sources
     from aegis.cli.connectors import connectors
     from aegis.cli.db import db
     from aegis.cli.dlq import dlq
@@ -61,6 +63,8 @@ def _register() -> None:
     cli.add_command(dlq)
     cli.add_command(reconcile)
     cli.add_command(quality)
+    cli.add_command(collect)
+    cli.add_command(sources)
 
 
 _register()

@@ -29,6 +29,7 @@ _SIDO: dict[str, tuple[str, ...]] = {
 }
 ALL_SIDO = tuple(_SIDO)
 _ALIAS = {alias: name for name, aliases in _SIDO.items() for alias in (name, *aliases)}
+_ALIASES_LONGEST_FIRST = sorted((a for a in _ALIAS if len(a) >= 2), key=len, reverse=True)
 _NATIONWIDE_WORDS = {"전국", "전국공통", "전국 공통", "전 지역", "중앙", "해당없음"}
 
 # First two digits of a 5-digit 시군구 code (법정동 코드) -> 시도.
@@ -48,8 +49,8 @@ def sido_of(token: str) -> str | None:
         return None
     if token in _ALIAS:
         return _ALIAS[token]
-    for alias in sorted(_ALIAS, key=len, reverse=True):
-        if len(alias) >= 2 and token.startswith(alias) and (len(alias) > 2 or len(token) <= 4):
+    for alias in _ALIASES_LONGEST_FIRST:
+        if token.startswith(alias) and (len(alias) > 2 or len(token) <= 4):
             return _ALIAS[alias]
     return None
 

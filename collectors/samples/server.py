@@ -76,10 +76,15 @@ class SampleServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        """Stop a server started with ``start``."""
         self._httpd.shutdown()
         self._httpd.server_close()
         if self._thread:
             self._thread.join(timeout=5)
+
+    def close(self) -> None:
+        """Release the socket after ``serve_forever`` returned."""
+        self._httpd.server_close()
 
     def __enter__(self) -> SampleServer:
         return self.start()
