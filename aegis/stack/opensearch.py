@@ -2,8 +2,8 @@
 
 There is no distribution zip: ``maven/opensearch/pom.xml`` resolves the server and the
 modules the search sink needs (netty4 HTTP transport, analysis-common), and
-``maven/opensearch/AegisOpenSearchNode.java`` — run by Java's single-file source launcher —
-starts a node with those modules as classpath plugins. The security plugin is absent, so HTTP is
+``maven/opensearch/AegisOpenSearchNode.java`` — compiled once into the state directory (again
+only when its source changes) — starts a node with those modules as classpath plugins. The security plugin is absent, so HTTP is
 plain: the node binds to 127.0.0.1 only. Single node, no replicas, heap ``SEARCH_HEAP``.
 """
 
@@ -12,8 +12,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import hashlib
+import subprocess
+
 import httpx
 
+from aegis.errors import StackError
 from aegis.stack.base import port_open
 from aegis.stack.jars import ensure_jars, jars_dir
 from aegis.stack.kafka import _JavaService
@@ -36,7 +40,7 @@ class OpenSearch(_JavaService):
     def check_installed(self) -> None:
         java = Path(self.java())
         if not (java.parent / "javac").exists():
-            raise self.missing("a JDK (javac beside java)", "the node launcher runs as a Java source file: "
+            raise self.missing("a JDK (javac beside java)", "the node launcher is compiled from source: "
                                "install a JDK (`apt-get install -y openjdk-17-jdk-headless`) or set AEGIS_STACK_JAVA_HOME")
         ensure_jars(self.settings.stack, name=POM_NAME)
 
@@ -79,8 +83,30 @@ class OpenSearch(_JavaService):
             "rootLogger.level = warn\nrootLogger.appenderRef.console.ref = console\n"
             "logger.node.name = org.opensearch.node.Node\nlogger.node.level = info\n")
 
+    @property
+    def launcher_classes(self) -> Path:
+        return self.dir / "launcher-classes"
+
+    def compile_launcher(self) -> None:
+        """Compile the launcher once per source version (a stamp holds the source's digest)."""
+        source = launcher_path()
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        stamp = self.launcher_classes / ".source-sha256"
+        if stamp.exists() and stamp.read_text().strip() == digest:
+            return
+        self.launcher_classes.mkdir(parents=True, exist_ok=True)
+        javac = str(Path(self.java()).parent / "javac")
+        result = subprocess.run([javac, "-nowarn", "-cp", self.classpath(), "-d", str(self.launcher_classes), str(source)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError("opensearch: compiling the node launcher failed",
+                             hint=(result.stdout + result.stderr)[-2000:])
+        stamp.write_text(digest)
+
     def command(self) -> list[str]:
-        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), str(launcher_path()), str(self.dir)]
+        self.compile_launcher()
+        classpath = f"{self.classpath()}:{self.launcher_classes}"
+        return [self.java(), *self.jvm_flags(), "-cp", classpath, "AegisOpenSearchNode", str(self.dir)]
 
     def probe(self) -> bool:
         if not port_open(self.port):

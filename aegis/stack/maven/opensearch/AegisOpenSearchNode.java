@@ -1,7 +1,7 @@
 // Aegis Sync: starts one OpenSearch 2.19 node from jars on the classpath (no distribution zip).
 //
-// Run with Java's single-file source launcher (JDK 17+):
-//   java -Xmx512m -cp '<opensearch-libs>/*' AegisOpenSearchNode.java <path.home>
+// Compiled by aegis/stack/opensearch.py (javac -cp '<opensearch-libs>/*'), then run as
+//   java -Xmx512m -cp '<opensearch-libs>/*:<classes>' AegisOpenSearchNode <path.home>
 // <path.home>/config/opensearch.yml and log4j2.properties are written by aegis/stack/opensearch.py.
 // The modules a distribution would load from modules/ are passed as classpath plugins instead;
 // the security plugin is absent, so HTTP is plain and must stay bound to loopback.
