@@ -139,9 +139,8 @@ class SearchSettings(BaseSettings):
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
     refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
     request_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one request to the search engine.")
-    transport_port: int = Field(59300, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node.")
+    transport_port: int = Field(59250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
     heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
-
 
 class StackSettings(BaseSettings):
     """The native local stack started by ``aegis stack up``."""
