@@ -23,9 +23,19 @@ system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, Java 1
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# CPU-only torch for the embeddings (PyPI's x86_64 torch pulls GBs of CUDA); OpenBLAS, not reference BLAS
+	@missing=""; \
+	test -d /usr/lib/python3/dist-packages/torch || missing="$$missing python3-torch"; \
+	ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || missing="$$missing libopenblas0-pthread"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python scripts/link_debian_torch.py
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 

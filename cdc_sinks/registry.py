@@ -17,6 +17,7 @@ from cdc_sinks.base import Sink
 SINKS: dict[str, str] = {
     "search": "cdc_sinks.search.sink:build_search_sink",
     "redis": "cdc_sinks.redis_cache:build_redis_sink",
+    "milvus": "cdc_sinks.milvus.sink:build_milvus_sink",
     "neo4j": "cdc_sinks.neo4j_graph.sink:build_neo4j_sink",
 }
 

@@ -8,10 +8,11 @@ from aegis.stack.base import Service
 
 def build_services(settings: Settings) -> list[Service]:
     from aegis.stack.kafka import Kafka, KafkaConnect
+    from aegis.stack.milvus import Milvus
     from aegis.stack.neo4j import Neo4j
     from aegis.stack.opensearch import OpenSearch
     from aegis.stack.postgres import Postgres
     from aegis.stack.redis import Redis
 
     return [Postgres(settings), Redis(settings), Kafka(settings), KafkaConnect(settings), Neo4j(settings),
-            OpenSearch(settings)]
+            OpenSearch(settings), Milvus(settings)]

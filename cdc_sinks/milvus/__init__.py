@@ -1,0 +1,1 @@
+"""The Milvus vector sink: sentence embeddings of active policies, never computed twice (docs/milvus.md)."""

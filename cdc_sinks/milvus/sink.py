@@ -1,0 +1,220 @@
+"""The Milvus vector sink: one embedding per policy content, never computed twice.
+
+Per batch the sink reads what Milvus holds for the batch's ids (``lsn``, ``content_hash``,
+``model_version``, ``removed``; consistency ``MILVUS_CONSISTENCY_LEVEL``, Strong by default, so
+it sees every write acknowledged before) and then, per policy:
+
+* stored LSN higher than the event's → skip (no stale writes; a delete's marker has
+  ``FINAL_LSN``, so nothing resurrects a deleted policy);
+* same content hash and model version as stored, and a vector kept → **no model call**: the row
+  is rewritten with the stored vector and the new scalar fields (status, quality, organisation,
+  dates … change without re-embedding);
+* otherwise the title + cleaned content is embedded (one batched model call per sink batch).
+
+Removals upsert a marker row (``removed = true``) carrying the removal's LSN. A finite-LSN
+removal (status left ``active``) keeps the stored vector and text, so a policy that comes back
+unchanged is not embedded again; a delete or tombstone (``FINAL_LSN``) blanks them.
+
+The alias ``MILVUS_COLLECTION_ALIAS`` must point at the collection of *this* sink's model
+version; if it points at another, the sink refuses to write (``TerminalError``) and names
+``aegis sinks reembed``, which builds the new collection and swaps the alias.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from aegis.errors import ErrorCode, TerminalError
+from aegis.settings import MilvusSettings, Settings
+from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord, StoredVersion
+from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, blank_marker, build_schema, collection_name,
+                                         index_params, kept_marker, record_entity, source_text, StoredRow)
+from cdc_sinks.milvus.embedder import Embedder, get_embedder
+from cdc_sinks.milvus.store import QUERY_WINDOW, MilvusStore
+
+log = logging.getLogger(__name__)
+
+VERSION_FIELDS = ["id", "lsn", "content_hash", "model_version", "removed"]
+
+
+@dataclass
+class WriteStats:
+    """Counts since the sink started (logged per batch, read by tests and the benchmark)."""
+
+    embedded: int = 0
+    reused: int = 0
+    stale: int = 0
+    removed: int = 0
+    embed_seconds: float = 0.0
+
+
+class MilvusVectorSink:
+    """Writes policy embeddings to Milvus (see module doc)."""
+
+    name = "milvus"
+
+    def __init__(self, store: MilvusStore, milvus: MilvusSettings, embedder: Embedder):
+        self.store = store
+        self.settings = milvus
+        self.alias = milvus.collection_alias
+        self.embedder = embedder
+        self.stats = WriteStats()
+        self._collection: str | None = None
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def collection(self) -> str:
+        """The live collection (resolved by ``ensure_ready``)."""
+        if self._collection is None:
+            self.ensure_ready()
+        return self._collection  # type: ignore[return-value]
+
+    def ensure_ready(self) -> None:
+        """Create this model version's collection, index and alias if there is no alias yet."""
+        target = self.store.alias_target(self.alias)
+        if target is None:
+            name = self.create_collection(self.embedder.version)
+            self.store.run(lambda c: c.create_alias(name, self.alias, timeout=self.store.timeout), "create alias")
+            log.info("milvus collection created", extra={"collection": name, "alias": self.alias,
+                                                         "model_version": self.embedder.version})
+            target = name
+        self._use(target)
+
+    def create_collection(self, model_version: str) -> str:
+        """Create (idempotently) and load the collection for ``model_version``; return its name."""
+        name = collection_name(self.alias, model_version)
+        if not self.store.has_collection(name):
+            from pymilvus import MilvusClient
+
+            params = MilvusClient.prepare_index_params()
+            params.add_index(**index_params(self.settings))
+            schema = build_schema(self.embedder.dimension, model_version)
+            try:
+                self.store.run(lambda c: c.create_collection(name, schema=schema, index_params=params,
+                                                             consistency_level=self.settings.consistency_level,
+                                                             timeout=self.store.timeout), "create collection")
+            except TerminalError:
+                if not self.store.has_collection(name):  # lost a race with another process: fine
+                    raise
+        self.store.run(lambda c: c.load_collection(name, timeout=max(self.store.timeout, 60)), "load collection")
+        return name
+
+    def _use(self, target: str) -> None:
+        version = self.store.description(target)
+        if version != self.embedder.version:
+            raise TerminalError(
+                f"milvus alias {self.alias!r} points at {target} (model version {version!r}), "
+                f"but this sink embeds with {self.embedder.version!r}",
+                code=ErrorCode.MILVUS_SYNC_FAILED,
+                hint="run `aegis sinks reembed` with these EMBEDDING_* settings to build the new collection and "
+                     "swap the alias, or restore the EMBEDDING_* settings the live collection was built with")
+        self._collection = target
+
+    def _check_alias(self) -> str:
+        target = self.store.alias_target(self.alias)
+        if target is None:
+            self.ensure_ready()
+        elif target != self._collection:
+            self._use(target)
+        return self.collection
+
+    def ping(self) -> bool:
+        return self.store.ping()
+
+    # ------------------------------------------------------------------ writes
+    def stored_rows(self, collection: str, ids: Sequence[int], fields: Sequence[str]) -> dict[int, StoredRow]:
+        return {row.policy_id: row for row in map(StoredRow.from_entity, self.store.query_ids(collection, ids, fields))}
+
+    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+        collection = self._check_alias()
+        latest: dict[int, SinkRecord] = {}
+        for record in records:
+            if record.policy_id not in latest or record.lsn >= latest[record.policy_id].lsn:
+                latest[record.policy_id] = record
+        stored = self.stored_rows(collection, list(latest), VERSION_FIELDS)
+        version = self.embedder.version
+        to_embed: list[SinkRecord] = []
+        to_reuse: list[SinkRecord] = []
+        for record in latest.values():
+            held = stored.get(record.policy_id)
+            if held is not None and held.lsn > record.lsn:
+                self.stats.stale += 1
+            elif held is not None and held.content_hash == record.content_hash and held.model_version == version:
+                to_reuse.append(record)
+            else:
+                to_embed.append(record)
+        rows = self._reused_rows(collection, to_reuse) + self._embedded_rows(to_embed)
+        self.store.upsert(collection, rows)
+        log.debug("milvus batch written", extra={"embedded": len(to_embed), "reused": len(to_reuse),
+                                                 "stale": len(latest) - len(rows)})
+
+    def _reused_rows(self, collection: str, records: list[SinkRecord]) -> list[dict]:
+        if not records:
+            return []
+        held = {int(e["id"]): e for e in self.store.query_ids(collection, [r.policy_id for r in records],
+                                                              ["id", "vector", "text"])}
+        rows = []
+        for record in records:
+            row = held[record.policy_id]
+            rows.append(record_entity(record, row["text"], [float(x) for x in row["vector"]], self.embedder.version))
+        self.stats.reused += len(rows)
+        return rows
+
+    def _embedded_rows(self, records: list[SinkRecord]) -> list[dict]:
+        if not records:
+            return []
+        texts = [source_text(r) for r in records]
+        started = time.perf_counter()
+        vectors = self.embedder.embed(texts)
+        self.stats.embed_seconds += time.perf_counter() - started
+        self.stats.embedded += len(records)
+        return [record_entity(r, t, v.tolist(), self.embedder.version) for r, t, v in zip(records, texts, vectors)]
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        collection = self._check_alias()
+        latest: dict[int, int] = {}
+        for removal in removals:
+            latest[removal.policy_id] = max(removal.lsn, latest.get(removal.policy_id, -1))
+        stored = self.stored_rows(collection, list(latest), ALL_FIELDS)
+        rows = []
+        for policy_id, lsn in latest.items():
+            held = stored.get(policy_id)
+            if held is not None and (held.lsn > lsn or (held.lsn == lsn and held.removed)):
+                self.stats.stale += 1
+                continue
+            if lsn == FINAL_LSN or held is None or not held.model_version:
+                rows.append(blank_marker(policy_id, lsn, self.embedder.dimension))
+            else:
+                rows.append(kept_marker(held, lsn))
+        self.store.upsert(collection, rows)
+        self.stats.removed += len(rows)
+
+    # ------------------------------------------------------------------ reads
+    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+        collection = self.collection
+        result: list[StoredVersion] = []
+        while len(result) < limit:
+            window = min(QUERY_WINDOW, limit - len(result))
+            rows = self.store.query(collection, f"id > {int(after_id)} and {ACTIVE}",
+                                    ["id", "lsn", "content_hash", "model_version"], limit=window)
+            rows.sort(key=lambda r: r["id"])
+            result += [StoredVersion(int(r["id"]), int(r["lsn"]), r["content_hash"],
+                                     {"model_version": r["model_version"]}) for r in rows]
+            if len(rows) < window:
+                break
+            after_id = int(rows[-1]["id"])
+        return result
+
+    def count(self) -> int:
+        return self.store.count(self.collection, ACTIVE)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_milvus_sink(settings: Settings) -> MilvusVectorSink:
+    """The sink for ``aegis sinks run milvus`` (the model loads here, once per process)."""
+    return MilvusVectorSink(MilvusStore(settings.milvus), settings.milvus, get_embedder(settings.embedding))

@@ -1,0 +1,159 @@
+"""A thin, typed door to Milvus: every call has a timeout and every driver error becomes an AegisError.
+
+* unreachable, timed out, not ready, rate-limited, collection not loaded yet → ``TransientError``
+  (the runtime retries, then pauses its partitions and probes ``ping``);
+* a row Milvus rejects (invalid parameter on a write) → ``DataError`` (isolated, dead-lettered);
+* anything else → ``TerminalError``.
+
+All carry ``DP_3001`` (MILVUS_SYNC_FAILED).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence, TypeVar
+
+from aegis.errors import AegisError, DataError, ErrorCode, TerminalError, TransientError
+from aegis.settings import MilvusSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+QUERY_WINDOW = 16384
+"""Milvus caps offset + limit of one query at 16,384 rows."""
+
+_TRANSIENT_WORDS = ("unavailable", "not ready", "connect", "timeout", "timed out", "deadline", "rate limit",
+                    "not loaded", "channel", "shard", "not healthy", "stopping", "retry", "no available",
+                    "service not", "server is", "closed", "too many")
+_INVALID_PARAMETER = 1100
+_CONNECT_FAILED = 2
+
+
+def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
+    """The AegisError for a pymilvus / gRPC exception raised by ``what``."""
+    import grpc
+    from pymilvus.exceptions import (DataNotMatchException, DataTypeNotMatchException, MilvusException,
+                                     MilvusUnavailableException, ParamError)
+
+    text = f"milvus {what} failed: {exc}"
+    hint_down = "the sink pauses and resumes when Milvus answers; check `aegis stack status milvus`"
+    if isinstance(exc, AegisError):
+        return exc
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code() if callable(getattr(exc, "code", None)) else None
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN):
+            return TransientError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=hint_down)
+        return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="check MILVUS_* settings and the server log")
+    if isinstance(exc, (ParamError, DataTypeNotMatchException, DataNotMatchException)):
+        if write:
+            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="the record does not fit the collection schema")
+        return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED)
+    if isinstance(exc, MilvusException):
+        message = str(getattr(exc, "message", exc)).lower()
+        if write and getattr(exc, "code", None) == _INVALID_PARAMETER:
+            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="the record does not fit the collection schema")
+        if (isinstance(exc, MilvusUnavailableException) or getattr(exc, "code", None) == _CONNECT_FAILED
+                or any(word in message for word in _TRANSIENT_WORDS)):
+            return TransientError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=hint_down)
+        return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="check MILVUS_* settings and the server log")
+    if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+        return TransientError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=hint_down)
+    return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED)
+
+
+class MilvusStore:
+    """Connection to one Milvus server (lazy: it may be down when the sink starts)."""
+
+    def __init__(self, settings: MilvusSettings):
+        self.settings = settings
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from pymilvus import MilvusClient
+
+            token = self.settings.token.get_secret_value() if self.settings.token else ""
+            self._client = self._call(lambda: MilvusClient(uri=self.settings.address, token=token,
+                                                           db_name=self.settings.db_name,
+                                                           timeout=self.settings.timeout_seconds), "connect")
+        return self._client
+
+    def _call(self, fn: Callable[[], T], what: str, *, write: bool = False) -> T:
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001 - translated at this boundary, nothing swallowed
+            raise translate(exc, what, write=write) from exc
+
+    def run(self, fn: Callable[..., T], what: str, *, write: bool = False) -> T:
+        """Call ``fn(client)`` with errors translated."""
+        client = self.client
+        return self._call(lambda: fn(client), what, write=write)
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.timeout_seconds
+
+    # ---------------------------------------------------------------- reads
+    def query(self, collection: str, filter: str, fields: Sequence[str], *, limit: int | None = None) -> list[dict]:
+        kwargs = {"limit": limit} if limit is not None else {}
+        return self.run(lambda c: c.query(collection, filter=filter, output_fields=list(fields),
+                                          consistency_level=self.settings.consistency_level,
+                                          timeout=self.timeout, **kwargs), "query")
+
+    def query_ids(self, collection: str, ids: Sequence[int], fields: Sequence[str]) -> list[dict]:
+        if not ids:
+            return []
+        rows: list[dict] = []
+        for start in range(0, len(ids), 1000):
+            chunk = ",".join(str(int(i)) for i in ids[start:start + 1000])
+            rows += self.query(collection, f"id in [{chunk}]", fields)
+        return rows
+
+    def count(self, collection: str, filter: str) -> int:
+        rows = self.query(collection, filter, ["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    # ---------------------------------------------------------------- writes
+    def upsert(self, collection: str, rows: Sequence[dict], *, chunk: int = 500) -> None:
+        for start in range(0, len(rows), chunk):
+            part = list(rows[start:start + chunk])
+            self.run(lambda c: c.upsert(collection, part, timeout=self.timeout), "upsert", write=True)
+
+    # ---------------------------------------------------------------- collections and aliases
+    def alias_target(self, alias: str) -> str | None:
+        """The collection ``alias`` points at, or None when the alias does not exist."""
+        from pymilvus.exceptions import MilvusException
+
+        client = self.client
+        try:
+            return client.describe_alias(alias, timeout=self.timeout)["collection_name"]
+        except MilvusException as exc:
+            if "alias" in str(exc).lower() and ("not exist" in str(exc).lower() or "not found" in str(exc).lower()):
+                return None
+            raise translate(exc, "describe alias") from exc
+        except Exception as exc:  # noqa: BLE001
+            raise translate(exc, "describe alias") from exc
+
+    def description(self, collection: str) -> str:
+        return self.run(lambda c: c.describe_collection(collection, timeout=self.timeout), "describe collection").get(
+            "description", "")
+
+    def has_collection(self, collection: str) -> bool:
+        return self.run(lambda c: c.has_collection(collection, timeout=self.timeout), "has collection")
+
+    def ping(self) -> bool:
+        try:
+            self.run(lambda c: c.list_collections(timeout=min(self.timeout, 3.0)), "ping")
+            return True
+        except AegisError:
+            return False
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001 - closing a dead channel must not fail shutdown
+                log.debug("milvus client close failed", exc_info=True)
+            self._client = None
