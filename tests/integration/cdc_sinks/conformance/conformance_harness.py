@@ -60,6 +60,32 @@ class PolicyWriter:
             self.ids.append(policy_id)
         return policy_id
 
+    def create_many(self, count: int) -> list[int]:
+        """``count`` active rows in one transaction (one change event each)."""
+        n = next(_counter)
+        with self.lock:
+            rows = self.conn.execute(
+                "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash,"
+                " status) SELECT 'conformance', %s || '-' || g, '일괄 정책 ' || g, '지원 내용 ' || g, '고용노동부',"
+                " encode(sha256((%s || g)::bytea), 'hex'), 'active' FROM generate_series(1, %s) AS g RETURNING id",
+                (f"{self.tag}-{n}", f"{self.tag}-{n}", count)).fetchall()
+            ids = [row[0] for row in rows]
+            self.ids.extend(ids)
+        return ids
+
+    def update_many(self, ids: list[int], *, status: str | None = None) -> None:
+        """Change title and hash (or only the status) of ``ids`` in one transaction."""
+        with self.lock:
+            if status is None:
+                self.conn.execute("UPDATE policies SET title = title || ' (개정)', content_hash = encode(sha256("
+                                  "(content_hash || 'u')::bytea), 'hex'), updated_at = now() WHERE id = ANY(%s)", (ids,))
+            else:
+                self.conn.execute("UPDATE policies SET status = %s, updated_at = now() WHERE id = ANY(%s)", (status, ids))
+
+    def delete_many(self, ids: list[int]) -> None:
+        with self.lock:
+            self.conn.execute("DELETE FROM policies WHERE id = ANY(%s)", (ids,))
+
     def update(self, policy_id: int, title: str | None = None) -> None:
         title = title or f"수정된 정책 {self.tag}-{next(_counter)}"
         with self.lock:

@@ -57,7 +57,7 @@ def change_stream(stack):
 
 
 @pytest.fixture
-def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path):
+def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch):
     target = TARGETS[target_name]
     namespace = secrets.token_hex(4)
     env = {**target.env(namespace), "SINKS_GROUP_ID_PREFIX": f"conformance-{namespace}-",
@@ -71,7 +71,8 @@ def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch, tmp_pa
     print(f"[conformance] sink={target_name} engine={engine} namespace={namespace}")
     under_test = SinkUnderTest(target_name, settings, env, lambda: build_sink(target_name, settings))
     under_test.target = target
-    under_test.log_path = tmp_path / "sink.log"
+    under_test.log_path = settings.stack.state_path / "logs" / f"conformance-{target_name}-{namespace}.log"
+    under_test.log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
         yield under_test
     finally:
