@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from aegis.cli import cli
 
-from conftest import wipe_collected
+from collectors_helpers import wipe_collected
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from collectors.runner import Collector
 from collectors.samples.faults import Fault, FaultKind
 from collectors.sources.registry import CollectorState
 
-from conftest import events, settings_for, wipe_collected
+from collectors_helpers import events, settings_for, wipe_collected
 
 pytestmark = pytest.mark.integration
 

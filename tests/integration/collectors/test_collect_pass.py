@@ -10,7 +10,7 @@ import pytest
 from collectors.parsing.dates import KST
 from collectors.runner import Collector
 
-from conftest import SOURCE_SYSTEMS, events, settings_for, wipe_collected
+from collectors_helpers import SOURCE_SYSTEMS, events, settings_for, wipe_collected
 
 pytestmark = pytest.mark.integration
 

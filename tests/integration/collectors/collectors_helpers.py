@@ -1,0 +1,50 @@
+"""Helpers shared by the collector integration tests (a uniquely named module, not conftest)."""
+
+from __future__ import annotations
+
+from collectors.samples.server import SampleServer
+
+SOURCE_SYSTEMS = ["bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss", "board:garam-si", "board:nuri-gu",
+                  "board:closed-gu"]
+
+CAPTURE_SQL = """
+CREATE TABLE IF NOT EXISTS collectors_test_outbox_capture (
+    seq BIGSERIAL PRIMARY KEY, aggregateid TEXT NOT NULL, type TEXT NOT NULL, payload JSONB NOT NULL);
+CREATE OR REPLACE FUNCTION collectors_test_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO collectors_test_outbox_capture (aggregateid, type, payload)
+    VALUES (NEW.aggregateid, NEW.type, NEW.payload);
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS collectors_test_capture ON outbox;
+CREATE TRIGGER collectors_test_capture AFTER INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION collectors_test_capture();
+"""
+DROP_CAPTURE_SQL = """
+DROP TRIGGER IF EXISTS collectors_test_capture ON outbox;
+DROP FUNCTION IF EXISTS collectors_test_capture();
+DROP TABLE IF EXISTS collectors_test_outbox_capture;
+"""
+
+
+def wipe_collected(conn) -> None:
+    """Remove what earlier runs of these tests collected (only our source systems)."""
+    with conn.transaction():
+        ids = [str(r[0]) for r in conn.execute("SELECT id FROM policies WHERE source_system = ANY(%s)",
+                                               (SOURCE_SYSTEMS,))]
+        conn.execute("DELETE FROM processing_history WHERE policy_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM policies WHERE source_system = ANY(%s)", (SOURCE_SYSTEMS,))
+        conn.execute("DELETE FROM dead_letters WHERE source_system = ANY(%s)", (SOURCE_SYSTEMS,))
+        conn.execute("DELETE FROM collectors_test_outbox_capture")
+
+
+def events(conn) -> list[tuple[str, str, dict]]:
+    return conn.execute("SELECT aggregateid, type, payload FROM collectors_test_outbox_capture ORDER BY seq").fetchall()
+
+
+def settings_for(stack, server: SampleServer, **overrides):
+    """The stack's settings with every source on ``server``, fast rates and fast retries."""
+    fast = {"samples_url": server.url, "retry_base_delay_seconds": 0.01, "retry_max_delay_seconds": 0.05,
+            "board_requests_per_second": 40.0, "board_timeout_seconds": 5.0}
+    fast.update({f"{n}_requests_per_second": 200.0 for n in ("bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss")})
+    fast.update(overrides)
+    return stack.model_copy(update={"sources": stack.sources.model_copy(update=fast)})
