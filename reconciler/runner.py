@@ -33,6 +33,7 @@ from pydantic import BaseModel, Field
 
 from aegis.db import connect
 from aegis.errors import AegisError, ConfigError, ErrorCode, TerminalError, TransientError
+from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.base import Sink
 from reconciler.drift import ActiveView
@@ -184,9 +185,13 @@ class Reconciler:
         return report
 
     def _reconcile_targets(self, targets: dict[str, SinkBuilder], checksums, options: PassOptions) -> list[TargetOutcome]:
+        sinks = self.settings.sinks
+        retry = RetryPolicy(attempts=sinks.retry_attempts, base_delay=sinks.retry_base_delay_seconds,
+                            max_delay=sinks.retry_max_delay_seconds)
+
         def one(name: str, builder: SinkBuilder) -> TargetOutcome:
             return TargetReconciler(name, builder, self._active_view, self.settings.reconciler, dry_run=options.dry_run,
-                                    progress=self._say, listed_per_kind=LISTED_PER_TARGET).run(checksums)
+                                    progress=self._say, listed_per_kind=LISTED_PER_TARGET, retry=retry).run(checksums)
 
         with ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="reconcile") as pool:
             futures = [pool.submit(one, name, builder) for name, builder in targets.items()]

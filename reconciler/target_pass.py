@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from aegis.errors import AegisError, TransientError
+from aegis.retry import RetryPolicy, retry_call
 from aegis.settings import ReconcilerSettings
-from cdc_sinks.base import Sink
+from cdc_sinks.base import Removal, Sink, SinkRecord, StoredVersion
 from reconciler.drift import ActiveView, Drift, DriftKind, RangeChecksum, ScanStats, differing_ranges, range_is_consistent
 from reconciler.repair import FixAction, repair_range
 from reconciler.report import FixApplied, Inconsistency, TargetReport, TargetStatus
@@ -42,13 +43,43 @@ def _detail(target: str, drift: Drift, pg_status: str | None) -> str:
     return f"in {target} (LSN {drift.target_lsn}), but its status in PostgreSQL is {pg_status}"
 
 
+class RetryingSink:
+    """A sink whose reads and writes are retried on ``TransientError`` (bounded, backoff with jitter).
+
+    One timeout of a busy target is not an outage; a target still failing after the retries is
+    reported unreachable. Writes are safe to repeat: every sink applies them idempotently by LSN.
+    """
+
+    def __init__(self, sink: Sink, policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep):
+        self.sink = sink
+        self.name = sink.name
+        self.policy = policy
+        self.sleep = sleep
+
+    def _call(self, fn, what: str):
+        return retry_call(fn, self.policy, what=f"{self.name} {what}", sleep=self.sleep)
+
+    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+        return self._call(lambda: self.sink.read_back(after_id, limit), "read-back")
+
+    def upsert_batch(self, records: list[SinkRecord]) -> None:
+        self._call(lambda: self.sink.upsert_batch(records), f"re-apply of {len(records)} record(s)")
+
+    def remove_batch(self, removals: list[Removal]) -> None:
+        self._call(lambda: self.sink.remove_batch(removals), f"removal of {len(removals)} record(s)")
+
+    def __getattr__(self, name: str):
+        return getattr(self.sink, name)
+
+
 class TargetReconciler:
     """Reconciles one target against PostgreSQL (see module doc)."""
 
     def __init__(self, name: str, build_sink: Callable[[], Sink],
                  open_view: Callable[[], AbstractContextManager[ActiveView]],
                  config: ReconcilerSettings, *, dry_run: bool, progress: Progress = lambda _: None,
-                 listed_per_kind: int = 1000, sleep: Callable[[float], None] = time.sleep):
+                 listed_per_kind: int = 1000, retry: RetryPolicy = RetryPolicy(attempts=1),
+                 sleep: Callable[[float], None] = time.sleep):
         self.name = name
         self.build_sink = build_sink
         self.open_view = open_view
@@ -56,6 +87,7 @@ class TargetReconciler:
         self.dry_run = dry_run
         self.progress = progress
         self.listed_per_kind = listed_per_kind
+        self.retry = retry
         self.sleep = sleep
 
     def run(self, source_checksums: dict[int, RangeChecksum]) -> TargetOutcome:
@@ -65,14 +97,14 @@ class TargetReconciler:
         sink: Sink | None = None
         try:
             sink = self.build_sink()
-            if not sink.ping():
+            if not self._answers(sink):
                 report.status, report.error = (TargetStatus.UNREACHABLE,
                                                 f"{self.name} did not answer a ping (is it running? `aegis stack status`)")
                 return outcome
             if not self.dry_run:
                 sink.ensure_ready()
             with self.open_view() as view:
-                self._check_and_repair(sink, view, source_checksums, outcome)
+                self._check_and_repair(RetryingSink(sink, self.retry, self.sleep), view, source_checksums, outcome)
         except TransientError as exc:
             report.status, report.error = TargetStatus.UNREACHABLE, str(exc)
         except AegisError as exc:
@@ -88,6 +120,15 @@ class TargetReconciler:
                 except Exception:  # closing a dead connection may fail; nothing to do about it
                     pass
         return outcome
+
+    def _answers(self, sink: Sink) -> bool:
+        """``ping``, tried as often as a read would be retried: one slow answer is not an outage."""
+        for attempt in range(1, self.retry.attempts + 1):
+            if sink.ping():
+                return True
+            if attempt < self.retry.attempts:
+                self.sleep(self.retry.delay(attempt))
+        return False
 
     def _check_and_repair(self, sink: Sink, view: ActiveView, source_checksums: dict[int, RangeChecksum],
                           outcome: TargetOutcome) -> None:

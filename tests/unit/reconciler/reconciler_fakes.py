@@ -20,6 +20,7 @@ class FakeSink:
         self.markers: dict[int, int] = {}
         self.down = False
         self.fail_after_reads: int | None = None
+        self.flaky_reads = 0  # this many read-backs fail (transiently) before they succeed
         self.reads = 0
         self.writes = 0
 
@@ -57,6 +58,9 @@ class FakeSink:
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         self._check()
         self.reads += 1
+        if self.flaky_reads > 0:
+            self.flaky_reads -= 1
+            raise TransientError("fake target timed out")
         if self.fail_after_reads is not None and self.reads > self.fail_after_reads:
             raise TransientError("fake target went away mid-scan")
         ids = sorted(i for i in self.records if i > after_id)[:limit]

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from aegis.retry import RetryPolicy
 from aegis.settings import ReconcilerSettings
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from reconciler.drift import DriftKind, RangeChecksum, ScanStats, differing_ranges, row_digest
@@ -129,13 +130,14 @@ def test_repair_leaves_a_missing_record_that_left_the_active_view_and_removes_a_
     assert 2 not in sink.records and 3 not in sink.records
 
 
-def reconciler(view, sink, *, dry_run=False, **config):
+def reconciler(view, sink, *, dry_run=False, retry=RetryPolicy(attempts=1), **config):
     @contextmanager
     def open_view():
         yield view
 
     settings = ReconcilerSettings(range_size=RANGE, page_size=7, verify_delay_seconds=0, **config)
-    return TargetReconciler("fake", lambda: sink, open_view, settings, dry_run=dry_run, sleep=lambda _: None)
+    return TargetReconciler("fake", lambda: sink, open_view, settings, dry_run=dry_run, retry=retry,
+                            sleep=lambda _: None)
 
 
 def drifted_pair():
@@ -185,3 +187,10 @@ def test_a_repair_the_target_does_not_keep_is_reported_unrepaired():
     report = reconciler(view, sink, verify_attempts=3).run(view.range_checksums(RANGE)).report
     assert report.status is TargetStatus.UNREPAIRED
     assert report.unrepaired_ranges == [0]
+
+
+def test_a_passing_timeout_is_retried_not_reported_unreachable():
+    view, sink = drifted_pair()
+    sink.flaky_reads = 2
+    report = reconciler(view, sink, retry=RetryPolicy(attempts=3, base_delay=0)).run(view.range_checksums(RANGE)).report
+    assert report.status is TargetStatus.REPAIRED
