@@ -26,8 +26,9 @@ KST_ZONE = "Asia/Seoul"
 class CollectionScheduler:
     def __init__(self, settings: Settings, collector: Collector,
                  on_result: Callable[[SourceKind, PassResult], None] = lambda kind, result: None,
-                 scheduler: schedule.Scheduler | None = None):
+                 scheduler: schedule.Scheduler | None = None, names: list[str] | None = None):
         self.settings = settings
+        self.names = names or None  # only these sources (None: all)
         self.collector = collector
         self.on_result = on_result
         self.scheduler = scheduler or schedule.Scheduler()
@@ -48,7 +49,7 @@ class CollectionScheduler:
         with self._lock:
             log.info("scheduled collection started", extra={"kind": kind.value})
             try:
-                result = self.collector.run_once(kinds={kind})
+                result = self.collector.run_once(self.names, kinds={kind})
             except Exception:  # noqa: BLE001 - the scheduler must outlive one bad pass
                 log.exception("scheduled collection failed", extra={"kind": kind.value})
                 return None

@@ -26,9 +26,11 @@ from collectors.sources.base import SourceKind
 @click.option("--run-now/--no-run-now", default=True, show_default=True,
               help="With --schedule: collect the API sources at start instead of waiting for the first interval.")
 @click.option("--quiet", is_flag=True, help="No per-page progress lines.")
+@click.option("--metrics-port", type=int, default=None,
+              help="With --schedule: serve Prometheus /metrics on this port (seed §6.4 names).")
 @click.pass_obj
 def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: str | None, run_now: bool,
-            quiet: bool) -> None:
+            quiet: bool, metrics_port: int | None) -> None:
     """Collect public policy sources into PostgreSQL (new and changed records only).
 
     Sources without an API key are collected from the local sample server
@@ -56,7 +58,12 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
             result = collector.run_once(list(names), kinds, progress=None if quiet else _print_progress)
             _print_summary(result)
             sys.exit(0 if result.ok else 1)
-        _run_schedule(settings, collector, run_now)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr="127.0.0.1")
+            click.echo(f"metrics at http://127.0.0.1:{metrics_port}/metrics", err=True)
+        _run_schedule(settings, collector, run_now, list(names))
     finally:
         if server is not None:
             server.stop()
@@ -92,7 +99,7 @@ def _print_summary(result: PassResult) -> None:
                    err=True)
 
 
-def _run_schedule(settings: Settings, collector: Collector, run_now: bool) -> None:
+def _run_schedule(settings: Settings, collector: Collector, run_now: bool, names: list[str]) -> None:
     from collectors.scheduler import CollectionScheduler
 
     stop = threading.Event()
@@ -103,7 +110,7 @@ def _run_schedule(settings: Settings, collector: Collector, run_now: bool) -> No
         click.echo(f"{kind.value} pass {result.run_id} finished in {result.seconds:.1f}s", err=True)
         _print_summary(result)
 
-    scheduler = CollectionScheduler(settings, collector, on_result=report)
+    scheduler = CollectionScheduler(settings, collector, on_result=report, names=names)
     for job in scheduler.install():
         click.echo(f"scheduled: {job}", err=True)
     click.echo("collecting on schedule; Ctrl-C to stop", err=True)

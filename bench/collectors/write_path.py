@@ -41,11 +41,7 @@ class BenchBizinfo(BizinfoSource):
         pass
 
 
-def build_pages(records: int, page_size: int, suffix: str = "") -> list[FetchedPage]:
-    catalog = SampleCatalog(scale=records / 225 + 0.01, seed=7)
-    rows = catalog.bizinfo[:records]
-    if suffix:
-        rows = [dict(r, pblancNm=r["pblancNm"] + suffix) for r in rows]
+def build_pages(rows: list[dict], page_size: int) -> list[FetchedPage]:
     return [FetchedPage(number=i // page_size + 1, total=len(rows),
                         items=[RawItem(source_id=r["pblancId"], payload=r) for r in rows[i:i + page_size]])
             for i in range(0, len(rows), page_size)]
@@ -85,7 +81,9 @@ def main() -> int:
     settings = load_settings()
     source = BenchBizinfo()
     print(f"building {args.records:,} records in pages of {args.page_size} ...", file=sys.stderr)
-    first, changed = build_pages(args.records, args.page_size), build_pages(args.records, args.page_size, " (변경)")
+    rows = SampleCatalog(scale=0.01, seed=7).generated_bizinfo(args.records)
+    first = build_pages(rows, args.page_size)
+    changed = build_pages([dict(r, pblancNm=r["pblancNm"] + " (변경)") for r in rows], args.page_size)
     results = {}
     with connect(settings.postgres, autocommit=True) as conn:
         cleanup(conn)

@@ -91,6 +91,10 @@ class SampleCatalog:
     def _id(source: str, record: dict[str, Any]) -> Any:
         return record.get(ID_FIELDS[source])
 
+    def generated_bizinfo(self, count: int) -> list[dict[str, Any]]:
+        """``count`` more generated Bizinfo items (benchmarks), not added to the catalog."""
+        return [self._bizinfo(i) for i in range(count)]
+
     # -- generators ---------------------------------------------------------------------------
     def _date(self, year: int = 2025) -> tuple[int, int, int]:
         return year, self._rng.randint(1, 12), self._rng.randint(1, 28)

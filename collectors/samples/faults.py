@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 class FaultKind(str, Enum):
     AUTH = "auth"              # the source's own bad-key answer (Bizinfo reqErr, data.go.kr XML 30, odcloud 401)
-    QUOTA = "quota"            # data.go.kr XML code 22 with HTTP 200 (429 where the source has no such code)
+    QUOTA = "quota"            # data.go.kr XML code 22 with HTTP 200 (K-Startup, 보조금24); HTTP 429 elsewhere
     GATEWAY = "gateway"        # data.go.kr XML error with the given ``code``, HTTP 200
     HTTP_ERROR = "http_error"  # HTTP ``status`` (default 503) with an HTML error page
     SLOW = "slow"              # answer normally after ``delay`` seconds

@@ -234,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
             source = _API_ROUTES.get(path, "korea_rss")
             self._send(self.app._bad_key(source, "WRONG-KEY"))
         elif kind is FaultKind.QUOTA:
-            if path in _API_ROUTES and _API_ROUTES[path] in ("kstartup", "gov24", "youthcenter"):
+            if path in _API_ROUTES and _API_ROUTES[path] in ("kstartup", "gov24"):  # the data.go.kr gateway
                 self._send(Reply(render.data_go_kr_error("22"), _XML))
             else:
                 self._send(Reply(b"Too Many Requests", "text/plain", 429))
