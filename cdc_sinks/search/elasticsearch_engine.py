@@ -13,6 +13,7 @@ from aegis.settings import SearchSettings
 from cdc_sinks.search.engine import SearchEngine, translate_status
 
 T = TypeVar("T")
+ADMIN_TIMEOUT = 60  # index and alias changes wait for the cluster state: slower than writes
 
 
 class ElasticsearchEngine(SearchEngine):
@@ -49,11 +50,11 @@ class ElasticsearchEngine(SearchEngine):
         return bool(self._call("index exists", lambda: self.client.indices.exists(index=index)))
 
     def create_index(self, index: str, body: dict[str, Any]) -> None:
-        self._call("create index", lambda: self.client.indices.create(
+        self._call("create index", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.create(
             index=index, settings=body["settings"], mappings=body["mappings"]))
 
     def delete_index(self, index: str) -> None:
-        self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True))
+        self._call("delete index", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.delete(index=index, ignore_unavailable=True))
 
     def alias_targets(self, alias: str) -> list[str]:
         try:
@@ -64,7 +65,7 @@ class ElasticsearchEngine(SearchEngine):
             raise translate_status(None, "get alias", str(exc)[:500]) from None
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None:
-        self._call("update aliases", lambda: self.client.indices.update_aliases(actions=actions))
+        self._call("update aliases", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.update_aliases(actions=actions))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
         answer = self._call("bulk", lambda: self.client.bulk(operations=operations, refresh=refresh))
@@ -80,7 +81,7 @@ class ElasticsearchEngine(SearchEngine):
         self._call("refresh", lambda: self.client.indices.refresh(index=index))
 
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
-        return dict(self._call("reindex", lambda: self.client.reindex(
+        return dict(self._call("reindex", lambda: self.client.options(request_timeout=600).reindex(
             source={"index": source}, dest={"index": dest, "version_type": "external"}, conflicts="proceed",
             refresh=True, wait_for_completion=True)))
 

@@ -12,6 +12,7 @@ from aegis.settings import SearchSettings
 from cdc_sinks.search.engine import SearchEngine, translate_status
 
 T = TypeVar("T")
+ADMIN_TIMEOUT = 60  # index and alias changes wait for the cluster state: slower than writes
 
 
 class OpenSearchEngine(SearchEngine):
@@ -51,10 +52,10 @@ class OpenSearchEngine(SearchEngine):
         return bool(self._call("index exists", lambda: self.client.indices.exists(index=index)))
 
     def create_index(self, index: str, body: dict[str, Any]) -> None:
-        self._call("create index", lambda: self.client.indices.create(index=index, body=body))
+        self._call("create index", lambda: self.client.indices.create(index=index, body=body, request_timeout=ADMIN_TIMEOUT))
 
     def delete_index(self, index: str) -> None:
-        self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True))
+        self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True, request_timeout=ADMIN_TIMEOUT))
 
     def alias_targets(self, alias: str) -> list[str]:
         try:
@@ -65,7 +66,7 @@ class OpenSearchEngine(SearchEngine):
             raise translate_status(None, "get alias", str(exc)[:500]) from None
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None:
-        self._call("update aliases", lambda: self.client.indices.update_aliases(body={"actions": actions}))
+        self._call("update aliases", lambda: self.client.indices.update_aliases(body={"actions": actions}, request_timeout=ADMIN_TIMEOUT))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
         answer = self._call("bulk", lambda: self.client.bulk(body=operations, params={"refresh": refresh}))
@@ -84,7 +85,7 @@ class OpenSearchEngine(SearchEngine):
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         body = {"source": {"index": source}, "dest": {"index": dest, "version_type": "external"},
                 "conflicts": "proceed"}
-        return self._call("reindex", lambda: self.client.reindex(body=body, refresh=True, wait_for_completion=True))
+        return self._call("reindex", lambda: self.client.reindex(body=body, refresh=True, wait_for_completion=True, request_timeout=600))
 
     def close(self) -> None:
         self.client.close()
