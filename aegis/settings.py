@@ -234,6 +234,37 @@ class ConnectorSettings(BaseSettings):
         return value
 
 
+class ChangeEventSettings(BaseSettings):
+    """How change events are encoded on Kafka: JSON (default) or Avro with a schema registry (docs/avro.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="CHANGE_EVENTS_", **_COMMON)
+
+    format: Literal["json", "avro"] = Field("json", description="Encoding of the change events: json, or avro (Apicurio's Avro converter + a schema registry; the sinks decode both).")
+
+
+class SchemaRegistrySettings(BaseSettings):
+    """The schema registry of the Avro profile: Apicurio Registry, read through its Confluent-compatible API."""
+
+    model_config = SettingsConfigDict(env_prefix="SCHEMA_REGISTRY_", **_COMMON)
+
+    url: str = Field("http://127.0.0.1:58081", description="Schema registry base URL (the local stack's Apicurio Registry listens here).")
+    connect_url: str | None = Field(None, description="Registry URL Kafka Connect's Avro converter uses (default: SCHEMA_REGISTRY_URL).")
+    basic_auth: SecretStr | None = Field(None, description="user:password for the registry's Confluent-compatible API (none on the local stack).")
+    request_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of one schema registry request.")
+    in_stack: bool = Field(False, description="`aegis stack up` also starts the local schema registry (it always does when CHANGE_EVENTS_FORMAT=avro or when named).")
+    heap: str = Field("384m", description="Max heap of the local stack's Apicurio Registry.")
+
+    @property
+    def ccompat_url(self) -> str:
+        """Base URL of the Confluent-compatible API (what confluent-kafka's client talks to)."""
+        return f"{self.url.rstrip('/')}/apis/ccompat/v7"
+
+    @property
+    def converter_url(self) -> str:
+        """Apicurio's native v2 API as Kafka Connect reaches it (what the Avro converter talks to)."""
+        return f"{(self.connect_url or self.url).rstrip('/')}/apis/registry/v2"
+
+
 class CollectionSettings(BaseSettings):
     model_config = SettingsConfigDict(**_COMMON)
 
@@ -317,6 +348,8 @@ class Settings(BaseModel):
     postgres: PostgresSettings
     kafka: KafkaSettings
     connector: ConnectorSettings
+    change_events: ChangeEventSettings
+    schema_registry: SchemaRegistrySettings
     redis: RedisSettings
     neo4j: Neo4jSettings
     sinks: SinkSettings
@@ -335,6 +368,8 @@ _GROUPS = {
     "postgres": PostgresSettings,
     "kafka": KafkaSettings,
     "connector": ConnectorSettings,
+    "change_events": ChangeEventSettings,
+    "schema_registry": SchemaRegistrySettings,
     "redis": RedisSettings,
     "neo4j": Neo4jSettings,
     "sinks": SinkSettings,

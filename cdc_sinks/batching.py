@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from aegis.errors import DataError, ErrorCode
 from aegis.models.change_event import ChangeEvent, Op, decode_change
@@ -92,12 +93,14 @@ def to_action(event: ChangeEvent) -> SinkRecord | Removal:
                       content_hash=event.after.content_hash.strip(), document=document)
 
 
-def plan_batch(messages: list[ConsumedMessage]) -> BatchPlan:
-    """Decode, coalesce per policy by LSN and apply the active-view rule."""
+def plan_batch(messages: list[ConsumedMessage],
+               decode: Callable[[bytes | None, bytes | None], ChangeEvent] = decode_change) -> BatchPlan:
+    """Decode (``decode``: JSON by default, see ``aegis.models.change_decoding``), coalesce per
+    policy by LSN and apply the active-view rule."""
     plan = BatchPlan()
     for message in messages:
         try:
-            event = decode_change(message.key, message.value)
+            event = decode(message.key, message.value)
             change = Change(message=message, event=event, action=to_action(event))
         except DataError as exc:
             plan.rejected.append(Rejected(message, exc))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
+from aegis.models.change_decoding import ChangeDecoder, build_decoder
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.applier import apply_plan
@@ -63,6 +64,7 @@ class SinkRuntime:
         self.metrics = metrics or SinkMetrics(sink.name)
         self.health = health or HealthState()
         self.stats = RuntimeStats()
+        self.decode: ChangeDecoder = build_decoder(settings)  # CHANGE_EVENTS_FORMAT: json or avro
         self._stop = threading.Event()
         self._assigned: set[TopicPartitionKey] = set()
         self._pending: dict[TopicPartitionKey, int] = {}
@@ -154,7 +156,7 @@ class SinkRuntime:
     def _process(self, consumer: Consumer, messages: list[ConsumedMessage]) -> None:
         epoch = self._epoch
         started = time.monotonic()
-        plan = plan_batch(messages)
+        plan = plan_batch(messages, self.decode)
         while True:
             try:
                 result = apply_plan(self.sink, plan, self.retry)

@@ -54,6 +54,7 @@ def template_variables(settings: Settings) -> dict[str, str]:
         "max_batch_size": str(connector.max_batch_size),
         "max_queue_size": str(connector.max_queue_size),
         "producer_linger_ms": str(connector.producer_linger_ms),
+        "schema_registry_url": settings.schema_registry.converter_url,  # the Avro profile (connectors/profiles.py)
     }
 
 
@@ -73,10 +74,17 @@ def render(template_text: str, variables: dict[str, str]) -> ConnectorConfig:
                            config={key: fill(str(value)) for key, value in document["config"].items()})
 
 
-def load_connector_config(settings: Settings, overrides: dict[str, str] | None = None) -> ConnectorConfig:
-    """The policies source connector for these settings, with optional property ``overrides`` (benchmarks)."""
+def load_connector_config(settings: Settings, overrides: dict[str, str] | None = None, *,
+                          change_format: str | None = None) -> ConnectorConfig:
+    """The policies source connector for these settings, with optional property ``overrides`` (benchmarks).
+
+    ``change_format`` (default ``CHANGE_EVENTS_FORMAT``) picks the encoding profile (connectors/profiles.py).
+    """
+    from connectors.profiles import apply_profile
+
     text = resources.files("connectors").joinpath(TEMPLATE).read_text("utf-8")
-    rendered = render(text, template_variables(settings))
+    variables = template_variables(settings)
+    rendered = apply_profile(render(text, variables), change_format or settings.change_events.format, variables)
     if overrides:
         rendered = ConnectorConfig(name=rendered.name, config={**rendered.config, **overrides})
     return rendered

@@ -43,9 +43,13 @@ def connectors() -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override one connector property (repeatable), e.g. --set poll.interval.ms=100.")
 @click.option("--print", "print_only", is_flag=True, help="Print the rendered config and exit; apply nothing.")
+@click.option("--format", "change_format", type=click.Choice(["json", "avro"]), default=None,
+              help="Change-event encoding profile (default: CHANGE_EVENTS_FORMAT). avro needs the schema "
+                   "registry (SCHEMA_REGISTRY_URL; `aegis stack up schema-registry`) and sinks run with "
+                   "CHANGE_EVENTS_FORMAT=avro; see docs/avro.md.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until the connector and its task run.")
 @click.pass_obj
-def apply(settings: Settings, sets: tuple[str, ...], print_only: bool, wait: bool) -> None:
+def apply(settings: Settings, sets: tuple[str, ...], print_only: bool, change_format: str | None, wait: bool) -> None:
     """Validate the connector config with Kafka Connect, then create or update it (idempotent).
 
     Every invalid field is printed with Kafka Connect's message and the command exits non-zero.
@@ -54,7 +58,7 @@ def apply(settings: Settings, sets: tuple[str, ...], print_only: bool, wait: boo
     from connectors.config import load_connector_config
     from connectors.manage import ApplyOutcome, ConnectorInvalid, apply_connector, wait_until_running
 
-    config = load_connector_config(settings, _overrides(sets))
+    config = load_connector_config(settings, _overrides(sets), change_format=change_format)
     if print_only:
         click.echo(json.dumps(config.model_dump(), indent=2, ensure_ascii=False))
         return

@@ -92,7 +92,15 @@ def _loads(raw: bytes | str | None, what: str) -> Any:
 
 def decode_change(key: bytes | str | None, value: bytes | str | None) -> ChangeEvent:
     """Decode a Debezium key/value pair into a ``ChangeEvent``; unknown shapes raise ``DataError``."""
-    key_doc = _loads(key, "key")
+    return change_from_documents(_loads(key, "key"), _loads(value, "value"), raw_key=key, raw_value=value)
+
+
+def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, raw_value: Any = None) -> ChangeEvent:
+    """The ``ChangeEvent`` of an already parsed key and envelope (JSON or Avro; None value = tombstone).
+
+    ``raw_key``/``raw_value`` only appear in error messages. Unknown shapes raise ``DataError``.
+    """
+    key, value = raw_key if raw_key is not None else key_doc, raw_value if raw_value is not None else envelope
     if isinstance(key_doc, dict) and _is_int(key_doc.get("id")):
         policy_id = key_doc["id"]
     elif _is_int(key_doc):
@@ -100,7 +108,6 @@ def decode_change(key: bytes | str | None, value: bytes | str | None) -> ChangeE
     else:
         raise DataError(f"change event key has no integer id: {str(key)[:200]!r}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-    envelope = _loads(value, "value")
     if envelope is None:
         return ChangeEvent(policy_id=policy_id, tombstone=True)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("op"), str) \

@@ -95,6 +95,7 @@ class PolicyRow(BaseModel):
     content_hash: str
     status: PolicyStatus
     quality_score: float | None = None
+    support_amount_krw: int | None = None  # 0003: most one applicant can receive, in won
     canonical_policy_id: int | None = None
     source_updated_at: datetime | None = None
     collected_at: datetime | None = None

@@ -43,6 +43,10 @@ class Service(ABC):
         """OS user to run the process as (None: the current user)."""
         return None
 
+    def in_default_set(self) -> bool:
+        """Whether ``aegis stack up`` without names starts it (optional servers say when)."""
+        return True
+
     @abstractmethod
     def check_installed(self) -> None:
         """Raise ``StackError`` (DP_5003) naming what is missing and how to install it."""

@@ -150,6 +150,17 @@ class KafkaConnect(_JavaService):
     def heap(self) -> str:
         return self.settings.stack.connect_heap
 
+    def check_installed(self) -> None:
+        from aegis.stack.schema_registry import install_avro_converter
+
+        super().check_installed()
+        install_avro_converter(self.settings.stack)  # the Avro profile's converter plugin (docs/avro.md)
+
+    def plugin_path(self) -> str:
+        from aegis.stack.schema_registry import converter_plugin_path
+
+        return f"{self.jars / 'connect-plugins'},{converter_plugin_path(self.settings.stack)}"
+
     def command(self) -> list[str]:
         props = self.properties_file({
             "bootstrap.servers": self.settings.kafka.bootstrap_servers,
@@ -157,7 +168,7 @@ class KafkaConnect(_JavaService):
             "listeners": f"http://127.0.0.1:{self.port}",
             "rest.advertised.host.name": "127.0.0.1",
             "rest.advertised.port": str(self.port),
-            "plugin.path": str(self.jars / "connect-plugins"),
+            "plugin.path": self.plugin_path(),
             # Service-loader discovery starts the worker in ~2 s instead of ~8 s of classpath scanning.
             "plugin.discovery": "service_load",
             "key.converter": "org.apache.kafka.connect.json.JsonConverter",

@@ -36,9 +36,10 @@ class StackManager:
     def _pidfile(self, service: Service) -> PidFile:
         return PidFile(self.settings.stack.state_path / "pids" / f"{service.name}.pid")
 
-    def select(self, names: list[str] | None) -> list[Service]:
+    def select(self, names: list[str] | None, *, optional: bool = False) -> list[Service]:
+        """The named services, or without names the default set (plus optional ones if ``optional``)."""
         if not names:
-            return list(self.services)
+            return [s for s in self.services if optional or s.in_default_set()]
         known = {s.name: s for s in self.services}
         unknown = [n for n in names if n not in known]
         if unknown:
@@ -102,11 +103,12 @@ class StackManager:
 
     def down(self, names: list[str] | None = None, progress: Progress = lambda _: None) -> None:
         """Stop, in reverse order, only the processes this stack started (by pid file)."""
-        for service in reversed(self.select(names)):
+        for service in reversed(self.select(names, optional=True)):
             pidfile = self._pidfile(service)
             pid = pidfile.read_live_pid()
             if pid is None:
-                progress(f"{service.name}: not running")
+                if names or service.in_default_set():
+                    progress(f"{service.name}: not running")
                 continue
             clean = stop_process_group(pid, service.stop_signal, self.settings.stack.stop_timeout_seconds)
             pidfile.remove()
@@ -114,8 +116,10 @@ class StackManager:
 
     def status(self, names: list[str] | None = None) -> list[ServiceStatus]:
         result = []
-        for service in self.select(names):
+        for service in self.select(names, optional=True):
             pid = self._pidfile(service).read_live_pid()
+            if not names and pid is None and not service.in_default_set():
+                continue  # an optional server nobody started is not "down"
             result.append(ServiceStatus(service.name, pid, service.port,
                                         healthy=pid is not None and service.probe(),
                                         log=str(service.log_path)))

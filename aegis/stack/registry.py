@@ -13,6 +13,7 @@ def build_services(settings: Settings) -> list[Service]:
     from aegis.stack.opensearch import OpenSearch
     from aegis.stack.postgres import Postgres
     from aegis.stack.redis import Redis
+    from aegis.stack.schema_registry import SchemaRegistry
 
-    return [Postgres(settings), Redis(settings), Kafka(settings), KafkaConnect(settings), Neo4j(settings),
-            OpenSearch(settings), Milvus(settings)]
+    return [Postgres(settings), Redis(settings), SchemaRegistry(settings), Kafka(settings), KafkaConnect(settings),
+            Neo4j(settings), OpenSearch(settings), Milvus(settings)]

@@ -25,6 +25,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from aegis.db import connect
 from aegis.errors import DataError
+from aegis.models.change_decoding import build_decoder
 from aegis.models.change_event import decode_change
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
@@ -177,12 +178,12 @@ class ChangeTopic:
         assert producer.flush(30) == 0
 
 
-def newest_lsns(messages: list, ids: set[int]) -> dict[int, int]:
+def newest_lsns(messages: list, ids: set[int], decode=decode_change) -> dict[int, int]:
     """The LSN of each row's newest change event among ``messages`` (deletes count as final)."""
     newest: dict[int, int] = {}
     for msg in messages:
         try:
-            event = decode_change(msg.key(), msg.value())
+            event = decode(msg.key(), msg.value())
         except DataError:
             continue
         if event.policy_id not in ids:
@@ -228,6 +229,7 @@ class SinkUnderTest:
         self.group = f"{settings.sinks.group_id_prefix}{name}"
         self.topic = ChangeTopic(settings)
         self.start_offsets = self.topic.start_group_at_end(self.group)
+        self.decode = build_decoder(settings)  # CHANGE_EVENTS_FORMAT: the same decoder the sink uses
         self.runtime: SinkRuntime | None = None
         self._thread: threading.Thread | None = None
         self._errors: list[BaseException] = []
@@ -275,7 +277,7 @@ class SinkUnderTest:
     # -- the check
     def verdict(self, writer: PolicyWriter) -> Verdict:
         active = writer.active_view()
-        lsns = newest_lsns(self.topic.read(self.start_offsets), set(writer.ids))
+        lsns = newest_lsns(self.topic.read(self.start_offsets), set(writer.ids), self.decode)
         expected = {i: (lsns.get(i, -1), digest) for i, digest in active.items()}
         stored = stored_state(self.sink)
         return Verdict(stored == expected, expected, stored)
