@@ -88,6 +88,7 @@ class Neo4jSettings(BaseSettings):
     user: str = Field("neo4j", description="Neo4j user.")
     password: SecretStr = Field(SecretStr("aegis-neo4j"), description="Neo4j password, 8+ characters (the local stack sets it as the initial password).")
     database: str = Field("neo4j", description="Database the graph is written to.")
+    namespace: str = Field("", pattern=r"^[A-Za-z0-9_]*$", description="Prefix of every label and schema name, so several pipelines or test runs can share one database (Community Edition has one).")
     heap: str = Field("512m", description="Max heap of the local stack's Neo4j server.")
     pagecache: str = Field("128m", description="Page cache of the local stack's Neo4j server.")
 

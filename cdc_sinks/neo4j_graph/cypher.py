@@ -10,6 +10,9 @@ keep the sink's guarantees inside Cypher:
   deleted and the current ones are created; an unchanged hash (a replay) only touches ``lsn``.
 * **No orphans** — dimension nodes that lost a relationship in the batch and have none left are
   deleted at the end of the same statement.
+
+Labels and schema names carry the ``NEO4J_NAMESPACE`` prefix (empty by default), so several
+pipelines or test runs can share Community Edition's single database without seeing each other.
 """
 
 from __future__ import annotations
@@ -28,19 +31,27 @@ DELETE dimension
 RETURN count(dimension) AS orphans_deleted
 """
 
-
-def _link(dimension_field: str, relationship: str, label: str) -> str:
-    return (f"FOREACH (x IN CASE WHEN relink THEN row.{dimension_field} ELSE [] END |\n"
-            f"  MERGE (d:{label} {{key: x.key}}) ON CREATE SET d.name = x.name\n"
-            f"  CREATE (p)-[:{relationship}]->(d))\n")
+PING = "RETURN 1 AS ok"
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 
-UPSERT_POLICIES = f"""
+def _snake(label: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in label).lstrip("_")
+
+
+class GraphStatements:
+    """The statements for one namespace (``""``: plain ``:Policy``, ``:Organization`` …)."""
+
+    def __init__(self, namespace: str = ""):
+        self.namespace = namespace
+        policy, removed = self.label(POLICY), self.label(REMOVED_POLICY)
+        links = "".join(self._link(d.field, d.relationship, self.label(d.label)) for d in DIMENSIONS)
+        self.upsert_policies = f"""
 UNWIND $rows AS row
-OPTIONAL MATCH (gone:{REMOVED_POLICY} {{id: row.id}})
+OPTIONAL MATCH (gone:{removed} {{id: row.id}})
 WITH row, gone
 WHERE gone IS NULL OR gone.lsn < row.lsn
-MERGE (p:{POLICY} {{id: row.id}})
+MERGE (p:{policy} {{id: row.id}})
 WITH row, gone, p
 WHERE p.lsn IS NULL OR p.lsn <= row.lsn
 FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
@@ -53,14 +64,13 @@ CALL (p, relink) {{
   DELETE old
   RETURN collect(DISTINCT d) AS previous
 }}
-{"".join(_link(d.field, d.relationship, d.label) for d in DIMENSIONS)}{_DELETE_ORPHANS}"""
-
-REMOVE_POLICIES = f"""
+{links}{_DELETE_ORPHANS}"""
+        self.remove_policies = f"""
 UNWIND $rows AS row
-OPTIONAL MATCH (p:{POLICY} {{id: row.id}})
+OPTIONAL MATCH (p:{policy} {{id: row.id}})
 WITH row, p
 WHERE p IS NULL OR p.lsn <= row.lsn
-MERGE (marker:{REMOVED_POLICY} {{id: row.id}})
+MERGE (marker:{removed} {{id: row.id}})
 SET marker.lsn = CASE WHEN marker.lsn IS NULL OR marker.lsn < row.lsn THEN row.lsn ELSE marker.lsn END
 WITH p
 CALL (p) {{
@@ -69,33 +79,40 @@ CALL (p) {{
 }}
 DETACH DELETE p
 {_DELETE_ORPHANS}"""
-
-READ_BACK = f"""
-MATCH (p:{POLICY})
+        self.read_back = f"""
+MATCH (p:{policy})
 WHERE p.id > $after_id
 RETURN p.id AS id, p.lsn AS lsn, p.content_hash AS content_hash
 ORDER BY p.id
 LIMIT $limit
 """
+        self.count_policies = f"MATCH (p:{policy}) RETURN count(p) AS n"
+        self.schema: tuple[str, ...] = (
+            f"CREATE CONSTRAINT {self.schema_name('policy_id')} IF NOT EXISTS "
+            f"FOR (n:{policy}) REQUIRE n.id IS UNIQUE",
+            f"CREATE CONSTRAINT {self.schema_name('removed_policy_id')} IF NOT EXISTS "
+            f"FOR (n:{removed}) REQUIRE n.id IS UNIQUE",
+            *(f"CREATE CONSTRAINT {self.schema_name(_snake(label) + '_key')} IF NOT EXISTS "
+              f"FOR (n:{self.label(label)}) REQUIRE n.key IS UNIQUE" for label in DIMENSION_LABELS),
+            *(f"CREATE INDEX {self.schema_name(_snake(label) + '_name')} IF NOT EXISTS "
+              f"FOR (n:{self.label(label)}) ON (n.name)" for label in DIMENSION_LABELS),
+            f"CREATE INDEX {self.schema_name('policy_application_end_date')} IF NOT EXISTS "
+            f"FOR (n:{policy}) ON (n.application_end_date)",
+        )
+        """Constraints and indexes, each idempotent (``IF NOT EXISTS``)."""
+        self.labels: tuple[str, ...] = tuple(self.label(base) for base in (POLICY, REMOVED_POLICY, *DIMENSION_LABELS))
+        self.drop_schema: tuple[str, ...] = tuple(
+            f"DROP {statement.split()[1]} {statement.split()[2]} IF EXISTS" for statement in self.schema)
 
-COUNT_POLICIES = f"MATCH (p:{POLICY}) RETURN count(p) AS n"
+    def label(self, base: str) -> str:
+        """``base`` with the namespace prefix, quoted for Cypher."""
+        return f"`{self.namespace}{base}`"
 
-PING = "RETURN 1 AS ok"
+    def schema_name(self, base: str) -> str:
+        return f"`{self.namespace}_{base}`" if self.namespace else f"`{base}`"
 
-
-def _snake(label: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in label).lstrip("_")
-
-
-SCHEMA: tuple[str, ...] = (
-    f"CREATE CONSTRAINT policy_id IF NOT EXISTS FOR (n:{POLICY}) REQUIRE n.id IS UNIQUE",
-    f"CREATE CONSTRAINT removed_policy_id IF NOT EXISTS FOR (n:{REMOVED_POLICY}) REQUIRE n.id IS UNIQUE",
-    *(f"CREATE CONSTRAINT {_snake(label)}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.key IS UNIQUE"
-      for label in DIMENSION_LABELS),
-    *(f"CREATE INDEX {_snake(label)}_name IF NOT EXISTS FOR (n:{label}) ON (n.name)"
-      for label in DIMENSION_LABELS),
-    f"CREATE INDEX policy_application_end_date IF NOT EXISTS FOR (n:{POLICY}) ON (n.application_end_date)",
-)
-"""Constraints and indexes, each idempotent (``IF NOT EXISTS``)."""
-
-AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+    @staticmethod
+    def _link(dimension_field: str, relationship: str, label: str) -> str:
+        return (f"FOREACH (x IN CASE WHEN relink THEN row.{dimension_field} ELSE [] END |\n"
+                f"  MERGE (d:{label} {{key: x.key}}) ON CREATE SET d.name = x.name\n"
+                f"  CREATE (p)-[:{relationship}]->(d))\n")

@@ -17,6 +17,7 @@ import neo4j
 from aegis.settings import Neo4jSettings, Settings
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
 from cdc_sinks.neo4j_graph import cypher
+from cdc_sinks.neo4j_graph.cypher import GraphStatements
 from cdc_sinks.neo4j_graph.errors import translated
 from cdc_sinks.neo4j_graph.model import GraphPolicy
 
@@ -31,6 +32,7 @@ class Neo4jGraphSink:
     def __init__(self, settings: Neo4jSettings, *, transaction_timeout_seconds: float = 60.0,
                  connection_timeout_seconds: float = 5.0):
         self._database = settings.database
+        self.statements = GraphStatements(settings.namespace)
         self._transaction_timeout = transaction_timeout_seconds
         self._driver = neo4j.GraphDatabase.driver(
             settings.bolt_uri, auth=(settings.user, settings.password.get_secret_value()),
@@ -43,7 +45,7 @@ class Neo4jGraphSink:
     def ensure_ready(self) -> None:
         with translated("creating constraints and indexes"):
             with self._driver.session(database=self._database) as session:
-                for statement in cypher.SCHEMA:
+                for statement in self.statements.schema:
                     session.run(statement).consume()
                 session.run(cypher.AWAIT_INDEXES, seconds=120).consume()
 
@@ -63,7 +65,7 @@ class Neo4jGraphSink:
             return
         with translated(f"projecting {len(newest)} policies"):
             rows = [GraphPolicy.from_record(r).to_parameters() for r in newest.values()]
-        self._write(cypher.UPSERT_POLICIES, rows, f"upserting {len(rows)} policies")
+        self._write(self.statements.upsert_policies, rows, f"upserting {len(rows)} policies")
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         newest: dict[int, int] = {}
@@ -72,13 +74,13 @@ class Neo4jGraphSink:
         if not newest:
             return
         rows = [{"id": policy_id, "lsn": lsn} for policy_id, lsn in newest.items()]
-        self._write(cypher.REMOVE_POLICIES, rows, f"removing {len(rows)} policies")
+        self._write(self.statements.remove_policies, rows, f"removing {len(rows)} policies")
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         with translated("reading back policies"):
             with self._driver.session(database=self._database,
                                       default_access_mode=neo4j.READ_ACCESS) as session:
-                result = session.run(cypher.READ_BACK, after_id=after_id, limit=limit)
+                result = session.run(self.statements.read_back, after_id=after_id, limit=limit)
                 return [StoredVersion(policy_id=r["id"], lsn=r["lsn"], content_hash=r["content_hash"])
                         for r in result]
 
@@ -86,11 +88,23 @@ class Neo4jGraphSink:
         with translated("counting policies"):
             with self._driver.session(database=self._database,
                                       default_access_mode=neo4j.READ_ACCESS) as session:
-                record = session.run(cypher.COUNT_POLICIES).single()
+                record = session.run(self.statements.count_policies).single()
                 return int(record["n"]) if record else 0
 
     def close(self) -> None:
         self._driver.close()
+
+    # -- administration ---------------------------------------------------------------------
+
+    def drop_namespace(self) -> None:
+        """Delete every node of this namespace, in chunks, and drop its constraints and indexes."""
+        with translated("dropping the graph namespace"):
+            with self._driver.session(database=self._database) as session:
+                for label in self.statements.labels:
+                    session.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 2000 ROWS"
+                                ).consume()
+                for statement in self.statements.drop_schema:
+                    session.run(statement).consume()
 
     # -- internals --------------------------------------------------------------------------
 

@@ -38,8 +38,9 @@ def ready_sink(stack):
 
 @pytest.fixture
 def sink(stack, ready_sink, graph_driver):
-    """The sink over an empty graph (constraints kept)."""
-    graph_driver.execute_query("MATCH (n) DETACH DELETE n", database_=stack.neo4j.database)
+    """The sink over an empty graph (the default namespace's nodes deleted, constraints kept)."""
+    for label in ready_sink.statements.labels:
+        graph_driver.execute_query(f"MATCH (n:{label}) DETACH DELETE n", database_=stack.neo4j.database)
     return ready_sink
 
 
@@ -243,3 +244,24 @@ def test_wrong_password_is_terminal_and_an_unreachable_server_is_transient(stack
             down.upsert_batch([record(YOUTH_HOUSING, 1)])
         with pytest.raises(TransientError):
             down.read_back(0, 10)
+
+
+def test_namespaces_keep_two_graphs_apart_in_one_database(stack, sink, graph_driver):
+    other = Neo4jGraphSink(stack.neo4j.model_copy(update={"namespace": "itestOther"}))
+    try:
+        other.ensure_ready()
+        other.upsert_batch([record(BIZINFO_EXPORT, 7)])
+        sink.upsert_batch([record(YOUTH_HOUSING, 8)])
+        assert [v.policy_id for v in other.read_back(0, 10)] == [101]
+        assert [v.policy_id for v in sink.read_back(0, 10)] == [103]
+        assert query(graph_driver, "MATCH (o:itestOtherOrganization) RETURN o.name AS n ORDER BY n") == [
+            {"n": "중소기업진흥공단"}, {"n": "중소벤처기업부"}]
+        other.remove_batch([Removal(policy_id=103, lsn=FINAL_LSN)])  # another namespace's id: not touched
+        assert sink.count() == 1
+    finally:
+        other.drop_namespace()
+        other.close()
+    assert query(graph_driver, "MATCH (n) WHERE any(l IN labels(n) WHERE l STARTS WITH 'itestOther') "
+                               "RETURN count(n) AS n") == [{"n": 0}]
+    names = {r["name"] for r in query(graph_driver, "SHOW CONSTRAINTS YIELD name RETURN name")}
+    assert not {n for n in names if n.startswith("itestOther")}

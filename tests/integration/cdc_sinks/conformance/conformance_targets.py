@@ -88,4 +88,28 @@ class RedisTarget(ConformanceTarget):
             client.delete(*keys[start:start + 500])
 
 
-TARGETS: dict[str, ConformanceTarget] = {t.name: t for t in (SearchTarget(), RedisTarget())}
+class Neo4jTarget(ConformanceTarget):
+    """The graph sink; each test gets its own label namespace in Community Edition's one database."""
+
+    name = "neo4j"
+    stack_service = "neo4j"
+
+    def env(self, namespace: str) -> dict[str, str]:
+        return {"NEO4J_NAMESPACE": f"conf{namespace}"}
+
+    def engine_label(self, settings: Settings) -> str:
+        return "community"
+
+    def engine(self, settings: Settings) -> str:
+        import neo4j
+
+        with neo4j.GraphDatabase.driver(settings.neo4j.bolt_uri, auth=(
+                settings.neo4j.user, settings.neo4j.password.get_secret_value())) as driver:
+            info = driver.get_server_info()
+        return f"{info.agent} at {settings.neo4j.bolt_uri} (namespace {settings.neo4j.namespace})"
+
+    def cleanup(self, sink: Sink) -> None:
+        sink.drop_namespace()  # type: ignore[attr-defined]
+
+
+TARGETS: dict[str, ConformanceTarget] = {t.name: t for t in (SearchTarget(), RedisTarget(), Neo4jTarget())}
