@@ -43,3 +43,8 @@ def run(settings: Settings, name: str, metrics_port: int | None) -> None:
     s = runtime.stats
     click.echo(f"sink {name} stopped: {s.batches} batches, {s.messages} messages, {s.applied} applied, "
                f"{s.dead_lettered} dead-lettered, {s.outages} outage(s)", err=True)
+
+
+from aegis.cli.sinks_reembed import reembed  # noqa: E402  (the Milvus sink's model switch)
+
+sinks.add_command(reembed)

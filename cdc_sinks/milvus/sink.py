@@ -77,7 +77,7 @@ class MilvusVectorSink:
         target = self.store.alias_target(self.alias)
         if target is None:
             name = self.create_collection(self.embedder.version)
-            self.store.run(lambda c: c.create_alias(name, self.alias, timeout=self.store.timeout), "create alias")
+            self.store.run(lambda c: c.create_alias(name, self.alias, timeout=self.store.ddl_timeout), "create alias")
             log.info("milvus collection created", extra={"collection": name, "alias": self.alias,
                                                          "model_version": self.embedder.version})
             target = name
@@ -95,11 +95,11 @@ class MilvusVectorSink:
             try:
                 self.store.run(lambda c: c.create_collection(name, schema=schema, index_params=params,
                                                              consistency_level=self.settings.consistency_level,
-                                                             timeout=self.store.timeout), "create collection")
+                                                             timeout=self.store.ddl_timeout), "create collection")
             except TerminalError:
                 if not self.store.has_collection(name):  # lost a race with another process: fine
                     raise
-        self.store.run(lambda c: c.load_collection(name, timeout=max(self.store.timeout, 60)), "load collection")
+        self.store.run(lambda c: c.load_collection(name, timeout=self.store.ddl_timeout), "load collection")
         return name
 
     def _use(self, target: str) -> None:

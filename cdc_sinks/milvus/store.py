@@ -11,6 +11,7 @@ All carry ``DP_3001`` (MILVUS_SYNC_FAILED).
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Callable, Sequence, TypeVar
 
 from aegis.errors import AegisError, DataError, ErrorCode, TerminalError, TransientError
@@ -75,8 +76,11 @@ class MilvusStore:
             from pymilvus import MilvusClient
 
             token = self.settings.token.get_secret_value() if self.settings.token else ""
+            # Our own connection alias: pymilvus otherwise shares one per address, and closing any
+            # client would close it under every other client in the process.
+            alias = f"aegis-{uuid.uuid4().hex}"
             self._client = self._call(lambda: MilvusClient(uri=self.settings.address, token=token,
-                                                           db_name=self.settings.db_name,
+                                                           db_name=self.settings.db_name, alias=alias,
                                                            timeout=self.settings.timeout_seconds), "connect")
         return self._client
 
@@ -94,6 +98,11 @@ class MilvusStore:
     @property
     def timeout(self) -> float:
         return self.settings.timeout_seconds
+
+    @property
+    def ddl_timeout(self) -> float:
+        """Creating, indexing and loading a collection takes longer than a read or a write."""
+        return max(self.settings.timeout_seconds, 60.0)
 
     # ---------------------------------------------------------------- reads
     def query(self, collection: str, filter: str, fields: Sequence[str], *, limit: int | None = None) -> list[dict]:

@@ -113,3 +113,7 @@ class Neo4jTarget(ConformanceTarget):
 
 
 TARGETS: dict[str, ConformanceTarget] = {t.name: t for t in (SearchTarget(), RedisTarget(), Neo4jTarget())}
+
+from conformance_milvus import MilvusTarget  # noqa: E402  (imports ConformanceTarget from here)
+
+TARGETS[MilvusTarget.name] = MilvusTarget()
