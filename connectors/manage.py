@@ -149,7 +149,8 @@ def wait_until_state(settings: Settings, state: str, *, timeout: float = 60.0, n
             status = None  # worker restarting or rebalancing: keep waiting
         if status is not None:
             _raise_if_failed(status)
-            if status.state == state and status.tasks and all(t.state == state for t in status.tasks):
+            tasks_ok = all(t.state == state for t in status.tasks) and (bool(status.tasks) or state == "STOPPED")
+            if status.state == state and tasks_ok:  # a STOPPED connector has no tasks
                 return status
             summary = f"{status.state} tasks={[t.state for t in status.tasks]}" if status.present else "absent"
             if summary != last:
@@ -164,8 +165,24 @@ def wait_until_state(settings: Settings, state: str, *, timeout: float = 60.0, n
 
 def wait_until_running(settings: Settings, *, timeout: float = 60.0, name: str | None = None,
                        progress: Progress = lambda _: None) -> ConnectorStatus:
-    """Wait until the connector and its task are RUNNING (streaming or snapshotting)."""
-    return wait_until_state(settings, "RUNNING", timeout=timeout, name=name, progress=progress)
+    """Wait until the connector and its task are RUNNING and the task holds the replication slot.
+
+    Kafka Connect reports RUNNING as soon as the task thread starts; the slot becomes active when
+    Debezium has connected to it, which is when changes start to flow (a snapshot may still run).
+    """
+    deadline = time.monotonic() + timeout
+    status = wait_until_state(settings, "RUNNING", timeout=timeout, name=name, progress=progress)
+    while True:
+        slot = slot_info(settings.postgres)
+        if slot is not None and slot.active:
+            return status.model_copy(update={"slot": slot})
+        if time.monotonic() > deadline:
+            raise TransientError(f"connector {status.name} is RUNNING but slot {settings.postgres.slot_name} "
+                                 f"is {'inactive' if slot else 'absent'} after {timeout:.0f}s",
+                                 code=ErrorCode.CONNECTOR_FAILED,
+                                 hint="see `aegis connectors status` and the Kafka Connect log")
+        _raise_if_failed(connector_status(settings, name, with_slot=False))
+        time.sleep(0.2)
 
 
 def _raise_if_failed(status: ConnectorStatus) -> None:

@@ -64,10 +64,11 @@ class ValidationProblem(BaseModel):
 class ConnectClient:
     """Calls one Kafka Connect worker. Use as a context manager (or call ``close``)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 15.0, retry: RetryPolicy = RetryPolicy(attempts=6)):
+    def __init__(self, base_url: str, *, timeout: float = 15.0, retry: RetryPolicy = RetryPolicy(attempts=6),
+                 transport: httpx.BaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
         self.retry = retry
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout,
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   headers={"Accept": "application/json"})
 
     def __enter__(self) -> "ConnectClient":

@@ -8,7 +8,9 @@ from aegis.events.models import (
     QualityScorePayload,
     SyncResultPayload,
 )
-from aegis.events.outbox import write_event
+from aegis.events.outbox import validate_payload, write_event
+from aegis.events.published import PublishedEvent, decode_published_event
 
-__all__ = ["DataQualityUpdated", "DataSyncCompleted", "OutboxEvent", "PolicyValidated",
-           "QualityScorePayload", "SyncResultPayload", "write_event"]
+__all__ = ["DataQualityUpdated", "DataSyncCompleted", "OutboxEvent", "PolicyValidated", "PublishedEvent",
+           "QualityScorePayload", "SyncResultPayload", "decode_published_event", "validate_payload",
+           "write_event"]

@@ -3,7 +3,12 @@
 ``write_event`` validates the payload against the event's JSON Schema *before* anything
 reaches the table, then inserts and immediately deletes the row inside the caller's
 transaction: Debezium reads the insert from the WAL (the Outbox Event Router ignores the
-delete), and the table never grows.
+delete and its tombstone), and the table never grows. Committed with the caller's change, the
+event is published exactly when the change is; rolled back, neither exists.
+
+On ``policy-events`` the message is: key = the aggregate id as a JSON string (``"42"``),
+value = the payload as a JSON object, headers ``eventType``, ``schemaVersion``,
+``aggregateType`` and ``id`` (the outbox row's UUID: the event id, for de-duplication).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from importlib import resources
 
 import jsonschema
 import psycopg
+from psycopg.pq import TransactionStatus
 
-from aegis.errors import DataError, ErrorCode
+from aegis.errors import DataError, ErrorCode, TerminalError
 from aegis.events.models import OutboxEvent
 
 
@@ -36,8 +42,17 @@ def validate_payload(event_type: type[OutboxEvent], payload: dict) -> None:
                         hint="fix the producer; nothing was written to the outbox")
 
 
-def write_event(conn: psycopg.Connection, event: OutboxEvent) -> None:
-    """Validate ``event`` and write it to the outbox in the caller's current transaction."""
+def write_event(conn: psycopg.Connection, event: OutboxEvent) -> str:
+    """Validate ``event`` and write it to the outbox in the caller's current transaction.
+
+    Returns the event id. Raises ``DataError`` (nothing written) when the payload breaks the
+    schema, and ``TerminalError`` when ``conn`` is in autocommit mode outside a transaction
+    block (the event would not be atomic with the change it describes).
+    """
+    if conn.autocommit and conn.info.transaction_status is TransactionStatus.IDLE:
+        raise TerminalError("write_event needs an open transaction: the connection is in autocommit mode",
+                            code=ErrorCode.BATCH_PROCESSING_ERROR,
+                            hint="wrap the change and write_event in `with conn.transaction():`")
     payload = event.payload()
     validate_payload(type(event), payload)
     row = conn.execute(
@@ -47,3 +62,4 @@ def write_event(conn: psycopg.Connection, event: OutboxEvent) -> None:
          json.dumps(payload, ensure_ascii=False)),
     ).fetchone()
     conn.execute("DELETE FROM outbox WHERE id = %s", (row[0],))
+    return str(row[0])

@@ -1,0 +1,89 @@
+"""Row changes of `policies` through the real connector: snapshot reads, c/u/d, tombstones, LSN order."""
+
+from __future__ import annotations
+
+import pytest
+
+from aegis.db import connect
+from aegis.models.change_event import Op, decode_change
+from aegis.models.policy import PolicyStatus
+
+from conftest import delete_test_rows, insert_policy, isolated_settings, new_tag, running_connector
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stream(stack):
+    tag = new_tag()
+    settings = isolated_settings(stack, tag, snapshot_mode="initial")
+    source = f"cstest-{tag}"
+    # snapshot only this module's rows, however many other suites left in the table
+    only_ours = {"snapshot.select.statement.overrides": "public.policies",
+                 "snapshot.select.statement.overrides.public.policies":
+                     f"SELECT * FROM public.policies WHERE source_system = '{source}'"}
+    pre_ids: list[int] = []
+
+    def rows_before_the_connector() -> None:
+        with connect(settings.postgres) as conn:
+            pre_ids.extend(insert_policy(conn, source, f"pre-{i}") for i in range(3))
+            conn.commit()
+
+    try:
+        with running_connector(settings, before_start=rows_before_the_connector, overrides=only_ours) as running:
+            yield running, source, pre_ids
+    finally:
+        delete_test_rows(settings, source)
+
+
+def test_existing_rows_arrive_as_snapshot_reads_then_changes_as_c_u_d_with_tombstones(stream, reader_factory):
+    settings, source, pre_ids = stream
+    with connect(settings.postgres) as conn:
+        new_id = insert_policy(conn, source, "new")
+        conn.commit()
+        conn.execute("UPDATE policies SET status = 'rejected', title = '바뀐 제목' WHERE id = %s", (new_id,))
+        conn.commit()
+        conn.execute("UPDATE policies SET title = '두 번째' WHERE id = %s", (pre_ids[0],))
+        conn.execute("DELETE FROM policies WHERE id = %s", (pre_ids[1],))
+        conn.commit()
+        conn.execute("DELETE FROM policies WHERE id = %s", (new_id,))
+        conn.commit()
+    ours = set(pre_ids) | {new_id}
+    topic = f"{settings.kafka.topic_prefix}.public.policies"
+    expected_messages = 3 + 1 + 1 + 1 + 2 + 2  # r×3, c, u, u, (d + tombstone)×2
+
+    def mine(messages):
+        return [m for m in messages if m.json_key() and m.json_key()["id"] in ours]
+    messages = mine(reader_factory(settings, topic).read_until(lambda ms: len(mine(ms)) >= expected_messages, 60))
+    events = [decode_change(m.key, m.value) for m in messages]
+    by_id: dict[int, list] = {}
+    for event in events:
+        by_id.setdefault(event.policy_id, []).append(event)
+
+    # rows that existed before the connector started: snapshot reads, all with one LSN
+    assert [e.op for e in by_id[pre_ids[2]]] == [Op.READ]
+    snapshot_lsns = {by_id[i][0].lsn for i in pre_ids}
+    assert len(snapshot_lsns) == 1 and all(by_id[i][0].op is Op.READ for i in pre_ids)
+
+    # pre row 0: read, then update
+    assert [e.op for e in by_id[pre_ids[0]]] == [Op.READ, Op.UPDATE]
+    assert by_id[pre_ids[0]][1].after.title == "두 번째"
+
+    # pre row 1: read, delete, tombstone
+    assert [e.op for e in by_id[pre_ids[1]]] == [Op.READ, Op.DELETE, None]
+    assert by_id[pre_ids[1]][2].tombstone and by_id[pre_ids[1]][1].is_removal
+
+    # the new row: create, update (rejected → a removal for the targets), delete, tombstone
+    new_events = by_id[new_id]
+    assert [e.op for e in new_events] == [Op.CREATE, Op.UPDATE, Op.DELETE, None]
+    assert new_events[0].after.status is PolicyStatus.ACTIVE and not new_events[0].is_removal
+    assert new_events[1].after.status is PolicyStatus.REJECTED and new_events[1].is_removal
+    assert new_events[3].tombstone
+
+    # keys are the primary key, LSNs strictly increase per key (tombstones carry none)
+    for m, event in zip(messages, events):
+        assert m.json_key() == {"id": event.policy_id}
+    for policy_id, stream_of_events in by_id.items():
+        lsns = [e.lsn for e in stream_of_events if not e.tombstone]
+        assert lsns == sorted(lsns) and len(set(lsns)) == len(lsns), (policy_id, lsns)
+    assert len(messages) == expected_messages  # nothing extra, nothing missing
