@@ -70,7 +70,8 @@ class PolicyDocument(BaseModel):
         for key in ("contact_email", "contact_phone", "contact_address"):
             data[key] = mask_value(data[key])
         data["status"] = row.status.value
-        return cls(**data)
+        # ``row`` is already validated and the fields share their types: skip re-validation (hot path)
+        return cls.model_construct(**data)
 
 
 @dataclass(frozen=True)
