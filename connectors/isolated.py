@@ -1,0 +1,76 @@
+"""A change stream of its own beside the main one: its own connector, slot, publication and topics.
+
+Tests and benchmarks use it to run a connector in a given encoding profile (``json`` or ``avro``)
+without disturbing the connector every other suite shares — e.g. two streams of the same table,
+one per profile, so one set of changes can be compared in both encodings. ``isolated_stream``
+deletes the connector, drops its slot and publication and deletes its topics afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from aegis.settings import Settings
+
+
+def isolated_settings(settings: Settings, tag: str, *, change_format: str, database: str | None = None,
+                      snapshot_mode: str = "no_data") -> Settings:
+    """``settings`` with a connector, slot, publication and topic prefix named after ``tag``.
+
+    ``database`` streams another database of the same server; ``snapshot_mode`` defaults to
+    ``no_data`` so rows others left behind are not re-read.
+    """
+    pg = settings.postgres.model_copy(update={"slot_name": f"aegis_iso_{tag}", "publication": f"aegis_iso_{tag}",
+                                              **({"db": database} if database else {})})
+    kafka = settings.kafka.model_copy(update={"topic_prefix": f"iso_{tag}",
+                                              "topic_policy_events": f"iso_{tag}.policy-events"})
+    connector = settings.connector.model_copy(update={"name": f"aegis-iso-{tag}", "snapshot_mode": snapshot_mode})
+    sinks = settings.sinks.model_copy(update={"policy_topic": None})
+    change_events = settings.change_events.model_copy(update={"format": change_format})
+    return settings.model_copy(update={"postgres": pg, "kafka": kafka, "connector": connector, "sinks": sinks,
+                                       "change_events": change_events})
+
+
+def isolated_env(settings: Settings) -> dict[str, str]:
+    """Environment variables that make another process (``aegis``, pytest) use these settings."""
+    return {"POSTGRES_DB": settings.postgres.db, "POSTGRES_SLOT_NAME": settings.postgres.slot_name,
+            "POSTGRES_PUBLICATION": settings.postgres.publication,
+            "KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
+            "KAFKA_TOPIC_POLICY_EVENTS": settings.kafka.topic_policy_events,
+            "AEGIS_CONNECTOR_NAME": settings.connector.name,
+            "AEGIS_CONNECTOR_SNAPSHOT_MODE": settings.connector.snapshot_mode,
+            "CHANGE_EVENTS_FORMAT": settings.change_events.format}
+
+
+def change_topic(settings: Settings) -> str:
+    return settings.sinks.topic(settings.kafka)
+
+
+@contextlib.contextmanager
+def isolated_stream(settings: Settings, *, timeout: float = 120.0) -> Iterator[Settings]:
+    """Create the publication, apply the connector and wait until it streams; remove it all afterwards."""
+    from aegis.db import connect
+    from aegis.db.migrate import ensure_replication_access
+    from connectors.manage import apply_connector, delete_connector, wait_until_running
+
+    with connect(settings.postgres, autocommit=True) as conn:
+        ensure_replication_access(conn, settings.postgres)
+    try:
+        apply_connector(settings)
+        wait_until_running(settings, timeout=timeout)
+        yield settings
+    finally:
+        delete_connector(settings, drop_replication=True)
+        delete_topics(settings, [change_topic(settings), settings.kafka.topic_policy_events,
+                                 f"__debezium-heartbeat.{settings.kafka.topic_prefix}"])
+
+
+def delete_topics(settings: Settings, topics: list[str]) -> None:
+    """Delete ``topics`` (best effort: absent ones are fine)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    for future in admin.delete_topics(topics, operation_timeout=30).values():
+        with contextlib.suppress(Exception):
+            future.result(timeout=30)
