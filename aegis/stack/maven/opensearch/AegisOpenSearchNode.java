@@ -26,6 +26,7 @@ public class AegisOpenSearchNode {
     static final String[] MODULE_PLUGINS = {
         "org.opensearch.transport.Netty4Plugin",
         "org.opensearch.analysis.common.CommonAnalysisPlugin",
+        "org.opensearch.index.reindex.ReindexPlugin",
         // optional: present only when its jar is on the classpath
         "org.opensearch.plugin.analysis.nori.AnalysisNoriPlugin",
     };

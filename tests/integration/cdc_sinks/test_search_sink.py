@@ -1,0 +1,83 @@
+"""The search sink against the real engine (OpenSearch on the local stack): Korean search, masking,
+external-version guard, removal markers, alias layout and an atomic rebuild."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from aegis.settings import Settings
+from cdc_sinks.base import FINAL_LSN, Removal
+from cdc_sinks.batching import plan_batch
+from cdc_sinks.search.engine import build_engine
+from cdc_sinks.search.sink import SearchSink
+
+pytestmark = pytest.mark.integration
+
+
+def _message(policy_id, lsn, **kwargs):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "cdc_sinks"))
+    from sink_envelopes import message
+    return message(policy_id, lsn, **kwargs)
+
+
+@pytest.fixture
+def search(stack: Settings):
+    settings = stack.search.model_copy(update={"index_alias": f"it-{secrets.token_hex(4)}", "refresh": "wait_for"})
+    sink = SearchSink(build_engine(settings), settings)
+    print(f"[search] engine {sink.engine.kind} {sink.engine.info()['version']['number']} at {settings.url}")
+    sink.ensure_ready()
+    yield sink
+    for index in set(sink.engine.alias_targets(sink.alias) + sink.engine.alias_targets(sink.write_alias)):
+        sink.engine.delete_index(index)
+    sink.close()
+
+
+def _upsert(sink, *messages):
+    sink.upsert_batch([c.action for c in plan_batch(list(messages)).upserts])
+
+
+def test_korean_text_is_searchable_by_part_of_a_compound_word(search):
+    _upsert(search, _message(1, 10, title="청년창업사관학교 입교생 모집"), _message(2, 11, title="수출바우처 지원"))
+    assert search.search_titles("창업") == [1]
+    assert search.search_titles("바우처") == [2]
+
+
+def test_personal_data_is_masked_in_the_index(search):
+    _upsert(search, _message(3, 10))
+    doc = search.engine.search(search.alias, {"query": {"ids": {"values": ["3"]}}})["hits"]["hits"][0]["_source"]
+    assert doc["contact_email"] and "@" not in doc["contact_email"][2:-2] and "*" in doc["contact_email"]
+    assert "raw_data" not in doc and doc["lsn"] == 10
+
+
+def test_older_versions_and_removed_policies_never_come_back(search):
+    _upsert(search, _message(4, 20, title="새 제목"), _message(5, 20))
+    _upsert(search, _message(4, 15, title="옛 제목"))
+    search.remove_batch([Removal(5, FINAL_LSN)])
+    _upsert(search, _message(5, 25))
+    search.remove_batch([Removal(4, 19)])  # an older removal loses too
+    assert [(v.policy_id, v.lsn) for v in search.read_back(0, 10)] == [(4, 20)]
+    assert search.search_titles("새") == [4] and search.count() == 1
+    marker = search.engine.search(search.write_alias, {"query": {"ids": {"values": ["5"]}}})["hits"]["hits"]
+    assert marker and marker[0]["_source"]["removed"] is True
+
+
+def test_a_document_the_mapping_refuses_is_a_data_error(search):
+    from aegis.errors import DataError
+    with pytest.raises(DataError):
+        search._bulk([search._operation(9, 1), {"id": 9, "unknown_field": "x"}], 1)
+
+
+def test_rebuild_swaps_both_aliases_atomically_and_keeps_versions(search):
+    _upsert(search, _message(6, 30), _message(7, 31))
+    search.remove_batch([Removal(8, FINAL_LSN)])
+    old = search.current_index()
+    new = search.rebuild()
+    assert new != old and search.engine.alias_targets(search.alias) == [new]
+    assert search.engine.alias_targets(search.write_alias) == [new]
+    assert [(v.policy_id, v.lsn) for v in search.read_back(0, 10)] == [(6, 30), (7, 31)]
+    _upsert(search, _message(8, 40))  # the removal marker came along: no resurrection
+    assert search.count() == 2
