@@ -44,9 +44,8 @@ python-deps: $(BIN)/.installed  ## the project and its Python dependencies in .v
 jars: python-deps  ## Kafka, Kafka Connect and Debezium jars from Maven Central (cached)
 	$(BIN)/aegis stack install
 
-run: install  ## the main job on the local stack
-	$(BIN)/aegis stack up
-	$(BIN)/aegis db migrate
+run: install  ## the main job on the local stack (Ctrl-C stops it; `make stop` stops the servers)
+	$(BIN)/aegis run
 
 stop:  ## stop every server the stack started
 	$(BIN)/aegis stack down

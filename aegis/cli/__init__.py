@@ -53,6 +53,7 @@ def _register() -> None:
     from aegis.cli.dlq import dlq
     from aegis.cli.quality import quality
     from aegis.cli.reconcile import reconcile
+    from aegis.cli.run import run, status
     from aegis.cli.sinks import sinks
     from aegis.cli.stack import stack
 
@@ -65,6 +66,8 @@ def _register() -> None:
     cli.add_command(quality)
     cli.add_command(collect)
     cli.add_command(sources)
+    cli.add_command(run)
+    cli.add_command(status)
 
 
 _register()

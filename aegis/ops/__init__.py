@@ -1,0 +1,1 @@
+"""Operating the whole pipeline: the supervised main job (`aegis run`) and `aegis status`."""

@@ -1,0 +1,107 @@
+"""The main job end to end (`aegis run`, behind `make run`), for a bounded time on the real stack:
+every sample record reaches all four targets, `aegis status` converges to zero lag with target
+counts equal to PostgreSQL's active count, and a SIGKILLed sink is restarted by the supervisor."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CONVERGE_SECONDS = 420
+
+
+class MainJob:
+    def __init__(self, env: dict[str, str]):
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "aegis.cli", "run", "--progress-every", "10",
+                                      "--duration", "1200"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env={**os.environ, **env})
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match:
+        deadline = time.monotonic() + timeout
+        for line in self.seen:
+            if (match := re.search(pattern, line)):
+                return match
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=1)
+            except queue.Empty:
+                assert self.proc.poll() is None, "main job exited:\n" + "\n".join(self.seen[-40:])
+                continue
+            print(f"[main job] {line}")
+            self.seen.append(line)
+            if (match := re.search(pattern, line)):
+                return match
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n" + "\n".join(self.seen[-40:]))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=90)
+        finally:
+            while not self.lines.empty():
+                self.seen.append(self.lines.get())
+
+
+def _status(env: dict[str, str]) -> tuple[int, dict]:
+    result = subprocess.run([sys.executable, "-m", "aegis.cli", "status", "--json"], capture_output=True,
+                            text=True, env={**os.environ, **env}, timeout=120)
+    return result.returncode, json.loads(result.stdout)
+
+
+def _converged(status: dict) -> bool:
+    active = status["postgres_active"]
+    return bool(active) and all(s["lag_events"] == 0 and s["target_count"] == active and s["state"] == "running"
+                                for s in status["sinks"])
+
+
+def _wait_converged(env: dict[str, str], timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    status: dict = {}
+    while time.monotonic() < deadline:
+        code, status = _status(env)
+        if _converged(status):
+            return status
+        time.sleep(5)
+    raise AssertionError(f"status did not converge within {timeout}s: {json.dumps(status, indent=1)[:3000]}")
+
+
+def test_main_job_fills_every_target_and_survives_a_killed_sink(stack):
+    env = {"RECONCILE_INTERVAL": "20"}
+    job = MainJob(env)
+    try:
+        job.wait_for(r"connector .*: running", 300)
+        job.wait_for(r"main job running", 60)
+        status = _wait_converged(env, CONVERGE_SECONDS)
+        assert {s["name"] for s in status["sinks"]} == {"search", "redis", "neo4j", "milvus"}
+        assert status["policies_by_status"].get("active", 0) == status["postgres_active"] > 0
+        samples = {src for src in status["policies_by_source"]}
+        assert {"bizinfo", "kstartup"} <= samples, samples
+
+        pid = int(job.wait_for(r"sink-redis: started \(pid (\d+)\)", 5).group(1))
+        os.killpg(pid, signal.SIGKILL)
+        job.wait_for(r"sink-redis: exited with code -9; restarting", 60)
+        job.wait_for(r"sink-redis: started \(pid (?!%d\))\d+\)" % pid, 120)
+        _wait_converged(env, 180)
+    finally:
+        code = job.stop()
+    assert code == 0, "\n".join(job.seen[-40:])
+    assert any(line.startswith("sink-search: stopped") for line in job.seen)
