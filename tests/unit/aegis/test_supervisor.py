@@ -10,6 +10,13 @@ def _python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def _wait_for_file(path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
 def test_a_crashed_child_is_restarted_with_backoff_and_reported(tmp_path):
     lines: list[str] = []
     counter = tmp_path / "starts"
@@ -31,11 +38,12 @@ def test_stop_sends_sigterm_and_children_exit_cleanly(tmp_path):
     code = ("import signal, sys, time\n"
             f"def done(*_):\n    open({str(marker)!r}, 'w').write('bye'); sys.exit(0)\n"
             "signal.signal(signal.SIGTERM, done)\n"
+            f"open({str(tmp_path / 'ready')!r}, 'w').close()\n"
             "while True: time.sleep(0.05)\n")
     lines: list[str] = []
     sup = Supervisor([ProcessSpec("worker", _python(code))], tmp_path / "logs", lines.append)
     sup.start_all()
-    time.sleep(0.5)
+    _wait_for_file(tmp_path / "ready")
     pid = sup.pids()["worker"]
     sup.stop()
     assert marker.read_text() == "bye"
@@ -44,13 +52,14 @@ def test_stop_sends_sigterm_and_children_exit_cleanly(tmp_path):
 
 
 def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path):
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    code = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            f"open({str(tmp_path / 'ready')!r}, 'w').close(); time.sleep(60)")
     lines: list[str] = []
     sup = Supervisor([ProcessSpec("stubborn", _python(code))], tmp_path / "logs", lines.append, stop_grace=0.5)
     sup.start_all()
-    time.sleep(0.3)
+    _wait_for_file(tmp_path / "ready")
     sup.stop()
-    assert "stubborn: killed after 0s" in lines or any("stubborn: killed" in l for l in lines)
+    assert any(line.startswith("stubborn: killed after") for line in lines), lines
 
 
 def test_run_stops_on_sigint(tmp_path):
