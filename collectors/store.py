@@ -34,12 +34,16 @@ _COLUMNS = ("source_system", "source_id", "title", "content", "issuing_organizat
             "application_start_date", "application_end_date", "application_period_text",
             "application_always_open", "original_url", "contact_email", "contact_phone", "contact_address",
             "attachments", "raw_data", "source_updated_at", "content_hash", "collection_metadata")
-_JSON_COLUMNS = {"attachments", "raw_data", "collection_metadata"}
+_SQL_TYPES = {"target_regions": "text[]", "application_start_date": "date", "application_end_date": "date",
+              "application_always_open": "boolean", "attachments": "jsonb", "raw_data": "jsonb",
+              "collection_metadata": "jsonb", "source_updated_at": "timestamptz"}
 _UPDATED = [c for c in _COLUMNS if c not in ("source_system", "source_id")]
 
+# One statement per page: the rows travel as one JSON array and are unpacked by jsonb_to_recordset.
 UPSERT_SQL = (
     f"INSERT INTO policies ({', '.join(_COLUMNS)}, status) "
-    f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}, 'pending_validation') "
+    f"SELECT {', '.join(_COLUMNS)}, 'pending_validation' FROM jsonb_to_recordset(%s::jsonb) AS r("
+    + ", ".join(f"{c} {_SQL_TYPES.get(c, 'text')}" for c in _COLUMNS) + ") "
     "ON CONFLICT (source_system, source_id) DO UPDATE SET "
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)
     + ", status = 'pending_validation', quality_score = NULL, collected_at = now(), updated_at = now() "
@@ -63,11 +67,11 @@ def _jsonb(value: object) -> Jsonb:
     return Jsonb(value, dumps=lambda v: json.dumps(v, ensure_ascii=False, default=str))
 
 
-def _row(record: PolicyRecord, content_hash: str, metadata: dict) -> tuple:
-    values = record.model_dump()
+def _row(record: PolicyRecord, content_hash: str, metadata: dict) -> dict:
+    values = record.model_dump(mode="json")
     values["content_hash"] = content_hash
     values["collection_metadata"] = metadata
-    return tuple(_jsonb(values[c]) if c in _JSON_COLUMNS else values[c] for c in _COLUMNS)
+    return values
 
 
 def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *, run_id: str,
@@ -116,17 +120,10 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
     return outcome
 
 
-def _upsert(conn: psycopg.Connection, rows: list[tuple]) -> list[tuple[int, bool, str]]:
+def _upsert(conn: psycopg.Connection, rows: list[dict]) -> list[tuple[int, bool, str]]:
     if not rows:
         return []
-    written = []
-    with conn.cursor() as cur:
-        cur.executemany(UPSERT_SQL, rows, returning=True)
-        while True:
-            written.extend(cur.fetchall())
-            if not cur.nextset():
-                break
-    return written
+    return conn.execute(UPSERT_SQL, (json.dumps(rows, ensure_ascii=False),)).fetchall()
 
 
 _OUTBOX_SQL = (
