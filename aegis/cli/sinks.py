@@ -48,3 +48,25 @@ def run(settings: Settings, name: str, metrics_port: int | None) -> None:
 from aegis.cli.sinks_reembed import reembed  # noqa: E402  (the Milvus sink's model switch)
 
 sinks.add_command(reembed)
+
+
+@sinks.command("rebuild-search-index")
+@click.pass_obj
+def rebuild_search_index(settings: Settings) -> None:
+    """Build the next version of the search index and swap the aliases to it atomically.
+
+    Writes move to `<alias>-v<N+1>` first, the current index is copied in with its versions
+    (newer documents win), then the read alias swaps in one request. Safe while the search sink
+    runs. The old index is kept: delete it once satisfied.
+    """
+    from cdc_sinks.search.sink import build_search_sink
+
+    sink = build_search_sink(settings)
+    try:
+        old = sink.current_index()
+        click.echo(f"rebuilding {settings.search.index_alias}: {old} -> next version ...")
+        new = sink.rebuild()
+        click.echo(f"aliases {settings.search.index_alias} and {sink.write_alias} now point at {new}; "
+                   f"{old} is kept (delete it when satisfied); {sink.count()} active documents")
+    finally:
+        sink.close()

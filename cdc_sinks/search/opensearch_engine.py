@@ -52,7 +52,9 @@ class OpenSearchEngine(SearchEngine):
         return bool(self._call("index exists", lambda: self.client.indices.exists(index=index)))
 
     def create_index(self, index: str, body: dict[str, Any]) -> None:
-        self._call("create index", lambda: self.client.indices.create(index=index, body=body, request_timeout=ADMIN_TIMEOUT))
+        self._call("create index", lambda: self.client.indices.create(
+            index=index, body=body, params={"wait_for_active_shards": "1", "timeout": "60s", "cluster_manager_timeout": "60s"},
+            request_timeout=ADMIN_TIMEOUT + 5))
 
     def delete_index(self, index: str) -> None:
         self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True, request_timeout=ADMIN_TIMEOUT))

@@ -40,6 +40,9 @@ class SearchSink:
         if self.engine.alias_targets(self.write_alias):
             return
         self.create_version(1)
+        if not self.engine.index_exists(versioned_name(self.alias, 1)):  # creation acknowledged late: try again
+            raise TransientError(f"index {versioned_name(self.alias, 1)} is still being created",
+                                 code=ErrorCode.ELASTICSEARCH_SYNC_FAILED)
         self.engine.update_aliases([
             {"add": {"index": versioned_name(self.alias, 1), "alias": self.alias, "filter": NOT_REMOVED}},
             {"add": {"index": versioned_name(self.alias, 1), "alias": self.write_alias, "is_write_index": True}},

@@ -19,9 +19,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from aegis.db import connect
 from aegis.errors import DataError
@@ -32,6 +32,7 @@ from cdc_sinks.base import FINAL_LSN, Sink
 from cdc_sinks.runtime import SinkRuntime
 
 REPO = Path(__file__).resolve().parents[4]
+T = TypeVar("T")
 _counter = itertools.count(1)
 
 
@@ -112,6 +113,18 @@ class PolicyWriter:
         self.conn.close()
 
 
+def kafka_retry(fn: Callable[[], "T"], attempts: int = 15) -> "T":
+    """Kafka admin-ish calls fail while a coordinator loads or metadata is fresh: try again briefly."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
+    raise AssertionError("unreachable")
+
+
 class ChangeTopic:
     """The policy change topic: end offsets, reading a range, producing raw messages."""
 
@@ -125,6 +138,9 @@ class ChangeTopic:
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
 
     def end_offsets(self) -> dict[int, int]:
+        return kafka_retry(self._end_offsets)
+
+    def _end_offsets(self) -> dict[int, int]:
         consumer = self._consumer()
         try:
             partitions = consumer.list_topics(self.name, timeout=10).topics[self.name].partitions
@@ -137,7 +153,8 @@ class ChangeTopic:
         ends = self.end_offsets()
         consumer = self._consumer(group)
         try:
-            consumer.commit(offsets=[TopicPartition(self.name, p, o) for p, o in ends.items()], asynchronous=False)
+            kafka_retry(lambda: consumer.commit(offsets=[TopicPartition(self.name, p, o) for p, o in ends.items()],
+                                                asynchronous=False))
         finally:
             consumer.close()
         return ends
@@ -146,7 +163,7 @@ class ChangeTopic:
         consumer = self._consumer(group)
         try:
             parts = [TopicPartition(self.name, p) for p in self.end_offsets()]
-            return {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+            return {tp.partition: tp.offset for tp in kafka_retry(lambda: consumer.committed(parts, timeout=10))}
         finally:
             consumer.close()
 

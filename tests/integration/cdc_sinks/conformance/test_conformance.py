@@ -123,21 +123,23 @@ def test_target_down_under_load_loses_nothing(sut, writer):
 
     loader = threading.Thread(target=load, daemon=True)
     try:
-        stack.down([sut.target.stack_service])
-        loader.start()
-        deadline = time.monotonic() + OUTAGE_SECONDS
-        saw_pause = False
-        while time.monotonic() < deadline:
-            sut.check_alive()
-            saw_pause = saw_pause or (runtime.health.paused and not runtime.health.ready)
-            time.sleep(0.5)
-        assert saw_pause, "the runtime never paused while its target was down"
-        assert runtime.stats.outages >= 1
+        try:
+            stack.down([sut.target.stack_service])
+            loader.start()
+            deadline = time.monotonic() + OUTAGE_SECONDS
+            saw_pause = False
+            while time.monotonic() < deadline:
+                sut.check_alive()
+                saw_pause = saw_pause or (runtime.health.paused and not runtime.health.ready)
+                time.sleep(0.5)
+            assert saw_pause, "the runtime never paused while its target was down"
+            assert runtime.stats.outages >= 1
+        finally:
+            stack.up([sut.target.stack_service])
+        time.sleep(2)
     finally:
-        stack.up([sut.target.stack_service])
-    time.sleep(2)
-    stop_writing.set()
-    loader.join(10)
+        stop_writing.set()  # never let the load outlive the test
+        loader.join(10)
     assert len(written) > OUTAGE_SECONDS * 5
     verdict = assert_converged(sut, writer, timeout=120)
     assert len(verdict.stored) > len(seed)
