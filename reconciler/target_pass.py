@@ -59,6 +59,9 @@ class RetryingSink:
     def _call(self, fn, what: str):
         return retry_call(fn, self.policy, what=f"{self.name} {what}", sleep=self.sleep)
 
+    def ensure_ready(self) -> None:
+        self._call(self.sink.ensure_ready, "set-up")
+
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         return self._call(lambda: self.sink.read_back(after_id, limit), "read-back")
 
@@ -101,10 +104,11 @@ class TargetReconciler:
                 report.status, report.error = (TargetStatus.UNREACHABLE,
                                                 f"{self.name} did not answer a ping (is it running? `aegis stack status`)")
                 return outcome
+            retrying = RetryingSink(sink, self.retry, self.sleep)
             if not self.dry_run:
-                sink.ensure_ready()
+                retrying.ensure_ready()
             with self.open_view() as view:
-                self._check_and_repair(RetryingSink(sink, self.retry, self.sleep), view, source_checksums, outcome)
+                self._check_and_repair(retrying, view, source_checksums, outcome)
         except TransientError as exc:
             report.status, report.error = TargetStatus.UNREACHABLE, str(exc)
         except AegisError as exc:

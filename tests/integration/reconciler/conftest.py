@@ -1,8 +1,8 @@
 """Reconciler integration helpers: isolated target corners, policy rows, the CLI, and a WAL tap.
 
-Each module gets its own search alias, Redis key prefix and Milvus collection alias (environment
-variables, read by the CLI as by the sinks); Neo4j Community has one database, so its graph is
-shared and each test starts by bringing every target in step with one normal pass.
+Each module gets its own search alias, Redis key prefix, Neo4j label namespace and Milvus collection
+alias (environment variables, read by the CLI as by the sinks). PostgreSQL is shared with the other
+suites, so a test that needs a known starting point first brings every target in step with a pass.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def namespace() -> str:
 def reconcile_env(stack: Settings, namespace: str) -> dict[str, str]:
     """What gives this module its own corner of each target, and small ranges (several per test)."""
     return {"SEARCH_INDEX_ALIAS": f"{namespace}-policies", "SEARCH_REFRESH_INTERVAL": "100ms",
-            "SINKS_REDIS_KEY_PREFIX": f"{namespace}:policy:", "MILVUS_COLLECTION_ALIAS": f"{namespace}_policies",
+            "SINKS_REDIS_KEY_PREFIX": f"{namespace}:policy:", "NEO4J_NAMESPACE": namespace,
+            "MILVUS_COLLECTION_ALIAS": f"{namespace}_policies",
             "RECONCILE_RANGE_SIZE": "25", "RECONCILE_PAGE_SIZE": "40", "RECONCILE_VERIFY_DELAY_SECONDS": "0.3"}
 
 
@@ -56,3 +57,43 @@ def wal_tap(stack: Settings, namespace: str):
     tap = WalTap(stack, f"{namespace}_{secrets.token_hex(2)}")
     yield tap
     tap.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def drop_target_corners(rsettings: Settings):
+    """After the module: delete what it wrote in each target's corner (best effort, never failing a test)."""
+    yield
+    from cdc_sinks.registry import build_sink, sink_names
+
+    def search(sink) -> None:
+        for index in set(sink.engine.alias_targets(sink.alias) + sink.engine.alias_targets(sink.write_alias)):
+            sink.engine.delete_index(index)
+
+    def redis(sink) -> None:
+        keys = list(sink.client.scan_iter(match=f"{sink.prefix}*", count=1000))
+        for start in range(0, len(keys), 500):
+            sink.client.delete(*keys[start:start + 500])
+
+    def neo4j(sink) -> None:
+        sink.drop_namespace()
+
+    def milvus(sink) -> None:
+        alias = sink.alias
+        collection = sink.store.alias_target(alias)
+        if collection:
+            sink.store.run(lambda c: c.drop_alias(alias), "drop alias", write=True)
+            sink.store.run(lambda c: c.drop_collection(collection), "drop collection", write=True)
+
+    for name, drop in {"search": search, "redis": redis, "neo4j": neo4j, "milvus": milvus}.items():
+        if name not in sink_names():
+            continue
+        try:
+            sink = build_sink(name, rsettings)
+        except Exception:  # noqa: BLE001 - a target that cannot even be built has nothing of ours
+            continue
+        try:
+            drop(sink)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the test's own result
+            print(f"cleanup of {name} failed: {exc}")
+        finally:
+            sink.close()
