@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from enum import Enum
@@ -115,6 +116,8 @@ def as_int(value: Any) -> int | None:
 
 def _without_nul(value: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000; some sources send it inside text."""
+    if isinstance(value, dict) and "\\u0000" not in json.dumps(value, default=str):
+        return value  # the common case, checked in C
     if isinstance(value, str):
         return value.replace("\x00", "")
     if isinstance(value, dict):

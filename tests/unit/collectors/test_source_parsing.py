@@ -92,3 +92,17 @@ def test_contacts():
     assert find_phone("부산신용보증재단 051-860-6600") == "051-860-6600"
     assert find_phone("수출바우처 고객센터 1600-7119") == "1600-7119"
     assert find_email("고객지원센터 1357, help@tipa.or.kr") == "help@tipa.or.kr"
+
+
+def test_build_record_removes_nul_and_reports_every_problem_as_dp_2001():
+    from aegis.errors import DataError
+    from collectors.sources.base import build_record
+
+    record = build_record("bizinfo", "X1", title="제목\x00", content="본문", issuing_organization="기관",
+                          raw_data={"pblancNm": "제목\x00", "nested": [{"v": "\x00a"}]})
+    assert record.title == "제목" and record.raw_data == {"pblancNm": "제목", "nested": [{"v": "a"}]}
+    with pytest.raises(DataError) as raised:
+        build_record("bizinfo", "X2", title="", content="", issuing_organization="기관")
+    assert raised.value.code.value == "DP_2001" and "title" in raised.value.message and "content" in raised.value.message
+    with pytest.raises(DataError, match="no source id"):
+        build_record("bizinfo", None, title="t", content="c", issuing_organization="o")
