@@ -43,11 +43,15 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
     from collectors.samples.autostart import ensure_sample_server
     from collectors.sources.registry import build_sources
 
+    from aegis.db import connect
+
     collector = Collector(settings)
     kinds = {SourceKind(kind)} if kind else None
     planned = [s for s in build_sources(settings, collector.state, list(names)) if kinds is None or s.kind in kinds]
     for source in planned:
         source.close()
+    with connect(settings.postgres):  # fail early, once, with DP_5004 and a hint, if PostgreSQL is down
+        pass
     server = None
     if any(s.using_samples for s in planned):
         server = ensure_sample_server(settings.sources.samples_url)
