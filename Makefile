@@ -52,7 +52,7 @@ stop:  ## stop every server the stack started
 
 test: install  ## unit tests, then integration tests against the real stack (started and stopped here)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
-	$(BIN)/pytest tests/integration -m integration -v $(PYTEST_ARGS)
+	$(BIN)/pytest tests/integration -m "integration and not slow" -v --durations=25 $(PYTEST_ARGS)
 
 test-unit: python-deps  ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
