@@ -53,7 +53,7 @@ def _register() -> None:
     from aegis.cli.dlq import dlq
     from aegis.cli.quality import quality
     from aegis.cli.reconcile import reconcile
-    from aegis.cli.run import run, status
+    from aegis.cli.run import exporter, run, status
     from aegis.cli.sinks import sinks
     from aegis.cli.stack import stack
 
@@ -68,6 +68,7 @@ def _register() -> None:
     cli.add_command(sources)
     cli.add_command(run)
     cli.add_command(status)
+    cli.add_command(exporter)
 
 
 _register()

@@ -79,3 +79,25 @@ def _print_status(result) -> None:
             click.echo(f"  - {item}")
     else:
         click.secho("all well", fg="green")
+
+
+@click.command("exporter")
+@click.option("--port", type=int, default=9100, show_default=True, help="Port of /metrics.")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--every", type=float, default=15.0, show_default=True, help="Seconds between refreshes.")
+@click.pass_obj
+def exporter(settings: Settings, port: int, host: str, every: float) -> None:
+    """Serve the pipeline gauges read from PostgreSQL (policies by status, quality score per source,
+    replication slot lag, last reconcile drift) on /metrics until stopped."""
+    import signal
+    import threading
+
+    from aegis.ops.exporter import PipelineExporter
+
+    stop = PipelineExporter(settings).serve(port, host=host, every=every)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    click.echo(f"pipeline metrics on http://{host}:{port}/metrics", err=True)
+    done.wait()
+    stop.set()

@@ -20,7 +20,8 @@ from typing import Callable
 
 from aegis.db import connect
 from aegis.db.migrate import migrate
-from aegis.ops.ports import collector_metrics_port, reconciler_metrics_port, sink_metrics_port
+from aegis.ops.exporter import PipelineExporter
+from aegis.ops.ports import collector_metrics_port, exporter_metrics_port, sink_metrics_port
 from aegis.settings import Settings
 from aegis.stack.manager import StackManager
 from aegis.supervisor import ProcessSpec, Supervisor
@@ -72,6 +73,9 @@ def progress_lines(settings: Settings, sinks: list[str]) -> list[str]:
 def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print, progress_every: float = 15.0,
                  duration: float | None = None) -> None:
     prepare(settings, report)
+    exporter_port = exporter_metrics_port(settings, sinks)
+    stop_exporter = PipelineExporter(settings).serve(exporter_port, host=settings.sinks.metrics_host)
+    report(f"pipeline metrics on http://{settings.sinks.metrics_host}:{exporter_port}/metrics")
     supervisor = Supervisor(process_specs(settings, sinks), settings.stack.state_path / "logs" / "main-job", report)
     started = time.monotonic()
     last = [0.0]
@@ -87,4 +91,7 @@ def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print
 
     report(f"main job running: collector, {', '.join('sink-' + s for s in sinks)}, reconciler "
            f"(logs in {supervisor.log_dir}); Ctrl-C stops")
-    supervisor.run(tick=tick, should_stop=lambda: duration is not None and time.monotonic() - started >= duration)
+    try:
+        supervisor.run(tick=tick, should_stop=lambda: duration is not None and time.monotonic() - started >= duration)
+    finally:
+        stop_exporter.set()

@@ -16,3 +16,7 @@ def collector_metrics_port(settings: Settings, sinks: list[str]) -> int:
 
 def reconciler_metrics_port(settings: Settings, sinks: list[str]) -> int:
     return settings.sinks.metrics_port + len(sinks) + 1
+
+
+def exporter_metrics_port(settings: Settings, sinks: list[str]) -> int:
+    return settings.sinks.metrics_port + len(sinks) + 2
