@@ -7,6 +7,9 @@ parametrised over those targets (``AEGIS_CONFORMANCE_SINKS=search,redis`` narrow
 names the sink and its engine (``[search-opensearch]``); the full engine version is printed in
 the terminal summary.
 
+Only the servers these tests need are started: PostgreSQL, Kafka, Kafka Connect and each selected
+target's ``stack_service``.
+
 Each test gets a fresh namespace: its own consumer group (starting at the topic's end, so only
 this test's changes are seen), its own corner of the target (``env(namespace)``) and its own rows
 in PostgreSQL; the target corner is dropped at the end.
@@ -44,6 +47,29 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         base = load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
         names = _selected()
         metafunc.parametrize("target_name", names, ids=[f"{n}-{TARGETS[n].engine_label(base)}" for n in names])
+
+
+CORE_SERVICES = ["postgres", "kafka", "kafka-connect"]
+
+
+@pytest.fixture(scope="session")
+def stack(settings):
+    """Overrides the root ``stack``: only the change stream's servers and the selected sinks' targets,
+    so each sink costs only its own server."""
+    from aegis.db import connect
+    from aegis.db.migrate import migrate
+    from aegis.stack.manager import StackManager
+
+    names = CORE_SERVICES + sorted({TARGETS[n].stack_service for n in _selected()})
+    manager = StackManager(settings)
+    was_running = {s.name for s in manager.status(names) if s.healthy}
+    manager.up(names, progress=lambda line: print(f"[stack] {line}"))
+    with connect(settings.postgres, autocommit=True) as conn:
+        migrate(conn, settings.postgres)
+    yield settings
+    started = [n for n in names if n not in was_running]
+    if started and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
+        manager.down(started, progress=lambda line: print(f"[stack] {line}"))
 
 
 @pytest.fixture(scope="session")
