@@ -77,10 +77,15 @@ class MilvusVectorSink:
         target = self.store.alias_target(self.alias)
         if target is None:
             name = self.create_collection(self.embedder.version)
-            self.store.run(lambda c: c.create_alias(name, self.alias, timeout=self.store.ddl_timeout), "create alias")
+            try:
+                self.store.run(lambda c: c.create_alias(name, self.alias, timeout=self.store.ddl_timeout),
+                               "create alias")
+            except TerminalError:
+                if self.store.alias_target(self.alias) is None:  # not another process winning the race
+                    raise
             log.info("milvus collection created", extra={"collection": name, "alias": self.alias,
                                                          "model_version": self.embedder.version})
-            target = name
+            target = self.store.alias_target(self.alias) or name
         self._use(target)
 
     def create_collection(self, model_version: str) -> str:
@@ -168,7 +173,12 @@ class MilvusVectorSink:
             return []
         texts = [source_text(r) for r in records]
         started = time.perf_counter()
-        vectors = self.embedder.embed(texts)
+        try:
+            vectors = self.embedder.embed(texts)
+        except Exception as exc:  # noqa: BLE001 - a model failure is not the target's: stop, do not dead-letter
+            raise TerminalError(f"embedding {len(texts)} texts failed: {exc!r}", code=ErrorCode.MILVUS_SYNC_FAILED,
+                                hint="check EMBEDDING_* settings and the model files; the batch is retried "
+                                     "when the sink restarts") from exc
         self.stats.embed_seconds += time.perf_counter() - started
         self.stats.embedded += len(records)
         return [record_entity(r, t, v.tolist(), self.embedder.version) for r, t, v in zip(records, texts, vectors)]
@@ -194,7 +204,10 @@ class MilvusVectorSink:
 
     # ------------------------------------------------------------------ reads
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
-        collection = self.collection
+        """Through the alias: the live collection, also after a re-embed swapped it."""
+        if self.store.alias_target(self.alias) is None:
+            return []
+        collection = self.alias
         result: list[StoredVersion] = []
         while len(result) < limit:
             window = min(QUERY_WINDOW, limit - len(result))
@@ -209,7 +222,9 @@ class MilvusVectorSink:
         return result
 
     def count(self) -> int:
-        return self.store.count(self.collection, ACTIVE)
+        if self.store.alias_target(self.alias) is None:
+            return 0
+        return self.store.count(self.alias, ACTIVE)
 
     def close(self) -> None:
         self.store.close()

@@ -153,10 +153,13 @@ class MilvusStore:
         return self.run(lambda c: c.has_collection(collection, timeout=self.timeout), "has collection")
 
     def ping(self) -> bool:
+        """True when Milvus answers. A failed ping drops the client, so the next call dials afresh
+        instead of waiting out gRPC's reconnect backoff, which grows during a long outage."""
         try:
             self.run(lambda c: c.list_collections(timeout=min(self.timeout, 3.0)), "ping")
             return True
         except AegisError:
+            self.close()
             return False
 
     def close(self) -> None:
