@@ -19,6 +19,7 @@ from connectors.rest import ConnectClient, ConnectorNotFound, TaskState, Validat
 from connectors.slot import SlotInfo, drop_publication, drop_slot, publication_exists, slot_info
 
 Progress = Callable[[str], None]
+OFFSET_RESET_TIMEOUT_SECONDS = 120.0
 
 
 class ConnectorInvalid(TerminalError):
@@ -221,8 +222,9 @@ def delete_connector(settings: Settings, *, drop_replication: bool = False, name
         exists = client.get_config(name) is not None
         if exists and drop_replication:
             client.request("PUT", f"/connectors/{name}/stop")
-            wait_until_state(settings, "STOPPED", name=name, timeout=60)
-            client.request("DELETE", f"/connectors/{name}/offsets")
+            wait_until_state(settings, "STOPPED", name=name, timeout=120)
+            # resetting reads the whole offsets topic: slow on a busy worker, and safe to repeat
+            client.request("DELETE", f"/connectors/{name}/offsets", timeout=OFFSET_RESET_TIMEOUT_SECONDS)
             offsets_reset = True
             progress(f"{name}: stopped, offsets reset")
         deleted = client.delete(name) if exists else False

@@ -17,6 +17,7 @@ from aegis.errors import ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy, retry_call
 
 _CONNECTOR_CODE = ErrorCode.CONNECTOR_FAILED
+VALIDATE_TIMEOUT_SECONDS = 90.0
 
 
 class ConnectorNotFound(TerminalError):
@@ -67,6 +68,7 @@ class ConnectClient:
     def __init__(self, base_url: str, *, timeout: float = 15.0, retry: RetryPolicy = RetryPolicy(attempts=6),
                  transport: httpx.BaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self.retry = retry
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   headers={"Accept": "application/json"})
@@ -139,7 +141,9 @@ class ConnectClient:
     def validate(self, connector_class: str, config: dict[str, str]) -> list[ValidationProblem]:
         """Run the plugin's config validation; return every property with errors."""
         plugin = connector_class.rsplit(".", 1)[-1]
-        body = self.request("PUT", f"/connector-plugins/{plugin}/config/validate", json=config).json()
+        # Debezium's validation connects to PostgreSQL: give it longer than an ordinary call
+        body = self.request("PUT", f"/connector-plugins/{plugin}/config/validate", json=config,
+                            timeout=max(self.timeout, VALIDATE_TIMEOUT_SECONDS)).json()
         problems = []
         for entry in body.get("configs", []):
             value = entry.get("value") or {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -22,6 +23,30 @@ from aegis.db import connect
 from aegis.db.migrate import ensure_replication_access
 from aegis.settings import Settings
 from connectors.manage import apply_connector, delete_connector, wait_until_running
+
+
+STREAM_SERVICES = ["postgres", "kafka", "kafka-connect"]
+
+
+@pytest.fixture(scope="session")
+def stream_stack(settings: Settings):
+    """Only the servers the change stream needs (PostgreSQL, Kafka, Kafka Connect), migrated.
+
+    Started if needed and stopped again at the end only if this session started them (like the
+    shared ``stack`` fixture, which starts every target as well).
+    """
+    from aegis.db.migrate import migrate
+    from aegis.stack.manager import StackManager
+
+    manager = StackManager(settings)
+    was_running = {s.name for s in manager.status(STREAM_SERVICES) if s.healthy}
+    manager.up(STREAM_SERVICES, progress=lambda line: print(f"[stack] {line}"))
+    with connect(settings.postgres, autocommit=True) as conn:
+        migrate(conn, settings.postgres)
+    yield settings
+    started_here = [name for name in STREAM_SERVICES if name not in was_running]
+    if started_here and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
+        manager.down(started_here, progress=lambda line: print(f"[stack] {line}"))
 
 
 def isolated_settings(settings: Settings, tag: str, **connector: object) -> Settings:
@@ -125,7 +150,7 @@ class TopicReader:
 
 
 @pytest.fixture()
-def reader_factory(stack):
+def reader_factory(stream_stack):
     readers: list[TopicReader] = []
 
     def make(settings: Settings, topic: str) -> TopicReader:

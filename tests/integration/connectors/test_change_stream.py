@@ -14,9 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def stream(stack):
+def stream(stream_stack):
     tag = new_tag()
-    settings = isolated_settings(stack, tag, snapshot_mode="initial")
+    settings = isolated_settings(stream_stack, tag, snapshot_mode="initial")
     source = f"cstest-{tag}"
     # snapshot only this module's rows, however many other suites left in the table
     only_ours = {"snapshot.select.statement.overrides": "public.policies",

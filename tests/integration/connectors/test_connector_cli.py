@@ -19,8 +19,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def managed(stack):
-    with running_connector(isolated_settings(stack, new_tag())) as running:
+def managed(stream_stack):
+    with running_connector(isolated_settings(stream_stack, new_tag())) as running:
         yield running
 
 
@@ -67,8 +67,8 @@ def test_pause_resume_and_restart(managed):
     assert connector_status(managed).running
 
 
-def test_failed_task_trace_is_shown_and_restart_recovers_it(stack):
-    settings = isolated_settings(stack, new_tag())
+def test_failed_task_trace_is_shown_and_restart_recovers_it(stream_stack):
+    settings = isolated_settings(stream_stack, new_tag())
     with connect(settings.postgres, autocommit=True) as conn:
         ensure_replication_access(conn, settings.postgres)
     try:
@@ -100,8 +100,8 @@ def test_failed_task_trace_is_shown_and_restart_recovers_it(stack):
     assert not publication_exists(settings.postgres)
 
 
-def test_delete_without_drop_slot_warns_that_the_slot_keeps_wal(stack):
-    settings = isolated_settings(stack, new_tag())
+def test_delete_without_drop_slot_warns_that_the_slot_keeps_wal(stream_stack):
+    settings = isolated_settings(stream_stack, new_tag())
     with running_connector(settings):
         result = _aegis(settings, "delete")
         assert result.exit_code == 0

@@ -50,8 +50,8 @@ def _confirmed_passes(settings, target: int, timeout: float) -> list[int]:
 
 
 @pytest.mark.integration
-def test_slot_confirms_wal_it_has_no_changes_for(stack):
-    settings = isolated_settings(stack, new_tag(), heartbeat_interval_ms=1000)
+def test_slot_confirms_wal_it_has_no_changes_for(stream_stack):
+    settings = isolated_settings(stream_stack, new_tag(), heartbeat_interval_ms=1000)
     filler = f"cstest_wal_filler_{settings.connector.name.rsplit('-', 1)[-1]}"
     try:
         with running_connector(settings):
@@ -70,8 +70,8 @@ def test_slot_confirms_wal_it_has_no_changes_for(stack):
 
 
 @pytest.mark.slow
-def test_ten_idle_minutes_with_the_shipped_heartbeat(stack):
-    settings = isolated_settings(stack, new_tag())  # the shipped heartbeat interval
+def test_ten_idle_minutes_with_the_shipped_heartbeat(stream_stack):
+    settings = isolated_settings(stream_stack, new_tag())  # the shipped heartbeat interval
     filler = f"cstest_wal_filler_{settings.connector.name.rsplit('-', 1)[-1]}"
     try:
         with running_connector(settings):

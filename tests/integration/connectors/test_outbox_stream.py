@@ -23,8 +23,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def outbox_stream(stack):
-    with running_connector(isolated_settings(stack, new_tag())) as running:
+def outbox_stream(stream_stack):
+    with running_connector(isolated_settings(stream_stack, new_tag())) as running:
         yield running
 
 

@@ -57,7 +57,9 @@ def _write_stream(settings, source: str, ids: list[int], progress: list[int], fa
 
 
 def _restart_connect(settings, *, crash: bool) -> None:
-    manager = StackManager(settings)
+    # correctness, not start-up speed, is under test: allow a slow JVM start on a busy machine
+    patient = settings.stack.model_copy(update={"start_timeout_seconds": 600.0})
+    manager = StackManager(settings.model_copy(update={"stack": patient}))
     if crash:
         pid = manager.status(["kafka-connect"])[0].pid
         assert pid is not None, "kafka-connect is not running"
@@ -74,8 +76,8 @@ def _restart_connect(settings, *, crash: bool) -> None:
     pytest.param(True, id="crash-restart", marks=pytest.mark.integration),
     pytest.param(False, id="graceful-restart", marks=pytest.mark.slow),  # CI runs the harsher crash variant
 ])
-def test_no_change_is_lost_across_a_kafka_connect_restart(stack, reader_factory, crash):
-    settings = isolated_settings(stack, new_tag())
+def test_no_change_is_lost_across_a_kafka_connect_restart(stream_stack, reader_factory, crash):
+    settings = isolated_settings(stream_stack, new_tag())
     source = f"cstest-restart-{settings.connector.name}"
     try:
         _stream_through_a_restart(settings, source, reader_factory, crash)

@@ -22,9 +22,16 @@ def settings(monkeypatch, tmp_path):
 
 
 def test_template_holds_no_secret_and_reads_the_password_through_the_env_provider():
-    text = resources.files("connectors").joinpath(TEMPLATE).read_text("utf-8")
-    assert json.loads(text)["config"]["database.password"] == "${env:AEGIS_DEBEZIUM_PASSWORD}"
-    assert "aegis_debezium\"" not in text.replace("{{database_user}}", "")  # no literal credentials
+    config = json.loads(resources.files("connectors").joinpath(TEMPLATE).read_text("utf-8"))["config"]
+    assert config["database.password"] == "${env:AEGIS_DEBEZIUM_PASSWORD}"
+    secret_keys = [k for k in config if any(w in k for w in ("password", "secret", "credential", "token"))]
+    assert secret_keys and all(re.fullmatch(r"\$\{(env|file):[^}]+\}", config[k]) for k in secret_keys)
+
+
+def test_rendered_config_never_contains_the_password(settings, monkeypatch):
+    monkeypatch.setenv("POSTGRES_DEBEZIUM_PASSWORD", "s3cret-Value-42")
+    rendered = json.dumps(load_connector_config(load_settings(env_file=None)).model_dump())
+    assert "s3cret-Value-42" not in rendered and "${env:AEGIS_DEBEZIUM_PASSWORD}" in rendered
 
 
 def test_rendered_config_is_the_documented_connector(settings):

@@ -1,0 +1,203 @@
+"""Commit → Kafka latency and sustained throughput of the change stream (issue 3).
+
+Runs against the local stack (`aegis stack up`, `aegis db migrate`) with a connector, slot,
+publication and topic prefix of its own, so the project's connector is not disturbed. Each
+writer transaction's commit time is taken on the client right after COMMIT returns; a row's
+latency is the time its change message is received by a Kafka consumer on the same machine
+minus that commit time (so it includes Debezium, Connect's producer, the broker and the fetch).
+
+    .venv/bin/python bench/changestream/bench_changestream.py latency --rate 200 --seconds 30 \
+        --set poll.interval.ms=500 --set poll.interval.ms=5
+    .venv/bin/python bench/changestream/bench_changestream.py throughput --rates 1000,2000,5000,8000
+
+Each `--set` value of one key is a separate configuration measured in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from aegis.db import connect
+from aegis.db.migrate import ensure_replication_access
+from aegis.settings import Settings, load_settings
+from connectors.manage import apply_connector, delete_connector, wait_until_running
+
+_INSERT = """
+INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash, status)
+SELECT %(source)s, %(run)s || '-' || n, '벤치 정책 ' || n, repeat('내용 ', 40), '기관', repeat('e', 64), 'active'
+  FROM generate_series(%(first)s::int, %(last)s::int) AS n"""
+
+
+def bench_settings(settings: Settings, tag: str) -> Settings:
+    pg = settings.postgres.model_copy(update={"slot_name": f"aegis_bench_{tag}", "publication": f"aegis_bench_{tag}"})
+    kafka = settings.kafka.model_copy(update={"topic_prefix": f"bench_{tag}",
+                                              "topic_policy_events": f"bench_{tag}.policy-events"})
+    connector = settings.connector.model_copy(update={"name": f"aegis-bench-{tag}", "snapshot_mode": "no_data"})
+    return settings.model_copy(update={"postgres": pg, "kafka": kafka, "connector": connector})
+
+
+@dataclass
+class Run:
+    commits: dict[int, float] = field(default_factory=dict)   # row number → commit time
+    received: dict[int, float] = field(default_factory=dict)  # row number → first receipt time
+    written: int = 0
+    write_seconds: float = 0.0
+
+
+def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: threading.Event, ready: threading.Event):
+    topic = f"{settings.kafka.topic_prefix}.public.policies"
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"bench-{run_id}",
+                         "enable.auto.commit": False, "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
+    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    while not stop.is_set():
+        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None and meta.partitions:
+            break
+        time.sleep(0.1)
+    # start at the end: only this run's changes count
+    partitions = []
+    for p in meta.partitions:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+        partitions.append(TopicPartition(topic, p, high))
+    consumer.assign(partitions)
+    ready.set()
+    prefix = f'"source_id":"{run_id}-'.encode()
+    while not stop.is_set() and len(run.received) < expected:
+        for m in consumer.consume(num_messages=10_000, timeout=0.05):
+            now = time.time()
+            value = m.value()
+            if m.error() or value is None:
+                continue
+            at = value.find(prefix)
+            if at < 0:
+                continue
+            end = value.index(b'"', at + len(prefix))
+            number = int(value[at + len(prefix):end])
+            run.received.setdefault(number, now)
+    consumer.close()
+
+
+def _write(settings: Settings, run_id: str, run: Run, rate: float, seconds: float, rows_per_tx: int) -> None:
+    """Insert rows at ``rate`` rows/s in transactions of ``rows_per_tx`` rows, for ``seconds``."""
+    total = int(rate * seconds)
+    interval = rows_per_tx / rate
+    with connect(settings.postgres) as conn:
+        started = time.perf_counter()
+        number = 0
+        while number < total:
+            due = started + (number / rows_per_tx) * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            last = min(number + rows_per_tx, total) - 1
+            conn.execute(_INSERT, {"source": f"bench-{run_id}", "run": run_id, "first": number, "last": last})
+            conn.commit()
+            committed = time.time()
+            for n in range(number, last + 1):
+                run.commits[n] = committed
+            number = last + 1
+        run.write_seconds = time.perf_counter() - started
+        run.written = number
+
+
+def measure(settings: Settings, rate: float, seconds: float, rows_per_tx: int, drain_timeout: float = 60) -> dict:
+    run_id = secrets.token_hex(4)
+    run = Run()
+    stop, ready = threading.Event(), threading.Event()
+    expected = int(rate * seconds)
+    consumer = threading.Thread(target=_consume, args=(settings, run_id, run, expected, stop, ready), daemon=True)
+    consumer.start()
+    ready.wait(60)
+    time.sleep(0.5)
+    _write(settings, run_id, run, rate, seconds, rows_per_tx)
+    deadline = time.monotonic() + drain_timeout
+    while len(run.received) < run.written and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    consumer.join(10)
+    latencies = sorted((run.received[n] - run.commits[n]) * 1000 for n in run.received if n in run.commits)
+    missing = run.written - len(run.received)
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
+    with connect(settings.postgres, autocommit=True) as conn:
+        conn.execute("DELETE FROM policies WHERE source_system = %s", (f"bench-{run_id}",))
+    return {"target_rate": rate, "rows_per_tx": rows_per_tx, "seconds": seconds, "written": run.written,
+            "achieved_write_rate": round(run.written / run.write_seconds, 1) if run.write_seconds else None,
+            "received": len(run.received), "missing": missing,
+            "p50_ms": round(pct(50), 1), "p95_ms": round(pct(95), 1), "p99_ms": round(pct(99), 1),
+            "max_ms": round(latencies[-1], 1) if latencies else None,
+            "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+            "load_avg_1m": round(os.getloadavg()[0], 1)}
+
+
+def _configurations(sets: list[str]) -> list[dict[str, str]]:
+    """``["k=a", "k=b", "j=c"]`` → one configuration per value of the first key, each with the other keys."""
+    if not sets:
+        return [{}]
+    by_key: dict[str, list[str]] = {}
+    for item in sets:
+        key, _, value = item.partition("=")
+        by_key.setdefault(key, []).append(value)
+    first, *rest = by_key
+    fixed = {k: v[-1] for k, v in by_key.items() if k != first}
+    return [{first: value, **fixed} for value in by_key[first]]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    lat = sub.add_parser("latency", help="p50/p99 commit→Kafka at a fixed rate, one row per transaction")
+    lat.add_argument("--rate", type=float, default=200)
+    lat.add_argument("--seconds", type=float, default=30)
+    lat.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    thr = sub.add_parser("throughput", help="latency at increasing rates; the highest with p99 < 1 s")
+    thr.add_argument("--rates", default="1000,2000,4000,6000,8000,12000")
+    thr.add_argument("--seconds", type=float, default=20)
+    thr.add_argument("--rows-per-tx", type=int, default=20)
+    thr.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still runs the clean-up below
+
+    base = load_settings(None)
+    settings = bench_settings(base, secrets.token_hex(3))
+    with connect(settings.postgres, autocommit=True) as conn:
+        ensure_replication_access(conn, settings.postgres)
+    results = []
+    try:
+        for overrides in _configurations(args.sets):
+            apply_connector(settings, overrides=overrides)
+            wait_until_running(settings, timeout=300)
+            time.sleep(3)  # let the task settle after a config change
+            if args.mode == "latency":
+                result = measure(settings, args.rate, args.seconds, rows_per_tx=1)
+                result["config"] = overrides or "shipped"
+                results.append(result)
+                print(json.dumps(result), flush=True)
+            else:
+                for rate in (float(r) for r in args.rates.split(",")):
+                    result = measure(settings, rate, args.seconds, rows_per_tx=args.rows_per_tx)
+                    result["config"] = overrides or "shipped"
+                    results.append(result)
+                    print(json.dumps(result), flush=True)
+                    if result["p99_ms"] > 1000 or result["missing"]:
+                        break
+    finally:
+        delete_connector(settings, drop_replication=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
