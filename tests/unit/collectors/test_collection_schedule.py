@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
+import pytz
 import schedule
 
 from aegis.settings import load_settings
@@ -31,7 +32,7 @@ def test_jobs_follow_the_seed_schedule():
     assert boards.unit == "days" and boards.at_time.strftime("%H:%M") == "00:00"
     assert str(boards.at_time_zone) == "Asia/Seoul"
     # the next board run is a midnight in Korea
-    next_kst = boards.next_run.astimezone().astimezone(__import__("pytz").timezone("Asia/Seoul"))
+    next_kst = boards.next_run.astimezone().astimezone(pytz.timezone("Asia/Seoul"))
     assert (next_kst.hour, next_kst.minute) == (0, 0)
     assert timedelta(0) < api.next_run - datetime.now() <= timedelta(hours=6)
 
