@@ -13,3 +13,11 @@ def test_configuration_table_lists_every_setting():
 def test_quick_start_is_the_two_commands():
     text = README.read_text(encoding="utf-8")
     assert "make run" in text and "make test" in text
+
+
+def test_cli_reference_lists_every_command():
+    from aegis.cli import cli
+    from aegis.cli.reference import render_readme_cli
+
+    text = README.read_text(encoding="utf-8")
+    assert render_readme_cli(text, cli) == text, "the README's CLI reference is out of date: run `make docs`"
