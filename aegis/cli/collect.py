@@ -27,7 +27,8 @@ from collectors.sources.base import SourceKind
               help="With --schedule: collect the API sources at start instead of waiting for the first interval.")
 @click.option("--quiet", is_flag=True, help="No per-page progress lines.")
 @click.option("--metrics-port", type=int, default=None,
-              help="With --schedule: serve Prometheus /metrics on this port (seed §6.4 names).")
+              help="With --schedule: serve /metrics (seed §6.4 names), /health and /health/ready on this port "
+                   "(address: SINKS_METRICS_HOST).")
 @click.pass_obj
 def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: str | None, run_now: bool,
             quiet: bool, metrics_port: int | None) -> None:
@@ -59,15 +60,24 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
             click.echo(f"no sample server was running: serving the sample sources at {server.url} for this run", err=True)
     try:
         if mode == "once":
-            result = collector.run_once(list(names), kinds, progress=None if quiet else _print_progress)
+            result = collector.run_once(list(names), kinds, progress=(lambda _: None) if quiet else _print_progress)
             _print_summary(result)
             sys.exit(0 if result.ok else 1)
-        if metrics_port is not None:
-            from prometheus_client import start_http_server
+        from collectors.observability import CollectorHealth, ObservabilityServer
 
-            start_http_server(metrics_port, addr="127.0.0.1")
-            click.echo(f"metrics at http://127.0.0.1:{metrics_port}/metrics", err=True)
-        _run_schedule(settings, collector, run_now, list(names))
+        health, observability = CollectorHealth(), None
+        if metrics_port is not None:
+            try:
+                observability = ObservabilityServer(health, settings.sinks.metrics_host, metrics_port).start()
+            except OSError as exc:
+                raise ConfigError(f"cannot serve metrics on {settings.sinks.metrics_host}:{metrics_port}: {exc}",
+                                  hint="pick another --metrics-port") from None
+            click.echo(f"metrics at {observability.url}/metrics, health at {observability.url}/health/ready", err=True)
+        try:
+            _run_schedule(settings, collector, run_now, list(names), health)
+        finally:
+            if observability is not None:
+                observability.stop()
     finally:
         if server is not None:
             server.stop()
@@ -103,7 +113,7 @@ def _print_summary(result: PassResult) -> None:
                    err=True)
 
 
-def _run_schedule(settings: Settings, collector: Collector, run_now: bool, names: list[str]) -> None:
+def _run_schedule(settings: Settings, collector: Collector, run_now: bool, names: list[str], health) -> None:
     from collectors.scheduler import CollectionScheduler
 
     stop = threading.Event()
@@ -111,6 +121,7 @@ def _run_schedule(settings: Settings, collector: Collector, run_now: bool, names
         signal.signal(signum, lambda *_: stop.set())
 
     def report(kind: SourceKind, result: PassResult) -> None:
+        health.record(result)
         click.echo(f"{kind.value} pass {result.run_id} finished in {result.seconds:.1f}s", err=True)
         _print_summary(result)
 

@@ -24,6 +24,12 @@ def test_collect_once_prints_a_summary_and_stores(stack, db, sample_server, monk
     assert summary_line.split()[:7] == ["gov24", "2", "150", "150", "0", "0", "0"]
     assert db.execute("SELECT count(*) FROM policies WHERE source_system = 'gov24'").fetchone()[0] == 150
 
+    again = CliRunner().invoke(cli, ["collect", "--once", "--source", "gov24", "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert "gov24: page 1 stored" not in again.output  # no progress lines (the JSON log stays)
+    (summary_line,) = [line for line in again.output.splitlines() if line.startswith("gov24 ")]
+    assert summary_line.split()[:7] == ["gov24", "2", "150", "0", "0", "150", "0"]
+
     monkeypatch.setenv("SOURCE_GOV24_API_KEY", "WRONG")  # a key: now "live" — pointed at the sample server
     monkeypatch.setenv("SOURCE_GOV24_BASE_URL", sample_server.url)
     failed = CliRunner().invoke(cli, ["collect", "--once", "--source", "gov24", "--quiet"])

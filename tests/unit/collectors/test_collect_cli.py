@@ -33,3 +33,27 @@ def test_help_texts():
     for args in (["collect", "--help"], ["sources", "serve-samples", "--help"], ["sources", "list", "--help"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_scheduler_serves_metrics_and_readiness():
+    import httpx
+
+    from collectors import metrics  # noqa: F401 - registers the seed §6.4 collection metrics
+    from collectors.models import SourceError, SourceSummary
+    from collectors.observability import CollectorHealth, ObservabilityServer
+    from collectors.runner import PassResult
+
+    health = CollectorHealth()
+    server = ObservabilityServer(health, "127.0.0.1", 0).start()
+    try:
+        assert "data_collection_total" in httpx.get(server.url + "/metrics").text
+        assert httpx.get(server.url + "/health").status_code == 200
+        assert httpx.get(server.url + "/health/ready").status_code == 200
+        failed = SourceSummary(source="bizinfo", error=SourceError(code="DP_1001", message="down"))
+        health.record(PassResult(run_id="r1", summaries=[failed], seconds=1.0))
+        ready = httpx.get(server.url + "/health/ready")
+        assert ready.status_code == 503 and ready.json()["failed_sources"] == ["bizinfo"]
+        health.record(PassResult(run_id="r2", summaries=[failed, SourceSummary(source="gov24", new=3)], seconds=1.0))
+        assert httpx.get(server.url + "/health/ready").status_code == 200
+    finally:
+        server.stop()
