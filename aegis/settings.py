@@ -139,7 +139,7 @@ class SearchSettings(BaseSettings):
     index_alias: str = Field("policies", description="Alias searches use; it points at the current versioned index.")
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
     refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
-    request_timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one request to the search engine.")
+    request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to the search engine (a bulk of SINKS_BATCH_SIZE documents must fit).")
     transport_port: int = Field(59250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
     heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 

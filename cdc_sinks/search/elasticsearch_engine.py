@@ -78,7 +78,7 @@ class ElasticsearchEngine(SearchEngine):
         return int(self._call("count", lambda: self.client.count(index=index, query=query))["count"])
 
     def refresh(self, index: str) -> None:
-        self._call("refresh", lambda: self.client.indices.refresh(index=index))
+        self._call("refresh", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.refresh(index=index))
 
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         return dict(self._call("reindex", lambda: self.client.options(request_timeout=600).reindex(

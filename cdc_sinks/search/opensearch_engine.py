@@ -82,7 +82,7 @@ class OpenSearchEngine(SearchEngine):
         return int(self._call("count", lambda: self.client.count(index=index, body=body))["count"])
 
     def refresh(self, index: str) -> None:
-        self._call("refresh", lambda: self.client.indices.refresh(index=index))
+        self._call("refresh", lambda: self.client.indices.refresh(index=index, request_timeout=ADMIN_TIMEOUT))
 
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         body = {"source": {"index": source}, "dest": {"index": dest, "version_type": "external"},

@@ -24,7 +24,7 @@ from typing import Callable, TypeVar
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from aegis.db import connect
-from aegis.errors import DataError
+from aegis.errors import DataError, TransientError
 from aegis.models.change_decoding import build_decoder
 from aegis.models.change_event import decode_change
 from aegis.settings import Settings
@@ -302,7 +302,13 @@ class SinkUnderTest:
     def wait_converged(self, writer: PolicyWriter, timeout: float = 60.0) -> Verdict:
         deadline = time.monotonic() + timeout
         while True:
-            verdict = self.verdict(writer)
+            try:
+                verdict = self.verdict(writer)
+            except TransientError:  # the target is slow to answer the check itself: look again
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+                continue
             if verdict.converged or time.monotonic() > deadline:
                 return verdict
             if self._thread is not None:
