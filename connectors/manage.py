@@ -60,6 +60,8 @@ class ConnectorStatus(BaseModel):
     trace: str | None = None
     tasks: list[TaskState] = Field(default_factory=list)
     slot: SlotInfo | None = None
+    slot_error: str | None = None
+    """Why the slot could not be read (PostgreSQL unreachable); the connector state is still shown."""
 
     @property
     def running(self) -> bool:
@@ -125,14 +127,20 @@ def list_connectors(settings: Settings) -> list[str]:
 def connector_status(settings: Settings, name: str | None = None, *, with_slot: bool = True) -> ConnectorStatus:
     """The connector's and its tasks' states (with a failed task's trace) and the slot's lag."""
     name = name or settings.connector.name
-    slot = slot_info(settings.postgres) if with_slot else None
+    slot, slot_error = None, None
+    if with_slot:
+        try:
+            slot = slot_info(settings.postgres)
+        except TransientError as exc:
+            slot_error = exc.message
     with _client(settings) as client:
         try:
             doc = client.status(name)
         except ConnectorNotFound:
-            return ConnectorStatus(name=name, present=False, slot=slot)
+            return ConnectorStatus(name=name, present=False, slot=slot, slot_error=slot_error)
     return ConnectorStatus(name=name, present=True, state=doc.connector.state, worker_id=doc.connector.worker_id,
-                           trace=doc.connector.trace, tasks=sorted(doc.tasks, key=lambda t: t.id), slot=slot)
+                           trace=doc.connector.trace, tasks=sorted(doc.tasks, key=lambda t: t.id), slot=slot,
+                           slot_error=slot_error)
 
 
 def wait_until_state(settings: Settings, state: str, *, timeout: float = 60.0, name: str | None = None,

@@ -123,7 +123,9 @@ def status(settings: Settings, as_json: bool) -> None:
             if task.trace:
                 click.echo("    " + task.trace.replace("\n", "\n    "))
     slot = report.slot
-    if slot is None:
+    if report.slot_error:
+        click.secho(f"slot {settings.postgres.slot_name}: unknown ({report.slot_error})", fg="red")
+    elif slot is None:
         click.echo(f"slot {settings.postgres.slot_name}: absent")
     else:
         click.echo(f"slot {slot.slot_name}: {'active' if slot.active else 'INACTIVE'}, "
