@@ -159,7 +159,7 @@ class SinkRuntime:
         plan = plan_batch(messages, self.decode)
         while True:
             try:
-                result = apply_plan(self.sink, plan, self.retry)
+                result = apply_plan(self.sink, plan, self.retry, sleep=self._backoff_sleep)
                 self.health.target_ok = True
                 break
             except TransientError as exc:
@@ -199,6 +199,11 @@ class SinkRuntime:
                                          "upserted": result.upserted, "removed": result.removed,
                                          "superseded": plan.superseded, "dead_lettered": len(dead),
                                          "write_ms": round(write_seconds * 1000, 1)})
+
+    def _backoff_sleep(self, seconds: float) -> None:
+        """Sleep between write retries; a stop request ends the retrying (the batch is then abandoned)."""
+        if self._stop.wait(seconds):
+            raise TransientError("stop requested during retries", code=ErrorCode.BATCH_PROCESSING_ERROR)
 
     def _dead_letter(self, dead: list[Rejected]) -> bool:
         """Send dead letters until Kafka acknowledges them (or stop is asked: then False)."""

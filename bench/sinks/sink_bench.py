@@ -142,7 +142,12 @@ class Bench:
 
     def close(self) -> None:
         self.process.terminate()
-        self.process.wait(60)
+        try:
+            self.process.wait(120)
+        except subprocess.TimeoutExpired:
+            print(f"the sink did not stop within 120 s of SIGTERM: killed (log {self.log_path})", file=sys.stderr)
+            self.process.kill()
+            self.process.wait(30)
         self.target.cleanup()
         self.conn.execute("DELETE FROM policies WHERE id = ANY(%s)", (self.ids,))
         self.conn.close()

@@ -63,3 +63,14 @@ def test_stale_events_do_not_overwrite_across_batches():
     apply_plan(sink, plan_batch([message(2, 5, op="c")]), NO_WAIT)
     assert sink.records[1][0] == 50
     assert sink.read_back(0, 10) == [sink.read_back(0, 10)[0]] and sink.count() == 1
+
+
+def test_a_sleep_that_raises_ends_the_retries_early():
+    sink = MemorySink(transient_failures=5)
+
+    def stopping(_seconds: float) -> None:
+        raise TransientError("stop requested")
+
+    with pytest.raises(TransientError, match="stop requested"):
+        apply_plan(sink, plan_batch([message(1, 10)]), RetryPolicy(attempts=5, base_delay=1, max_delay=1), sleep=stopping)
+    assert sink.calls == 1
