@@ -15,6 +15,14 @@ from aegis.stack.registry import build_services
 
 Progress = Callable[[str], None]
 
+START_ATTEMPTS = 2
+"""A server that exits during start-up is started once more (seen: Kafka 4.3's controller can hit a
+start-up race and terminate on a heavily loaded machine); a timeout is not retried."""
+
+
+class ServiceExitedEarly(StackError):
+    """The process ended before it was healthy."""
+
 
 @dataclass
 class ServiceStatus:
@@ -57,9 +65,19 @@ class StackManager:
                 continue
             started = time.monotonic()
             progress(f"{service.name}: starting on port {service.port} ...")
-            pid = self._start(service)
+            pid = self._start_with_retry(service, progress)
             progress(f"{service.name}: healthy in {time.monotonic() - started:.1f}s (pid {pid})")
         return self.status(names)
+
+    def _start_with_retry(self, service: Service, progress: Progress) -> int:
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self._start(service)
+            except ServiceExitedEarly as exc:
+                if attempt == START_ATTEMPTS:
+                    raise
+                progress(f"{service.name}: {exc.message}; starting it again")
+        raise AssertionError("unreachable")
 
     def _start(self, service: Service) -> int:
         service.check_installed()
@@ -89,7 +107,8 @@ class StackManager:
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 self._pidfile(service).remove()
-                raise self._failure(service, f"exited with code {proc.returncode} before it was healthy")
+                raise self._failure(service, f"exited with code {proc.returncode} before it was healthy",
+                                    ServiceExitedEarly)
             if service.probe():
                 return
             time.sleep(0.25)
@@ -97,8 +116,8 @@ class StackManager:
         self._pidfile(service).remove()
         raise self._failure(service, f"was not healthy within {timeout:.0f}s and was stopped")
 
-    def _failure(self, service: Service, what: str) -> StackError:
-        return StackError(f"{service.name} {what}",
+    def _failure(self, service: Service, what: str, kind: type[StackError] = StackError) -> StackError:
+        return kind(f"{service.name} {what}",
                           hint=f"its log is {service.log_path}; last lines:\n{tail(service.log_path)}")
 
     def down(self, names: list[str] | None = None, progress: Progress = lambda _: None) -> None:
