@@ -9,7 +9,8 @@ SIGKILL mid-batch.
 
 Which sinks: ``AEGIS_AVRO_CONFORMANCE_SINKS`` (default ``redis``: the decoder is the part under test
 and is shared by every sink; ``all`` runs every sink the suite knows). The suite's own cost knobs
-(``AEGIS_CONFORMANCE_OUTAGE_SECONDS``, ``AEGIS_CONFORMANCE_LOAD``) pass through.
+pass through; unless set, this run uses a 10 s outage and 600 changes for the SIGKILL test
+(``AEGIS_CONFORMANCE_OUTAGE_SECONDS``, ``AEGIS_CONFORMANCE_LOAD``) to stay within CI's budget.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ REPO = Path(__file__).resolve().parents[3]
 SUITE = REPO / "tests" / "integration" / "cdc_sinks" / "conformance"
 
 
+@pytest.mark.timeout(1800)  # the whole suite in a child process; its own tests keep their own timeouts
 def test_the_sink_conformance_suite_passes_with_the_avro_profile(schema_registry, tmp_path):
     from connectors.manage import delete_connector
 
     settings = isolated_settings(schema_registry, f"conf{secrets.token_hex(3)}", change_format="avro")
     env = {**os.environ, **isolated_env(settings), "AEGIS_TEST_KEEP_STACK": "1"}
+    env.setdefault("AEGIS_CONFORMANCE_OUTAGE_SECONDS", "10")
+    env.setdefault("AEGIS_CONFORMANCE_LOAD", "600")
     sinks = os.environ.get("AEGIS_AVRO_CONFORMANCE_SINKS", "redis")
     if sinks == "all":
         env.pop("AEGIS_CONFORMANCE_SINKS", None)

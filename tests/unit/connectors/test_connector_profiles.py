@@ -36,6 +36,7 @@ def test_avro_profile_swaps_both_converters_for_the_confluent_wire_format(settin
         assert config[prefix] == AVRO_CONVERTER
         assert config[f"{prefix}.apicurio.registry.url"] == "http://127.0.0.1:58081/apis/registry/v2"
         assert config[f"{prefix}.apicurio.registry.as-confluent"] == "true"
+        assert config[f"{prefix}.apicurio.registry.id-handler"].endswith(".Legacy4ByteIdHandler")  # 4-byte ids
         assert config[f"{prefix}.apicurio.registry.headers.enabled"] == "false"
         assert config[f"{prefix}.apicurio.registry.use-id"] == "contentId"
         assert config[f"{prefix}.apicurio.registry.auto-register"] == "true"
