@@ -48,6 +48,10 @@ class Neo4jGraphSink:
                 for statement in self.statements.schema:
                     session.run(statement).consume()
                 session.run(cypher.AWAIT_INDEXES, seconds=120).consume()
+                # Plan the batch statements now (an empty batch writes nothing): planning them takes
+                # seconds, which must not count against the first real batch's transaction timeout.
+                for statement in (self.statements.upsert_policies, self.statements.remove_policies):
+                    session.run(statement, rows=[]).consume()
 
     def ping(self) -> bool:
         try:
