@@ -225,7 +225,8 @@ def latency(args) -> dict:
 
 def throughput(args) -> dict:
     rates = [int(r) for r in args.rates.split(",")]
-    bench = Bench(args.sink, working_set=max(rates) // 10 * 2)
+    # rows are reused every 10 s: a sentinel is only overwritten (left unresolved) after that long
+    bench = Bench(args.sink, working_set=max(rates) * 10)
     results = []
     try:
         for rate in rates:
