@@ -67,8 +67,13 @@ def render_config(base_dir: Path, base_port: int) -> Path:
     from milvus import MilvusServerConfig, _initialize_data_files
 
     named = ports(base_port)
-    config = MilvusServerConfig(data_dir=str(base_dir), **{k: named[k] for k in PORT_OFFSETS})
-    config.resolve()  # binds each port once to check it is free, writes configs/milvus.yaml
+    config = MilvusServerConfig(data_dir=str(base_dir))
+    # Not ``config.resolve()``: it test-binds every port without SO_REUSEADDR, which fails for a
+    # port still in TIME_WAIT right after a restart. Milvus binds with SO_REUSEADDR itself.
+    for key in PORT_OFFSETS:
+        config.set(key, named[key])
+    config.resolve_storage()
+    config.write_config()
     config_file = base_dir / "configs" / "milvus.yaml"
     document = yaml.safe_load(config_file.read_text())
     etcd_config = base_dir / "configs" / "etcd.yaml"

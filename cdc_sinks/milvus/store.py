@@ -11,6 +11,7 @@ All carry ``DP_3001`` (MILVUS_SYNC_FAILED).
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from typing import Callable, Sequence, TypeVar
 
@@ -96,13 +97,15 @@ class MilvusStore:
         return self._call(lambda: fn(client), what, write=write)
 
     @property
-    def timeout(self) -> float:
-        return self.settings.timeout_seconds
+    def timeout(self) -> int:
+        """Seconds for one call, as an int: pymilvus bounds its own retry loop (75 tries, up to 3 s
+        apart, ~4 minutes) by ``timeout`` only when it is an ``int`` — a float is ignored there."""
+        return max(1, math.ceil(self.settings.timeout_seconds))
 
     @property
-    def ddl_timeout(self) -> float:
+    def ddl_timeout(self) -> int:
         """Creating, indexing and loading a collection takes longer than a read or a write."""
-        return max(self.settings.timeout_seconds, 60.0)
+        return max(self.timeout, 60)
 
     # ---------------------------------------------------------------- reads
     def query(self, collection: str, filter: str, fields: Sequence[str], *, limit: int | None = None) -> list[dict]:
@@ -156,7 +159,7 @@ class MilvusStore:
         """True when Milvus answers. A failed ping drops the client, so the next call dials afresh
         instead of waiting out gRPC's reconnect backoff, which grows during a long outage."""
         try:
-            self.run(lambda c: c.list_collections(timeout=min(self.timeout, 3.0)), "ping")
+            self.run(lambda c: c.list_collections(timeout=min(self.timeout, 3)), "ping")
             return True
         except AegisError:
             self.close()
