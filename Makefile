@@ -12,11 +12,11 @@ help:  ## list the targets
 
 install: system-deps python-deps jars  ## install everything missing (Debian packages, .venv, server jars)
 
-system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, Java 17, Maven), when missing
+system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, JDK 17, Maven), when missing
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v javac >/dev/null || missing="$$missing openjdk-17-jdk-headless"; \
 	command -v mvn >/dev/null || missing="$$missing maven"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

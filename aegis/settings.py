@@ -143,6 +143,7 @@ class SearchSettings(BaseSettings):
     transport_port: int = Field(59250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
     heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 
+
 class MilvusSettings(BaseSettings):
     """The vector target: Milvus 2.3 standalone (the local stack runs the `milvus` package's server)."""
 
@@ -187,6 +188,7 @@ class EmbeddingSettings(BaseSettings):
     @property
     def version(self) -> str:
         return self.model_version or f"{self.model}/{self.backend}/{self.max_tokens}"
+
 
 class StackSettings(BaseSettings):
     """The native local stack started by ``aegis stack up``."""
@@ -275,44 +277,66 @@ class CollectionSettings(BaseSettings):
 
 
 class SourceEndpoint(BaseModel):
-    """How to reach one source. No ``api_key`` (and no ``base_url``) means the local sample server."""
+    """How one collector source is reached (built by ``SourcesSettings.endpoint``)."""
 
     base_url: str | None = None
     api_key: SecretStr | None = None
-    timeout_seconds: float = Field(15.0, gt=0)
-    requests_per_second: float = Field(2.0, gt=0)
-    page_size: int = Field(100, ge=1, le=500)
-
-
-class BizinfoEndpoint(SourceEndpoint):
-    timeout_seconds: float = Field(30.0, ge=20)  # slow from abroad: under 20 s fails
-
-
-class KoreaRssEndpoint(SourceEndpoint):
-    feeds: list[str] = Field(default_factory=lambda: ["policy", "pressrelease"])
+    timeout_seconds: float = 15.0
+    requests_per_second: float = 2.0
+    page_size: int = 100
 
 
 class SourcesSettings(BaseSettings):
-    """Collector sources (env ``SOURCE_<NAME>__<FIELD>``, e.g. ``SOURCE_BIZINFO__API_KEY``)."""
+    """Collector sources. Each API source has ``SOURCE_<NAME>_BASE_URL``, ``_API_KEY``,
+    ``_TIMEOUT_SECONDS``, ``_REQUESTS_PER_SECOND`` and ``_PAGE_SIZE``; NAME is BIZINFO, KSTARTUP,
+    YOUTHCENTER, GOV24 or KOREA_RSS (no key: RSS goes live only when its base URL is set)."""
 
-    model_config = SettingsConfigDict(env_prefix="SOURCE_", env_nested_delimiter="__", **_COMMON)
+    model_config = SettingsConfigDict(env_prefix="SOURCE_", **_COMMON)
 
-    samples_url: str = "http://127.0.0.1:58800"
-    bizinfo: BizinfoEndpoint = Field(default_factory=BizinfoEndpoint)
-    kstartup: SourceEndpoint = Field(default_factory=SourceEndpoint)
-    youthcenter: SourceEndpoint = Field(default_factory=SourceEndpoint)
-    gov24: SourceEndpoint = Field(default_factory=SourceEndpoint)
-    korea_rss: KoreaRssEndpoint = Field(default_factory=KoreaRssEndpoint)
-    boards_dir: Path | None = None  # extra board configs (*.yaml) beside the bundled ones
-    board_timeout_seconds: float = Field(20.0, gt=0)
-    board_requests_per_second: float = Field(1.0, gt=0)
-    retry_attempts: int = Field(3, ge=1, le=10)
-    retry_base_delay_seconds: float = Field(0.5, ge=0)
-    retry_max_delay_seconds: float = Field(8.0, ge=0)
-    breaker_failure_threshold: int = Field(5, ge=1)
-    breaker_recovery_seconds: float = Field(60.0, gt=0)
-    max_response_bytes: int = Field(20_000_000, ge=1024)
-    max_pages: int = Field(1000, ge=1)
+    samples_url: str = Field("http://127.0.0.1:58800", description="The local sample server (`aegis sources serve-samples`), used by every source without a key.")
+    bizinfo_base_url: str | None = Field(None, description="Bizinfo (기업마당): base URL (unset: the live service when a key is set, else the sample server).")
+    bizinfo_api_key: SecretStr | None = Field(None, description="Bizinfo (기업마당): API key (unset: collect from the sample server).")
+    bizinfo_timeout_seconds: float = Field(30.0, ge=20, description="Bizinfo (기업마당): timeout of one request.")
+    bizinfo_requests_per_second: float = Field(2.0, gt=0, description="Bizinfo (기업마당): rate limit (requests per second).")
+    bizinfo_page_size: int = Field(100, ge=1, le=500, description="Bizinfo (기업마당): records asked for per page.")
+    kstartup_base_url: str | None = Field(None, description="K-Startup: base URL (unset: the live service when a key is set, else the sample server).")
+    kstartup_api_key: SecretStr | None = Field(None, description="K-Startup: API key (unset: collect from the sample server).")
+    kstartup_timeout_seconds: float = Field(15.0, gt=0, description="K-Startup: timeout of one request.")
+    kstartup_requests_per_second: float = Field(2.0, gt=0, description="K-Startup: rate limit (requests per second).")
+    kstartup_page_size: int = Field(100, ge=1, le=500, description="K-Startup: records asked for per page.")
+    youthcenter_base_url: str | None = Field(None, description="온통청년: base URL (unset: the live service when a key is set, else the sample server).")
+    youthcenter_api_key: SecretStr | None = Field(None, description="온통청년: API key (unset: collect from the sample server).")
+    youthcenter_timeout_seconds: float = Field(15.0, gt=0, description="온통청년: timeout of one request.")
+    youthcenter_requests_per_second: float = Field(2.0, gt=0, description="온통청년: rate limit (requests per second).")
+    youthcenter_page_size: int = Field(100, ge=1, le=500, description="온통청년: records asked for per page.")
+    gov24_base_url: str | None = Field(None, description="보조금24: base URL (unset: the live service when a key is set, else the sample server).")
+    gov24_api_key: SecretStr | None = Field(None, description="보조금24: API key (unset: collect from the sample server).")
+    gov24_timeout_seconds: float = Field(15.0, gt=0, description="보조금24: timeout of one request.")
+    gov24_requests_per_second: float = Field(2.0, gt=0, description="보조금24: rate limit (requests per second).")
+    gov24_page_size: int = Field(100, ge=1, le=500, description="보조금24: records asked for per page.")
+    korea_rss_base_url: str | None = Field(None, description="정책브리핑 RSS base URL (unset: the sample server).")
+    korea_rss_timeout_seconds: float = Field(15.0, gt=0, description="정책브리핑 RSS: timeout of one request.")
+    korea_rss_requests_per_second: float = Field(2.0, gt=0, description="정책브리핑 RSS: rate limit (requests per second).")
+    korea_rss_feeds: str = Field("policy,pressrelease", description="정책브리핑 feeds collected (comma list; /rss/<feed>.xml).")
+    boards_dir: Path | None = Field(None, description="Extra web-board configs (*.yaml) besides the bundled sample boards.")
+    board_timeout_seconds: float = Field(20.0, gt=0, description="Web boards: timeout of one page request.")
+    board_requests_per_second: float = Field(1.0, gt=0, description="Web boards: requests per second to one site.")
+    retry_attempts: int = Field(3, ge=1, le=10, description="Tries of one request on transient failures (5xx, 429, timeouts).")
+    retry_base_delay_seconds: float = Field(0.5, ge=0, description="First retry delay (exponential backoff, full jitter).")
+    retry_max_delay_seconds: float = Field(8.0, ge=0, description="Longest retry delay.")
+    breaker_failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a source's circuit breaker.")
+    breaker_recovery_seconds: float = Field(60.0, gt=0, description="Seconds an open circuit waits before one trial request.")
+    max_response_bytes: int = Field(20_000_000, ge=1024, description="Largest response body read from a source.")
+    max_pages: int = Field(1000, ge=1, description="Most pages read from one source in one pass.")
+
+    def endpoint(self, name: str) -> SourceEndpoint:
+        """The ``SOURCE_<NAME>_*`` settings of one API source."""
+        values = {f: getattr(self, f"{name}_{f}") for f in SourceEndpoint.model_fields if hasattr(self, f"{name}_{f}")}
+        return SourceEndpoint(**values)
+
+    @property
+    def feeds(self) -> list[str]:
+        return [f.strip() for f in self.korea_rss_feeds.split(",") if f.strip()]
 
 
 class ProcessingSettings(BaseSettings):
@@ -341,6 +365,7 @@ class ReconcilerSettings(BaseSettings):
     @property
     def target_names(self) -> list[str]:
         return [name.strip() for name in self.targets.split(",") if name.strip()]
+
 
 class Settings(BaseModel):
     """Everything Aegis Sync can be configured with."""
@@ -397,9 +422,8 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
             values[name] = group(_env_file=env_file)
         except ValidationError as exc:
             prefix = group.model_config.get("env_prefix", "")
-            delimiter = group.model_config.get("env_nested_delimiter") or "."
             for err in exc.errors():
-                field = delimiter.join(str(p) for p in err["loc"])
+                field = ".".join(str(p) for p in err["loc"])
                 problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})")
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems),
