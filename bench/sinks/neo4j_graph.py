@@ -5,7 +5,9 @@
 
 write-path  drives ``Neo4jGraphSink`` directly with ``SinkRecord``s: inserts, updates that move
             every policy's edges, replays (same content hash) and deletes, in batches; reports
-            changes/s and the batch latency. No Kafka: the sink's own ceiling.
+            changes/s, the batch latency, and the CPU time per change of the Neo4j server process
+            and of the sink (projection, driver) — CPU time stays meaningful on a shared, busy
+            machine where wall-clock rates do not. No Kafka: the sink's own ceiling.
 pipeline    the real path: UPDATE in PostgreSQL → Debezium → Kafka → ``SinkRuntime`` → Neo4j.
             (1) a paced phase at ``--rate`` changes/s, one change per transaction, reporting
             commit → visible latency; (2) a sustained phase writing ``--sustained`` changes as fast
@@ -32,6 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Sequence
 
 from aegis.settings import Settings, load_settings
@@ -85,6 +88,19 @@ def load_average() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def server_cpu_seconds(settings: Settings) -> float | None:
+    """CPU time (user + system) the local stack's Neo4j process has used so far, if it runs here."""
+    import json
+
+    try:
+        pid = json.loads((settings.stack.state_path / "pids" / "neo4j.pid").read_text())["pid"]
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError, KeyError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # ------------------------------------------------------------------------------ write path
 def write_path(settings: Settings, policies: int, batch: int) -> None:
     rng = random.Random(6)
@@ -105,18 +121,22 @@ def write_path(settings: Settings, policies: int, batch: int) -> None:
 
     def run(label: str, items: list, write) -> None:
         latencies = []
+        cpu_before, client_before = server_cpu_seconds(settings), time.process_time()
         started = time.perf_counter()
         for i in range(0, len(items), batch):
             t = time.perf_counter()
             write(items[i:i + batch])
             latencies.append(time.perf_counter() - t)
         elapsed = time.perf_counter() - started
+        cpu_after, client = server_cpu_seconds(settings), time.process_time() - client_before
+        server = f"{1e6 * (cpu_after - cpu_before) / len(items):.0f} µs" if cpu_before and cpu_after else "n/a"
         print(f"| {date.today()} | write-path {label} | {len(items)} | {batch} | {len(items) / elapsed:,.0f}/s | "
               f"{1000 * statistics.median(latencies):.0f} ms | {1000 * percentile(latencies, 99):.0f} ms | "
-              f"load {load_average()} |", flush=True)
+              f"{server} | {1e6 * client / len(items):.0f} µs | load {load_average()} |", flush=True)
 
-    print("| date | phase | changes | batch | changes/s | batch p50 | batch p99 | notes |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| date | phase | changes | batch | changes/s | batch p50 | batch p99 | Neo4j CPU per change | "
+          "sink CPU per change | notes |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     inserts = records(1, 1_000_000)
     run("insert", inserts, sink.upsert_batch)
     updates = records(2, 2_000_000)
