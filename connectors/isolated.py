@@ -1,4 +1,5 @@
-"""A change stream of its own beside the main one: its own connector, slot, publication and topics.
+"""A change stream of its own beside the main one: its own connector, slot, publication and topics
+(dead-letter topic included).
 
 Tests and benchmarks use it to run a connector in a given encoding profile (``json`` or ``avro``)
 without disturbing the connector every other suite shares — e.g. two streams of the same table,
@@ -23,7 +24,7 @@ def isolated_settings(settings: Settings, tag: str, *, change_format: str, datab
     """
     pg = settings.postgres.model_copy(update={"slot_name": f"aegis_iso_{tag}", "publication": f"aegis_iso_{tag}",
                                               **({"db": database} if database else {})})
-    kafka = settings.kafka.model_copy(update={"topic_prefix": f"iso_{tag}",
+    kafka = settings.kafka.model_copy(update={"topic_prefix": f"iso_{tag}", "topic_dlq": f"iso_{tag}.dlq",
                                               "topic_policy_events": f"iso_{tag}.policy-events"})
     connector = settings.connector.model_copy(update={"name": f"aegis-iso-{tag}", "snapshot_mode": snapshot_mode})
     sinks = settings.sinks.model_copy(update={"policy_topic": None})
@@ -38,6 +39,7 @@ def isolated_env(settings: Settings) -> dict[str, str]:
             "POSTGRES_PUBLICATION": settings.postgres.publication,
             "KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
             "KAFKA_TOPIC_POLICY_EVENTS": settings.kafka.topic_policy_events,
+            "KAFKA_TOPIC_DLQ": settings.kafka.topic_dlq,
             "AEGIS_CONNECTOR_NAME": settings.connector.name,
             "AEGIS_CONNECTOR_SNAPSHOT_MODE": settings.connector.snapshot_mode,
             "CHANGE_EVENTS_FORMAT": settings.change_events.format}
@@ -62,8 +64,13 @@ def isolated_stream(settings: Settings, *, timeout: float = 120.0) -> Iterator[S
         yield settings
     finally:
         delete_connector(settings, drop_replication=True)
-        delete_topics(settings, [change_topic(settings), settings.kafka.topic_policy_events,
-                                 f"__debezium-heartbeat.{settings.kafka.topic_prefix}"])
+        delete_topics(settings, stream_topics(settings))
+
+
+def stream_topics(settings: Settings) -> list[str]:
+    """Every topic an isolated stream (and sinks reading it) may create."""
+    return [change_topic(settings), settings.kafka.topic_policy_events, settings.kafka.topic_dlq,
+            f"__debezium-heartbeat.{settings.kafka.topic_prefix}"]
 
 
 def delete_topics(settings: Settings, topics: list[str]) -> None:

@@ -1,11 +1,11 @@
 """The sink conformance suite, unchanged, with the Avro profile.
 
 It runs in a pytest process of its own (its settings are read from the environment), against an
-isolated connector in the Avro profile — own slot, publication and topics, CHANGE_EVENTS_FORMAT=avro
-for the connector, the sinks and the suite's own checks — so the connector every other suite uses
-stays JSON. What the suite then proves for JSON it proves for Avro: create/update/delete/tombstone,
-status flips, duplicates and replays, poison messages to the DLQ, a target outage under load and a
-SIGKILL mid-batch.
+isolated connector in the Avro profile — own slot, publication, change topic and dead-letter topic,
+CHANGE_EVENTS_FORMAT=avro for the connector, the sinks and the suite's own checks — so the connector
+every other suite uses stays JSON and dead letters of other runs never mix in. What the suite
+proves for JSON it then proves for Avro: create/update/delete/tombstone, status flips, duplicates
+and replays, poison messages to the DLQ, a target outage under load and a SIGKILL mid-batch.
 
 Which sinks: ``AEGIS_AVRO_CONFORMANCE_SINKS`` (default ``redis``: the decoder is the part under test
 and is shared by every sink; ``all`` runs every sink the suite knows). The suite's own cost knobs
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.isolated import delete_topics, isolated_env, isolated_settings
+from connectors.isolated import delete_topics, isolated_env, isolated_settings, stream_topics
 
 pytestmark = pytest.mark.integration
 
@@ -56,8 +56,7 @@ def test_the_sink_conformance_suite_passes_with_the_avro_profile(schema_registry
         framed, total = _count_framed(settings)
     finally:
         delete_connector(settings, drop_replication=True)
-        delete_topics(settings, [settings.sinks.topic(settings.kafka), settings.kafka.topic_policy_events,
-                                 f"__debezium-heartbeat.{settings.kafka.topic_prefix}"])
+        delete_topics(settings, stream_topics(settings))
     output = log.read_text()
     print(output[-6000:])
     summary = output.strip().splitlines()[-1]
