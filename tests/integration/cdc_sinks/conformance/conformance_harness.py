@@ -140,7 +140,24 @@ class ChangeTopic:
     def end_offsets(self) -> dict[int, int]:
         return kafka_retry(self._end_offsets)
 
+    def ensure_exists(self) -> None:
+        """Create the change topic as Debezium would (compacted) if no change has created it yet:
+        on a fresh stack the topic only appears with the first change event."""
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        if self.name in admin.list_topics(timeout=10).topics:
+            return
+        futures = admin.create_topics([NewTopic(self.name, num_partitions=1, replication_factor=1,
+                                                config={"cleanup.policy": "compact"})])
+        try:
+            futures[self.name].result(timeout=30)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+
     def _end_offsets(self) -> dict[int, int]:
+        self.ensure_exists()
         consumer = self._consumer()
         try:
             partitions = consumer.list_topics(self.name, timeout=10).topics[self.name].partitions
