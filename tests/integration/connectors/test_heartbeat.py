@@ -70,6 +70,7 @@ def test_slot_confirms_wal_it_has_no_changes_for(stream_stack):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # ten minutes of waiting, beyond the suite's 600 s default
 def test_ten_idle_minutes_with_the_shipped_heartbeat(stream_stack):
     settings = isolated_settings(stream_stack, new_tag())  # the shipped heartbeat interval
     filler = f"cstest_wal_filler_{settings.connector.name.rsplit('-', 1)[-1]}"
