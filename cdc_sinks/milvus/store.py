@@ -64,12 +64,25 @@ def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
     return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED)
 
 
+class _AliasNotFoundFilter(logging.Filter):
+    """pymilvus logs every failed call at ERROR; an absent alias is an expected answer here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "alias not found" not in record.getMessage()
+
+
+_QUIET = _AliasNotFoundFilter()
+
+
 class MilvusStore:
     """Connection to one Milvus server (lazy: it may be down when the sink starts)."""
 
     def __init__(self, settings: MilvusSettings):
         self.settings = settings
         self._client = None
+        pymilvus_log = logging.getLogger("pymilvus.decorators")
+        if _QUIET not in pymilvus_log.filters:
+            pymilvus_log.addFilter(_QUIET)
 
     @property
     def client(self):
@@ -82,7 +95,7 @@ class MilvusStore:
             alias = f"aegis-{uuid.uuid4().hex}"
             self._client = self._call(lambda: MilvusClient(uri=self.settings.address, token=token,
                                                            db_name=self.settings.db_name, alias=alias,
-                                                           timeout=self.settings.timeout_seconds), "connect")
+                                                           timeout=self.fast_timeout), "connect")
         return self._client
 
     def _call(self, fn: Callable[[], T], what: str, *, write: bool = False) -> T:
@@ -101,6 +114,11 @@ class MilvusStore:
         """Seconds for one call, as an int: pymilvus bounds its own retry loop (75 tries, up to 3 s
         apart, ~4 minutes) by ``timeout`` only when it is an ``int`` — a float is ignored there."""
         return max(1, math.ceil(self.settings.timeout_seconds))
+
+    @property
+    def fast_timeout(self) -> int:
+        """For cheap metadata calls (alias lookup, ping)."""
+        return min(self.timeout, 3)
 
     @property
     def ddl_timeout(self) -> int:
@@ -140,7 +158,9 @@ class MilvusStore:
 
         client = self.client
         try:
-            return client.describe_alias(alias, timeout=self.timeout)["collection_name"]
+            # short: every batch starts with this call, so a server that is down is noticed in
+            # seconds and the runtime pauses instead of spending the outage inside retries
+            return client.describe_alias(alias, timeout=self.fast_timeout)["collection_name"]
         except MilvusException as exc:
             if "alias" in str(exc).lower() and ("not exist" in str(exc).lower() or "not found" in str(exc).lower()):
                 return None
@@ -159,7 +179,7 @@ class MilvusStore:
         """True when Milvus answers. A failed ping drops the client, so the next call dials afresh
         instead of waiting out gRPC's reconnect backoff, which grows during a long outage."""
         try:
-            self.run(lambda c: c.list_collections(timeout=min(self.timeout, 3)), "ping")
+            self.run(lambda c: c.list_collections(timeout=self.fast_timeout), "ping")
             return True
         except AegisError:
             self.close()
