@@ -51,9 +51,9 @@ stop:  ## stop every server the stack started
 	$(BIN)/aegis stack down
 
 # The integration suites run by `make test` (and CI): those that have passed together in one run.
-# The others (change stream, sinks + conformance, avro, reconciler) pass on their own but have not
+# The others (sinks + conformance, avro, reconciler) pass on their own but have not
 # yet passed all together on one stack; `make test-all` runs everything.
-CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors
+CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors tests/integration/connectors
 
 test: install  ## unit tests, then the CI integration suites against the real stack (started and stopped here)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
