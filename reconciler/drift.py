@@ -159,7 +159,11 @@ class ScanStats:
     ranges_total: int = 0
     ranges_differing: int = 0
     target_records: int = 0
-    source_records: int = 0
+
+    def add(self, other: "ScanStats") -> None:
+        self.ranges_total += other.ranges_total
+        self.ranges_differing += other.ranges_differing
+        self.target_records += other.target_records
 
 
 PROGRESS_EVERY = 50_000
@@ -168,14 +172,16 @@ PROGRESS_EVERY = 50_000
 
 def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, RangeChecksum], *,
                      range_size: int, page_size: int, stats: ScanStats,
-                     on_progress: Callable[[ScanStats], None] | None = None) -> Iterator[RangeDiff]:
-    """Stream the target once; yield the row-level diff of each range whose checksum differs.
+                     segment: "Segment | None" = None,
+                     on_progress: Callable[[int], None] | None = None) -> Iterator[RangeDiff]:
+    """Stream the target once (or one segment of it); yield the row-level diff of each differing range.
 
     ``source_checksums`` are PostgreSQL's (``ActiveView.range_checksums``). Ranges the target
-    has no record in at all are compared after the stream ends.
+    has no record in at all are compared after the stream ends. ``on_progress`` gets the number
+    of records read since its last call, every ``PROGRESS_EVERY`` records.
     """
+    segment = segment or Segment(0, None)
     seen: set[int] = set()
-    stats.source_records = sum(c.count for c in source_checksums.values())
 
     def finish(index: int, checksum: RangeChecksum, rows: dict[int, StoredVersion]) -> RangeDiff | None:
         seen.add(index)
@@ -188,10 +194,10 @@ def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, R
         return diff if diff.drifts else None
 
     current, checksum, rows = None, RangeChecksum(), {}
-    for version in read_target(sink, page_size):
+    for version in read_target(sink, page_size, after_id=segment.lo - 1, before_id=segment.hi):
         stats.target_records += 1
         if on_progress is not None and stats.target_records % PROGRESS_EVERY == 0:
-            on_progress(stats)
+            on_progress(PROGRESS_EVERY)
         index = version.policy_id // range_size
         if index != current:
             if current is not None and (diff := finish(current, checksum, rows)) is not None:
@@ -201,10 +207,42 @@ def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, R
         rows[version.policy_id] = version
     if current is not None and (diff := finish(current, checksum, rows)) is not None:
         yield diff
-    for index in sorted(source_checksums.keys() - seen):
+    for index in sorted(i for i in source_checksums.keys() - seen if segment.holds_range(i, range_size)):
         if (diff := finish(index, RangeChecksum(), {})) is not None:
             yield diff
-    stats.ranges_total = len(seen)
+    stats.ranges_total += len(seen)
+    if on_progress is not None:
+        on_progress(stats.target_records % PROGRESS_EVERY)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Ids lo <= id < hi (hi None: no upper end), always whole ranges: read by one worker thread."""
+
+    lo: int
+    hi: int | None
+
+    def holds_range(self, index: int, range_size: int) -> bool:
+        start = index * range_size
+        return start >= self.lo and (self.hi is None or start < self.hi)
+
+
+def segments(source_checksums: dict[int, RangeChecksum], *, range_size: int, count: int) -> list[Segment]:
+    """Cut the id space into ``count`` segments of whole ranges holding about as many active rows.
+
+    The last segment has no upper end, so a target's records beyond PostgreSQL's ids are read too.
+    """
+    indexes = sorted(source_checksums)
+    if count <= 1 or len(indexes) < 2:
+        return [Segment(0, None)]
+    total = sum(c.count for c in source_checksums.values())
+    bounds, running = [], 0
+    for index in indexes:
+        running += source_checksums[index].count
+        if len(bounds) < count - 1 and running >= total * (len(bounds) + 1) / count and index != indexes[-1]:
+            bounds.append((index + 1) * range_size)
+    edges = [0, *bounds]
+    return [Segment(lo, hi) for lo, hi in zip(edges, [*bounds, None])]
 
 
 def range_is_consistent(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int) -> bool:

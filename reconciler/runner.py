@@ -2,8 +2,9 @@
 
 A pass, holding a PostgreSQL advisory lock so two never overlap (in one process or across hosts):
 
-1. **drift** — PostgreSQL's range checksums once, then every target in parallel (one thread and
-   one PostgreSQL connection each): detect, repair, verify (``reconciler.target_pass``);
+1. **drift** — PostgreSQL's range checksums once, then every target in parallel (one worker
+   process — or thread — and one PostgreSQL connection each): detect, repair, verify
+   (``reconciler.target_pass``, ``reconciler.workers``);
 2. **quality** — score and promote ``pending_validation`` policies, archive active policies
    whose application period ended, archive duplicates among the newly active ones. These are
    ordinary PostgreSQL updates: CDC carries them to the targets, and the next pass checks them;
@@ -21,8 +22,6 @@ import signal
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
 from typing import Callable
@@ -40,7 +39,8 @@ from reconciler.drift import ActiveView
 from reconciler.duplicates import archive_duplicates
 from reconciler.promotion import archive_expired, promote_pending
 from reconciler.report import LISTED_PER_TARGET, ConsistencyReport, store_report
-from reconciler.target_pass import TargetOutcome, TargetReconciler
+from reconciler.target_pass import TargetOutcome
+from reconciler.workers import TargetJob, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,6 @@ class Reconciler:
 
     def _connect(self, *, autocommit: bool = True) -> psycopg.Connection:
         return connect(self.settings.postgres, autocommit=autocommit)
-
-    @contextmanager
-    def _active_view(self):
-        with self._connect() as conn:
-            yield ActiveView(conn)
 
     def _targets(self, options: PassOptions) -> dict[str, SinkBuilder]:
         names = options.targets or self.settings.reconciler.target_names
@@ -188,14 +183,11 @@ class Reconciler:
         sinks = self.settings.sinks
         retry = RetryPolicy(attempts=sinks.retry_attempts, base_delay=sinks.retry_base_delay_seconds,
                             max_delay=sinks.retry_max_delay_seconds)
-
-        def one(name: str, builder: SinkBuilder) -> TargetOutcome:
-            return TargetReconciler(name, builder, self._active_view, self.settings.reconciler, dry_run=options.dry_run,
-                                    progress=self._say, listed_per_kind=LISTED_PER_TARGET, retry=retry).run(checksums)
-
-        with ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="reconcile") as pool:
-            futures = [pool.submit(one, name, builder) for name, builder in targets.items()]
-            return [f.result() for f in futures]
+        jobs = [TargetJob(name=name, build_sink=builder, postgres=self.settings.postgres,
+                          config=self.settings.reconciler, dry_run=options.dry_run, retry=retry,
+                          listed_per_kind=LISTED_PER_TARGET) for name, builder in targets.items()]
+        return run_jobs(jobs, checksums, self._say, mode=self.settings.reconciler.workers,
+                        log_level=self.settings.service.log_level)
 
     def _record_failure(self, run_id: str) -> None:
         try:

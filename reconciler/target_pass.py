@@ -7,7 +7,9 @@ written) is reported ``unreachable`` — never as drifted — and the pass goes 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable
@@ -16,7 +18,18 @@ from aegis.errors import AegisError, TransientError
 from aegis.retry import RetryPolicy, retry_call
 from aegis.settings import ReconcilerSettings
 from cdc_sinks.base import Removal, Sink, SinkRecord, StoredVersion
-from reconciler.drift import ActiveView, Drift, DriftKind, RangeChecksum, ScanStats, differing_ranges, range_is_consistent
+from reconciler.drift import (
+    PROGRESS_EVERY,
+    ActiveView,
+    Drift,
+    DriftKind,
+    RangeChecksum,
+    ScanStats,
+    Segment,
+    differing_ranges,
+    range_is_consistent,
+    segments,
+)
 from reconciler.repair import FixAction, repair_range
 from reconciler.report import FixApplied, Inconsistency, TargetReport, TargetStatus
 
@@ -41,6 +54,51 @@ def _detail(target: str, drift: Drift, pg_status: str | None) -> str:
     if pg_status is None:
         return f"in {target} (LSN {drift.target_lsn}), but PostgreSQL has no policy {drift.policy_id}"
     return f"in {target} (LSN {drift.target_lsn}), but its status in PostgreSQL is {pg_status}"
+
+
+class _SharedProgress:
+    """What the segment threads of one target report into, under one lock."""
+
+    def __init__(self, reconciler: "TargetReconciler", report: TargetReport):
+        self.lock = threading.Lock()
+        self.reconciler = reconciler
+        self.report = report
+        self.records = 0
+        self.ranges_differing = 0
+        self.listed = {kind: 0 for kind in DriftKind}
+
+    def read(self, records: int) -> None:
+        with self.lock:
+            before, self.records = self.records, self.records + records
+            if records and before // PROGRESS_EVERY != self.records // PROGRESS_EVERY:
+                self.reconciler.progress(f"{self.reconciler.name}: read {self.records:,} records, "
+                                         f"{self.ranges_differing} range(s) differ")
+
+    def differing(self) -> None:
+        with self.lock:
+            self.ranges_differing += 1
+
+    def record_drift(self, drifts, pg_status: dict[int, str], outcome: TargetOutcome, limit: int) -> None:
+        name = self.reconciler.name
+        with self.lock:
+            for drift in drifts:
+                setattr(self.report, drift.kind.value, getattr(self.report, drift.kind.value) + 1)
+                if self.listed[drift.kind] < limit:
+                    self.listed[drift.kind] += 1
+                    outcome.inconsistencies.append(Inconsistency(
+                        target=name, kind=drift.kind, policy_id=drift.policy_id,
+                        detail=_detail(name, drift, pg_status.get(drift.policy_id)),
+                        source_hash=drift.source_hash, target_hash=drift.target_hash, target_lsn=drift.target_lsn))
+
+    def record_fixes(self, fixes, outcome: TargetOutcome, limit: int) -> None:
+        name = self.reconciler.name
+        with self.lock:
+            for fix in fixes:
+                if fix.action in (FixAction.REAPPLIED, FixAction.REMOVED):
+                    self.report.repaired += 1
+                if len(outcome.fixes) < limit:
+                    outcome.fixes.append(FixApplied(target=name, kind=fix.kind, policy_id=fix.policy_id,
+                                                    action=fix.action, lsn=fix.lsn, error=fix.error))
 
 
 class RetryingSink:
@@ -107,8 +165,7 @@ class TargetReconciler:
             retrying = RetryingSink(sink, self.retry, self.sleep)
             if not self.dry_run:
                 retrying.ensure_ready()
-            with self.open_view() as view:
-                self._check_and_repair(retrying, view, source_checksums, outcome)
+            self._check_and_repair(retrying, source_checksums, outcome)
         except TransientError as exc:
             report.status, report.error = TargetStatus.UNREACHABLE, str(exc)
         except AegisError as exc:
@@ -134,50 +191,54 @@ class TargetReconciler:
                 self.sleep(self.retry.delay(attempt))
         return False
 
-    def _check_and_repair(self, sink: Sink, view: ActiveView, source_checksums: dict[int, RangeChecksum],
+    def _check_and_repair(self, sink: Sink, source_checksums: dict[int, RangeChecksum],
                           outcome: TargetOutcome) -> None:
+        """Read the target in segments (threads, one PostgreSQL connection each); repair as drift appears."""
         report = outcome.report
+        report.source_count = sum(c.count for c in source_checksums.values())
+        parts = segments(source_checksums, range_size=self.config.range_size, count=self.config.segments)
+        self.progress(f"{self.name}: comparing with PostgreSQL ({report.source_count:,} active, "
+                      f"{len(parts)} segment(s))")
+        shared = _SharedProgress(self, report)
+        with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix=f"reconcile-{self.name}") as pool:
+            results = list(pool.map(lambda part: self._segment(sink, source_checksums, part, outcome, shared), parts))
         stats = ScanStats()
         repaired_ranges: list[int] = []
-        listed = {kind: 0 for kind in DriftKind}
-        self.progress(f"{self.name}: comparing with PostgreSQL ({sum(c.count for c in source_checksums.values()):,} active)")
-        for diff in differing_ranges(view, sink, source_checksums, range_size=self.config.range_size,
-                                     page_size=self.config.page_size, stats=stats,
-                                     on_progress=lambda s: self.progress(
-                                         f"{self.name}: read {s.target_records:,} records, "
-                                         f"{s.ranges_differing} range(s) differ")):
-            orphans = [d.policy_id for d in diff.drifts if d.kind is DriftKind.ORPHANED]
-            pg_status = view.statuses(orphans)
-            for drift in diff.drifts:
-                setattr(report, drift.kind.value, getattr(report, drift.kind.value) + 1)
-                if listed[drift.kind] < self.listed_per_kind:
-                    listed[drift.kind] += 1
-                    outcome.inconsistencies.append(Inconsistency(
-                        target=self.name, kind=drift.kind, policy_id=drift.policy_id,
-                        detail=_detail(self.name, drift, pg_status.get(drift.policy_id)),
-                        source_hash=drift.source_hash, target_hash=drift.target_hash, target_lsn=drift.target_lsn))
-            if self.dry_run:
-                continue
-            fixes = repair_range(view, sink, diff, batch_size=self.config.repair_batch_size)
-            repaired_ranges.append(diff.range_index)
-            for fix in fixes:
-                if fix.action in (FixAction.REAPPLIED, FixAction.REMOVED):
-                    report.repaired += 1
-                if len(outcome.fixes) < self.listed_per_kind * len(DriftKind):
-                    outcome.fixes.append(FixApplied(target=self.name, kind=fix.kind, policy_id=fix.policy_id,
-                                                    action=fix.action, lsn=fix.lsn, error=fix.error))
-        report.source_count, report.target_count = stats.source_records, stats.target_records
+        for segment_stats, segment_repairs in results:
+            stats.add(segment_stats)
+            repaired_ranges += segment_repairs
+        report.target_count = stats.target_records
         report.ranges_total, report.ranges_differing = stats.ranges_total, stats.ranges_differing
         if report.drift_count == 0:
             report.status = TargetStatus.CONSISTENT
         elif self.dry_run:
             report.status = TargetStatus.DRIFTED
         else:
-            report.unrepaired_ranges = self._verify(sink, view, repaired_ranges)
+            with self.open_view() as view:
+                report.unrepaired_ranges = self._verify(sink, view, sorted(repaired_ranges))
             report.status = TargetStatus.UNREPAIRED if report.unrepaired_ranges else TargetStatus.REPAIRED
         self.progress(f"{self.name}: {report.status.value} — {report.target_count:,} records read, "
                       f"missing {report.missing}, orphaned {report.orphaned}, stale {report.stale}"
                       + (f", repaired {report.repaired}" if report.repaired else ""))
+
+    def _segment(self, sink: Sink, source_checksums: dict[int, RangeChecksum], part: Segment,
+                 outcome: TargetOutcome, shared: "_SharedProgress") -> tuple[ScanStats, list[int]]:
+        stats = ScanStats()
+        repaired: list[int] = []
+        with self.open_view() as view:
+            for diff in differing_ranges(view, sink, source_checksums, range_size=self.config.range_size,
+                                         page_size=self.config.page_size, stats=stats, segment=part,
+                                         on_progress=shared.read):
+                orphans = [d.policy_id for d in diff.drifts if d.kind is DriftKind.ORPHANED]
+                pg_status = view.statuses(orphans)
+                shared.record_drift(diff.drifts, pg_status, outcome, self.listed_per_kind)
+                shared.differing()
+                if self.dry_run:
+                    continue
+                fixes = repair_range(view, sink, diff, batch_size=self.config.repair_batch_size)
+                repaired.append(diff.range_index)
+                shared.record_fixes(fixes, outcome, self.listed_per_kind * len(DriftKind))
+        return stats, repaired
 
     def _verify(self, sink: Sink, view: ActiveView, ranges: list[int]) -> list[int]:
         """Ranges still differing after ``verify_attempts`` checks (targets refresh asynchronously)."""

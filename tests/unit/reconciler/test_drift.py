@@ -8,7 +8,7 @@ import pytest
 from aegis.retry import RetryPolicy
 from aegis.settings import ReconcilerSettings
 from cdc_sinks.base import PolicyDocument, SinkRecord
-from reconciler.drift import DriftKind, RangeChecksum, ScanStats, differing_ranges, row_digest
+from reconciler.drift import DriftKind, RangeChecksum, ScanStats, Segment, differing_ranges, row_digest, segments
 from reconciler.repair import FixAction, repair_range
 from reconciler.report import TargetStatus
 from reconciler.target_pass import TargetReconciler
@@ -194,3 +194,22 @@ def test_a_passing_timeout_is_retried_not_reported_unreachable():
     sink.flaky_reads = 2
     report = reconciler(view, sink, retry=RetryPolicy(attempts=3, base_delay=0)).run(view.range_checksums(RANGE)).report
     assert report.status is TargetStatus.REPAIRED
+
+
+def test_segments_cover_the_id_space_in_whole_ranges_with_an_open_end():
+    view = FakeView(active_rows(range(1, 95)))
+    parts = segments(view.range_checksums(RANGE), range_size=RANGE, count=4)
+    assert len(parts) == 4 and parts[0].lo == 0 and parts[-1].hi is None
+    assert all(a.hi == b.lo and a.hi % RANGE == 0 for a, b in zip(parts, parts[1:]))
+    assert segments(view.range_checksums(RANGE), range_size=RANGE, count=1) == [Segment(0, None)]
+
+
+@pytest.mark.parametrize("count", [1, 3, 8])
+def test_the_same_drift_is_found_whatever_the_number_of_segments(count):
+    view, sink = drifted_pair()
+    sink.records[4_000] = sink.records[6].__class__(4_000, 100, h(4_000))  # far beyond PostgreSQL's ids
+    sink.records.pop(33)
+    outcome = reconciler(view, sink, dry_run=True, segments=count).run(view.range_checksums(RANGE))
+    assert {(i.kind, i.policy_id) for i in outcome.inconsistencies} == {
+        (DriftKind.MISSING, 5), (DriftKind.MISSING, 33), (DriftKind.ORPHANED, 77), (DriftKind.ORPHANED, 4_000)}
+    assert outcome.report.target_count == len(sink.records)

@@ -1,0 +1,230 @@
+"""Reconciler benchmark: a clean pass over N active policies, and one drifted record found and repaired.
+
+    .venv/bin/python bench/reconciler/reconcile_bench.py --rows 1000000 [--targets redis,search,neo4j,milvus]
+
+Runs against the local stack (`aegis stack up`), in a database of its own (``aegis_bench``) and in
+its own corner of every target (search alias ``bench-policies``, Redis prefix ``bench:policy:``,
+Neo4j namespace ``bench``, Milvus alias ``bench_policies``), so nothing else is disturbed.
+
+1. **load** (skipped when already there): N active policies into PostgreSQL (one INSERT … SELECT),
+   then into each target through the sink's own ``upsert_batch``, as a fully caught-up CDC would
+   have left it. Milvus gets placeholder vectors (a constant unit vector): the benchmark measures
+   the reconciler, and embedding a million texts on 2 CPU cores would take most of a day.
+2. **clean pass**: ``Reconciler.run_pass`` over the chosen targets (in parallel, as in production);
+   reports the wall time and each target's share.
+3. **one drifted record**: per target, one record made stale behind the sink's back, then a pass
+   over that target alone; reports the time to find and repair it, and checks it was.
+
+Prints one JSON document with every figure (``--json FILE`` also writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from aegis.db import connect  # noqa: E402
+from aegis.db.migrate import migrate  # noqa: E402
+from aegis.retry import RetryPolicy, retry_call  # noqa: E402
+from aegis.settings import Settings, load_settings  # noqa: E402
+from cdc_sinks.base import PolicyDocument, Sink, SinkRecord  # noqa: E402
+from reconciler.drift import ActiveView  # noqa: E402
+from reconciler.runner import PassOptions, Reconciler  # noqa: E402
+
+LOAD_BATCH = 500
+LOAD_RETRY = RetryPolicy(attempts=8, base_delay=1.0, max_delay=20.0)  # loading is not what is measured
+
+
+def bench_settings(base: Settings, db: str = "aegis_bench", namespace: str = "bench") -> Settings:
+    return base.model_copy(update={
+        "postgres": base.postgres.model_copy(update={"db": db}),
+        "search": base.search.model_copy(update={"index_alias": f"{namespace}-policies", "refresh_interval": "1s",
+                                                 "request_timeout_seconds": 60.0}),
+        "sinks": base.sinks.model_copy(update={"redis_key_prefix": f"{namespace}:policy:"}),
+        "neo4j": base.neo4j.model_copy(update={"namespace": namespace}),
+        "milvus": base.milvus.model_copy(update={"collection_alias": f"{namespace}_policies"}),
+    })
+
+
+class PlaceholderEmbedder:
+    """A constant unit vector per text: Milvus gets real entities without the embedding cost."""
+
+    version = "bench-placeholder/1"
+    dimension = 384
+
+    def __init__(self) -> None:
+        from cdc_sinks.milvus.embedder import EmbedderStats
+
+        self.stats = EmbedderStats()
+        self._vector = np.full(self.dimension, 1 / np.sqrt(self.dimension), dtype=np.float32)
+
+    def embed(self, texts):
+        return np.tile(self._vector, (len(texts), 1))
+
+
+class BenchSink:
+    """Builds one target's sink for the bench (picklable: worker processes build their own)."""
+
+    def __init__(self, settings: Settings, name: str):
+        self.settings = settings
+        self.name = name
+
+    def __call__(self) -> Sink:
+        if self.name != "milvus":
+            from cdc_sinks.registry import build_sink
+
+            return build_sink(self.name, self.settings)
+        from cdc_sinks.milvus.sink import MilvusVectorSink
+        from cdc_sinks.milvus.store import MilvusStore
+
+        return MilvusVectorSink(MilvusStore(self.settings.milvus), self.settings.milvus, PlaceholderEmbedder())
+
+
+def sink_builders(settings: Settings, names: list[str]) -> dict[str, BenchSink]:
+    return {name: BenchSink(settings, name) for name in names}
+
+
+def ensure_database(settings: Settings) -> None:
+    from aegis.stack.postgres import Postgres
+
+    Postgres(settings).bootstrap()  # creates the bench database owned by the application role
+    with connect(settings.postgres, autocommit=True) as conn:
+        migrate(conn, settings.postgres)
+
+
+def load_postgres(settings: Settings, rows: int) -> dict:
+    with connect(settings.postgres, autocommit=True) as conn:
+        have = conn.execute("SELECT coalesce(max(id), 0) FROM policies").fetchone()[0]
+        started = time.perf_counter()
+        if have < rows:
+            conn.execute(
+                "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, "
+                "executing_organization, target_regions, target_group, support_field, status, quality_score, "
+                "content_hash, application_start_date, application_end_date, original_url) "
+                "SELECT 'bench', g::text, '벤치마크 청년 창업 지원사업 ' || g, "
+                "'벤치마크용 정책 본문 ' || g || ': 청년 창업기업의 사업화를 지원합니다.', '중소벤처기업부', "
+                "'창업진흥원', ARRAY['전국'], '청년', '창업', 'active', 0.9, "
+                "encode(sha256(('bench-' || g)::text::bytea), 'hex'), current_date, current_date + (30 + g %% 300)::int, "
+                "'https://www.example.go.kr/policy/' || g FROM generate_series(%s::bigint, %s::bigint) g",
+                (have + 1, rows))
+            conn.execute("VACUUM ANALYZE policies")
+        count = conn.execute("SELECT count(*) FROM policies WHERE status = 'active'").fetchone()[0]
+    return {"active": count, "inserted": max(0, rows - have), "seconds": round(time.perf_counter() - started, 1)}
+
+
+def load_target(settings: Settings, sink: Sink, rows: int) -> dict:
+    """Upsert every active row the target lacks, through the sink, in id order."""
+    started = time.perf_counter()
+    written = 0
+    held = sink.count() if hasattr(sink, "count") else 0
+    if held >= rows:
+        return {"held": held, "written": 0, "seconds": 0.0}
+    with connect(settings.postgres, autocommit=True) as conn:
+        view = ActiveView(conn)
+        lsn = view.current_lsn()
+        after = held  # the bench database's ids are 1..N, loaded in order: resume after what is there
+        while True:
+            ids = [r[0] for r in conn.execute("SELECT id FROM policies WHERE status = 'active' AND id > %s "
+                                              "ORDER BY id LIMIT %s", (after, LOAD_BATCH)).fetchall()]
+            if not ids:
+                break
+            records = [SinkRecord(r.id, lsn, r.content_hash.strip(), PolicyDocument.from_row(r))
+                       for r in view.rows(ids)]
+            retry_call(lambda: sink.upsert_batch(records), LOAD_RETRY, what=f"loading {sink.name}")
+            written += len(ids)
+            after = ids[-1]
+            if written % 50_000 < LOAD_BATCH:
+                print(f"  {sink.name}: loaded {written:,} ({written / (time.perf_counter() - started):,.0f}/s)",
+                      file=sys.stderr, flush=True)
+    return {"held": held, "written": written, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def make_stale(settings: Settings, sink: Sink, policy_id: int) -> None:
+    """Rewrite one record with another content hash at its own LSN, as a lost update would leave it."""
+    with connect(settings.postgres, autocommit=True) as conn:
+        view = ActiveView(conn)
+        [row] = view.rows([policy_id])
+        stored = {v.policy_id: v for v in sink.read_back(policy_id - 1, 1)}
+        lsn = stored[policy_id].lsn if policy_id in stored else view.current_lsn()
+        old = row.model_copy(update={"title": row.title + " (old)"})
+        sink.upsert_batch([SinkRecord(policy_id, lsn, "0" * 64, PolicyDocument.from_row(old))])
+
+
+def run_pass(settings: Settings, names: list[str]) -> dict:
+    lines: list[str] = []
+
+    def progress(line: str) -> None:
+        lines.append(f"{time.perf_counter() - started:7.1f}s {line}")
+        print(f"  {lines[-1]}", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    report = Reconciler(settings, sinks=sink_builders(settings, names), progress=progress).run_pass(
+        PassOptions(targets=names))
+    total = time.perf_counter() - started
+    return {"seconds": round(total, 2), "exit_code": report.exit_code(),
+            "targets": {t.target: {"status": t.status.value, "seconds": round(t.elapsed_ms / 1000, 2),
+                                   "records_read": t.target_count, "missing": t.missing, "stale": t.stale,
+                                   "orphaned": t.orphaned, "repaired": t.repaired, "error": t.error}
+                        for t in report.targets},
+            "progress": lines}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--targets", default="redis,search,neo4j,milvus")
+    parser.add_argument("--passes", type=int, default=2, help="clean passes to time")
+    parser.add_argument("--skip-drift", action="store_true")
+    parser.add_argument("--db", default="aegis_bench", help="PostgreSQL database of this run (ids 1..ROWS)")
+    parser.add_argument("--namespace", default="bench", help="alias / key prefix / label namespace in the targets")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    names = [n for n in args.targets.split(",") if n]
+    settings = bench_settings(load_settings(), args.db, args.namespace)
+    result: dict = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rows": args.rows,
+                    "targets": names, "database": args.db, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                    "load_average_at_start": os.getloadavg(),
+                    "settings": {"range_size": settings.reconciler.range_size,
+                                 "page_size": settings.reconciler.page_size}}
+    ensure_database(settings)
+    result["load"] = {"postgres": load_postgres(settings, args.rows)}
+    builders = sink_builders(settings, names)
+    for name in names:
+        sink = builders[name]()
+        try:
+            sink.ensure_ready()
+            result["load"][name] = load_target(settings, sink, args.rows)
+        finally:
+            sink.close()
+    result["clean_passes"] = [run_pass(settings, names) for _ in range(args.passes)]
+    if not args.skip_drift:
+        result["one_drifted_record"] = {}
+        for name in names:
+            sink = builders[name]()
+            try:
+                policy_id = args.rows // 2 + names.index(name)
+                make_stale(settings, sink, policy_id)
+            finally:
+                sink.close()
+            drift = run_pass(settings, [name])
+            drift["policy_id"] = policy_id
+            result["one_drifted_record"][name] = drift
+    result["load_average_at_end"] = os.getloadavg()
+    text = json.dumps(result, indent=2, ensure_ascii=False)
+    print(text)
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Where each target's share of a pass runs: a process of its own (default) or a thread.
+
+Reading a target back is mostly client-side CPU in its driver (decoding Redis replies, Bolt
+records, JSON hits): in threads the targets take turns on one interpreter lock, in processes
+they use every core. ``RECONCILE_WORKERS=thread`` keeps everything in one process (a sink builder
+that cannot be pickled needs it). Progress lines from worker processes come back through a queue.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue as queue_module
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from aegis.db import connect
+from aegis.retry import RetryPolicy
+from aegis.settings import PostgresSettings, ReconcilerSettings
+from cdc_sinks.base import Sink
+from reconciler.drift import ActiveView, RangeChecksum
+from reconciler.report import TargetReport, TargetStatus
+from reconciler.target_pass import TargetOutcome, TargetReconciler
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TargetJob:
+    """Everything one target's check needs; picklable, so it can cross into a worker process."""
+
+    name: str
+    build_sink: Callable[[], Sink]
+    postgres: PostgresSettings
+    config: ReconcilerSettings
+    dry_run: bool
+    retry: RetryPolicy
+    listed_per_kind: int
+
+
+def run_job(job: TargetJob, checksums: dict[int, RangeChecksum], progress: Progress) -> TargetOutcome:
+    @contextmanager
+    def open_view() -> Iterator[ActiveView]:
+        with connect(job.postgres, autocommit=True) as conn:
+            yield ActiveView(conn)
+
+    return TargetReconciler(job.name, job.build_sink, open_view, job.config, dry_run=job.dry_run, progress=progress,
+                            listed_per_kind=job.listed_per_kind, retry=job.retry).run(checksums)
+
+
+_progress_queue = None  # set in each worker process by _init_worker
+
+
+def _init_worker(progress_queue, log_level: str) -> None:
+    from aegis.logging import configure_logging
+
+    global _progress_queue
+    _progress_queue = progress_queue
+    configure_logging(log_level)
+
+
+def _run_in_worker(job: TargetJob, checksums: dict[int, RangeChecksum]) -> TargetOutcome:
+    return run_job(job, checksums, _progress_queue.put)
+
+
+def _crashed(job: TargetJob, exc: BaseException) -> TargetOutcome:
+    return TargetOutcome(TargetReport(target=job.name, status=TargetStatus.FAILED,
+                                      error=f"worker process failed: {type(exc).__name__}: {exc}"))
+
+
+def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progress: Progress, *,
+             mode: str = "process", log_level: str = "INFO") -> list[TargetOutcome]:
+    """Run every job in parallel; outcomes in the order of ``jobs``."""
+    if not jobs:
+        return []
+    if mode == "thread":
+        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="reconcile") as pool:
+            futures = [pool.submit(run_job, job, checksums, progress) for job in jobs]
+            return [f.result() for f in futures]
+    context = multiprocessing.get_context("spawn")  # no inherited connections, locks or threads
+    progress_queue = context.Queue()
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context, initializer=_init_worker,
+                             initargs=(progress_queue, log_level)) as pool:
+        futures: list[Future] = [pool.submit(_run_in_worker, job, checksums) for job in jobs]
+        pending = set(futures)
+        while pending:
+            _drain(progress_queue, progress, timeout=0.2)
+            _, pending = wait(pending, timeout=0)
+        _drain(progress_queue, progress, timeout=0)
+        outcomes = []
+        for job, future in zip(jobs, futures):
+            try:
+                outcomes.append(future.result())
+            except Exception as exc:  # the worker died (killed, out of memory): that target failed
+                outcomes.append(_crashed(job, exc))
+        return outcomes
+
+
+def _drain(progress_queue, progress: Progress, *, timeout: float) -> None:
+    try:
+        line = progress_queue.get(timeout=timeout) if timeout else progress_queue.get_nowait()
+        progress(line)
+        while True:
+            progress(progress_queue.get_nowait())
+    except queue_module.Empty:
+        return
