@@ -356,11 +356,13 @@ class ReconcilerSettings(BaseSettings):
     archive_grace_days: int = Field(7, ge=0, description="Days after an application period ends before an active policy is archived.")
     targets: str = Field("", description="Comma list of targets to reconcile (empty: every registered sink).")
     range_size: int = Field(2000, ge=1, le=1_000_000, description="Policy ids per checksum range compared between PostgreSQL and a target.")
-    page_size: int = Field(5000, ge=1, le=10_000, description="Records read back from a target per page.")
+    page_size: int = Field(10_000, ge=1, le=10_000, description="Records read back from a target per page (10000 is the search engine's result window).")
     repair_batch_size: int = Field(500, ge=1, le=100_000, description="Records re-applied or removed per sink call during repair.")
     verify_attempts: int = Field(5, ge=1, le=50, description="Checks of a repaired range before it is reported unrepaired (targets refresh asynchronously).")
     verify_delay_seconds: float = Field(0.5, ge=0, description="Wait between two checks of a repaired range.")
     duplicate_title_similarity: float = Field(0.8, gt=0, le=1, description="Title similarity (character-bigram Dice) from which two policies are the same programme.")
+    workers: Literal["process", "thread"] = Field("process", description="Each target is checked in a process of its own (uses every core) or in a thread.")
+    segments: int = Field(1, ge=1, le=64, description="Id segments of one target read back concurrently: raise it where cores are free and a target's server does the work (Milvus).")
 
     @property
     def target_names(self) -> list[str]:
