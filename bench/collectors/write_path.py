@@ -142,7 +142,23 @@ records/min, p99 < 1 s.
         f"{r['per_cpu_minute']:,.0f} | {r['p50_ms']:.0f} ms | {r['p99_ms']:.0f} ms | {r['load']:.0f} | "
         f"{r['written']:,} rows written |\n"
         for phase, r in results.items())
-    path.write_text(text.rstrip("\n") + "\n" + rows, encoding="utf-8")
+    path.write_text(insert_after_table(text, heading, rows), encoding="utf-8")
+
+
+def insert_after_table(text: str, heading: str, rows: str) -> str:
+    """Put ``rows`` right after the last row of the first table under ``heading``."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    in_table, end = False, len(lines)
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith("|"):
+            in_table = True
+        elif in_table:
+            end = i
+            break
+    if not lines[end - 1].endswith("\n"):
+        lines[end - 1] += "\n"
+    return "".join(lines[:end]) + rows + "".join(lines[end:])
 
 
 if __name__ == "__main__":
