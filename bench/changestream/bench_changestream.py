@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from aegis.db import connect
@@ -52,6 +52,7 @@ def bench_settings(settings: Settings, tag: str) -> Settings:
 class Run:
     commits: dict[int, float] = field(default_factory=dict)   # row number → commit time
     received: dict[int, float] = field(default_factory=dict)  # row number → first receipt time
+    produced: dict[int, float] = field(default_factory=dict)  # row number → Kafka record timestamp (Connect's producer)
     written: int = 0
     write_seconds: float = 0.0
 
@@ -69,13 +70,18 @@ def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: thr
     # start at the end: only this run's changes count
     partitions = []
     for p in meta.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+        high = _end_offset(consumer, TopicPartition(topic, p))
         partitions.append(TopicPartition(topic, p, high))
     consumer.assign(partitions)
     ready.set()
     prefix = f'"source_id":"{run_id}-'.encode()
     while not stop.is_set() and len(run.received) < expected:
-        for m in consumer.consume(num_messages=10_000, timeout=0.05):
+        # consume(n, timeout) waits out the whole timeout unless n messages arrive: take the first
+        # message as soon as it is there, then whatever else is already fetched.
+        first = consumer.poll(0.05)
+        if first is None:
+            continue
+        for m in [first, *consumer.consume(num_messages=10_000, timeout=0)]:
             now = time.time()
             value = m.value()
             if m.error() or value is None:
@@ -85,8 +91,22 @@ def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: thr
                 continue
             end = value.index(b'"', at + len(prefix))
             number = int(value[at + len(prefix):end])
-            run.received.setdefault(number, now)
+            if number not in run.received:
+                run.received[number] = now
+                run.produced[number] = m.timestamp()[1] / 1000
     consumer.close()
+
+
+def _end_offset(consumer: Consumer, partition: TopicPartition, attempts: int = 30) -> int:
+    """The partition's high watermark; a topic just created may not have a leader for a moment."""
+    for attempt in range(attempts):
+        try:
+            return consumer.get_watermark_offsets(partition, timeout=5)[1]
+        except KafkaException:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def _write(settings: Settings, run_id: str, run: Run, rate: float, seconds: float, rows_per_tx: int) -> None:
@@ -128,19 +148,38 @@ def measure(settings: Settings, rate: float, seconds: float, rows_per_tx: int, d
     stop.set()
     consumer.join(10)
     latencies = sorted((run.received[n] - run.commits[n]) * 1000 for n in run.received if n in run.commits)
+    to_kafka = sorted((run.produced[n] - run.commits[n]) * 1000 for n in run.received if n in run.commits)
+    from_kafka = sorted((run.received[n] - run.produced[n]) * 1000 for n in run.received)
     missing = run.written - len(run.received)
 
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] if latencies else float("nan")
-    with connect(settings.postgres, autocommit=True) as conn:
-        conn.execute("DELETE FROM policies WHERE source_system = %s", (f"bench-{run_id}",))
-    return {"target_rate": rate, "rows_per_tx": rows_per_tx, "seconds": seconds, "written": run.written,
+    def pct(p: float, values: list[float] | None = None) -> float:
+        values = latencies if values is None else values
+        return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+    return {"source_system": f"bench-{run_id}","target_rate": rate, "rows_per_tx": rows_per_tx, "seconds": seconds, "written": run.written,
             "achieved_write_rate": round(run.written / run.write_seconds, 1) if run.write_seconds else None,
             "received": len(run.received), "missing": missing,
             "p50_ms": round(pct(50), 1), "p95_ms": round(pct(95), 1), "p99_ms": round(pct(99), 1),
             "max_ms": round(latencies[-1], 1) if latencies else None,
+            # where the time goes: commit → record timestamp (PostgreSQL + Debezium + Connect's producer),
+            # record timestamp → receipt (broker + consumer fetch)
+            "to_kafka_p50_ms": round(pct(50, to_kafka), 1), "to_kafka_p99_ms": round(pct(99, to_kafka), 1),
+            "consume_p50_ms": round(pct(50, from_kafka), 1), "consume_p99_ms": round(pct(99, from_kafka), 1),
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
+            "max_ms_per_5s": _max_per_window(run, 5.0),
             "load_avg_1m": round(os.getloadavg()[0], 1)}
+
+
+def _max_per_window(run: Run, window: float) -> list[float]:
+    """Worst latency of the rows committed in each ``window`` seconds: shows stalls over time."""
+    if not run.received:
+        return []
+    start = min(run.commits.values())
+    worst: dict[int, float] = {}
+    for n, got in run.received.items():
+        if n in run.commits:
+            slot = int((run.commits[n] - start) // window)
+            worst[slot] = max(worst.get(slot, 0.0), (got - run.commits[n]) * 1000)
+    return [round(worst.get(i, 0.0)) for i in range(max(worst) + 1)]
 
 
 def _configurations(sets: list[str]) -> list[dict[str, str]]:
@@ -195,7 +234,12 @@ def main() -> int:
                     if result["p99_ms"] > 1000 or result["missing"]:
                         break
     finally:
+        # Deleting the rows between rates would stream one delete and one tombstone per row into the
+        # next rate's measurement window: they go only once the connector is gone.
         delete_connector(settings, drop_replication=True)
+        with connect(settings.postgres, autocommit=True) as conn:
+            for result in results:
+                conn.execute("DELETE FROM policies WHERE source_system = %s", (result["source_system"],))
     return 0
 
 
