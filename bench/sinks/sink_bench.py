@@ -23,85 +23,37 @@ import argparse
 import json
 import os
 import secrets
-import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
-
-from aegis.db import connect
-from aegis.settings import Settings, load_settings
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
+from aegis.db import connect  # noqa: E402
+from aegis.settings import Settings, load_settings  # noqa: E402
+from bench.common.targets import (SinkProcess, build_reader, namespace_env, percentile,  # noqa: E402,F401
+                                  start_group_at_end)
 
 
 class Target:
-    """Reads the content hash the target shows for a set of ids."""
+    """Reads the content hash the target shows for a set of ids (a ``bench.common`` reader)."""
 
     def __init__(self, name: str, settings: Settings):
-        self.name = name
-        if name == "search":
-            from cdc_sinks.search.sink import build_search_sink
-            self.sink = build_search_sink(settings)
-        else:
-            from cdc_sinks.redis_cache import build_redis_sink
-            self.sink = build_redis_sink(settings)
+        self.name, self.reader = name, build_reader(name, settings)
 
     def visible_hashes(self, ids: list[int]) -> dict[int, str]:
-        if self.name == "search":
-            if not self.sink.engine.alias_targets(self.sink.alias):
-                return {}
-            hits = self.sink.engine.search(self.sink.alias, {"size": len(ids), "_source": ["content_hash"],
-                                                             "query": {"ids": {"values": [str(i) for i in ids]}}})
-            return {int(h["_id"]): h["_source"]["content_hash"] for h in hits["hits"]["hits"]}
-        pipe = self.sink.client.pipeline(transaction=False)
-        for i in ids:
-            pipe.hget(self.sink.version_key(i), "hash")
-        return {i: v.decode() for i, v in zip(ids, pipe.execute()) if v}
+        return {i: v.content_hash for i, v in self.reader.versions(ids, markers=False).items() if not v.removed}
 
     def cleanup(self) -> None:
-        if self.name == "search":
-            for index in set(self.sink.engine.alias_targets(self.sink.alias)
-                             + self.sink.engine.alias_targets(self.sink.write_alias)):
-                self.sink.engine.delete_index(index)
-        else:
-            keys = list(self.sink.client.scan_iter(match=f"{self.sink.prefix}*", count=1000))
-            for start in range(0, len(keys), 1000):
-                self.sink.client.delete(*keys[start:start + 1000])
-        self.sink.close()
-
-
-def namespace_env(sink: str, ns: str) -> dict[str, str]:
-    env = {"SINKS_GROUP_ID_PREFIX": f"bench-{ns}-", "SINKS_METRICS_PORT": "0"}
-    env.update({"SEARCH_INDEX_ALIAS": f"bench-{ns}"} if sink == "search" else {"SINKS_REDIS_KEY_PREFIX": f"bench-{ns}:policy:"})
-    return env
-
-
-def start_group_at_end(settings: Settings, group: str) -> None:
-    topic = settings.sinks.topic(settings.kafka)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group,
-                         "enable.auto.commit": False})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-                for p in partitions]
-        consumer.commit(offsets=ends, asynchronous=False)
-    finally:
-        consumer.close()
+        self.reader.cleanup()
 
 
 class Bench:
     def __init__(self, sink: str, working_set: int):
         self.ns = secrets.token_hex(4)
-        self.env = namespace_env(sink, self.ns)
+        self.env = namespace_env(self.ns, [sink])
         os.environ.update(self.env)
         self.settings = load_settings(env_file=None)
         self.sink_name = sink
@@ -113,11 +65,8 @@ class Bench:
             " 'active' FROM generate_series(1, %s) g RETURNING id", (self.ns, self.ns, working_set)).fetchall()]
         self.target = Target(sink, self.settings)
         log = self.settings.stack.state_path / "logs" / f"bench-{sink}-{self.ns}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log
-        self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", sink],
-                                        env={**os.environ, **self.env}, stdout=log.open("ab"),
-                                        stderr=subprocess.STDOUT, cwd=str(ROOT))
+        self.process = SinkProcess(sink, self.env, log)
         try:
             self.wait_visible(self.current_hashes(self.ids), timeout=180)
         except BaseException:
@@ -141,13 +90,7 @@ class Bench:
         raise SystemExit(f"the sink did not make the working set visible within {timeout:.0f}s (log {self.log_path})")
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(120)
-        except subprocess.TimeoutExpired:
-            print(f"the sink did not stop within 120 s of SIGTERM: killed (log {self.log_path})", file=sys.stderr)
-            self.process.kill()
-            self.process.wait(30)
+        self.process.stop()
         self.target.cleanup()
         self.conn.execute("DELETE FROM policies WHERE id = ANY(%s)", (self.ids,))
         self.conn.close()

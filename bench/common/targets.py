@@ -1,0 +1,217 @@
+"""What the benchmarks share: direct readers of each target, per-run namespaces, sink processes.
+
+A reader answers, for a set of policy ids, the ``Version`` each target holds — the LSN and content
+hash of a visible policy, or the LSN of its removal marker — read the way a user of that store
+would see it:
+
+* search: a query through the read alias (visible after refresh); markers through the write alias;
+* redis: the version hash ``<prefix><id>:v`` (written atomically with the cached document);
+* neo4j: the ``:Policy`` node, or the ``:RemovedPolicy`` marker;
+* milvus: the entity through the alias, with Strong consistency.
+
+Every run gets its own namespace (consumer groups, index alias, key prefix, graph labels,
+collection alias), so it never touches another run's or the pipeline's data; ``cleanup`` drops it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from confluent_kafka import Consumer, TopicPartition
+
+from aegis.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = ("search", "neo4j", "redis", "milvus")
+
+
+@dataclass(frozen=True)
+class Version:
+    """What a target holds for one policy: a visible version or a removal marker."""
+
+    lsn: int
+    content_hash: str
+    removed: bool
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile, ``q`` in [0, 1]; ``inf`` entries count (as never visible)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
+
+
+# ------------------------------------------------------------------------------ readers
+class SearchReader:
+    name = "search"
+
+    def __init__(self, settings: Settings):
+        from cdc_sinks.search.sink import build_search_sink
+
+        self.sink = build_search_sink(settings)
+
+    def _query(self, index: str, ids: list[int], removed: bool) -> list[dict]:
+        body = {"size": len(ids), "_source": ["lsn", "content_hash"],
+                "query": {"bool": {"filter": [{"ids": {"values": [str(i) for i in ids]}}]}}}
+        if removed:
+            body["query"]["bool"]["filter"].append({"term": {"removed": True}})
+        return self.sink.engine.search(index, body)["hits"]["hits"]
+
+    def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
+        if not ids or not self.sink.engine.alias_targets(self.sink.alias):
+            return {}
+        found = {int(h["_id"]): Version(int(h["_source"]["lsn"]), h["_source"]["content_hash"], False)
+                 for h in self._query(self.sink.alias, ids, removed=False)}
+        absent = [i for i in ids if i not in found]
+        if markers and absent:
+            found.update({int(h["_id"]): Version(int(h["_source"]["lsn"]), "", True)
+                          for h in self._query(self.sink.write_alias, absent, removed=True)})
+        return found
+
+    def cleanup(self) -> None:
+        engine = self.sink.engine
+        for index in set(engine.alias_targets(self.sink.alias) + engine.alias_targets(self.sink.write_alias)):
+            engine.delete_index(index)
+        self.sink.close()
+
+
+class RedisReader:
+    name = "redis"
+
+    def __init__(self, settings: Settings):
+        from cdc_sinks.redis_cache import build_redis_sink
+
+        self.sink = build_redis_sink(settings)
+
+    def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
+        pipe = self.sink.client.pipeline(transaction=False)
+        for i in ids:
+            pipe.hmget(self.sink.version_key(i), "lsn", "hash", "removed")
+        found = {}
+        for i, (lsn, digest, removed) in zip(ids, pipe.execute()):
+            if lsn is not None and (markers or removed != b"1"):
+                found[i] = Version(int(lsn), (digest or b"").decode(), removed == b"1")
+        return found
+
+    def cleanup(self) -> None:
+        keys = list(self.sink.client.scan_iter(match=f"{self.sink.prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            self.sink.client.delete(*keys[start:start + 1000])
+        self.sink.close()
+
+
+class Neo4jReader:
+    name = "neo4j"
+
+    def __init__(self, settings: Settings):
+        import neo4j
+
+        from cdc_sinks.neo4j_graph.model import POLICY, REMOVED_POLICY
+        from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
+
+        self.sink = Neo4jGraphSink(settings.neo4j)
+        self.database, self.read_mode = settings.neo4j.database, neo4j.READ_ACCESS
+        label = self.sink.statements.label
+        self.policies = (f"MATCH (p:{label(POLICY)}) WHERE p.id IN $ids "
+                         "RETURN p.id AS id, p.lsn AS lsn, p.content_hash AS content_hash")
+        self.markers = f"MATCH (m:{label(REMOVED_POLICY)}) WHERE m.id IN $ids RETURN m.id AS id, m.lsn AS lsn"
+
+    def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
+        driver = self.sink._driver  # noqa: SLF001 - a bench reading the store directly
+        with driver.session(database=self.database, default_access_mode=self.read_mode) as session:
+            found = {r["id"]: Version(r["lsn"], r["content_hash"], False)
+                     for r in session.run(self.policies, ids=ids)}
+            absent = [i for i in ids if i not in found]
+            if markers and absent:
+                found.update({r["id"]: Version(r["lsn"], "", True) for r in session.run(self.markers, ids=absent)})
+        return found
+
+    def cleanup(self) -> None:
+        self.sink.drop_namespace()
+        self.sink.close()
+
+
+class MilvusReader:
+    name = "milvus"
+
+    def __init__(self, settings: Settings):
+        from cdc_sinks.milvus.store import MilvusStore
+
+        self.store = MilvusStore(settings.milvus.model_copy(update={"consistency_level": "Strong"}))
+        self.alias = settings.milvus.collection_alias
+
+    def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
+        if not ids or self.store.alias_target(self.alias) is None:
+            return {}
+        rows = self.store.query_ids(self.alias, ids, ["id", "lsn", "content_hash", "removed"])
+        return {int(r["id"]): Version(int(r["lsn"]), r["content_hash"], bool(r["removed"]))
+                for r in rows if markers or not r["removed"]}
+
+    def cleanup(self) -> None:
+        target = self.store.alias_target(self.alias)
+        if target is not None:
+            self.store.run(lambda c: c.drop_alias(self.alias), "drop alias")
+            self.store.run(lambda c: c.drop_collection(target), "drop collection")
+        self.store.close()
+
+
+READERS = {"search": SearchReader, "redis": RedisReader, "neo4j": Neo4jReader, "milvus": MilvusReader}
+
+
+def build_reader(name: str, settings: Settings):
+    return READERS[name](settings)
+
+
+# ------------------------------------------------------------------- namespaces, processes
+def namespace_env(ns: str, sinks: Iterable[str]) -> dict[str, str]:
+    """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
+    env = {"SINKS_GROUP_ID_PREFIX": f"bench-{ns}-", "SINKS_METRICS_PORT": "0"}
+    names = {"search": {"SEARCH_INDEX_ALIAS": f"bench-{ns}"},
+             "redis": {"SINKS_REDIS_KEY_PREFIX": f"bench-{ns}:policy:"},
+             "neo4j": {"NEO4J_NAMESPACE": f"bench_{ns}_"},
+             "milvus": {"MILVUS_COLLECTION_ALIAS": f"bench_{ns}"}}
+    for sink in sinks:
+        env.update(names[sink])
+    return env
+
+
+def start_group_at_end(settings: Settings, group: str) -> None:
+    """Commit ``group``'s offsets at the change topic's end: its sink skips everything before now."""
+    topic = settings.sinks.topic(settings.kafka)
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group,
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
+                for p in partitions]
+        consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+class SinkProcess:
+    """``aegis sinks run NAME`` as a child process with ``env``, its output in a log file."""
+
+    def __init__(self, name: str, env: dict[str, str], log: Path):
+        self.name, self.log = name, log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", name],
+                                        env={**os.environ, **env}, stdout=log.open("ab"),
+                                        stderr=subprocess.STDOUT, cwd=str(ROOT))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 120) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"sink {self.name} did not stop within {timeout:.0f} s of SIGTERM: killed (log {self.log})",
+                  file=sys.stderr)
+            self.process.kill()
+            self.process.wait(30)

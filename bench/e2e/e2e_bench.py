@@ -1,0 +1,224 @@
+"""End-to-end benchmark (issue 10): PostgreSQL commit → visible in every target, at fixed change rates.
+
+    .venv/bin/python bench/e2e/e2e_bench.py                                   # the full measurement
+    .venv/bin/python bench/e2e/e2e_bench.py --rates 50,200,1000 --seconds 30 \\
+        --targets search,neo4j,redis,milvus --milvus-embedder onnx-int8       # the same, spelled out
+    .venv/bin/python bench/e2e/e2e_bench.py --rates 20 --seconds 15 --no-results   # a quick check
+
+Needs the local stack (postgres redis kafka kafka-connect neo4j opensearch milvus: ``aegis stack
+up``), the schema (``aegis db migrate``) and the Debezium connector (``aegis connectors apply``).
+
+A realistic mix of changes (``load.py``: inserts, content updates, status updates that take a
+policy out of the active view and back, deletes) is committed to PostgreSQL at each rate for
+``--seconds``; a poller per target reads the target directly (``bench/common/targets.py``) every
+~20 ms and records, per change and target, commit → visible with that change's LSN and content
+(or absent, for removals). After each rate the pollers get ``--drain`` seconds to see the rest;
+what they never saw (or saw superseded by a later change of the same policy first) counts as
+never visible: it is in the percentiles as infinite and reported as ``> drain``.
+
+The sinks run as ``aegis sinks run NAME`` processes with a fresh namespace per run (consumer
+groups, index alias, key prefix, graph labels, collection alias), on a working set of
+``max(200, max rate × --rest)`` active policies seeded first. search, neo4j and redis run
+together; milvus (embedding is CPU-bound) runs afterwards on its own, with ``--milvus-embedder``.
+A target still behind after a rate's drain gets its sink restarted on a consumer group at the
+topic's end, so its backlog does not spill into the next rate.
+
+Reports p50/p95/p99/max per target and rate, the highest rate each target sustains with p99 < 2 s
+(among the rates given) and the machine (cores, load average during each rate); prints JSON,
+writes the Markdown table into bench/RESULTS.md ("End to end (issue 10)") and a PNG plot
+(matplotlib, the dev extra; skipped with a message if it is not installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from aegis.db import connect  # noqa: E402
+from aegis.settings import Settings, load_settings  # noqa: E402
+from bench.common.targets import (TARGETS, SinkProcess, build_reader, namespace_env,  # noqa: E402
+                                  start_group_at_end)
+from bench.e2e import report  # noqa: E402
+from bench.e2e.load import DEFAULT_MIX, Generator, Poller, TargetLog, run_load, sample_texts  # noqa: E402
+
+SLOW_TARGETS = ("milvus",)
+
+
+class Session:
+    """One namespace: seeded working set, a sink process and a reader per target."""
+
+    def __init__(self, targets: list[str], working_set: int, extra_env: dict[str, str]):
+        self.ns = secrets.token_hex(4)
+        self.targets, self.restarts = targets, 0
+        self.env = {**namespace_env(self.ns, targets), **extra_env}
+        os.environ.update(self.env)
+        self.settings: Settings = load_settings(env_file=None)
+        self.source = f"bench-e2e-{self.ns}"
+        self.conn = connect(self.settings.postgres, autocommit=True)
+        self.readers = {t: build_reader(t, self.settings) for t in targets}
+        self.processes: dict[str, SinkProcess] = {}
+        try:
+            for t in targets:
+                start_group_at_end(self.settings, f"{self.env['SINKS_GROUP_ID_PREFIX']}{t}")
+            hashes = self.seed(working_set)
+            for t in targets:
+                self.start(t)
+            self.generator = Generator(self.source, list(hashes), hashes, DEFAULT_MIX)
+            self.wait_seeded(hashes, timeout=300 + working_set / (20 if "milvus" in targets else 500))
+        except BaseException:
+            self.close()
+            raise
+
+    def seed(self, count: int) -> dict[int, str]:
+        texts, hashes = sample_texts(500, seed=3), {}
+        with self.conn.transaction():
+            for n in range(count):
+                title, content, org, regions, support = texts[n % len(texts)]
+                digest = secrets.token_hex(32)
+                row = self.conn.execute(
+                    "INSERT INTO policies (source_system, source_id, title, content, issuing_organization,"
+                    " target_regions, support_field, content_hash, status)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'active') RETURNING id",
+                    (self.source, f"seed-{n}", title, f"{content}<p>{n}</p>", org, regions, support, digest)).fetchone()
+                hashes[row[0]] = digest
+        return hashes
+
+    def start(self, target: str, group_suffix: str = "") -> None:
+        env = dict(self.env)
+        if group_suffix:
+            env["SINKS_GROUP_ID_PREFIX"] = f"bench-{self.ns}-{group_suffix}-"
+            start_group_at_end(self.settings, f"{env['SINKS_GROUP_ID_PREFIX']}{target}")
+        log = self.settings.stack.state_path / "logs" / f"bench-e2e-{target}-{self.ns}.log"
+        self.processes[target] = SinkProcess(target, env, log)
+
+    def restart_at_end(self, target: str) -> None:
+        """Skip a lagging sink's backlog: a new consumer group starting at the topic's end."""
+        self.processes[target].stop()
+        self.restarts += 1
+        self.start(target, group_suffix=f"r{self.restarts}")
+
+    def wait_seeded(self, hashes: dict[int, str], timeout: float) -> None:
+        started = time.monotonic()
+        left = set(self.targets)
+        ids = list(hashes)
+        while left and time.monotonic() - started < timeout:
+            for t in sorted(left):
+                if not self.processes[t].alive():
+                    raise SystemExit(f"sink {t} exited: see {self.processes[t].log}")
+                try:
+                    seen = {}
+                    for start in range(0, len(ids), 1000):
+                        seen.update(self.readers[t].versions(ids[start:start + 1000], markers=False))
+                except Exception:  # noqa: BLE001 - not ready yet (index or collection being created)
+                    continue
+                if all(seen.get(i) is not None and seen[i].content_hash == h for i, h in hashes.items()):
+                    print(f"{t}: working set of {len(ids)} visible after {time.monotonic() - started:.0f} s",
+                          file=sys.stderr, flush=True)
+                    left.discard(t)
+            time.sleep(0.5)
+        if left:
+            raise SystemExit(f"working set not visible within {timeout:.0f} s in {', '.join(sorted(left))} "
+                             f"(logs: {', '.join(str(self.processes[t].log) for t in left)})")
+
+    def measure(self, rate: int, seconds: float, drain: float, writers: int) -> dict:
+        logs = {t: TargetLog(t) for t in self.targets}
+        pollers = [Poller(self.readers[t], logs[t]) for t in self.targets]
+        for p in pollers:
+            p.start()
+        load = report.LoadSampler()
+        load.start()
+        changes, achieved = run_load(self.settings, self.generator, list(logs.values()), rate, seconds, writers)
+        deadline = time.monotonic() + drain
+        while time.monotonic() < deadline and any(log.pending for log in logs.values()):
+            time.sleep(0.1)
+        for p in pollers:
+            p.stop.set()
+            p.join(30)
+        load.stop()
+        result = {"rate": rate, "achieved_rate": round(achieved, 1), "changes": changes, "writers": writers,
+                  "loadavg": load.summary(), "targets": {}}
+        for t, log in logs.items():
+            result["targets"][t] = report.lag_summary(log, changes, drain, poll_errors=pollers[self.targets.index(t)].errors)
+            if log.pending:
+                self.restart_at_end(t)
+        return result
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+        for reader in self.readers.values():
+            reader.cleanup()
+        self.conn.execute("DELETE FROM policies WHERE source_system = %s", (self.source,))
+        self.conn.close()
+        for key in self.env:
+            os.environ.pop(key, None)
+
+
+def run_group(targets: list[str], rates: list[int], args, extra_env: dict[str, str]) -> list[dict]:
+    working_set = max(200, max(rates) * args.rest)
+    if "milvus" in targets:
+        working_set = min(working_set, args.milvus_working_set)
+    print(f"== {','.join(targets)}: seeding {working_set} policies ...", file=sys.stderr, flush=True)
+    session = Session(targets, working_set, extra_env)
+    results = []
+    try:
+        for rate in rates:
+            writers = args.writers or max(1, min(8, rate // 50))
+            results.append(session.measure(rate, args.seconds, args.drain, writers))
+            print(json.dumps(results[-1], ensure_ascii=False), file=sys.stderr, flush=True)
+            time.sleep(2)
+    finally:
+        session.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", default="50,200,1000", help="changes/s, comma-separated (default 50,200,1000)")
+    parser.add_argument("--seconds", type=float, default=30, help="load duration per rate")
+    parser.add_argument("--drain", type=float, default=30, help="wait after each rate for the targets to catch up")
+    parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
+    parser.add_argument("--milvus-embedder", choices=["torch", "onnx", "onnx-int8"], default=None,
+                        help="EMBEDDING_BACKEND of the Milvus sink (default: the configured one)")
+    parser.add_argument("--milvus-working-set", type=int, default=2000, help="cap of Milvus' seeded policies")
+    parser.add_argument("--rest", type=int, default=10, help="working set = max rate × this (seconds between "
+                        "changes of one policy)")
+    parser.add_argument("--writers", type=int, default=0, help="writer connections (default: rate/50, 1..8)")
+    parser.add_argument("--results", type=Path, default=report.RESULTS, help="Markdown file to add the table to")
+    parser.add_argument("--no-results", action="store_true", help="print only; do not touch the results file")
+    parser.add_argument("--plot", type=Path, default=report.PLOT, help="PNG latency plot")
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown targets: {', '.join(sorted(unknown))}")
+    fast = [t for t in TARGETS if t in targets and t not in SLOW_TARGETS]
+    slow = [t for t in TARGETS if t in targets and t in SLOW_TARGETS]
+    machine = report.machine()
+    runs = []
+    if fast:
+        runs += [{"group": fast, **r} for r in run_group(fast, rates, args, {})]
+    for t in slow:
+        env = {"EMBEDDING_BACKEND": args.milvus_embedder} if args.milvus_embedder else {}
+        group = [f"{t} ({args.milvus_embedder or os.environ.get('EMBEDDING_BACKEND', 'torch')})"]
+        runs += [{"group": group, **r} for r in run_group([t], rates, args, env)]
+    summary = {"machine": machine, "command": " ".join(sys.argv), "runs": runs,
+               "sustained": report.sustained(runs)}
+    print(json.dumps(summary, ensure_ascii=False))
+    print(report.markdown(summary))
+    if not args.no_results:
+        report.write_results(args.results, summary)
+        print(f"table added to {args.results}", file=sys.stderr)
+    report.plot(summary, args.plot)
+
+
+if __name__ == "__main__":
+    main()

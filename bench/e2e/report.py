@@ -1,0 +1,149 @@
+"""Figures of an end-to-end run: lag percentiles, sustained rates, the machine, Markdown and a plot."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import threading
+from datetime import date
+from pathlib import Path
+
+from bench.common.targets import percentile
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+PLOT = ROOT / "bench" / "e2e" / "e2e_latency.png"
+START, END = "<!-- e2e-results:start -->", "<!-- e2e-results:end -->"
+PLACEHOLDER = "*To be measured.*"
+GOAL_P99_S = 2.0
+
+
+class LoadSampler(threading.Thread):
+    """1-minute load average, sampled every second while a rate runs."""
+
+    def __init__(self):
+        super().__init__(name="loadavg", daemon=True)
+        self.samples: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.samples.append(os.getloadavg()[0])
+            self.done.wait(1.0)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(5)
+
+    def summary(self) -> dict:
+        s = self.samples or [os.getloadavg()[0]]
+        return {"min": round(min(s), 1), "mean": round(sum(s) / len(s), 1), "max": round(max(s), 1)}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")), "?")
+    mem = next((int(line.split()[1]) for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), 0)
+    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem / 2**20, 1),
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "loadavg_at_start": [round(x, 1) for x in os.getloadavg()], "date": date.today().isoformat()}
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
+
+
+def lag_summary(log, changes: int, drain: float, *, poll_errors: int = 0) -> dict:
+    """Percentiles over every change: never seen (pending, superseded) counts as infinite."""
+    lags = [lag for _, lag in log.lags] + [math.inf] * (log.superseded + len(log.pending))
+    out = {"changes": changes, "visible": len(log.lags), "superseded": log.superseded,
+           "not_visible_after_drain": len(log.pending), "poll_errors": poll_errors}
+    for name, q in (("p50", 0.50), ("p95", 0.95), ("p99", 0.99), ("max", 1.0)):
+        value = percentile(lags, q) if lags else math.inf
+        out[f"{name}_ms"] = None if math.isinf(value) else round(value * 1000)
+    out["kept_up"] = out["p99_ms"] is not None and out["p99_ms"] < GOAL_P99_S * 1000
+    return out
+
+
+def sustained(runs: list[dict]) -> dict[str, int | None]:
+    """Per target: the highest rate given whose p99 < 2 s (and that the writers achieved within 5 %)."""
+    best: dict[str, int | None] = {}
+    for run in runs:
+        for target, r in run["targets"].items():
+            ok = r["kept_up"] and run["achieved_rate"] >= 0.95 * run["rate"]
+            best.setdefault(target, None)
+            if ok and (best[target] is None or run["rate"] > best[target]):
+                best[target] = run["rate"]
+    return best
+
+
+def _ms(value: int | None, drain: str) -> str:
+    return f"> {drain}" if value is None else f"{value:,}"
+
+
+def markdown(summary: dict) -> str:
+    m = summary["machine"]
+    lines = [f"Run of {m['date']}: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, {m['system']}, "
+             f"Python {m['python']}; load average at start {' / '.join(map(str, m['loadavg_at_start']))}.",
+             f"Command: `{summary['command']}`", "",
+             "| target | rate (achieved) | changes | p50 ms | p95 ms | p99 ms | max ms | not visible | "
+             "load avg (min–max) | p99 < 2 s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for run in summary["runs"]:
+        for target, r in run["targets"].items():
+            name = run["group"][0] if target == "milvus" else target
+            missing = r["superseded"] + r["not_visible_after_drain"]
+            load = run["loadavg"]
+            lines.append(f"| {name} | {run['rate']:,}/s ({run['achieved_rate']:,.0f}) | {r['changes']:,} | "
+                         f"{_ms(r['p50_ms'], 'drain')} | {_ms(r['p95_ms'], 'drain')} | {_ms(r['p99_ms'], 'drain')} | "
+                         f"{_ms(r['max_ms'], 'drain')} | {missing:,} | {load['min']}–{load['max']} | "
+                         f"{'yes' if r['kept_up'] else 'no'} |")
+    best = ", ".join(f"{t} {'none of the rates' if v is None else f'{v:,}/s'}"
+                     for t, v in summary["sustained"].items())
+    lines += ["", f"Highest rate sustained with p99 < 2 s (of the rates run): {best}."]
+    return "\n".join(lines)
+
+
+def write_results(path: Path, summary: dict) -> None:
+    """Add this run's block between the section's markers (the placeholder goes)."""
+    text = path.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{path} has no {START} … {END} markers (the 'End to end (issue 10)' section)")
+    head, rest = text.split(START, 1)
+    body, tail = rest.split(END, 1)
+    body = body.replace(PLACEHOLDER, "").strip()
+    body = f"{body}\n\n{markdown(summary)}" if body else markdown(summary)
+    path.write_text(f"{head}{START}\n{body}\n{END}{tail}")
+
+
+def plot(summary: dict, path: Path) -> None:
+    """Per target: p50/p95/p99 against the rate, log scale, the 2 s line."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("no plot: matplotlib is not installed (it is in the dev extra: pip install -e '.[dev]')")
+        return
+    targets = sorted({t for run in summary["runs"] for t in run["targets"]})
+    fig, axes = plt.subplots(1, len(targets), figsize=(4 * len(targets), 3.6), sharey=True, squeeze=False)
+    for ax, target in zip(axes[0], targets):
+        rows = [(run["rate"], run["targets"][target]) for run in summary["runs"] if target in run["targets"]]
+        for key, style in (("p50_ms", "o-"), ("p95_ms", "s--"), ("p99_ms", "^-")):
+            points = [(rate, r[key] / 1000) for rate, r in rows if r[key] is not None]
+            if points:
+                ax.plot(*zip(*points), style, label=key[:3])
+        ax.axhline(GOAL_P99_S, color="red", linewidth=0.8, label="2 s")
+        ax.set(xscale="log", yscale="log", title=target, xlabel="changes/s")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("commit → visible (s)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"End to end, {summary['machine']['cores']} cores, {summary['machine']['date']}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"plot written to {path}")
