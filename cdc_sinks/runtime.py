@@ -9,8 +9,11 @@ revoked; offsets never go past what was written.
 
 While the target stays unreachable after the retries, the runtime pauses its partitions, keeps
 the batch in memory and probes ``sink.ping()`` every ``SINKS_PROBE_INTERVAL_SECONDS``; when the
-target answers it writes the batch and resumes. ``stop()`` (SIGTERM/SIGINT in the CLI) lets the
-current batch finish — or, during an outage, abandons it uncommitted — and closes cleanly.
+target answers it writes the batch and resumes. An outage of what decoding depends on (the schema
+registry of the Avro profile: the decoder raises ``TransientError``) is waited out the same way,
+probing ``decode.ping()``, before anything of the batch is written, dead-lettered or committed.
+``stop()`` (SIGTERM/SIGINT in the CLI) lets the current batch finish — or, during an outage,
+abandons it uncommitted — and closes cleanly.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -28,7 +32,7 @@ from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.applier import apply_plan
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.batching import ConsumedMessage, Rejected, plan_batch
+from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch
 from cdc_sinks.dlq import DeadLetterWriter
 from cdc_sinks.observability import HealthState, SinkMetrics
 
@@ -156,7 +160,10 @@ class SinkRuntime:
     def _process(self, consumer: Consumer, messages: list[ConsumedMessage]) -> None:
         epoch = self._epoch
         started = time.monotonic()
-        plan = plan_batch(messages, self.decode)
+        plan = self._plan(consumer, messages, epoch)
+        if plan is None:
+            self._abandoned(messages)
+            return
         while True:
             try:
                 result = apply_plan(self.sink, plan, self.retry, sleep=self._backoff_sleep)
@@ -164,9 +171,8 @@ class SinkRuntime:
                 break
             except TransientError as exc:
                 self.metrics.transient_errors.labels(self.sink.name).inc()
-                if not self._wait_out_outage(consumer, exc, epoch):
-                    log.warning("batch abandoned uncommitted (%s)", "stopping" if self._stop.is_set() else "partitions revoked",
-                                extra={"sink": self.sink.name, "messages": len(messages)})
+                if not self._wait_out_outage(consumer, exc, epoch, "target", self.sink.ping):
+                    self._abandoned(messages)
                     return
             except AegisError:
                 raise
@@ -200,6 +206,20 @@ class SinkRuntime:
                                          "superseded": plan.superseded, "dead_lettered": len(dead),
                                          "write_ms": round(write_seconds * 1000, 1)})
 
+    def _plan(self, consumer: Consumer, messages: list[ConsumedMessage], epoch: int) -> BatchPlan | None:
+        """Decode and plan the batch; while decoding fails transiently (the schema registry is down)
+        pause and probe it, then decode again. None when the batch must be abandoned."""
+        while True:
+            try:
+                return plan_batch(messages, self.decode)
+            except TransientError as exc:
+                if not self._wait_out_outage(consumer, exc, epoch, "schema registry", self.decode.ping):
+                    return None
+
+    def _abandoned(self, messages: list[ConsumedMessage]) -> None:
+        log.warning("batch abandoned uncommitted (%s)", "stopping" if self._stop.is_set() else "partitions revoked",
+                    extra={"sink": self.sink.name, "messages": len(messages)})
+
     def _backoff_sleep(self, seconds: float) -> None:
         """Sleep between write retries; a stop request ends the retrying (the batch is then abandoned)."""
         if self._stop.wait(seconds):
@@ -227,17 +247,20 @@ class SinkRuntime:
         return True
 
     # --------------------------------------------------------------- outages
-    def _wait_out_outage(self, consumer: Consumer, exc: TransientError, epoch: int) -> bool:
-        """Pause, probe until the target answers. False when the batch must be abandoned."""
+    def _wait_out_outage(self, consumer: Consumer, exc: TransientError, epoch: int, what: str,
+                         probe: Callable[[], bool]) -> bool:
+        """Pause, ``probe()`` until ``what`` (the target, the schema registry) answers. False when the
+        batch must be abandoned."""
         self.stats.outages += 1
-        self.health.target_ok = False
+        if what == "target":
+            self.health.target_ok = False
         self.health.paused = True
-        self.health.detail = f"target unreachable: {exc.message}"
+        self.health.detail = f"{what} unreachable: {exc.message}"
         self.metrics.paused.labels(self.sink.name).set(1)
         paused = consumer.assignment()
         if paused:
             consumer.pause(paused)
-        log.error("target unreachable: partitions paused, probing every %.1fs", self.settings.sinks.probe_interval_seconds,
+        log.error("%s unreachable: partitions paused, probing every %.1fs", what, self.settings.sinks.probe_interval_seconds,
                   extra={"sink": self.sink.name, "code": exc.code.value, "error": exc.message})
         interval = self.settings.sinks.probe_interval_seconds
         try:
@@ -247,8 +270,8 @@ class SinkRuntime:
                     consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
                 if self._epoch != epoch:
                     return False
-                if self.sink.ping():
-                    log.warning("target answers again: resuming", extra={"sink": self.sink.name})
+                if probe():
+                    log.warning("%s answers again: resuming", what, extra={"sink": self.sink.name})
                     return True
             return False
         finally:

@@ -3,11 +3,17 @@
 The HTTP work is confluent-kafka's ``SchemaRegistryClient`` (Apicurio Registry serves the same API
 under ``/apis/ccompat/v7``); what it raises is translated here, at the boundary:
 
-* the id is unknown (404) → ``DataError``: that one message can never be decoded;
-* the registry is unreachable, times out, or answers 408/429/5xx → ``TransientError``
-  (``DP_3008``), retried with the shared retry helper before it is raised;
+* the registry says the id is unknown (404 with its "schema not found" error body) →
+  ``DataError``: that one message can never be decoded;
+* the registry is unreachable, times out, answers 408/429/5xx, or answers something that is not
+  the registry's JSON (a server still starting, a proxy's error page — a 404 without the
+  registry's error body included) → ``TransientError`` (``DP_3008``), retried with the shared
+  retry helper before it is raised; the sink runtime then pauses and probes ``ping()`` until the
+  registry answers again;
 * it refuses us (401/403) or answers a schema that is not Avro → ``TerminalError``: a person
   must fix credentials or configuration.
+
+Nothing else escapes: whatever the client raises is translated into one of the three.
 
 A schema id always names the same schema, so every parsed schema is kept for the process's life:
 after the first message of each schema version the registry is not asked again.
@@ -18,19 +24,26 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, TypeVar
 
 from aegis.errors import DataError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy, retry_call
 from aegis.settings import SchemaRegistrySettings
 
 ParsedSchema = Any  # what fastavro.parse_schema returns
+T = TypeVar("T")
+SCHEMA_NOT_FOUND = 40403  # the registry's error code for an unknown schema id (Confluent API; Apicurio's ccompat too)
+UNREADABLE_ANSWER = -1  # confluent-kafka's error code when the error answer was not the registry's JSON
 
 
 class SchemaSource(Protocol):
     """Where writer schemas come from (the registry; a fixed map in unit tests)."""
 
     def writer_schema(self, schema_id: int) -> ParsedSchema: ...
+
+    def ping(self) -> bool:
+        """Whether the source answers (the registry is reachable and not failing)."""
+        ...
 
 
 def parse_avro_schema(schema_text: str, schema_id: int) -> ParsedSchema:
@@ -74,34 +87,56 @@ class RegistrySchemas:
             self._parsed[schema_id] = parsed
         return parsed
 
-    def _fetch(self, schema_id: int) -> str:
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-        from httpx import HTTPError
-
+    def ping(self) -> bool:
+        """One request, no retries: True when the registry answers (even with a refusal: that is no outage)."""
         try:
-            schema = self._client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            status = exc.http_status_code
-            if status == 404:
-                raise DataError(f"schema id {schema_id} is not in the schema registry ({exc.error_message})",
-                                code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
-                                hint="the message was written against another registry, or the registry lost its data") from None
-            if status in (401, 403):
-                raise TerminalError(f"the schema registry at {self.url} refused access ({status})",
-                                    code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
-                                    hint="set SCHEMA_REGISTRY_BASIC_AUTH=user:password") from None
-            if status in (408, 429) or status >= 500:
-                raise TransientError(f"the schema registry at {self.url} answered {status}: {exc.error_message}",
-                                     code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE) from None
-            raise TerminalError(f"the schema registry at {self.url} answered {status} for schema {schema_id}: "
-                                f"{exc.error_message}", code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
-                                hint="check SCHEMA_REGISTRY_URL (it must be the registry's base URL)") from None
-        except HTTPError as exc:
-            raise TransientError(f"the schema registry at {self.url} is unreachable: {exc}",
-                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
-                                 hint="start it (`aegis stack up schema-registry`) or check SCHEMA_REGISTRY_URL") from None
+            self._call(self._client.get_schema_types, "GET schemas/types")  # a small answer
+        except TransientError:
+            return False
+        except (TerminalError, DataError):
+            return True
+        return True
+
+    def _fetch(self, schema_id: int) -> str:
+        schema = self._call(lambda: self._client.get_schema(schema_id), f"schema {schema_id}", schema_id=schema_id)
         if (schema.schema_type or "AVRO").upper() != "AVRO":
             raise TerminalError(f"schema {schema_id} is {schema.schema_type}, not Avro",
                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
                                 hint="the change topic must be written by the Avro profile (docs/avro.md)")
         return schema.schema_str
+
+    def _call(self, fn: Callable[[], T], what: str, *, schema_id: int | None = None) -> T:
+        """``fn()`` (one client call) with every error it can raise translated (see the module doc)."""
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+        from httpx import HTTPError
+
+        try:
+            return fn()
+        except SchemaRegistryError as exc:
+            raise self._answer_error(exc, what, schema_id) from None
+        except HTTPError as exc:
+            raise TransientError(f"the schema registry at {self.url} is unreachable ({what}): {type(exc).__name__}: {exc}",
+                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                 hint="start it (`aegis stack up schema-registry`) or check SCHEMA_REGISTRY_URL") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # an answer that is not the registry's JSON
+            raise TransientError(f"the schema registry at {self.url} gave an unreadable answer ({what}): "
+                                 f"{type(exc).__name__}: {exc}", code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                 hint="is SCHEMA_REGISTRY_URL the registry's base URL, and is it fully started?") from None
+
+    def _answer_error(self, exc: Any, what: str, schema_id: int | None) -> Exception:
+        status, error_code = exc.http_status_code, exc.error_code
+        if status == 404 and schema_id is not None and error_code == SCHEMA_NOT_FOUND:
+            return DataError(f"schema id {schema_id} is not in the schema registry ({exc.error_message})",
+                             code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
+                             hint="the message was written against another registry, or the registry lost its data")
+        if status in (401, 403):
+            return TerminalError(f"the schema registry at {self.url} refused access ({status})",
+                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE, hint="set SCHEMA_REGISTRY_BASIC_AUTH=user:password")
+        if status in (404, 408, 429) or status >= 500 or error_code == UNREADABLE_ANSWER:
+            return TransientError(f"the schema registry at {self.url} answered {status} ({what}): {exc.error_message}",
+                                  code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                  hint="a 404 without the registry's error body: is SCHEMA_REGISTRY_URL the registry's "
+                                       "base URL, and is it fully started?" if status == 404 else None)
+        return TerminalError(f"the schema registry at {self.url} answered {status} ({what}): {exc.error_message}",
+                             code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                             hint="check SCHEMA_REGISTRY_URL (it must be the registry's base URL)")

@@ -33,8 +33,8 @@ def list_sinks() -> None:
 def run(settings: Settings, name: str, metrics_port: int | None) -> None:
     """Run sink NAME until SIGTERM or Ctrl-C (see `aegis sinks list`).
 
-    The process stays up while its target is down (partitions paused, probed every
-    SINKS_PROBE_INTERVAL_SECONDS); on stop it finishes the batch in hand and commits only what
+    The process stays up while its target (or, in the Avro profile, the schema registry) is down
+    (partitions paused, probed every SINKS_PROBE_INTERVAL_SECONDS); on stop it finishes the batch in hand and commits only what
     was written. Records a target can never take go to KAFKA_TOPIC_DLQ (`aegis dlq list`).
     """
     from cdc_sinks.service import run_sink

@@ -11,7 +11,10 @@
 The Avro decoder also takes JSON messages (anything not framed), so a topic that switched from
 the JSON to the Avro profile is consumed without a gap. A decoder raises ``DataError`` for a
 message that can never be decoded, ``TransientError`` (``DP_3008``) while the registry is
-unreachable and ``TerminalError`` when it refuses us.
+unreachable and ``TerminalError`` when it refuses us. ``ping()`` says whether what a decoder
+depends on answers again (the sink runtime probes it while paused by a registry outage), and
+``document()`` is the format-aware half alone: one key or value as a plain Python value, for
+readers of other Debezium topics (``policy-events``: ``aegis.events.published``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ class ChangeDecoder(Protocol):
 
     def __call__(self, key: bytes | None, value: bytes | None) -> ChangeEvent: ...
 
+    def document(self, data: bytes | None, what: str) -> Any:
+        """One key or value as a plain Python value (``DataError`` if it cannot be read)."""
+        ...
+
+    def ping(self) -> bool:
+        """Whether what decoding depends on (the schema registry) answers; True when nothing."""
+        ...
+
 
 class JsonChangeDecoder:
     """The JSON profile: ``decode_change``, with a hint when a message is Avro instead."""
@@ -48,6 +59,15 @@ class JsonChangeDecoder:
                             "with CHANGE_EVENTS_FORMAT=avro (docs/avro.md)")
             raise
 
+    def document(self, data: bytes | None, what: str) -> Any:
+        if looks_framed(data):
+            raise DataError(f"change event {what} is Avro-framed, not JSON", code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
+                            hint="the connector runs the Avro profile: run with CHANGE_EVENTS_FORMAT=avro (docs/avro.md)")
+        return _loads(data, what)
+
+    def ping(self) -> bool:
+        return True
+
 
 class AvroChangeDecoder:
     """The Avro profile: framed Avro through the registry's writer schema (and plain JSON as before)."""
@@ -58,11 +78,15 @@ class AvroChangeDecoder:
         self.schemas = schemas
 
     def __call__(self, key: bytes | None, value: bytes | None) -> ChangeEvent:
-        key_doc = self._document(key, "key")
-        envelope = self._document(value, "value")
+        key_doc = self.document(key, "key")
+        envelope = self.document(value, "value")
         return change_from_documents(key_doc, envelope, raw_key=key, raw_value=value)
 
-    def _document(self, data: bytes | None, what: str) -> Any:
+    def ping(self) -> bool:
+        return self.schemas.ping()
+
+    def document(self, data: bytes | None, what: str) -> Any:
+        """A framed datum through its writer schema; anything else as JSON (from before the switch)."""
         if data is None:
             return None
         if not looks_framed(data):

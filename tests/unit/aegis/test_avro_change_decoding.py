@@ -178,3 +178,25 @@ def test_build_decoder_follows_the_setting(monkeypatch):
     monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:9")
     decoder = build_decoder(load_settings(env_file=None))
     assert decoder.format == "avro" and decoder.schemas.url == "http://127.0.0.1:9/apis/ccompat/v7"
+
+
+def test_ping_asks_the_schema_source_and_json_needs_nothing():
+    class _Source(CapturedSchemas):
+        up = False
+
+        def ping(self) -> bool:
+            return self.up
+
+    decoder = AvroChangeDecoder(_Source())
+    assert JsonChangeDecoder().ping() is True and decoder.ping() is False
+    decoder.schemas.up = True
+    assert decoder.ping() is True
+
+
+def test_document_reads_one_key_or_value_in_either_profile(avro):
+    key, _ = _avro("update_title")
+    json_key, _ = _json("update_title")
+    assert avro.document(key, "key") == avro.document(json_key, "key") == JsonChangeDecoder().document(json_key, "key")
+    assert avro.document(None, "value") is None
+    with pytest.raises(DataError, match="Avro-framed"):
+        JsonChangeDecoder().document(key, "key")
