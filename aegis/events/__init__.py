@@ -9,8 +9,8 @@ from aegis.events.models import (
     SyncResultPayload,
 )
 from aegis.events.outbox import validate_payload, write_event
-from aegis.events.published import PublishedEvent, decode_published_event
+from aegis.events.published import PublishedEvent, decode_published_event, published_event_decoder
 
 __all__ = ["DataQualityUpdated", "DataSyncCompleted", "OutboxEvent", "PolicyValidated", "PublishedEvent",
-           "QualityScorePayload", "SyncResultPayload", "decode_published_event", "validate_payload",
-           "write_event"]
+           "QualityScorePayload", "SyncResultPayload", "decode_published_event", "published_event_decoder",
+           "validate_payload", "write_event"]

@@ -89,3 +89,97 @@ def test_unknown_event_type_is_a_data_error():
                                                    ("id", b"u")])
     with pytest.raises(DataError, match="unknown event type"):
         event.to_model()
+
+
+# ---- the Avro profile: policy-events read through the same decoder the sinks use --------------------
+
+AVRO_CAPTURE = json.loads((Path(__file__).parent / "data" / "outbox_avro_capture.json").read_text(encoding="utf-8"))
+
+
+class _CapturedSchemas:
+    """The writer schemas as the registry served them; ``down`` plays a registry outage."""
+
+    def __init__(self, down: bool = False):
+        from aegis.avro.registry import parse_avro_schema
+
+        self.parsed = {int(i): parse_avro_schema(text, int(i)) for i, text in AVRO_CAPTURE["schemas"].items()}
+        self.down = down
+
+    def writer_schema(self, schema_id: int):
+        from aegis.errors import TransientError
+
+        if self.down:
+            raise TransientError("the schema registry is unreachable", code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE)
+        if schema_id not in self.parsed:
+            raise DataError(f"schema id {schema_id} is not in the schema registry", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+        return self.parsed[schema_id]
+
+    def ping(self) -> bool:
+        return not self.down
+
+
+def _avro_message(n: int) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    import base64
+
+    m = AVRO_CAPTURE["messages"][n]
+    return base64.b64decode(m["key"]), base64.b64decode(m["value"]), [(k, v.encode()) for k, v in m["headers"].items()]
+
+
+def _avro_decoder(down: bool = False):
+    from aegis.models.change_decoding import AvroChangeDecoder
+
+    return AvroChangeDecoder(_CapturedSchemas(down))
+
+
+def test_avro_published_events_decode_to_the_event_the_json_profile_gives():
+    from aegis.avro.wire import looks_framed
+
+    key, value, headers = _avro_message(0)
+    assert looks_framed(key) and looks_framed(value)
+    event = decode_published_event(key, value, headers, _avro_decoder())
+    assert (event.aggregate_id, event.event_type, event.schema_version) == ("9001", "policy.validated", "1.0")
+    assert event.payload["title"] == "청년 창업 지원"  # a JSON object again, not the JSON text Avro carries
+    model = event.to_model()
+    assert isinstance(model, PolicyValidated) and model.policy_id == "9001"
+    as_json = decode_published_event(json.dumps(event.aggregate_id).encode(), json.dumps(event.payload).encode(), headers)
+    assert as_json == event
+    synced = decode_published_event(*_avro_message(1), _avro_decoder())
+    assert synced.aggregate_id == "sync-77" and isinstance(synced.to_model(), DataSyncCompleted)
+
+
+def test_the_avro_decoder_still_reads_json_profile_events():
+    message = CAPTURE["outbox_policy_validated"]
+    headers = [(k, v.encode()) for k, v in message["headers"].items()]
+    args = (message["key"].encode(), message["value"].encode(), headers)
+    assert decode_published_event(*args, _avro_decoder()) == decode_published_event(*args)
+
+
+def test_the_json_decoder_says_what_to_do_with_an_avro_published_event():
+    with pytest.raises(DataError) as caught:
+        decode_published_event(*_avro_message(0))
+    assert caught.value.code is ErrorCode.INVALID_DATA_FORMAT and "CHANGE_EVENTS_FORMAT=avro" in caught.value.hint
+
+
+def test_unreadable_avro_published_events_are_data_errors_and_a_registry_outage_is_not():
+    from aegis.avro.wire import frame, unframe
+    from aegis.errors import TransientError
+
+    key, value, headers = _avro_message(0)
+    with pytest.raises(DataError, match="not in the schema registry"):
+        decode_published_event(key, frame(99, bytes(unframe(value).payload)), headers, _avro_decoder())
+    text_schema_id = unframe(key).schema_id  # an Avro string that is not JSON text
+    with pytest.raises(DataError, match="not JSON text"):
+        decode_published_event(key, frame(text_schema_id, b"\x06abc"), headers, _avro_decoder())
+    with pytest.raises(TransientError):  # not malformed: read it again when the registry is back
+        decode_published_event(key, value, headers, _avro_decoder(down=True))
+
+
+def test_published_event_decoder_follows_the_setting(monkeypatch):
+    from aegis.models.change_decoding import AvroChangeDecoder, JsonChangeDecoder
+    from aegis.events import published_event_decoder
+    from aegis.settings import load_settings
+
+    assert isinstance(published_event_decoder(load_settings(env_file=None)).keywords["decoder"], JsonChangeDecoder)
+    monkeypatch.setenv("CHANGE_EVENTS_FORMAT", "avro")
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:9")
+    assert isinstance(published_event_decoder(load_settings(env_file=None)).keywords["decoder"], AvroChangeDecoder)
