@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -66,8 +65,7 @@ def _print_status(result) -> None:
                f"{result.slot_lag_bytes if result.slot_lag_bytes is not None else '?'} bytes")
     if result.last_reconcile:
         r = result.last_reconcile
-        click.echo(f"last reconcile: {r.checked_at:%Y-%m-%d %H:%M:%S} "
-                   f"{'(dry run) ' if r.dry_run else ''}{'consistent' if r.is_consistent else 'drift'} {json.dumps(r.summary, ensure_ascii=False)}")
+        click.echo(f"last reconcile: {r.checked_at:%Y-%m-%d %H:%M:%S} {'(dry run) ' if r.dry_run else ''}{r.brief()}")
     else:
         click.echo("last reconcile: never")
     click.echo("policies by status: " + (", ".join(f"{k} {v}" for k, v in sorted(result.policies_by_status.items())) or "none"))

@@ -1,11 +1,15 @@
 """The main job (`aegis run`, behind `make run`): stack, schema, connector, then supervised processes.
 
 1. the local stack up (idempotent), migrations, the Debezium connector applied and running;
-2. supervised processes: the collector scheduler (first pass at once; it serves the sample sources
-   itself when no real API key is configured), one process per sink, the hourly reconciler;
-3. every ``progress_every`` seconds a progress block: records collected by status, per sink its
+2. the first collection pass, in the foreground (it serves the sample sources itself when no real
+   API key is configured), so that the reconciler's first pass, which runs as soon as it starts,
+   finds every record it collected and promotes those that pass the quality check: a new user
+   sees them in the targets within minutes, not after RECONCILE_INTERVAL;
+3. supervised processes: the collector scheduler (its first pass at the next interval), one
+   process per sink, the hourly reconciler;
+4. every ``progress_every`` seconds a progress block: records collected by status, per sink its
    state, applied LSN and lag, and the reconciler's last result;
-4. Ctrl-C / SIGTERM stops the processes cleanly (each sink finishes or abandons its batch and
+5. Ctrl-C / SIGTERM stops the processes cleanly (each sink finishes or abandons its batch and
    commits only what it wrote). The stack keeps running: `make stop` stops it.
 
 Running it again resumes: collectors skip unchanged records (content hash), sinks resume from
@@ -14,29 +18,48 @@ their committed offsets, Milvus skips vectors whose content hash and model are u
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 from aegis.db import connect
+from aegis.errors import ConfigError
 from aegis.db.migrate import migrate
 from aegis.ops.exporter import PipelineExporter
 from aegis.ops.ports import collector_metrics_port, exporter_metrics_port, sink_metrics_port
 from aegis.settings import Settings
+from aegis.stack.base import port_open
 from aegis.stack.manager import StackManager
 from aegis.supervisor import ProcessSpec, Supervisor
 
 Report = Callable[[str], None]
+AEGIS = [sys.executable, "-m", "aegis.cli"]
 
 
 def process_specs(settings: Settings, sinks: list[str]) -> list[ProcessSpec]:
-    aegis = [sys.executable, "-m", "aegis.cli"]
-    specs = [ProcessSpec("collector", [*aegis, "collect", "--schedule", "--quiet", "--metrics-port",
-                                       str(collector_metrics_port(settings, sinks))])]
-    specs += [ProcessSpec(f"sink-{name}", [*aegis, "sinks", "run", name, "--metrics-port",
+    # --no-run-now: the first pass ran in the foreground (first_collection)
+    specs = [ProcessSpec("collector", [*AEGIS, "collect", "--schedule", "--no-run-now", "--quiet",
+                                       "--metrics-port", str(collector_metrics_port(settings, sinks))])]
+    specs += [ProcessSpec(f"sink-{name}", [*AEGIS, "sinks", "run", name, "--metrics-port",
                                            str(sink_metrics_port(settings, name, sinks))]) for name in sinks]
-    specs.append(ProcessSpec("reconciler", [*aegis, "reconcile", "--schedule"]))
+    specs.append(ProcessSpec("reconciler", [*AEGIS, "reconcile", "--schedule"]))
     return specs
+
+
+def check_ports_free(settings: Settings, sinks: list[str]) -> None:
+    """The /metrics ports of the sinks, the collector and the exporter must be free: a process
+    already serving there would make `aegis status` read its figures instead of ours."""
+    host = settings.sinks.metrics_host
+    ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks),
+             collector_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
+    busy = [port for port in ports if port_open(port, host)]
+    if busy:
+        raise ConfigError(f"metrics port(s) {', '.join(map(str, busy))} on {host} are in use "
+                          "(another `aegis run` or `aegis sinks run`?)",
+                          hint=f"stop that process, or set SINKS_METRICS_PORT to the first of "
+                               f"{ports[-1] - settings.sinks.metrics_port + 1} free consecutive ports")
 
 
 def prepare(settings: Settings, report: Report) -> None:
@@ -53,6 +76,23 @@ def prepare(settings: Settings, report: Report) -> None:
     report(f"connector {result.name}: running")
 
 
+def first_collection(log_dir: Path, report: Report) -> None:
+    """One collection pass over every source: its summary is reported, its log goes to collector.log.
+
+    A failed source is reported and the job goes on: the scheduler tries it again.
+    """
+    report("collecting every source once (first pass) ...")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "collector.log").open("ab") as log:
+        result = subprocess.run([*AEGIS, "collect", "--once", "--quiet"], stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.DEVNULL)
+    for line in result.stdout.decode(errors="replace").splitlines():
+        report(f"  {line}")
+    if result.returncode != 0:
+        report(f"first collection pass exited with code {result.returncode} (see above); "
+               "the scheduler collects again every COLLECTION_INTERVAL_HOURS")
+
+
 def progress_lines(settings: Settings, sinks: list[str]) -> list[str]:
     from aegis.ops.status import gather
 
@@ -64,19 +104,20 @@ def progress_lines(settings: Settings, sinks: list[str]) -> list[str]:
                      f"  lag {s.lag_events if s.lag_events is not None else '?'} events"
                      f" / {s.lag_seconds or 0:.1f}s  lsn {s.last_applied_lsn or '-'}")
     if status.last_reconcile:
-        r = status.last_reconcile
-        lines.append(f"  reconcile at {r.checked_at:%H:%M:%S}: "
-                     f"{'consistent' if r.is_consistent else 'drift found'} {r.summary}")
+        lines.append(f"  reconcile at {status.last_reconcile.checked_at:%H:%M:%S}: {status.last_reconcile.brief()}")
     return lines
 
 
 def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print, progress_every: float = 15.0,
                  duration: float | None = None) -> None:
+    log_dir = settings.stack.state_path / "logs" / "main-job"
+    check_ports_free(settings, sinks)
     prepare(settings, report)
+    first_collection(log_dir, report)
     exporter_port = exporter_metrics_port(settings, sinks)
     stop_exporter = PipelineExporter(settings).serve(exporter_port, host=settings.sinks.metrics_host)
     report(f"pipeline metrics on http://{settings.sinks.metrics_host}:{exporter_port}/metrics")
-    supervisor = Supervisor(process_specs(settings, sinks), settings.stack.state_path / "logs" / "main-job", report)
+    supervisor = Supervisor(process_specs(settings, sinks), log_dir, report)
     started = time.monotonic()
     last = [0.0]
 

@@ -40,6 +40,13 @@ class ReconcileSummary(BaseModel):
     is_consistent: bool
     summary: dict
 
+    def brief(self) -> str:
+        """``consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 0)``."""
+        counts = ", ".join(f"{key} {self.summary[key]}" for key in ("promoted", "rejected", "archived", "duplicates")
+                           if key in self.summary)
+        repaired = sum((target or {}).get("repaired", 0) for target in self.summary.get("targets", {}).values())
+        return f"{'consistent' if self.is_consistent else 'drift found'} ({counts}; repaired {repaired})"
+
 
 class PipelineStatus(BaseModel):
     sinks: list[SinkStatus]

@@ -1,0 +1,42 @@
+"""The main job's pieces that need no server: the process list, the ports check, the reconcile line."""
+
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timezone
+
+import pytest
+
+from aegis.errors import ConfigError
+from aegis.ops.mainjob import check_ports_free, process_specs
+from aegis.ops.status import ReconcileSummary
+from aegis.settings import SinkSettings, load_settings
+
+SINKS = ["milvus", "neo4j", "redis", "search"]
+
+
+def _settings(port: int):
+    settings = load_settings(env_file=None)
+    return settings.model_copy(update={"sinks": SinkSettings(_env_file=None, metrics_port=port)})
+
+
+def test_the_scheduler_does_not_collect_at_once_because_the_job_already_did():
+    collector = process_specs(_settings(59180), SINKS)[0]
+    assert collector.name == "collector" and "--no-run-now" in collector.argv
+
+
+def test_a_busy_metrics_port_stops_the_job_before_it_starts_anything():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"{port}.* in use") as error:
+            check_ports_free(_settings(port - 2), SINKS)  # the redis sink's port
+    assert "SINKS_METRICS_PORT" in error.value.hint
+
+
+def test_the_last_reconcile_in_one_line():
+    summary = {"targets": {"redis": {"repaired": 2}, "search": {"repaired": 1}, "neo4j": None},
+               "promoted": 200, "rejected": 24, "archived": 521, "duplicates": 0}
+    report = ReconcileSummary(checked_at=datetime.now(timezone.utc), dry_run=False, is_consistent=True, summary=summary)
+    assert report.brief() == "consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 3)"
