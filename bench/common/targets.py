@@ -122,7 +122,8 @@ class Neo4jReader:
 
     def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
         driver = self.sink._driver  # noqa: SLF001 - a bench reading the store directly
-        with driver.session(database=self.database, default_access_mode=self.read_mode) as session:
+        with driver.session(database=self.database, default_access_mode=self.read_mode,
+                            notifications_min_severity="OFF") as session:  # labels absent before the first write
             found = {r["id"]: Version(r["lsn"], r["content_hash"], False)
                      for r in session.run(self.policies, ids=ids)}
             absent = [i for i in ids if i not in found]
@@ -186,6 +187,8 @@ def start_group_at_end(settings: Settings, group: str) -> None:
                          "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        if not partitions:
+            return  # no change yet: the topic does not exist, and the sink starts at its (empty) beginning
         ends = [TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
                 for p in partitions]
         consumer.commit(offsets=ends, asynchronous=False)

@@ -1,9 +1,9 @@
 """End-to-end benchmark (issue 10): PostgreSQL commit → visible in every target, at fixed change rates.
 
-    .venv/bin/python bench/e2e/e2e_bench.py                                   # the full measurement
-    .venv/bin/python bench/e2e/e2e_bench.py --rates 50,200,1000 --seconds 30 \\
-        --targets search,neo4j,redis,milvus --milvus-embedder onnx-int8       # the same, spelled out
+    .venv/bin/python bench/e2e/e2e_bench.py --rates 50,200,1000 --seconds 30 --drain 30 \\
+        --targets search,neo4j,redis,milvus --milvus-embedder onnx-int8       # the measurement
     .venv/bin/python bench/e2e/e2e_bench.py --rates 20 --seconds 15 --no-results   # a quick check
+    .venv/bin/python bench/e2e/e2e_bench.py --targets milvus --milvus-embedder torch   # Milvus, shipped fp32
 
 Needs the local stack (postgres redis kafka kafka-connect neo4j opensearch milvus: ``aegis stack
 up``), the schema (``aegis db migrate``) and the Debezium connector (``aegis connectors apply``).
@@ -12,7 +12,8 @@ A realistic mix of changes (``load.py``: inserts, content updates, status update
 policy out of the active view and back, deletes) is committed to PostgreSQL at each rate for
 ``--seconds``; a poller per target reads the target directly (``bench/common/targets.py``) every
 ~20 ms and records, per change and target, commit → visible with that change's LSN and content
-(or absent, for removals). After each rate the pollers get ``--drain`` seconds to see the rest;
+(or absent, for removals). Before the first rate, ``--warmup`` seconds of unreported load at the lowest rate pay for the
+servers' JIT and query planning. After each rate the pollers get ``--drain`` seconds to see the rest;
 what they never saw (or saw superseded by a later change of the same policy first) counts as
 never visible: it is in the percentiles as infinite and reported as ``> drain``.
 
@@ -54,7 +55,7 @@ SLOW_TARGETS = ("milvus",)
 class Session:
     """One namespace: seeded working set, a sink process and a reader per target."""
 
-    def __init__(self, targets: list[str], working_set: int, extra_env: dict[str, str]):
+    def __init__(self, targets: list[str], working_set: int, extra_env: dict[str, str], rest: float):
         self.ns = secrets.token_hex(4)
         self.targets, self.restarts = targets, 0
         self.env = {**namespace_env(self.ns, targets), **extra_env}
@@ -70,7 +71,7 @@ class Session:
             hashes = self.seed(working_set)
             for t in targets:
                 self.start(t)
-            self.generator = Generator(self.source, list(hashes), hashes, DEFAULT_MIX)
+            self.generator = Generator(self.source, list(hashes), hashes, DEFAULT_MIX, rest=rest)
             self.wait_seeded(hashes, timeout=300 + working_set / (20 if "milvus" in targets else 500))
         except BaseException:
             self.close()
@@ -127,7 +128,7 @@ class Session:
             raise SystemExit(f"working set not visible within {timeout:.0f} s in {', '.join(sorted(left))} "
                              f"(logs: {', '.join(str(self.processes[t].log) for t in left)})")
 
-    def measure(self, rate: int, seconds: float, drain: float, writers: int) -> dict:
+    def measure(self, rate: int, seconds: float, drain: float, writers: int, *, last: bool = False) -> dict:
         logs = {t: TargetLog(t) for t in self.targets}
         pollers = [Poller(self.readers[t], logs[t]) for t in self.targets]
         for p in pollers:
@@ -146,7 +147,7 @@ class Session:
                   "loadavg": load.summary(), "targets": {}}
         for t, log in logs.items():
             result["targets"][t] = report.lag_summary(log, changes, drain, poll_errors=pollers[self.targets.index(t)].errors)
-            if log.pending:
+            if log.pending and not last:
                 self.restart_at_end(t)
         return result
 
@@ -166,12 +167,15 @@ def run_group(targets: list[str], rates: list[int], args, extra_env: dict[str, s
     if "milvus" in targets:
         working_set = min(working_set, args.milvus_working_set)
     print(f"== {','.join(targets)}: seeding {working_set} policies ...", file=sys.stderr, flush=True)
-    session = Session(targets, working_set, extra_env)
+    session = Session(targets, working_set, extra_env, args.rest)
     results = []
     try:
-        for rate in rates:
+        if args.warmup:  # not reported: first writes pay for JIT, query planning, index segments
+            warm = session.measure(min(rates), args.warmup, args.drain, max(1, min(8, min(rates) // 50)))
+            print(f"warm-up: {json.dumps(warm['targets'])}", file=sys.stderr, flush=True)
+        for n, rate in enumerate(rates):
             writers = args.writers or max(1, min(8, rate // 50))
-            results.append(session.measure(rate, args.seconds, args.drain, writers))
+            results.append(session.measure(rate, args.seconds, args.drain, writers, last=n == len(rates) - 1))
             print(json.dumps(results[-1], ensure_ascii=False), file=sys.stderr, flush=True)
             time.sleep(2)
     finally:
@@ -183,6 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="50,200,1000", help="changes/s, comma-separated (default 50,200,1000)")
     parser.add_argument("--seconds", type=float, default=30, help="load duration per rate")
+    parser.add_argument("--warmup", type=float, default=10, help="unreported load at the lowest rate first (s)")
     parser.add_argument("--drain", type=float, default=30, help="wait after each rate for the targets to catch up")
     parser.add_argument("--targets", default=",".join(TARGETS), help="comma-separated subset of " + ",".join(TARGETS))
     parser.add_argument("--milvus-embedder", choices=["torch", "onnx", "onnx-int8"], default=None,
@@ -214,10 +219,10 @@ def main() -> None:
                "sustained": report.sustained(runs)}
     print(json.dumps(summary, ensure_ascii=False))
     print(report.markdown(summary))
+    report.plot(summary, args.plot)
     if not args.no_results:
         report.write_results(args.results, summary)
         print(f"table added to {args.results}", file=sys.stderr)
-    report.plot(summary, args.plot)
 
 
 if __name__ == "__main__":

@@ -59,12 +59,15 @@ def sample_texts(count: int, seed: int) -> list[tuple[str, str, str, list[str], 
 class Generator:
     """Chooses the next change: kind by the mix, policy round-robin so each id rests between changes.
 
-    An id is taken out of its pool while its change is in flight, so no two writers touch one id.
+    An id is taken out of its pool while its change is in flight, so no two writers touch one id; an
+    archived policy comes back only after ``rest`` seconds (as an active one is changed again only
+    after the round-robin went through the working set), so a change is superseded by the next
+    one of its policy only if it was not visible for that long.
     """
 
     def __init__(self, source: str, active: list[int], hashes: dict[int, str], mix: dict[str, float],
-                 seed: int = 10):
-        self.source, self.rng, self.mix = source, random.Random(seed), mix
+                 seed: int = 10, rest: float = 10.0):
+        self.source, self.rng, self.mix, self.rest = source, random.Random(seed), mix, rest
         self.active: deque[int] = deque(active)
         self.inactive: deque[tuple[int, float]] = deque()
         self.hashes = dict(hashes)
@@ -76,7 +79,7 @@ class Generator:
     def next(self) -> Change:
         with self.lock:
             kind = self.rng.choices(list(self.mix), weights=list(self.mix.values()))[0]
-            if kind == "reactivate" and (not self.inactive or time.monotonic() - self.inactive[0][1] < 1.0):
+            if kind == "reactivate" and (not self.inactive or time.monotonic() - self.inactive[0][1] < self.rest):
                 kind = "update"
             if kind in ("update", "deactivate", "delete") and len(self.active) < self.floor_size:
                 kind = "insert"

@@ -109,7 +109,7 @@ def markdown(summary: dict) -> str:
 
 def write_results(path: Path, summary: dict) -> None:
     """Add this run's block between the section's markers (the placeholder goes)."""
-    text = path.read_text()
+    text = path.read_text() if path.is_file() else ""
     if START not in text or END not in text:
         raise SystemExit(f"{path} has no {START} … {END} markers (the 'End to end (issue 10)' section)")
     head, rest = text.split(START, 1)
@@ -129,7 +129,9 @@ def plot(summary: dict, path: Path) -> None:
     except ImportError:
         print("no plot: matplotlib is not installed (it is in the dev extra: pip install -e '.[dev]')")
         return
-    targets = sorted({t for run in summary["runs"] for t in run["targets"]})
+    order = ("search", "neo4j", "redis", "milvus")
+    targets = [t for t in order if any(t in run["targets"] for run in summary["runs"])]
+    names = {t: run["group"][0] for run in summary["runs"] for t in run["targets"] if t == "milvus"}
     fig, axes = plt.subplots(1, len(targets), figsize=(4 * len(targets), 3.6), sharey=True, squeeze=False)
     for ax, target in zip(axes[0], targets):
         rows = [(run["rate"], run["targets"][target]) for run in summary["runs"] if target in run["targets"]]
@@ -138,12 +140,13 @@ def plot(summary: dict, path: Path) -> None:
             if points:
                 ax.plot(*zip(*points), style, label=key[:3])
         ax.axhline(GOAL_P99_S, color="red", linewidth=0.8, label="2 s")
-        ax.set(xscale="log", yscale="log", title=target, xlabel="changes/s")
+        ax.set(xscale="log", yscale="log", title=names.get(target, target), xlabel="changes/s")
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("commit → visible (s)")
-    axes[0][0].legend(fontsize=8)
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_lines()}
+    fig.legend(list(handles.values()), list(handles), loc="upper right", fontsize=8)
     fig.suptitle(f"End to end, {summary['machine']['cores']} cores, {summary['machine']['date']}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.95, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     print(f"plot written to {path}")
