@@ -4,7 +4,8 @@
     .venv/bin/python bench/sinks/neo4j_graph.py pipeline   [--rate 200] [--seconds 30] [--sustained 20000]
 
 write-path  drives ``Neo4jGraphSink`` directly with ``SinkRecord``s: inserts, updates that move
-            every policy's edges, replays (same content hash) and deletes, in batches; reports
+            every policy's edges, replays (same content hash), content-only edits (same edges)
+            and deletes, in batches; reports
             changes/s, the batch latency, and the CPU time per change of the Neo4j server process
             and of the sink (projection, driver) — CPU time stays meaningful on a shared, busy
             machine where wall-clock rates do not. No Kafka: the sink's own ceiling.
@@ -143,6 +144,10 @@ def write_path(settings: Settings, policies: int, batch: int) -> None:
     run("update (edges replaced)", updates, sink.upsert_batch)
     replays = [SinkRecord(r.policy_id, r.lsn, r.content_hash, r.document) for r in updates]
     run("replay (same hash)", replays, sink.upsert_batch)
+    edits = [SinkRecord(r.policy_id, 3_000_000 + i, hashlib.sha256(f"edit-{r.content_hash}".encode()).hexdigest(),
+                        r.document.model_copy(update={"title": f"{r.document.title} (수정)"}))
+             for i, r in enumerate(updates)]
+    run("update (content only, same edges)", edits, sink.upsert_batch)
     run("delete", [Removal(r.policy_id, FINAL_LSN) for r in updates], sink.remove_batch)
     left = [v for v in sink.read_back(base_id - 1, 10) if v.policy_id >= base_id]
     if left:

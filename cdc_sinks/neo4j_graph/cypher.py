@@ -6,8 +6,10 @@ keep the sink's guarantees inside Cypher:
 * **LSN guard** — a policy is written only if it has no ``lsn`` yet or an ``lsn`` ≤ the row's,
   and only if no ``:RemovedPolicy`` marker holds an ``lsn`` ≥ the row's. A removal applies only if
   the stored policy's ``lsn`` ≤ the removal's, and leaves (or raises) the marker's ``lsn``.
-* **No stale edges** — when the content hash changed, every outgoing dimension relationship is
-  deleted and the current ones are created; an unchanged hash (a replay) only touches ``lsn``.
+* **No stale edges** — when the policy's set of links (``links_hash``: its dimension
+  relationships, computed by the sink) changed, the outgoing relationships no longer listed in
+  ``row.links`` are deleted and the missing ones merged; the rest are left alone. A change that
+  keeps the links (most content edits, every replay) touches only the node's properties.
 * **No orphans** — dimension nodes that lost a relationship in the batch and have none left are
   deleted at the end of the same statement.
 
@@ -55,12 +57,12 @@ MERGE (p:{policy} {{id: row.id}})
 WITH row, gone, p
 WHERE p.lsn IS NULL OR p.lsn <= row.lsn
 FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
-WITH row, p, p.content_hash IS NULL OR p.content_hash <> row.content_hash AS relink
-SET p += row.props, p.lsn = row.lsn, p.content_hash = row.content_hash
+WITH row, p, p.links_hash IS NULL OR p.links_hash <> row.links_hash AS relink
+SET p += row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.links_hash = row.links_hash
 WITH row, p, relink
-CALL (p, relink) {{
+CALL (p, relink, row) {{
   OPTIONAL MATCH (p)-[old:{_RELATIONSHIP_TYPES}]->(d)
-  WHERE relink
+  WHERE relink AND NOT type(old) + ':' + d.key IN row.links
   DELETE old
   RETURN collect(DISTINCT d) AS previous
 }}
@@ -115,4 +117,4 @@ LIMIT $limit
     def _link(dimension_field: str, relationship: str, label: str) -> str:
         return (f"FOREACH (x IN CASE WHEN relink THEN row.{dimension_field} ELSE [] END |\n"
                 f"  MERGE (d:{label} {{key: x.key}}) ON CREATE SET d.name = x.name\n"
-                f"  CREATE (p)-[:{relationship}]->(d))\n")
+                f"  MERGE (p)-[:{relationship}]->(d))\n")

@@ -2,7 +2,7 @@
 
 ::
 
-    (:Policy {id, title, status, lsn, content_hash, source_system, source_id, target_industry,
+    (:Policy {id, title, status, lsn, content_hash, links_hash, source_system, source_id, target_industry,
               application_start_date, application_end_date, application_period_text,
               application_always_open, original_url, quality_score, updated_at})
       -[:ISSUED_BY]->        (:Organization {key, name})
@@ -21,6 +21,7 @@ the graph holds relations, and no personal data at all).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -111,8 +112,13 @@ class GraphPolicy(BaseModel):
         """One row of the batch upsert's ``$rows`` parameter."""
         row: dict[str, Any] = {"id": self.node.id, "lsn": self.lsn, "content_hash": self.content_hash,
                                "props": self.node.model_dump()}
+        links = []
         for dimension in DIMENSIONS:
-            row[dimension.field] = [{"key": d.key, "name": d.name} for d in getattr(self, dimension.field)]
+            targets = getattr(self, dimension.field)
+            row[dimension.field] = [{"key": d.key, "name": d.name} for d in targets]
+            links += [f"{dimension.relationship}:{d.key}" for d in targets]
+        row["links"] = sorted(links)
+        row["links_hash"] = hashlib.sha256("\n".join(row["links"]).encode()).hexdigest()
         return row
 
 

@@ -39,8 +39,9 @@ def ready_sink(stack):
 @pytest.fixture
 def sink(stack, ready_sink, graph_driver):
     """The sink over an empty graph (the default namespace's nodes deleted, constraints kept)."""
-    for label in ready_sink.statements.labels:
-        graph_driver.execute_query(f"MATCH (n:{label}) DETACH DELETE n", database_=stack.neo4j.database)
+    with graph_driver.session(database=stack.neo4j.database) as session:
+        for label in ready_sink.statements.labels:  # in chunks: a shared stack may hold millions of markers
+            session.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS").consume()
     return ready_sink
 
 
@@ -155,6 +156,25 @@ def test_an_update_replaces_the_edges_and_drops_dimension_nodes_left_alone(sink,
     orphans = query(graph_driver, "MATCH (d) WHERE NOT d:Policy AND NOT d:RemovedPolicy AND NOT (d)--() "
                                   "RETURN count(d) AS n")
     assert orphans == [{"n": 0}]
+
+
+def test_a_content_edit_that_keeps_the_links_leaves_the_relationships_untouched(sink, graph_driver):
+    sink.upsert_batch([record(doc, 1000 + doc.id) for doc in HANDFUL])
+    relationship_ids = "MATCH (:Policy {id: 101})-[r]->() RETURN collect(elementId(r)) AS ids"
+    before = sorted(query(graph_driver, relationship_ids)[0]["ids"])
+    edited = BIZINFO_EXPORT.model_copy(update={"title": "2026년 수출바우처사업 (마감 연장)",
+                                               "application_end_date": date(2026, 3, 13)})
+    sink.upsert_batch([record(edited, 3000)])
+
+    assert sorted(query(graph_driver, relationship_ids)[0]["ids"]) == before
+    assert query(graph_driver, "MATCH (p:Policy {id: 101}) RETURN p.title AS t, p.content_hash AS h") == [
+        {"t": "2026년 수출바우처사업 (마감 연장)", "h": "h101-3000"}]
+    # and a later move of one region touches only that relationship
+    sink.upsert_batch([record(edited.model_copy(update={"target_regions": ["서울", "경기", "부산"]}), 3001)])
+    after = set(query(graph_driver, relationship_ids)[0]["ids"])
+    assert len(after) == len(before) and len(after - set(before)) == 1
+    assert ("TARGETS_REGION", "Region", "부산광역시") in edges(graph_driver, 101)
+    assert ("TARGETS_REGION", "Region", "인천광역시") not in edges(graph_driver, 101)
 
 
 def test_a_delete_removes_the_policy_and_its_orphans_and_cannot_be_undone_by_a_replay(sink, graph_driver):

@@ -61,7 +61,18 @@ def test_projection_rows_carry_version_node_properties_and_dimensions():
     assert [r["name"] for r in row["regions"]] == ["서울특별시", "경기도"]
     assert [g["name"] for g in row["target_groups"]] == ["중소기업", "소상공인"]
     assert row["sources"] == [{"key": "bizinfo", "name": "bizinfo"}]
-    assert set(row) == {"id", "lsn", "content_hash", "props", *(d.field for d in DIMENSIONS)}
+    assert set(row) == {"id", "lsn", "content_hash", "props", "links", "links_hash", *(d.field for d in DIMENSIONS)}
+    assert "TARGETS_REGION:경기도" in row["links"] and row["links"] == sorted(row["links"])
+
+
+def test_links_hash_follows_the_links_not_the_content():
+    base = dict(target_regions=["서울"], support_field="수출")
+    first = GraphPolicy.from_record(SinkRecord(7, 1, "h1", _document(**base))).to_parameters()
+    retitled = GraphPolicy.from_record(SinkRecord(7, 2, "h2", _document(title="새 제목", **base))).to_parameters()
+    moved = GraphPolicy.from_record(SinkRecord(7, 3, "h3", _document(target_regions=["부산"], support_field="수출"))
+                                    ).to_parameters()
+    assert first["links_hash"] == retitled["links_hash"]
+    assert first["links_hash"] != moved["links_hash"]
 
 
 def test_no_text_body_or_personal_data_reaches_the_graph():
