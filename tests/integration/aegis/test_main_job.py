@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# Its own bound: it may start the whole stack (first test of a session) before the main job runs.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 CONVERGE_SECONDS = 420
 
