@@ -30,6 +30,7 @@ import hashlib
 import os
 import random
 import statistics
+import sys
 import threading
 import time
 import uuid
@@ -41,6 +42,9 @@ from typing import Sequence
 from aegis.settings import Settings, load_settings
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord, StoredVersion
 from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.common.targets import start_group_at_end  # noqa: E402
 
 SOURCE = "bench-neo4j"
 REGIONS = ["서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원", "충북", "충남",
@@ -62,11 +66,11 @@ def agency(rng: random.Random) -> str:
         f"{rng.choice(REGIONS)}{rng.choice(AGENCY_STEMS)}{rng.choice(AGENCY_KINDS)}"
 
 
-def policy_columns(rng: random.Random, n: int, version: int) -> dict:
+def policy_columns(rng: random.Random, n: int, version: int, source_id_prefix: str = "BENCH_") -> dict:
     """One real-shaped policy row (the columns the sink projects)."""
     regions = rng.sample(REGIONS, rng.randint(2, 4))
     body = {
-        "source_system": SOURCE, "source_id": f"BENCH_{n:07d}",
+        "source_system": SOURCE, "source_id": f"{source_id_prefix}{n:07d}",
         "title": f"2026년 {rng.choice(FIELDS)} 지원사업 {n}호 (v{version})",
         "content": f"{rng.choice(GROUPS)} 대상 {rng.choice(FIELDS)} 지원 공고 본문 {n}",
         "issuing_organization": agency(rng), "executing_organization": agency(rng),
@@ -243,16 +247,20 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
     wait_until_running(settings, timeout=120)
     clock = VisibilityClock()
     sink = TimedSink(Neo4jGraphSink(settings.neo4j), clock)
-    runtime = SinkRuntime(sink, settings, group_id=f"bench-neo4j-{uuid.uuid4().hex[:8]}")
+    run_id = uuid.uuid4().hex[:8]
+    group = f"bench-neo4j-{run_id}"
+    start_group_at_end(settings, group)  # earlier changes on the topic are not this run's to measure
+    runtime = SinkRuntime(sink, settings, group_id=group)
     worker = threading.Thread(target=runtime.run, name="neo4j-sink", daemon=True)
     worker.start()
     rng = random.Random(62)
     pool = max(sustained, int(rate * seconds)) + 10
+    source_ids = {"source_id_prefix": f"BENCH_{run_id}_"}
     print(f"seeding {pool} policies (and waiting for the sink to catch up with the topic) ...", flush=True)
     with connect(settings.postgres) as conn:
         seeded: list[tuple[int, str]] = []
         for start in range(0, pool, 500):
-            keys, _ = write_rows(conn, [policy_columns(rng, n, 1) for n in range(start, min(pool, start + 500))])
+            keys, _ = write_rows(conn, [policy_columns(rng, n, 1, **source_ids) for n in range(start, min(pool, start + 500))])
             seeded += keys
         if not wait_visible(clock, seeded, timeout=600):
             raise SystemExit("the sink did not catch up within 10 minutes")
@@ -264,7 +272,7 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
         interval = 1 / rate
         start, n = time.monotonic(), 0
         while time.monotonic() - start < seconds:
-            keys, committed = write_rows(conn, [policy_columns(rng, n % pool, 2 + n // pool)])
+            keys, committed = write_rows(conn, [policy_columns(rng, n % pool, 2 + n // pool, **source_ids)])
             commits[keys[0]] = committed
             n += 1
             delay = start + n * interval - time.monotonic()
@@ -278,7 +286,7 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
         commits = {}
         first = time.time()
         for begin in range(0, sustained, 250):
-            rows = [policy_columns(rng, n % pool, 100 + n // pool) for n in range(begin, min(sustained, begin + 250))]
+            rows = [policy_columns(rng, n % pool, 100 + n // pool, **source_ids) for n in range(begin, min(sustained, begin + 250))]
             keys, committed = write_rows(conn, rows)
             commits.update({k: committed for k in keys})
         written = time.time()
@@ -288,6 +296,12 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
                f"{len(commits) / (written - first):,.0f}/s offered → {len(commits) / (last_visible - first):,.0f}/s")
     runtime.stop()
     worker.join(timeout=30)
+    ids = [policy_id for policy_id, _ in seeded]
+    with connect(settings.postgres, autocommit=True) as conn:
+        conn.execute("DELETE FROM policies WHERE id = ANY(%s)", (ids,))
+    with sink.inner._driver.session(database=settings.neo4j.database) as session:  # noqa: SLF001 - bench clean-up
+        session.run("UNWIND $ids AS id MATCH (p:Policy {id: id}) CALL (p) { DETACH DELETE p } "
+                    "IN TRANSACTIONS OF 2000 ROWS", ids=ids).consume()
     sink.close()
 
 
