@@ -180,7 +180,8 @@ class Poller(threading.Thread):
 
 
 def visible(version, change: Change) -> bool:
-    if version is None or version.lsn < change.lsn_floor:
+    # (a Neo4j read racing the commit that creates a node can see it before its properties)
+    if version is None or version.lsn is None or version.lsn < change.lsn_floor:
         return False
     if change.content_hash is None:
         return version.removed
