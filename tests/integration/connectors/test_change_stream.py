@@ -8,7 +8,7 @@ from aegis.db import connect
 from aegis.models.change_event import Op, decode_change
 from aegis.models.policy import PolicyStatus
 
-from conftest import delete_test_rows, insert_policy, isolated_settings, new_tag, running_connector
+from changestream_helpers import delete_test_rows, insert_policy, isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from aegis.db.migrate import ensure_replication_access
 from connectors.manage import apply_connector, connector_status, list_connectors, wait_until_running
 from connectors.slot import publication_exists, slot_info
 
-from conftest import isolated_env, isolated_settings, new_tag, running_connector
+from changestream_helpers import isolated_env, isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from aegis.events import (
     write_event,
 )
 
-from conftest import isolated_settings, new_tag, running_connector
+from changestream_helpers import isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
 

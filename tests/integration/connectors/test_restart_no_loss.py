@@ -20,7 +20,7 @@ from aegis.stack.manager import StackManager
 from aegis.stack.process import is_alive
 from connectors.manage import wait_until_running
 
-from conftest import delete_test_rows, isolated_settings, new_tag, running_connector
+from changestream_helpers import delete_test_rows, isolated_settings, new_tag, running_connector
 
 
 ROWS = 5_000           # each row is inserted, then updated once: 10,000 changes
