@@ -50,10 +50,12 @@ run: install  ## the main job on the local stack (Ctrl-C stops it; `make stop` s
 stop:  ## stop every server the stack started
 	$(BIN)/aegis stack down
 
-# The integration suites run by `make test` (and CI): every suite, on one stack, except the checks
-# marked `slow`. `make test-all` is the same plus nothing else today; keep it for suites on probation.
+# The integration suites run by `make test` (and CI), verified together on one stack. Not yet: the
+# reconciler suite — it shares PostgreSQL with the others, and its first pass repairs every active row
+# other suites left into fresh target corners (embedding them all for Milvus: too slow for CI).
+# `make test-all` runs every suite.
 CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors tests/integration/connectors \
-	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler
+	tests/integration/cdc_sinks tests/integration/avro
 
 test: install  ## unit tests, then the CI integration suites against the real stack (started and stopped here)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
