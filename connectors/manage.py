@@ -144,10 +144,12 @@ def connector_status(settings: Settings, name: str | None = None, *, with_slot: 
 
 
 def wait_until_state(settings: Settings, state: str, *, timeout: float = 60.0, name: str | None = None,
-                     progress: Progress = lambda _: None) -> ConnectorStatus:
+                     progress: Progress = lambda _: None, connector_only: bool = False) -> ConnectorStatus:
     """Poll until the connector and all its tasks are in ``state``.
 
     A FAILED connector or task ends the wait at once with a ``TerminalError`` carrying its trace.
+    With ``connector_only`` only the connector's own state counts (stopping one to delete it: a
+    task that failed earlier may still be listed, and does not matter any more).
     """
     deadline = time.monotonic() + timeout
     last = None
@@ -156,7 +158,10 @@ def wait_until_state(settings: Settings, state: str, *, timeout: float = 60.0, n
             status = connector_status(settings, name, with_slot=False)
         except TransientError:
             status = None  # worker restarting or rebalancing: keep waiting
-        if status is not None:
+        if status is not None and connector_only:
+            if status.state == state:
+                return status
+        elif status is not None:
             _raise_if_failed(status)
             tasks_ok = all(t.state == state for t in status.tasks) and (bool(status.tasks) or state == "STOPPED")
             if status.state == state and tasks_ok:  # a STOPPED connector has no tasks
@@ -230,7 +235,7 @@ def delete_connector(settings: Settings, *, drop_replication: bool = False, name
         exists = client.get_config(name) is not None
         if exists and drop_replication:
             client.request("PUT", f"/connectors/{name}/stop")
-            wait_until_state(settings, "STOPPED", name=name, timeout=120)
+            wait_until_state(settings, "STOPPED", name=name, timeout=120, connector_only=True)
             # resetting reads the whole offsets topic: slow on a busy worker, and safe to repeat
             client.request("DELETE", f"/connectors/{name}/offsets", timeout=OFFSET_RESET_TIMEOUT_SECONDS)
             offsets_reset = True
