@@ -99,14 +99,12 @@ def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: thr
 
 def _end_offset(consumer: Consumer, partition: TopicPartition, attempts: int = 30) -> int:
     """The partition's high watermark; a topic just created may not have a leader for a moment."""
-    for attempt in range(attempts):
+    for _ in range(attempts - 1):
         try:
             return consumer.get_watermark_offsets(partition, timeout=5)[1]
         except KafkaException:
-            if attempt == attempts - 1:
-                raise
             time.sleep(0.5)
-    raise AssertionError("unreachable")
+    return consumer.get_watermark_offsets(partition, timeout=5)[1]
 
 
 def _write(settings: Settings, run_id: str, run: Run, rate: float, seconds: float, rows_per_tx: int) -> None:
