@@ -38,7 +38,7 @@ class PostgresSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="POSTGRES_", **_COMMON)
 
     host: str = Field("127.0.0.1", description="PostgreSQL host.")
-    port: int = Field(55432, ge=1, le=65535, description="PostgreSQL port (the local stack listens here).")
+    port: int = Field(25432, ge=1, le=65535, description="PostgreSQL port (the local stack listens here).")
     user: str = Field("aegis", description="Application role, owner of the schema.")
     password: SecretStr = Field(SecretStr("aegis"), description="Application role password.")
     db: str = Field("aegis", description="Database name.")
@@ -61,18 +61,18 @@ class PostgresSettings(BaseSettings):
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", **_COMMON)
 
-    bootstrap_servers: str = Field("127.0.0.1:59092", description="Kafka bootstrap servers.")
+    bootstrap_servers: str = Field("127.0.0.1:29092", description="Kafka bootstrap servers.")
     topic_policy_events: str = Field("policy-events", description="Topic of the outbox events for other services.")
     topic_dlq: str = Field("data-pipeline-dlq", description="Dead-letter topic of the sinks.")
     topic_prefix: str = Field("aegis", description="Debezium topic prefix: changes land on <prefix>.public.policies.")
-    connect_url: str = Field("http://127.0.0.1:58083", description="Kafka Connect REST API.")
+    connect_url: str = Field("http://127.0.0.1:28083", description="Kafka Connect REST API.")
 
 
 class RedisSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REDIS_", **_COMMON)
 
     host: str = Field("127.0.0.1", description="Redis host.")
-    port: int = Field(56379, ge=1, le=65535, description="Redis port.")
+    port: int = Field(26379, ge=1, le=65535, description="Redis port.")
     password: SecretStr | None = Field(None, description="Redis password (none on the local stack).")
     db: int = Field(0, description="Redis database number.")
 
@@ -83,7 +83,7 @@ class Neo4jSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEO4J_", **_COMMON)
 
     host: str = Field("127.0.0.1", description="Neo4j host (Bolt).")
-    port: int = Field(57687, ge=1, le=65535, description="Neo4j Bolt port (the local stack listens here).")
+    port: int = Field(27687, ge=1, le=65535, description="Neo4j Bolt port (the local stack listens here).")
     uri: str | None = Field(None, description="Full Bolt URI (e.g. neo4j+s://graph:7687); overrides NEO4J_HOST/NEO4J_PORT.")
     user: str = Field("neo4j", description="Neo4j user.")
     password: SecretStr = Field(SecretStr("aegis-neo4j"), description="Neo4j password, 8+ characters (the local stack sets it as the initial password).")
@@ -118,7 +118,7 @@ class SinkSettings(BaseSettings):
     retry_max_delay_seconds: float = Field(5.0, ge=0, description="Longest backoff delay.")
     probe_interval_seconds: float = Field(2.0, gt=0, description="While a target is down: how often it is probed.")
     metrics_host: str = Field("127.0.0.1", description="Address of the sink's /metrics and /health server.")
-    metrics_port: int = Field(59180, ge=0, le=65535, description="Port of the sink's /metrics and /health server (0: any free port).")
+    metrics_port: int = Field(29180, ge=0, le=65535, description="Port of the sink's /metrics and /health server (0: any free port).")
     redis_key_prefix: str = Field("policy:", description="Redis cache keys are <prefix><policy id>.")
     redis_ttl_seconds: int = Field(86_400, ge=1, description="TTL of a cached active policy.")
 
@@ -132,7 +132,7 @@ class SearchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEARCH_", **_COMMON)
 
     engine: Literal["opensearch", "elasticsearch"] = Field("opensearch", description="Search engine the search sink writes to.")
-    url: str = Field("http://127.0.0.1:59200", description="Search engine URL (the local stack's OpenSearch listens here).")
+    url: str = Field("http://127.0.0.1:29200", description="Search engine URL (the local stack's OpenSearch listens here).")
     username: str | None = Field(None, description="Basic-auth user (none on the local stack).")
     password: SecretStr | None = Field(None, description="Basic-auth password.")
     verify_certs: bool = Field(True, description="Verify TLS certificates for https URLs.")
@@ -140,7 +140,7 @@ class SearchSettings(BaseSettings):
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
     refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
     request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to the search engine (a bulk of SINKS_BATCH_SIZE documents must fit).")
-    transport_port: int = Field(59250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
+    transport_port: int = Field(29250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
     heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 
 
@@ -150,7 +150,7 @@ class MilvusSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MILVUS_", **_COMMON)
 
     host: str = Field("127.0.0.1", description="Milvus host (gRPC).")
-    port: int = Field(59530, ge=1, le=65523, description="Milvus gRPC port; the local stack also uses the next 11 ports (internal services, embedded etcd, /healthz on PORT+11).")
+    port: int = Field(29530, ge=1, le=65523, description="Milvus gRPC port; the local stack also uses the next 11 ports (internal services, embedded etcd, /healthz on PORT+11).")
     uri: str | None = Field(None, description="Full Milvus URI (e.g. https://milvus:19530); overrides MILVUS_HOST/MILVUS_PORT.")
     token: SecretStr | None = Field(None, description="Milvus token (user:password) when authentication is on; none on the local stack.")
     db_name: str = Field("default", description="Milvus database holding the collections.")
@@ -198,7 +198,7 @@ class StackSettings(BaseSettings):
     state_dir: Path = Field(Path(".stack"), description="Data, logs, pid files and jars of the local stack.")
     start_timeout_seconds: float = Field(120.0, gt=0, description="Longest wait for one service to become healthy.")
     stop_timeout_seconds: float = Field(30.0, gt=0, description="Wait for a clean stop before SIGKILL.")
-    kafka_controller_port: int = Field(59093, ge=1, le=65535, description="KRaft controller port of the local broker.")
+    kafka_controller_port: int = Field(29093, ge=1, le=65535, description="KRaft controller port of the local broker.")
     kafka_heap: str = Field("1g", description="Kafka broker max heap.")
     connect_heap: str = Field("1g", description="Kafka Connect max heap.")
     java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
@@ -250,7 +250,7 @@ class SchemaRegistrySettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SCHEMA_REGISTRY_", **_COMMON)
 
-    url: str = Field("http://127.0.0.1:58081", description="Schema registry base URL (the local stack's Apicurio Registry listens here).")
+    url: str = Field("http://127.0.0.1:28081", description="Schema registry base URL (the local stack's Apicurio Registry listens here).")
     connect_url: str | None = Field(None, description="Registry URL Kafka Connect's Avro converter uses (default: SCHEMA_REGISTRY_URL).")
     basic_auth: SecretStr | None = Field(None, description="user:password for the registry's Confluent-compatible API (none on the local stack).")
     request_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of one schema registry request.")
@@ -293,7 +293,7 @@ class SourcesSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SOURCE_", **_COMMON)
 
-    samples_url: str = Field("http://127.0.0.1:58800", description="The local sample server (`aegis sources serve-samples`), used by every source without a key.")
+    samples_url: str = Field("http://127.0.0.1:28800", description="The local sample server (`aegis sources serve-samples`), used by every source without a key.")
     bizinfo_base_url: str | None = Field(None, description="Bizinfo (기업마당): base URL (unset: the live service when a key is set, else the sample server).")
     bizinfo_api_key: SecretStr | None = Field(None, description="Bizinfo (기업마당): API key (unset: collect from the sample server).")
     bizinfo_timeout_seconds: float = Field(30.0, ge=20, description="Bizinfo (기업마당): timeout of one request.")

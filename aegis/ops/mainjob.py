@@ -83,14 +83,17 @@ def first_collection(log_dir: Path, report: Report) -> None:
     """
     report("collecting every source once (first pass) ...")
     log_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([*AEGIS, "collect", "--once", "--quiet"], capture_output=True, stdin=subprocess.DEVNULL)
     with (log_dir / "collector.log").open("ab") as log:
-        result = subprocess.run([*AEGIS, "collect", "--once", "--quiet"], stdout=subprocess.PIPE, stderr=log,
-                                stdin=subprocess.DEVNULL)
+        log.write(result.stderr)
     for line in result.stdout.decode(errors="replace").splitlines():
         report(f"  {line}")
     if result.returncode != 0:
-        report(f"first collection pass exited with code {result.returncode} (see above); "
-               "the scheduler collects again every COLLECTION_INTERVAL_HOURS")
+        errors = [line for line in result.stderr.decode(errors="replace").splitlines() if line.startswith("error:")]
+        for line in errors[-3:]:
+            report(f"  {line}")
+        report(f"first collection pass exited with code {result.returncode}; the scheduler collects again every "
+               f"COLLECTION_INTERVAL_HOURS (log: {log_dir / 'collector.log'})")
 
 
 def progress_lines(settings: Settings, sinks: list[str]) -> list[str]:

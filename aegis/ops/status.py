@@ -25,7 +25,7 @@ SLOT_LAG_ATTENTION_BYTES = 256 * 1024 * 1024
 
 class SinkStatus(BaseModel):
     name: str
-    state: str  # running | paused: target down | failing | stopped
+    state: str  # running | paused: target down | waiting: no partitions | failing | stopped
     lag_events: int | None = None
     lag_seconds: float | None = None
     last_applied_lsn: int | None = None
@@ -82,7 +82,17 @@ def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
     lsn = metrics.get("sink_last_applied_lsn")
     if metrics.get("sink_paused", 0) >= 1:
         return "paused: target down", int(lsn) if lsn else None
-    return ("running" if ready.status_code == 200 else "failing"), (int(lsn) if lsn else None)
+    lsn = int(lsn) if lsn else None
+    if ready.status_code == 200:
+        return "running", lsn
+    try:
+        health = ready.json()
+    except ValueError:
+        health = {}
+    if health.get("target_ok") and health.get("assigned_partitions") == 0:
+        # Consuming nothing yet: the change topic has no partitions until the first change is captured.
+        return "waiting: no partitions", lsn
+    return "failing", lsn
 
 
 def consumer_lag(settings: Settings, group_id: str, topic: str) -> tuple[int, float]:

@@ -26,10 +26,10 @@ def one_run() -> tuple[float, dict[str, float]]:
     state = tempfile.mkdtemp(prefix="aegis-cold-")
     env = {
         "AEGIS_STACK_STATE_DIR": state,
-        "POSTGRES_PORT": str(55432 + OFFSET), "REDIS_PORT": str(56379 + OFFSET),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{59092 + OFFSET}",
-        "AEGIS_STACK_KAFKA_CONTROLLER_PORT": str(59093 + OFFSET),
-        "KAFKA_CONNECT_URL": f"http://127.0.0.1:{58083 + OFFSET}",
+        "POSTGRES_PORT": str(25432 + OFFSET), "REDIS_PORT": str(26379 + OFFSET),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{29092 + OFFSET}",
+        "AEGIS_STACK_KAFKA_CONTROLLER_PORT": str(29093 + OFFSET),
+        "KAFKA_CONNECT_URL": f"http://127.0.0.1:{28083 + OFFSET}",
     }
     os.environ.update(env)
     settings = load_settings(env_file=None)

@@ -21,7 +21,7 @@ def _settings(port: int):
 
 
 def test_the_scheduler_does_not_collect_at_once_because_the_job_already_did():
-    collector = process_specs(_settings(59180), SINKS)[0]
+    collector = process_specs(_settings(29180), SINKS)[0]
     assert collector.name == "collector" and "--no-run-now" in collector.argv
 
 
@@ -40,3 +40,21 @@ def test_the_last_reconcile_in_one_line():
                "promoted": 200, "rejected": 24, "archived": 521, "duplicates": 0}
     report = ReconcileSummary(checked_at=datetime.now(timezone.utc), dry_run=False, is_consistent=True, summary=summary)
     assert report.brief() == "consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 3)"
+
+
+@pytest.mark.parametrize(("health", "expected"), [
+    ({"assigned_partitions": 1, "target_ok": True}, "running"),
+    ({"assigned_partitions": 0, "target_ok": True}, "waiting: no partitions"),
+    ({"assigned_partitions": 1, "target_ok": False}, "failing"),
+])
+def test_a_sink_without_partitions_is_waiting_not_failing(health, expected):
+    """Before the first captured change the topic has no partitions: that is not a failure."""
+    from aegis.ops.status import _process_state
+    from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
+
+    state = HealthState(assigned_partitions=health["assigned_partitions"], target_ok=health["target_ok"])
+    server = ObservabilityServer(SinkMetrics("redis"), state, "127.0.0.1", 0).start()
+    try:
+        assert _process_state(_settings(server.port), server.port)[0] == expected
+    finally:
+        server.stop()

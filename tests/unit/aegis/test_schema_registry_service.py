@@ -42,9 +42,9 @@ def test_naming_it_selects_it_and_stopping_everything_includes_it(clean_env):
 
 
 def test_it_listens_on_the_port_of_its_url_on_loopback_with_file_storage(clean_env):
-    clean_env.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:58781")
+    clean_env.setenv("SCHEMA_REGISTRY_URL", "http://127.0.0.1:28781")
     service = SchemaRegistry(load_settings(env_file=None))
     env = service.env()
-    assert service.port == 58781 and env["HTTP_PORT"] == "58781"
+    assert service.port == 28781 and env["HTTP_PORT"] == "28781"
     assert env["REGISTRY_DATASOURCE_URL"].startswith(f"jdbc:h2:file:{service.dir}")
     assert "-Dquarkus.http.host=127.0.0.1" in service.jvm_flags()

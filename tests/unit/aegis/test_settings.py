@@ -7,7 +7,7 @@ from aegis.settings import load_settings
 def test_defaults_are_usable_without_any_configuration(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     settings = load_settings(env_file=None)
-    assert settings.postgres.port == 55432
+    assert settings.postgres.port == 25432
     assert settings.kafka.topic_policy_events == "policy-events"
     assert settings.processing.quality_score_threshold == 0.7
     assert settings.collection.collection_interval_hours == 6

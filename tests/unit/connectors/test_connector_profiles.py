@@ -34,7 +34,7 @@ def test_avro_profile_swaps_both_converters_for_the_confluent_wire_format(settin
     for side in ("key", "value"):
         prefix = f"{side}.converter"
         assert config[prefix] == AVRO_CONVERTER
-        assert config[f"{prefix}.apicurio.registry.url"] == "http://127.0.0.1:58081/apis/registry/v2"
+        assert config[f"{prefix}.apicurio.registry.url"] == "http://127.0.0.1:28081/apis/registry/v2"
         assert config[f"{prefix}.apicurio.registry.as-confluent"] == "true"
         assert config[f"{prefix}.apicurio.registry.id-handler"].endswith(".Legacy4ByteIdHandler")  # 4-byte ids
         assert config[f"{prefix}.apicurio.registry.headers.enabled"] == "false"
