@@ -201,6 +201,7 @@ class StackSettings(BaseSettings):
     kafka_controller_port: int = Field(29093, ge=1, le=65535, description="KRaft controller port of the local broker.")
     kafka_heap: str = Field("1g", description="Kafka broker max heap.")
     connect_heap: str = Field("1g", description="Kafka Connect max heap.")
+    redis_maxmemory: str = Field("2gb", description="The local Redis's maxmemory (noeviction: a full cache refuses writes, the sink pauses; ~1.4 KB per policy).")
     java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
     maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
 

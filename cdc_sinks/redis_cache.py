@@ -51,6 +51,10 @@ def _translate(exc: redis.RedisError, what: str) -> Exception:
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)):
         return TransientError(f"redis {what} failed: {exc}", code=ErrorCode.REDIS_SYNC_FAILED,
                               hint="the sink pauses and resumes when Redis answers; check `aegis stack status redis`")
+    if isinstance(exc, redis.OutOfMemoryError):  # in a pipeline its message no longer starts with "OOM"
+        return TransientError(f"redis {what} refused: Redis is full ({exc})", code=ErrorCode.REDIS_SYNC_FAILED,
+                              hint="the sink pauses until Redis takes writes again: raise its maxmemory "
+                                   "(AEGIS_STACK_REDIS_MAXMEMORY for the local stack) or free memory")
     if isinstance(exc, redis.ResponseError) and str(exc).startswith(("OOM", "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN")):
         return TransientError(f"redis {what} refused for now: {exc}", code=ErrorCode.REDIS_SYNC_FAILED)
     return TerminalError(f"redis {what} failed: {exc}", code=ErrorCode.REDIS_SYNC_FAILED,

@@ -23,7 +23,7 @@ class Redis(Service):
     def command(self) -> list[str]:
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
                "--daemonize", "no", "--logfile", "", "--save", "",
-               "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory", "1gb"]
+               "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory", self.settings.stack.redis_maxmemory]
         if self.settings.redis.password:
             cmd += ["--requirepass", self.settings.redis.password.get_secret_value()]
         return cmd
