@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: docs help install system-deps python-deps jars run stop test test-all test-unit clean
+.PHONY: docs help install system-deps python-deps jars run stop test test-all test-unit faults clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -67,6 +67,10 @@ test-all: install  ## unit tests, then every integration test except the slow on
 
 test-unit: python-deps  ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
+
+# Not part of `make test`: ~N minutes (every server stopped or restarted in turn). docs/faults.md.
+faults: install  ## fault-injection suite: each fault under load, checked for zero drift; results into bench/RESULTS.md
+	$(BIN)/pytest tests/faults -m faults -v -s -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
 
 clean:  ## stop the stack and delete its state (data, logs, jars)
 	-$(BIN)/aegis stack down

@@ -168,13 +168,13 @@ def build_reader(name: str, settings: Settings):
 
 
 # ------------------------------------------------------------------- namespaces, processes
-def namespace_env(ns: str, sinks: Iterable[str]) -> dict[str, str]:
+def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[str, str]:
     """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
-    env = {"SINKS_GROUP_ID_PREFIX": f"bench-{ns}-", "SINKS_METRICS_PORT": "0"}
-    names = {"search": {"SEARCH_INDEX_ALIAS": f"bench-{ns}"},
-             "redis": {"SINKS_REDIS_KEY_PREFIX": f"bench-{ns}:policy:"},
-             "neo4j": {"NEO4J_NAMESPACE": f"bench_{ns}_"},
-             "milvus": {"MILVUS_COLLECTION_ALIAS": f"bench_{ns}"}}
+    env = {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0"}
+    names = {"search": {"SEARCH_INDEX_ALIAS": f"{prefix}-{ns}"},
+             "redis": {"SINKS_REDIS_KEY_PREFIX": f"{prefix}-{ns}:policy:"},
+             "neo4j": {"NEO4J_NAMESPACE": f"{prefix}_{ns}_"},
+             "milvus": {"MILVUS_COLLECTION_ALIAS": f"{prefix}_{ns}"}}
     for sink in sinks:
         env.update(names[sink])
     return env

@@ -47,7 +47,7 @@ from aegis.settings import Settings, load_settings  # noqa: E402
 from bench.common.targets import (TARGETS, SinkProcess, build_reader, namespace_env,  # noqa: E402
                                   start_group_at_end)
 from bench.e2e import report  # noqa: E402
-from bench.e2e.load import DEFAULT_MIX, Generator, Poller, TargetLog, run_load, sample_texts  # noqa: E402
+from bench.e2e.load import DEFAULT_MIX, Generator, Poller, TargetLog, run_load, seed_policies  # noqa: E402
 
 SLOW_TARGETS = ("milvus",)
 
@@ -78,18 +78,7 @@ class Session:
             raise
 
     def seed(self, count: int) -> dict[int, str]:
-        texts, hashes = sample_texts(500, seed=3), {}
-        with self.conn.transaction():
-            for n in range(count):
-                title, content, org, regions, support = texts[n % len(texts)]
-                digest = secrets.token_hex(32)
-                row = self.conn.execute(
-                    "INSERT INTO policies (source_system, source_id, title, content, issuing_organization,"
-                    " target_regions, support_field, content_hash, status)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'active') RETURNING id",
-                    (self.source, f"seed-{n}", title, f"{content}<p>{n}</p>", org, regions, support, digest)).fetchone()
-                hashes[row[0]] = digest
-        return hashes
+        return seed_policies(self.conn, self.source, count)
 
     def start(self, target: str, group_suffix: str = "") -> None:
         env = dict(self.env)

@@ -56,6 +56,22 @@ def sample_texts(count: int, seed: int) -> list[tuple[str, str, str, list[str], 
              i["pldirSportRealmLclasCodeNm"]) for i in SampleCatalog(seed=seed).generated_bizinfo(count)]
 
 
+def seed_policies(conn, source: str, count: int, seed: int = 3) -> dict[int, str]:
+    """``count`` active policies of ``source`` in one transaction; their id → content hash."""
+    texts, hashes = sample_texts(500, seed=seed), {}
+    with conn.transaction():
+        for n in range(count):
+            title, content, org, regions, support = texts[n % len(texts)]
+            digest = secrets.token_hex(32)
+            row = conn.execute(
+                "INSERT INTO policies (source_system, source_id, title, content, issuing_organization,"
+                " target_regions, support_field, content_hash, status)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'active') RETURNING id",
+                (source, f"seed-{n}", title, f"{content}<p>{n}</p>", org, regions, support, digest)).fetchone()
+            hashes[row[0]] = digest
+    return hashes
+
+
 class Generator:
     """Chooses the next change: kind by the mix, policy round-robin so each id rests between changes.
 

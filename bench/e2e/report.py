@@ -9,13 +9,12 @@ import threading
 from datetime import date
 from pathlib import Path
 
+from bench.common import results
+from bench.common.results import PLACEHOLDER, RESULTS, ROOT  # noqa: F401 - part of this module's interface
 from bench.common.targets import percentile
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 PLOT = ROOT / "bench" / "e2e" / "e2e_latency.png"
-START, END = "<!-- e2e-results:start -->", "<!-- e2e-results:end -->"
-PLACEHOLDER = "*To be measured.*"
+START, END = results.markers("e2e")
 GOAL_P99_S = 2.0
 
 
@@ -109,14 +108,7 @@ def markdown(summary: dict) -> str:
 
 def write_results(path: Path, summary: dict) -> None:
     """Add this run's block between the section's markers (the placeholder goes)."""
-    text = path.read_text() if path.is_file() else ""
-    if START not in text or END not in text:
-        raise SystemExit(f"{path} has no {START} … {END} markers (the 'End to end (issue 10)' section)")
-    head, rest = text.split(START, 1)
-    body, tail = rest.split(END, 1)
-    body = body.replace(PLACEHOLDER, "").strip()
-    body = f"{body}\n\n{markdown(summary)}" if body else markdown(summary)
-    path.write_text(f"{head}{START}\n{body}\n{END}{tail}")
+    results.add_block(path, "e2e", markdown(summary), section="End to end (issue 10)")
 
 
 def plot(summary: dict, path: Path) -> None:

@@ -1,0 +1,25 @@
+"""bench/common/results: each section's blocks stay between its own markers."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.common import results
+
+
+def test_blocks_are_appended_inside_their_section_and_the_placeholder_goes(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    e2e, faults = results.markers("e2e"), results.markers("faults")
+    path.write_text(f"# R\n{e2e[0]}\nkept\n{e2e[1]}\n## F\n{faults[0]}\n{results.PLACEHOLDER}\n{faults[1]}\ntail\n")
+    results.add_block(path, "faults", "run 1", section="F")
+    results.add_block(path, "faults", "run 2", section="F")
+    text = path.read_text()
+    assert results.PLACEHOLDER not in text and f"{e2e[0]}\nkept\n{e2e[1]}" in text
+    assert f"{faults[0]}\nrun 1\n\nrun 2\n{faults[1]}\ntail\n" in text
+
+
+def test_a_file_without_the_markers_is_refused(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# R\n")
+    with pytest.raises(SystemExit, match="Fault injection"):
+        results.add_block(path, "faults", "x", section="Fault injection")
