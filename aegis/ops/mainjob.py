@@ -8,7 +8,8 @@
 3. supervised processes: the collector scheduler (its first pass at the next interval), one
    process per sink, the hourly reconciler;
 4. every ``progress_every`` seconds a progress block: records collected by status, per sink its
-   state, applied LSN and lag, and the reconciler's last result;
+   state, applied LSN and lag, and the reconciler's last result; failed connector tasks are
+   restarted with backoff (``connectors.watchdog``: Kafka Connect never restarts them itself);
 5. Ctrl-C / SIGTERM stops the processes cleanly (each sink finishes or abandons its batch and
    commits only what it wrote). The stack keeps running: `make stop` stops it.
 
@@ -33,6 +34,7 @@ from aegis.settings import Settings
 from aegis.stack.base import port_open
 from aegis.stack.manager import StackManager
 from aegis.supervisor import ProcessSpec, Supervisor
+from connectors.watchdog import ConnectorWatchdog
 
 Report = Callable[[str], None]
 AEGIS = [sys.executable, "-m", "aegis.cli"]
@@ -121,10 +123,12 @@ def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print
     stop_exporter = PipelineExporter(settings).serve(exporter_port, host=settings.sinks.metrics_host)
     report(f"pipeline metrics on http://{settings.sinks.metrics_host}:{exporter_port}/metrics")
     supervisor = Supervisor(process_specs(settings, sinks), log_dir, report)
+    watchdog = ConnectorWatchdog(settings, report)
     started = time.monotonic()
     last = [0.0]
 
     def tick() -> None:
+        watchdog.check()
         if time.monotonic() - last[0] >= progress_every:
             last[0] = time.monotonic()
             try:
