@@ -23,19 +23,19 @@ Every sink guarantees, inside its own store:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Protocol, Sequence, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from aegis.models.policy import PolicyRow
+from aegis.models.policy import PolicyDescription, PolicyRow
 from aegis.privacy import mask_value
 
 FINAL_LSN = 2**63 - 1
 """LSN recorded for a delete or tombstone: nothing may overwrite it."""
 
 
-class PolicyDocument(BaseModel):
+class PolicyDocument(PolicyDescription):
     """What leaves PostgreSQL for a target: the active policy, personal data masked, no raw payload."""
 
     model_config = ConfigDict(frozen=True)
@@ -46,20 +46,6 @@ class PolicyDocument(BaseModel):
     title: str
     content: str
     issuing_organization: str
-    executing_organization: str | None = None
-    target_regions: list[str] = []
-    target_group: str | None = None
-    target_industry: str | None = None
-    support_field: str | None = None
-    funding_type: str | None = None
-    application_start_date: date | None = None
-    application_end_date: date | None = None
-    application_period_text: str | None = None
-    application_always_open: bool = False
-    original_url: str | None = None
-    contact_email: str | None = None
-    contact_phone: str | None = None
-    contact_address: str | None = None
     status: str
     quality_score: float | None = None
     updated_at: datetime | None = None

@@ -18,20 +18,9 @@ class PolicyStatus(str, Enum):
     ARCHIVED = "archived"
 
 
-class PolicyRecord(BaseModel):
-    """One collected policy, normalised, before it is stored (collectors build these).
+class PolicyDescription(BaseModel):
+    """The descriptive fields every policy model shares: collected, stored and sent to the targets."""
 
-    ``content_hash`` covers every normalised field and the raw payload, so an unchanged
-    upstream record hashes the same and is not written again.
-    """
-
-    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
-
-    source_system: str = Field(min_length=1, max_length=100)
-    source_id: str = Field(min_length=1, max_length=255)
-    title: str = Field(min_length=1, max_length=500)
-    content: str = Field(min_length=1)
-    issuing_organization: str = Field(min_length=1)
     executing_organization: str | None = None
     target_regions: list[str] = Field(default_factory=list)
     target_group: str | None = None
@@ -46,6 +35,22 @@ class PolicyRecord(BaseModel):
     contact_email: str | None = None
     contact_phone: str | None = None
     contact_address: str | None = None
+
+
+class PolicyRecord(PolicyDescription):
+    """One collected policy, normalised, before it is stored (collectors build these).
+
+    ``content_hash`` covers every normalised field and the raw payload, so an unchanged
+    upstream record hashes the same and is not written again.
+    """
+
+    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
+
+    source_system: str = Field(min_length=1, max_length=100)
+    source_id: str = Field(min_length=1, max_length=255)
+    title: str = Field(min_length=1, max_length=500)
+    content: str = Field(min_length=1)
+    issuing_organization: str = Field(min_length=1)
     attachments: list[dict[str, str]] = Field(default_factory=list)
     raw_data: dict[str, Any] = Field(default_factory=dict)
     source_updated_at: datetime | None = None
@@ -60,7 +65,7 @@ class PolicyRecord(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-class PolicyRow(BaseModel):
+class PolicyRow(PolicyDescription):
     """A ``policies`` row as stored (and as Debezium carries it in ``before``/``after``).
 
     Dates arrive from Debezium as days since the epoch and timestamps as ISO strings or
@@ -75,20 +80,6 @@ class PolicyRow(BaseModel):
     title: str
     content: str
     issuing_organization: str
-    executing_organization: str | None = None
-    target_regions: list[str] = Field(default_factory=list)
-    target_group: str | None = None
-    target_industry: str | None = None
-    support_field: str | None = None
-    funding_type: str | None = None
-    application_start_date: date | None = None
-    application_end_date: date | None = None
-    application_period_text: str | None = None
-    application_always_open: bool = False
-    original_url: str | None = None
-    contact_email: str | None = None
-    contact_phone: str | None = None
-    contact_address: str | None = None
     attachments: list[dict[str, Any]] = Field(default_factory=list)
     raw_data: dict[str, Any] = Field(default_factory=dict)
     collection_metadata: dict[str, Any] = Field(default_factory=dict)
