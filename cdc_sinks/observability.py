@@ -6,13 +6,12 @@ without clashing. Label ``target_db`` is the sink name; ``path`` is ``cdc-<sink 
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from aegis.health_server import HealthServer
 
 _WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -91,47 +90,9 @@ class HealthState:
                 "detail": self.detail}
 
 
-class ObservabilityServer:
-    """A small threaded HTTP server in a daemon thread."""
+class ObservabilityServer(HealthServer):
+    """The sink process's ``/metrics`` and health endpoints (``aegis.health_server``)."""
 
     def __init__(self, metrics: SinkMetrics, health: HealthState, host: str, port: int):
-        metrics_ref, health_ref = metrics, health
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                if self.path == "/metrics":
-                    self._send(200, metrics_ref.render(), CONTENT_TYPE_LATEST)
-                elif self.path == "/health":
-                    code = 200 if health_ref.alive else 503
-                    self._send(code, json.dumps({"alive": health_ref.alive}).encode(), "application/json")
-                elif self.path == "/health/ready":
-                    code = 200 if health_ref.ready else 503
-                    self._send(code, json.dumps(health_ref.to_dict()).encode(), "application/json")
-                else:
-                    self._send(404, b'{"error": "not found"}', "application/json")
-
-            def _send(self, code: int, body: bytes, content_type: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args) -> None:
-                return
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sink-observability", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
-
-    def start(self) -> "ObservabilityServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(host, port, metrics=metrics.render, metrics_content_type=CONTENT_TYPE_LATEST,
+                         alive=lambda: health.alive, readiness=health.to_dict, thread_name="sink-observability")
