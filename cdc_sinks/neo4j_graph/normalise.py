@@ -20,35 +20,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from aegis.models.regions import NATIONWIDE, NATIONWIDE_WORDS, SIDO_ALIASES
+
 _WHITESPACE = re.compile(r"\s+")
 _EDGE_PUNCTUATION = " \t\r\n.,;:·-_~!?\"'`()[]{}<>「」『』【】"
 _LEGAL_FORMS = re.compile(r"^(?:\((?:재|사|주|유|합)\)|재단법인|사단법인|주식회사|유한회사)\s*"
                           r"|\s*(?:\((?:재|사|주|유|합)\)|재단법인|사단법인|주식회사|유한회사)$")
 _LIST_SEPARATORS = re.compile(r"\s*(?:\|\||[,;|/、])\s*")
-
-_PROVINCES: dict[str, tuple[str, ...]] = {
-    "서울특별시": ("서울", "서울시"),
-    "부산광역시": ("부산", "부산시"),
-    "대구광역시": ("대구", "대구시"),
-    "인천광역시": ("인천", "인천시"),
-    "광주광역시": ("광주",),  # not 광주시: that is also a city in 경기도
-    "대전광역시": ("대전", "대전시"),
-    "울산광역시": ("울산", "울산시"),
-    "세종특별자치시": ("세종", "세종시"),
-    "경기도": ("경기",),
-    "강원특별자치도": ("강원", "강원도"),
-    "충청북도": ("충북",),
-    "충청남도": ("충남",),
-    "전북특별자치도": ("전북", "전라북도"),
-    "전라남도": ("전남",),
-    "경상북도": ("경북",),
-    "경상남도": ("경남",),
-    "제주특별자치도": ("제주", "제주도"),
-    "전국": ("전지역", "전국공통", "national", "nationwide"),
-}
-_REGION_ALIASES: dict[str, str] = {
-    alias.casefold(): official for official, aliases in _PROVINCES.items() for alias in (official, *aliases)
-}
 
 
 @dataclass(frozen=True)
@@ -67,6 +45,11 @@ def clean_text(value: str) -> str:
 
 def _key(name: str) -> str:
     return _WHITESPACE.sub("", name).casefold()
+
+
+_REGION_ALIASES: dict[str, str] = {
+    _key(alias): official for official, aliases in SIDO_ALIASES.items() for alias in (official, *aliases)}
+_REGION_ALIASES.update({_key(word): NATIONWIDE for word in NATIONWIDE_WORDS})
 
 
 def organisation(value: str | None) -> DimensionName | None:

@@ -5,32 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-NATIONWIDE = "전국"
+from aegis.models.regions import NATIONWIDE, NATIONWIDE_WORDS, SIDO_ALIASES
 
-# Official name -> aliases seen in sources (short forms, old names).
-_SIDO: dict[str, tuple[str, ...]] = {
-    "서울특별시": ("서울", "서울시"),
-    "부산광역시": ("부산", "부산시"),
-    "대구광역시": ("대구", "대구시"),
-    "인천광역시": ("인천", "인천시"),
-    "광주광역시": ("광주",),  # not "광주시": that is also a city in 경기도
-    "대전광역시": ("대전", "대전시"),
-    "울산광역시": ("울산", "울산시"),
-    "세종특별자치시": ("세종", "세종시"),
-    "경기도": ("경기",),
-    "강원특별자치도": ("강원", "강원도"),
-    "충청북도": ("충북",),
-    "충청남도": ("충남",),
-    "전북특별자치도": ("전북", "전라북도"),
-    "전라남도": ("전남",),
-    "경상북도": ("경북",),
-    "경상남도": ("경남",),
-    "제주특별자치도": ("제주", "제주도"),
-}
+_SIDO = SIDO_ALIASES
 ALL_SIDO = tuple(_SIDO)
 _ALIAS = {alias: name for name, aliases in _SIDO.items() for alias in (name, *aliases)}
 _ALIASES_LONGEST_FIRST = sorted((a for a in _ALIAS if len(a) >= 2), key=len, reverse=True)
-_NATIONWIDE_WORDS = {"전국", "전국공통", "전국 공통", "전 지역", "중앙", "해당없음"}
+_NATIONWIDE_WORDS = NATIONWIDE_WORDS
 
 # First two digits of a 5-digit 시군구 code (법정동 코드) -> 시도.
 _CODE_PREFIX = {
