@@ -68,7 +68,7 @@ test-all: install  ## unit tests, then every integration test except the slow on
 test-unit: python-deps  ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
-# Not part of `make test`: ~N minutes (every server stopped or restarted in turn). docs/faults.md.
+# Not part of `make test`: ~20 minutes on 2 cores (every sink killed, every server stopped or restarted in turn); docs/faults.md.
 faults: install  ## fault-injection suite: each fault under load, checked for zero drift; results into bench/RESULTS.md
 	$(BIN)/pytest tests/faults -m faults -v -s -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
 

@@ -48,7 +48,9 @@ class Check(BaseModel):
     """One look at every target; ``clean`` when all of them equal PostgreSQL's active view."""
 
     targets: list[TargetDrift]
-    finished: float  # time.monotonic()
+    started: float   # time.monotonic()
+    finished: float
+    clean_since: dict[str, float] = {}  # per target: end of the first check of its current clean streak
 
     @property
     def clean(self) -> bool:
@@ -124,11 +126,12 @@ def lsn_mismatches(settings: Settings, target: str, newest: dict[int, int]) -> t
 
 def check(settings: Settings) -> Check:
     """Ids and hashes (dry run); then, where those agree, LSNs."""
+    started = time.monotonic()
     try:
         drift = dry_run(settings)
     except AegisError as exc:  # PostgreSQL itself unreachable, another pass holding the lock
         return Check(targets=[TargetDrift(target="reconciler", status=f"failed ({exc.message[:120]})")],
-                     finished=time.monotonic())
+                     started=started, finished=time.monotonic())
     if all(d.clean for d in drift.values()):
         newest = newest_lsns(settings)
         for name, d in drift.items():
@@ -136,16 +139,22 @@ def check(settings: Settings) -> Check:
                 d.lsn_mismatch, d.examples = lsn_mismatches(settings, name, newest)
             except AegisError as exc:
                 d.status = f"unreachable ({exc.message[:120]})"
-    return Check(targets=list(drift.values()), finished=time.monotonic())
+    return Check(targets=list(drift.values()), started=started, finished=time.monotonic())
 
 
 def wait_converged(settings: Settings, timeout: float, interval: float = 1.0) -> Check:
-    """Check until clean or ``timeout`` seconds passed; the last check."""
+    """Check until clean or ``timeout`` seconds passed; the last check, with when each target became clean."""
     deadline = time.monotonic() + timeout
+    since: dict[str, float] = {}
     while True:
         result = check(settings)
+        for t in result.targets:
+            if t.clean:
+                since.setdefault(t.target, result.finished)
+            else:
+                since.pop(t.target, None)
         if result.clean or time.monotonic() > deadline:
-            return result
+            return result.model_copy(update={"clean_since": since})
         time.sleep(interval)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aegis.settings import Settings
 from aegis.stack.manager import StackManager
 from bench.e2e.load import Generator
+from bench.e2e.report import LoadSampler
 from faults_check import Check, by_sink, dead_letters_since, dlq_offsets, wait_converged
 from faults_env import TARGET_SERVERS
 from faults_load import SteadyLoad
@@ -81,6 +82,8 @@ class FaultSuite:
             return self._record(FaultResult(fault=fault.name, rate=t.rate, achieved=0, changes=0, fault_seconds=0,
                                             detail=f"not converged before the fault: {baseline.describe()}"))
         dlq_start, restarts = dlq_offsets(self.settings), self.pipeline.restarts()
+        machine_load = LoadSampler()
+        machine_load.start()
         load = SteadyLoad(self.settings, self.generator, t.rate)
         load.start()
         time.sleep(t.pre)
@@ -94,6 +97,7 @@ class FaultSuite:
             time.sleep(t.tail)
             load.finish()
         final = wait_converged(self.settings, t.timeout)
+        machine_load.stop()
         converged = final.finished - ended if final.clean else None
         self._say(f"{fault.name}: {'converged after %.1f s' % converged if final.clean else 'NOT converged'}; "
                   f"{load.committed} changes, {load.errors} failed")
@@ -103,7 +107,9 @@ class FaultSuite:
                              stale=final.total("stale"), extra=final.total("extra"),
                              lsn_mismatch=final.total("lsn_mismatch"),
                              convergence_seconds=None if converged is None else round(converged, 1),
-                             restarts=self.pipeline.restarts() - restarts)
+                             check_seconds=round(final.finished - final.started, 1),
+                             per_target={n: round(at - ended, 1) for n, at in final.clean_since.items()},
+                             restarts=self.pipeline.restarts() - restarts, loadavg=machine_load.summary())
         problems = [] if final.clean else [final.describe()]
         letters = dead_letters_since(self.settings, dlq_start)
         result.dead_letters = len(letters)

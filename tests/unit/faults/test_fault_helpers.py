@@ -70,10 +70,11 @@ def test_the_table_shows_every_figure_including_misses():
                         convergence_seconds=7.4, restarts=1, passed=True),
             FaultResult(fault="postgres restarted", rate=20, achieved=15.0, changes=250, write_errors=12,
                         fault_seconds=4.0, lost=2, stale=1, extra=3, lsn_mismatch=4, convergence_seconds=None,
+                        loadavg={"min": 2.0, "mean": 5.0, "max": 9.5}, per_target={"search": 3.0},
                         passed=False, detail="redis: drifted")]
     text = markdown(rows, machine=MACHINE, duration=600, command="make faults", goal=30, timeout=180)
-    assert "| SIGKILL sink redis | 20/s (19.8) | 300 | 0 / 0 / 0 | 0 | 0 (0) | 1.1 | 7.4 | 1 | pass |" in text
-    assert "| postgres restarted | 20/s (15.0) | 250, 12 failed | 2 / 1 / 3 | 4 | 0 (0) | 4.0 | > 180 (not converged) | 0 | FAIL |" in text
+    assert "| SIGKILL sink redis | 20/s (19.8) | 300 | 0 / 0 / 0 | 0 | 0 (0) | 1.1 | 7.4 (check 0.0) | – | 1 | ? | pass |" in text
+    assert "| postgres restarted | 20/s (15.0) | 250, 12 failed | 2 / 1 / 3 | 4 | 0 (0) | 4.0 | > 180 (not converged) | search 3.0 | 0 | 2.0–9.5 | FAIL |" in text
     assert "1 of 2 faults passed" in text and "* postgres restarted: redis: drifted" in text
 
 
