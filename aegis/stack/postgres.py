@@ -134,6 +134,13 @@ class Postgres(Service):
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(pg.db), sql.Identifier(pg.debezium_user)))
 
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` (a scratch database of a test or benchmark), closing its sessions."""
+        if name == self.settings.postgres.db:
+            raise ValueError(f"refusing to drop the configured database {name!r}")
+        with self._superuser() as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
 
 def _traversable_by_others(path: Path) -> bool:
     """True when every existing directory on the way to ``path`` can be entered by any user."""

@@ -1,8 +1,8 @@
 """Reconciler integration helpers: isolated target corners, policy rows, the CLI, and a WAL tap.
 
-Each module gets its own search alias, Redis key prefix, Neo4j label namespace and Milvus collection
-alias (environment variables, read by the CLI as by the sinks). PostgreSQL is shared with the other
-suites, so a test that needs a known starting point first brings every target in step with a pass.
+Each module gets its own PostgreSQL database (migrated, dropped afterwards), search alias, Redis key
+prefix, Neo4j label namespace and Milvus collection alias (environment variables, read by the CLI as
+by the sinks), so rows other suites leave in the stack's database are not this suite's business.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import pytest
 from reconciler_it import Aegis, WalTap
 
 from aegis.db import connect
+from aegis.db.migrate import migrate
 from aegis.settings import Settings, load_settings
+from aegis.stack.postgres import Postgres
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +24,21 @@ def namespace() -> str:
 
 
 @pytest.fixture(scope="module")
-def reconcile_env(stack: Settings, namespace: str) -> dict[str, str]:
-    """What gives this module its own corner of each target, and small ranges (several per test)."""
-    return {"SEARCH_INDEX_ALIAS": f"{namespace}-policies", "SEARCH_REFRESH_INTERVAL": "100ms",
+def reconcile_database(stack: Settings, namespace: str):
+    """A database of this module's own, with the project's schema."""
+    own = stack.model_copy(update={"postgres": stack.postgres.model_copy(update={"db": namespace})})
+    Postgres(own).bootstrap()
+    with connect(own.postgres, autocommit=True) as conn:
+        migrate(conn, own.postgres)
+    yield namespace
+    Postgres(stack).drop_database(namespace)
+
+
+@pytest.fixture(scope="module")
+def reconcile_env(stack: Settings, namespace: str, reconcile_database: str) -> dict[str, str]:
+    """What gives this module its own database and corner of each target, and small ranges (several per test)."""
+    return {"POSTGRES_DB": reconcile_database,
+            "SEARCH_INDEX_ALIAS": f"{namespace}-policies", "SEARCH_REFRESH_INTERVAL": "100ms",
             "SINKS_REDIS_KEY_PREFIX": f"{namespace}:policy:", "NEO4J_NAMESPACE": namespace,
             "MILVUS_COLLECTION_ALIAS": f"{namespace}_policies",
             "RECONCILE_RANGE_SIZE": "25", "RECONCILE_PAGE_SIZE": "40", "RECONCILE_VERIFY_DELAY_SECONDS": "0.3"}
@@ -42,8 +56,8 @@ def rsettings(reconcile_env: dict[str, str]) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def pg(stack: Settings):
-    with connect(stack.postgres, autocommit=True) as conn:
+def pg(rsettings: Settings):
+    with connect(rsettings.postgres, autocommit=True) as conn:
         yield conn
 
 
@@ -53,8 +67,8 @@ def aegis(reconcile_env: dict[str, str]) -> Aegis:
 
 
 @pytest.fixture
-def wal_tap(stack: Settings, namespace: str):
-    tap = WalTap(stack, f"{namespace}_{secrets.token_hex(2)}")
+def wal_tap(rsettings: Settings, namespace: str):
+    tap = WalTap(rsettings, f"{namespace}_{secrets.token_hex(2)}")
     yield tap
     tap.close()
 
