@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-install: system-deps python-deps jars  ## install everything missing (Debian packages, .venv, server jars)
+install: system-deps python-deps jars models  ## install everything missing (Debian packages, .venv, server jars, model)
 
 system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, JDK 17, Maven), when missing
 	@missing=""; \
@@ -43,6 +43,9 @@ python-deps: $(BIN)/.installed  ## the project and its Python dependencies in .v
 
 jars: python-deps  ## Kafka, Kafka Connect and Debezium jars from Maven Central (cached)
 	$(BIN)/aegis stack install
+
+models: python-deps  ## the Milvus sink's embedding model, exported once for an ONNX backend (EMBEDDING_BACKEND)
+	$(BIN)/aegis sinks prepare-model --if-needed
 
 run: install  ## the main job on the local stack (Ctrl-C stops it; `make stop` stops the servers)
 	$(BIN)/aegis run

