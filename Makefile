@@ -53,12 +53,11 @@ run: install  ## the main job on the local stack (Ctrl-C stops it; `make stop` s
 stop:  ## stop every server the stack started
 	$(BIN)/aegis stack down
 
-# The integration suites run by `make test` (and CI), verified together on one stack. Not yet: the
-# reconciler suite — it shares PostgreSQL with the others, and its first pass repairs every active row
-# other suites left into fresh target corners (embedding them all for Milvus: too slow for CI).
-# `make test-all` runs every suite.
+# The integration suites run by `make test` (and CI), verified together on one stack: all of them
+# (the reconciler suite works in a database of its own). `make test-all` runs tests/integration as a
+# whole, so a new suite runs there before it is listed here; the fault suite is `make faults`.
 CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors tests/integration/connectors \
-	tests/integration/cdc_sinks tests/integration/avro
+	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler
 
 test: install  ## unit tests, then the CI integration suites against the real stack (started and stopped here)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
