@@ -46,6 +46,33 @@ redis.call('ZREM', KEYS[3], ARGV[2])
 return 1
 """
 
+READ_BACK_SCRIPT = """
+local found, cursor, limit, prefix = {}, ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local n = 0
+while n < limit do
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cursor, '+inf', 'LIMIT', 0, limit)
+  if #ids == 0 then break end
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', prefix .. id) == 1 then
+      local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'hash', 'removed')
+      if v[1] and v[3] ~= '1' then
+        found[#found + 1] = id
+        found[#found + 1] = v[1]
+        found[#found + 1] = v[2]
+        n = n + 1
+        if n == limit then return found end
+      end
+    end
+  end
+  cursor = ids[#ids]
+end
+return found
+"""
+"""One page of ``read_back`` in one round trip: ``[id, lsn, hash, …]`` of cached, not removed policies.
+
+It derives the document and version keys from the ids it reads, so it suits a single Redis server
+(the local stack's, or a primary with replicas), not Redis Cluster."""
+
 
 def _translate(exc: redis.RedisError, what: str) -> Exception:
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)):
@@ -72,6 +99,7 @@ class RedisCacheSink:
         self.ttl = ttl_seconds
         self.ids_key = f"{key_prefix}ids"
         self._upsert = client.register_script(UPSERT_SCRIPT)
+        self._read_back = client.register_script(READ_BACK_SCRIPT)
         self._remove = client.register_script(REMOVE_SCRIPT)
 
     def doc_key(self, policy_id: int) -> str:
@@ -121,29 +149,12 @@ class RedisCacheSink:
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         """Cached policies with id > ``after_id`` by id; ids whose document expired are skipped."""
-        found: list[StoredVersion] = []
-        cursor = after_id
         try:
-            while len(found) < limit:
-                ids = self.client.zrangebyscore(self.ids_key, f"({cursor}", "+inf", start=0, num=max(limit, 100))
-                if not ids:
-                    break
-                pipe = self.client.pipeline(transaction=False)
-                for raw in ids:
-                    pid = int(raw)
-                    pipe.exists(self.doc_key(pid))
-                    pipe.hmget(self.version_key(pid), "lsn", "hash", "removed")
-                answers = pipe.execute()
-                for i, raw in enumerate(ids):
-                    exists, (lsn, digest, removed) = answers[2 * i], answers[2 * i + 1]
-                    if exists and lsn is not None and removed != b"1":
-                        found.append(StoredVersion(policy_id=int(raw), lsn=int(lsn), content_hash=digest.decode()))
-                        if len(found) == limit:
-                            break
-                cursor = int(ids[-1])
+            flat = self._read_back(keys=[self.ids_key], args=[after_id, limit, self.prefix])
         except redis.RedisError as exc:
             raise _translate(exc, "read-back") from None
-        return found
+        return [StoredVersion(policy_id=int(flat[i]), lsn=int(flat[i + 1]), content_hash=flat[i + 2].decode())
+                for i in range(0, len(flat), 3)]
 
     def count(self) -> int:
         total, after = 0, 0
