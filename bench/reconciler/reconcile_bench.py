@@ -31,6 +31,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -125,66 +126,56 @@ def load_postgres(settings: Settings, rows: int) -> dict:
     return {"active": count, "inserted": max(0, rows - have), "seconds": round(time.perf_counter() - started, 1)}
 
 
-def load_target(settings: Settings, sink: Sink, rows: int) -> dict:
-    """Upsert every active row the target lacks, through the sink, in id order."""
+def load_in_pages(settings: Settings, sink: Sink, rows: int, page: int,
+                  write: Callable[[list[SinkRecord]], None], how: str) -> dict:
+    """Hand every active row the target lacks to ``write``, ``page`` rows at a time, in id order."""
     started = time.perf_counter()
     written = 0
-    held = sink.count() if hasattr(sink, "count") else 0
+    held = sink.count()
     if held >= rows:
-        return {"held": held, "written": 0, "seconds": 0.0}
+        return {"held": held, "written": 0, "seconds": 0.0, "how": how}
     with connect(settings.postgres, autocommit=True) as conn:
         view = ActiveView(conn)
         lsn = view.current_lsn()
         after = held  # the bench database's ids are 1..N, loaded in order: resume after what is there
         while True:
             ids = [r[0] for r in conn.execute("SELECT id FROM policies WHERE status = 'active' AND id > %s "
-                                              "ORDER BY id LIMIT %s", (after, LOAD_BATCH)).fetchall()]
+                                              "ORDER BY id LIMIT %s", (after, page)).fetchall()]
             if not ids:
                 break
             records = [SinkRecord(r.id, lsn, r.content_hash.strip(), PolicyDocument.from_row(r))
                        for r in view.rows(ids)]
-            retry_call(lambda: sink.upsert_batch(records), LOAD_RETRY, what=f"loading {sink.name}")
+            retry_call(lambda: write(records), LOAD_RETRY, what=f"loading {sink.name}")
             written += len(ids)
             after = ids[-1]
-            if written % 50_000 < LOAD_BATCH:
+            if written % 100_000 < page:
                 print(f"  {sink.name}: loaded {written:,} ({written / (time.perf_counter() - started):,.0f}/s)",
                       file=sys.stderr, flush=True)
-    return {"held": held, "written": written, "seconds": round(time.perf_counter() - started, 1)}
+    return {"held": held, "written": written, "seconds": round(time.perf_counter() - started, 1), "how": how}
+
+
+def load_target(settings: Settings, sink: Sink, rows: int) -> dict:
+    """Through the sink's own ``upsert_batch`` (Redis, search)."""
+    return load_in_pages(settings, sink, rows, LOAD_BATCH, sink.upsert_batch, "through the sink")
 
 
 def load_graph_nodes(settings: Settings, sink: Sink, rows: int) -> dict:
-    """Neo4j only: the policy nodes with their id, LSN and content hash, created in large batches.
+    """Neo4j only: the policy nodes with their id, LSN, content hash and title, 10,000 per statement.
 
     The sink's own write path (edges and dimension nodes, ~1,000 policies/s here) would take most
     of an hour for a million policies; the reconciler reads back only ``id``, ``lsn`` and
     ``content_hash``, so the nodes alone measure it the same. Repairs still go through the sink.
     """
-    started = time.perf_counter()
-    held = sink.count()
-    if held >= rows:
-        return {"held": held, "written": 0, "seconds": 0.0, "how": "policy nodes only"}
-    policy = sink.statements.label("Policy")
-    statement = (f"UNWIND $rows AS r MERGE (p:{policy} {{id: r.id}}) "
+    statement = (f"UNWIND $rows AS r MERGE (p:{sink.statements.label('Policy')} {{id: r.id}}) "
                  "SET p.lsn = r.lsn, p.content_hash = r.content_hash, p.title = r.title, p.status = 'active'")
-    written = 0
-    with connect(settings.postgres, autocommit=True) as conn, sink._driver.session(  # noqa: SLF001 - bench loader
-            database=settings.neo4j.database) as session:
-        lsn = ActiveView(conn).current_lsn()
-        after = held
-        while True:
-            batch = [{"id": i, "lsn": lsn, "content_hash": h.strip(), "title": t} for i, h, t in conn.execute(
-                "SELECT id, content_hash, title FROM policies WHERE status = 'active' AND id > %s ORDER BY id LIMIT 10000",
-                (after,)).fetchall()]
-            if not batch:
-                break
-            session.run(statement, rows=batch).consume()
-            written += len(batch)
-            after = batch[-1]["id"]
-            if written % 100_000 < 10_000:
-                print(f"  neo4j: loaded {written:,} nodes ({written / (time.perf_counter() - started):,.0f}/s)",
-                      file=sys.stderr, flush=True)
-    return {"held": held, "written": written, "seconds": round(time.perf_counter() - started, 1),
-            "how": "policy nodes only"}
+
+    def write(records: list[SinkRecord]) -> None:
+        rows_ = [{"id": r.policy_id, "lsn": r.lsn, "content_hash": r.content_hash, "title": r.document.title}
+                 for r in records]
+        with sink._driver.session(database=settings.neo4j.database) as session:  # noqa: SLF001 - bench loader
+            session.run(statement, rows=rows_).consume()
+
+    return load_in_pages(settings, sink, rows, 10_000, write, "policy nodes only")
 
 
 def load_vectors(settings: Settings, sink: Sink, rows: int) -> dict:
@@ -196,32 +187,13 @@ def load_vectors(settings: Settings, sink: Sink, rows: int) -> dict:
     """
     from cdc_sinks.milvus.collection import record_entity, source_text
 
-    started = time.perf_counter()
-    held = sink.count()
-    if held >= rows:
-        return {"held": held, "written": 0, "seconds": 0.0, "how": "entities upserted directly"}
     vector = PlaceholderEmbedder()._vector.tolist()  # noqa: SLF001 - the bench's own embedder
-    written = 0
-    with connect(settings.postgres, autocommit=True) as conn:
-        view = ActiveView(conn)
-        lsn = view.current_lsn()
-        collection = sink.collection
-        after = held
-        while True:
-            ids = [r[0] for r in conn.execute("SELECT id FROM policies WHERE status = 'active' AND id > %s "
-                                              "ORDER BY id LIMIT 5000", (after,)).fetchall()]
-            if not ids:
-                break
-            records = [SinkRecord(r.id, lsn, r.content_hash.strip(), PolicyDocument.from_row(r)) for r in view.rows(ids)]
-            entities = [record_entity(r, source_text(r), vector, PlaceholderEmbedder.version) for r in records]
-            retry_call(lambda: sink.store.upsert(collection, entities, chunk=5000), LOAD_RETRY, what="loading milvus")
-            written += len(ids)
-            after = ids[-1]
-            if written % 100_000 < 5000:
-                print(f"  milvus: loaded {written:,} ({written / (time.perf_counter() - started):,.0f}/s)",
-                      file=sys.stderr, flush=True)
-    return {"held": held, "written": written, "seconds": round(time.perf_counter() - started, 1),
-            "how": "entities upserted directly"}
+
+    def write(records: list[SinkRecord]) -> None:
+        entities = [record_entity(r, source_text(r), vector, PlaceholderEmbedder.version) for r in records]
+        sink.store.upsert(sink.collection, entities, chunk=5000)
+
+    return load_in_pages(settings, sink, rows, 5000, write, "entities upserted directly")
 
 
 def make_stale(settings: Settings, sink: Sink, policy_id: int) -> None:
