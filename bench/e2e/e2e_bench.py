@@ -194,7 +194,7 @@ def main() -> None:
                         help="changes per writer transaction (default: rate/500, at least 1: one per change up "
                              "to 999/s; a Python writer tops out near 700 single-change commits/s here)")
     parser.add_argument("--results", type=Path, default=report.RESULTS, help="Markdown file to add the table to")
-    parser.add_argument("--no-results", action="store_true", help="print only; do not touch the results file")
+    parser.add_argument("--no-results", action="store_true", help="print only; write neither the results file nor the plot")
     parser.add_argument("--plot", type=Path, default=report.PLOT, help="PNG latency plot")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
@@ -216,8 +216,8 @@ def main() -> None:
                "sustained": report.sustained(runs)}
     print(json.dumps(summary, ensure_ascii=False))
     print(report.markdown(summary))
-    report.plot(summary, args.plot)
     if not args.no_results:
+        report.plot(summary, args.plot)
         report.write_results(args.results, summary)
         print(f"table added to {args.results}", file=sys.stderr)
 
