@@ -79,10 +79,9 @@ def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
         metrics = _metrics(f"{base}/metrics")
     except httpx.HTTPError:
         return "stopped", None
-    lsn = metrics.get("sink_last_applied_lsn")
+    lsn = int(metrics["sink_last_applied_lsn"]) if metrics.get("sink_last_applied_lsn") else None
     if metrics.get("sink_paused", 0) >= 1:
-        return "paused: target down", int(lsn) if lsn else None
-    lsn = int(lsn) if lsn else None
+        return "paused: target down", lsn
     if ready.status_code == 200:
         return "running", lsn
     try:

@@ -7,11 +7,9 @@ from collections.abc import Iterable
 
 from aegis.models.regions import NATIONWIDE, NATIONWIDE_WORDS, SIDO_ALIASES
 
-_SIDO = SIDO_ALIASES
-ALL_SIDO = tuple(_SIDO)
-_ALIAS = {alias: name for name, aliases in _SIDO.items() for alias in (name, *aliases)}
+ALL_SIDO = tuple(SIDO_ALIASES)
+_ALIAS = {alias: name for name, aliases in SIDO_ALIASES.items() for alias in (name, *aliases)}
 _ALIASES_LONGEST_FIRST = sorted((a for a in _ALIAS if len(a) >= 2), key=len, reverse=True)
-_NATIONWIDE_WORDS = NATIONWIDE_WORDS
 
 # First two digits of a 5-digit 시군구 code (법정동 코드) -> 시도.
 _CODE_PREFIX = {
@@ -53,7 +51,7 @@ def regions_from_text(text: str | None) -> list[str]:
         words = [w.strip("#") for w in item.split()]
         if not words:
             continue
-        if " ".join(words) in _NATIONWIDE_WORDS or words[0] in _NATIONWIDE_WORDS:
+        if " ".join(words) in NATIONWIDE_WORDS or words[0] in NATIONWIDE_WORDS:
             found.append(NATIONWIDE)
             continue
         # "서울 경기 인천" lists several 시도; "경기도 광주시" is one place in 경기도.
