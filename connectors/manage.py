@@ -71,6 +71,11 @@ class ConnectorStatus(BaseModel):
     def failed_tasks(self) -> list[TaskState]:
         return [t for t in self.tasks if t.state == "FAILED"]
 
+    @property
+    def failure_trace(self) -> str:
+        """The connector's trace, else the first failed task's (``(no trace)`` when none has one)."""
+        return self.trace or next((t.trace for t in self.failed_tasks if t.trace), None) or "(no trace)"
+
 
 class DeleteResult(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -201,8 +206,7 @@ def wait_until_running(settings: Settings, *, timeout: float = 60.0, name: str |
 
 def _raise_if_failed(status: ConnectorStatus) -> None:
     if status.state == "FAILED" or status.failed_tasks:
-        trace = status.trace or next((t.trace for t in status.failed_tasks if t.trace), None) or "(no trace)"
-        raise TerminalError(f"connector {status.name} failed: {_first_lines(trace)}",
+        raise TerminalError(f"connector {status.name} failed: {_first_lines(status.failure_trace)}",
                             code=ErrorCode.CONNECTOR_FAILED,
                             hint="fix the cause, then `aegis connectors restart` (full trace: "
                                  "`aegis connectors status`)")

@@ -68,9 +68,8 @@ class ConnectorWatchdog:
         self.restarts += 1
         delay = min(self.max_backoff, self.base_backoff * 2 ** (self.restarts - 1))
         self._next_restart = now + delay
-        trace = status.trace or next((t.trace for t in failed if t.trace), None) or "(no trace)"
         what = f"task(s) {', '.join(str(t.id) for t in failed)}" if failed else "connector"
-        self.report(f"connector {status.name}: {what} FAILED ({trace.strip().splitlines()[0][:200]}); "
+        self.report(f"connector {status.name}: {what} FAILED ({status.failure_trace.strip().splitlines()[0][:200]}); "
                     f"restarting (restart #{self.restarts}; next at the earliest in {delay:.0f}s)")
         try:
             self._restart()
