@@ -24,6 +24,7 @@ from aegis.settings import Settings
 from bench.common.targets import TARGETS
 from cdc_sinks.dlq import DeadLetter, read_dead_letters
 from cdc_sinks.registry import build_sink
+from reconciler.drift import read_target
 from reconciler.report import ConsistencyReport
 from reconciler.runner import PassOptions, Reconciler
 
@@ -111,17 +112,12 @@ def newest_lsns(settings: Settings) -> dict[int, int]:
 def lsn_mismatches(settings: Settings, target: str, newest: dict[int, int]) -> tuple[int, list[str]]:
     """Records of ``target`` whose LSN is not their policy's newest change event's."""
     sink = build_sink(target, settings)
-    wrong, after = [], 0
     try:
-        while True:
-            page = sink.read_back(after, PAGE)
-            wrong += [f"{v.policy_id}@{v.lsn}≠{newest.get(v.policy_id)}" for v in page
-                      if v.lsn != newest.get(v.policy_id)]
-            if len(page) < PAGE:
-                return len(wrong), wrong[:3]
-            after = page[-1].policy_id
+        wrong = [f"{v.policy_id}@{v.lsn}≠{newest.get(v.policy_id)}" for v in read_target(sink, PAGE)
+                 if v.lsn != newest.get(v.policy_id)]
     finally:
         sink.close()
+    return len(wrong), wrong[:3]
 
 
 def check(settings: Settings) -> Check:

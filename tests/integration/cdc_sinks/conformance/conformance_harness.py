@@ -30,6 +30,7 @@ from aegis.models.change_event import decode_change
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
 from cdc_sinks.runtime import SinkRuntime
+from reconciler.drift import read_target
 
 REPO = Path(__file__).resolve().parents[4]
 T = TypeVar("T")
@@ -229,13 +230,7 @@ def newest_lsns(messages: list, ids: set[int], decode=decode_change) -> dict[int
 
 def stored_state(sink: Sink) -> dict[int, tuple[int, str]]:
     """Everything the target holds in this test's namespace: id → (lsn, content hash)."""
-    state, after = {}, 0
-    while True:
-        page = sink.read_back(after, 500)
-        state.update({v.policy_id: (v.lsn, v.content_hash) for v in page})
-        if len(page) < 500:
-            return state
-        after = page[-1].policy_id
+    return {v.policy_id: (v.lsn, v.content_hash) for v in read_target(sink, 500)}
 
 
 @dataclass
