@@ -7,9 +7,6 @@ import contextlib
 import time
 from typing import Iterator
 
-import psycopg
-from psycopg import sql
-
 from aegis.db import connect
 from aegis.db.migrate import discover
 from aegis.settings import Settings
@@ -17,21 +14,12 @@ from aegis.stack.postgres import Postgres
 from cdc_sinks.base import Sink
 
 
-def _superuser(settings: Settings) -> psycopg.Connection:
-    return psycopg.connect(host=str(Postgres(settings).socket_dir), port=settings.postgres.port, user="postgres",
-                           dbname="postgres", autocommit=True, connect_timeout=5)
-
-
 @contextlib.contextmanager
 def scratch_database(settings: Settings, name: str, *, up_to_version: int) -> Iterator[Settings]:
     """A new database owned by the application role with migrations ``< up_to_version`` applied
     (as `aegis db migrate` records them); dropped afterwards."""
-    pg = settings.postgres
-    with _superuser(settings) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(pg.user)))
-        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(name),
-                                                                          sql.Identifier(pg.debezium_user)))
-    scratch = settings.model_copy(update={"postgres": pg.model_copy(update={"db": name})})
+    scratch = settings.model_copy(update={"postgres": settings.postgres.model_copy(update={"db": name})})
+    Postgres(scratch).bootstrap()
     try:
         with connect(scratch.postgres, autocommit=True) as conn:
             conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
@@ -44,8 +32,7 @@ def scratch_database(settings: Settings, name: str, *, up_to_version: int) -> It
                                      (migration.version, migration.name, migration.checksum))
         yield scratch
     finally:
-        with _superuser(settings) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        Postgres(settings).drop_database(name)
 
 
 def active_view(settings: Settings, ids: list[int]) -> dict[int, str]:
