@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from aegis.models.policy import PolicyDescription, PolicyRow
 from aegis.privacy import mask_value
+from cdc_sinks.checksums import row_digest
 
 FINAL_LSN = 2**63 - 1
 """LSN recorded for a delete or tombstone: nothing may overwrite it."""
@@ -69,6 +70,11 @@ class SinkRecord:
     content_hash: str
     document: PolicyDocument
 
+    @property
+    def row_digest(self) -> int:
+        """The digest a target stores beside the record for range checksums (``cdc_sinks.checksums``)."""
+        return row_digest(self.policy_id, self.content_hash)
+
 
 @dataclass(frozen=True)
 class Removal:
@@ -86,6 +92,8 @@ class StoredVersion:
     lsn: int
     content_hash: str
     extra: dict[str, str] = field(default_factory=dict)
+    row_digest: int | None = None
+    """The digest stored with the record, by sinks that compute range checksums on their server."""
 
 
 @runtime_checkable

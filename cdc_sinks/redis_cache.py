@@ -3,8 +3,10 @@
 Per policy the sink keeps three things (prefix ``SINKS_REDIS_KEY_PREFIX``, default ``policy:``):
 
 * ``policy:{id}`` — the ``PolicyDocument`` JSON, expiring after ``SINKS_REDIS_TTL_SECONDS``;
-* ``policy:{id}:v`` — a hash ``{lsn, hash, removed}``, kept without TTL: the LSN guard and the
-  removal marker (it outlives the cached document so a late replay cannot resurrect anything);
+* ``policy:{id}:v`` — a hash ``{lsn, hash, digest, removed}``, kept without TTL: the LSN guard and
+  the removal marker (it outlives the cached document so a late replay cannot resurrect anything);
+  ``digest`` is the record's ``row_digest``, summed per id range by a Lua script for the
+  reconciler's checksums (``range_checksums``);
 * ``policy:ids`` — a sorted set of the cached ids (score = id), so ``read_back`` pages by id.
 
 Every write is one Lua script per policy (compare-and-set on the stored LSN, atomic on the
@@ -20,6 +22,7 @@ import redis
 from aegis.errors import ErrorCode, TerminalError, TransientError
 from aegis.settings import Settings
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum
 
 _LSN_LT = """
 local function lsn_lt(a, b)
@@ -32,7 +35,7 @@ UPSERT_SCRIPT = _LSN_LT + """
 local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'removed', '0')
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'digest', ARGV[6], 'removed', '0')
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[5])
 return 1
 """
@@ -41,7 +44,7 @@ REMOVE_SCRIPT = _LSN_LT + """
 local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'removed', '1')
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'removed', '1')
 redis.call('ZREM', KEYS[3], ARGV[2])
 return 1
 """
@@ -54,11 +57,12 @@ while n < limit do
   if #ids == 0 then break end
   for _, id in ipairs(ids) do
     if redis.call('EXISTS', prefix .. id) == 1 then
-      local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'hash', 'removed')
+      local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'hash', 'removed', 'digest')
       if v[1] and v[3] ~= '1' then
         found[#found + 1] = id
         found[#found + 1] = v[1]
         found[#found + 1] = v[2]
+        found[#found + 1] = v[4] or ''
         n = n + 1
         if n == limit then return found end
       end
@@ -68,10 +72,43 @@ while n < limit do
 end
 return found
 """
-"""One page of ``read_back`` in one round trip: ``[id, lsn, hash, …]`` of cached, not removed policies.
+"""One page of ``read_back`` in one round trip: ``[id, lsn, hash, digest, …]`` of cached, not removed policies.
 
 It derives the document and version keys from the ids it reads, so it suits a single Redis server
 (the local stack's, or a primary with replicas), not Redis Cluster."""
+
+
+CHECKSUM_SCRIPT = """
+local cursor, hi, limit, prefix, width = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cursor, hi, 'LIMIT', 0, limit)
+local counts, sums, order = {}, {}, {}
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', prefix .. id) == 1 then
+    local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'removed', 'digest')
+    if v[1] and v[2] ~= '1' then
+      local r = math.floor(tonumber(id) / width)
+      if counts[r] == nil then
+        counts[r], sums[r] = 0, 0
+        order[#order + 1] = r
+      end
+      counts[r] = counts[r] + 1
+      sums[r] = sums[r] + (tonumber(v[3]) or 0)
+    end
+  end
+end
+local out = {#ids == limit and ids[#ids] or ''}
+for _, r in ipairs(order) do
+  out[#out + 1] = r
+  out[#out + 1] = counts[r]
+  out[#out + 1] = sums[r]
+end
+return out
+"""
+"""Range checksums of up to ``limit`` ids after ``cursor`` (below ``hi``): ``[next cursor or '', range, count,
+digest sum, …]``. Sums of 32-bit digests stay exact in Lua's doubles; Redis returns them as integers."""
+
+CHECKSUM_IDS_PER_CALL = 20_000
+"""Ids one checksum call covers: keeps each call (which blocks Redis) to tens of milliseconds."""
 
 
 def _translate(exc: redis.RedisError, what: str) -> Exception:
@@ -101,6 +138,7 @@ class RedisCacheSink:
         self._upsert = client.register_script(UPSERT_SCRIPT)
         self._read_back = client.register_script(READ_BACK_SCRIPT)
         self._remove = client.register_script(REMOVE_SCRIPT)
+        self._checksums = client.register_script(CHECKSUM_SCRIPT)
 
     def doc_key(self, policy_id: int) -> str:
         return f"{self.prefix}{policy_id}"
@@ -129,7 +167,8 @@ class RedisCacheSink:
             pipe = self.client.pipeline(transaction=False)
             for r in records:
                 self._upsert(keys=[self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key],
-                             args=[str(r.lsn), r.content_hash, r.document.model_dump_json(), self.ttl, r.policy_id],
+                             args=[str(r.lsn), r.content_hash, r.document.model_dump_json(), self.ttl, r.policy_id,
+                                   r.row_digest],
                              client=pipe)
             pipe.execute()
         except redis.RedisError as exc:
@@ -153,8 +192,26 @@ class RedisCacheSink:
             flat = self._read_back(keys=[self.ids_key], args=[after_id, limit, self.prefix])
         except redis.RedisError as exc:
             raise _translate(exc, "read-back") from None
-        return [StoredVersion(policy_id=int(flat[i]), lsn=int(flat[i + 1]), content_hash=flat[i + 2].decode())
-                for i in range(0, len(flat), 3)]
+        return [StoredVersion(policy_id=int(flat[i]), lsn=int(flat[i + 1]), content_hash=flat[i + 2].decode(),
+                              row_digest=int(flat[i + 3]) if flat[i + 3] else None)
+                for i in range(0, len(flat), 4)]
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        """Summed on the server by a Lua script, ``CHECKSUM_IDS_PER_CALL`` ids per call."""
+        checksums: dict[int, RangeChecksum] = {}
+        cursor = str(lo - 1)
+        upper = "+inf" if hi is None else f"({hi}"
+        while cursor:
+            try:
+                flat = self._checksums(keys=[self.ids_key],
+                                       args=[cursor, upper, CHECKSUM_IDS_PER_CALL, self.prefix, range_size])
+            except redis.RedisError as exc:
+                raise _translate(exc, "range checksums") from None
+            cursor = flat[0].decode()
+            for i in range(1, len(flat), 3):
+                checksums.setdefault(int(flat[i]), RangeChecksum()).merge(
+                    RangeChecksum(count=int(flat[i + 1]), digest=int(flat[i + 2])))
+        return checksums
 
     def count(self) -> int:
         total, after = 0, 0

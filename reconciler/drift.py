@@ -1,13 +1,15 @@
 """Drift detection: PostgreSQL's active view against one target, range checksums first.
 
 The id space is cut into ranges of ``RECONCILE_RANGE_SIZE`` ids. For each range both sides
-reduce their rows to a checksum — the row count and the XOR of a 64-bit digest of
-``(id, content_hash)`` per row. PostgreSQL computes every range's checksum in one
-aggregate query (an index-only scan); the target is read once through its sink's
-``read_back`` in pages, and its checksums are computed while the pages stream by. Only the
-ranges whose checksums differ are compared row by row (PostgreSQL's rows of that range are
-fetched then, the target's rows of the current range are still in memory): that is where
-missing, orphaned and stale records are named. Memory stays bounded by one range per target.
+reduce their rows to a checksum (``cdc_sinks.checksums``: the row count and the sum of a 32-bit
+digest of ``(id, content_hash)`` per row). PostgreSQL computes every range's checksum in one
+aggregate query. A target whose sink is a ``ChecksumSource`` computes its checksums on its own
+server (``differing_ranges_by_checksum``): only numbers cross the wire, and only the ranges that
+differ are then read back, row by row. Any other target is read once through its sink's
+``read_back`` in pages and its checksums computed while the pages stream by
+(``differing_ranges``); the rows of the current range are kept, so a differing range is compared
+at once. Either way missing, orphaned and stale records are named per differing range, and
+memory stays bounded by one range per target.
 
 Why the content hash and not the LSN is compared against PostgreSQL: PostgreSQL does not store
 the LSN of a row's last change, and cannot be made to without a trigger — ``pg_current_wal_lsn()``
@@ -21,7 +23,6 @@ without hiding later CDC changes (``reconciler.repair``).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -31,26 +32,11 @@ from psycopg.rows import dict_row
 
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import Sink, StoredVersion
+from cdc_sinks.checksums import ROW_DIGEST_SQL, ChecksumSource, RangeChecksum, row_digest
 
-# The same 64-bit row digest in SQL and in Python (signed, big-endian first 8 bytes of the MD5).
-ROW_DIGEST_SQL = "('x' || left(md5(id::text || ':' || content_hash), 16))::bit(64)::bigint"
-
-
-def row_digest(policy_id: int, content_hash: str) -> int:
-    digest = hashlib.md5(f"{policy_id}:{content_hash.strip()}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@dataclass
-class RangeChecksum:
-    """Count and XOR digest of the rows in one id range."""
-
-    count: int = 0
-    digest: int = 0
-
-    def add(self, policy_id: int, content_hash: str) -> None:
-        self.count += 1
-        self.digest ^= row_digest(policy_id, content_hash)
+__all__ = ["ActiveView", "Drift", "DriftKind", "RangeChecksum", "RangeDiff", "ScanStats", "Segment",
+           "differing_ranges", "differing_ranges_by_checksum", "range_diff", "range_is_consistent", "read_target",
+           "row_digest", "segments"]
 
 
 class DriftKind(str, Enum):
@@ -92,7 +78,7 @@ class ActiveView:
         if hi is not None:
             bounds += " AND id < %(hi)s"
         rows = self.conn.execute(
-            f"SELECT id / %(w)s AS r, count(*), bit_xor({ROW_DIGEST_SQL}) FROM policies "
+            f"SELECT id / %(w)s AS r, count(*), sum({ROW_DIGEST_SQL}) FROM policies "
             f"WHERE status = 'active'{bounds} GROUP BY 1", {"w": range_size, "lo": lo, "hi": hi}).fetchall()
         return {int(r): RangeChecksum(count=int(n), digest=int(d)) for r, n, d in rows}
 
@@ -139,8 +125,14 @@ def read_target(sink: Sink, page_size: int, *, after_id: int = 0, before_id: int
         cursor = page[-1].policy_id
 
 
-def diff_rows(range_index: int, source: dict[int, str], target: dict[int, StoredVersion]) -> RangeDiff:
-    """Name every missing, orphaned and stale record of one range."""
+def diff_rows(range_index: int, source: dict[int, str], target: dict[int, StoredVersion], *,
+              stored_digests: bool = False) -> RangeDiff:
+    """Name every missing, orphaned and stale record of one range.
+
+    ``stored_digests``: the target keeps each record's digest for its own checksums, so a record
+    whose stored digest is absent or wrong (written before digests existed, or damaged) is stale
+    too — otherwise its range would differ on every pass without a record to repair.
+    """
     diff = RangeDiff(range_index)
     for policy_id in sorted(source.keys() | target.keys()):
         src, tgt = source.get(policy_id), target.get(policy_id)
@@ -148,7 +140,7 @@ def diff_rows(range_index: int, source: dict[int, str], target: dict[int, Stored
             diff.drifts.append(Drift(DriftKind.MISSING, policy_id, source_hash=src))
         elif src is None:
             diff.drifts.append(Drift(DriftKind.ORPHANED, policy_id, target_hash=tgt.content_hash, target_lsn=tgt.lsn))
-        elif src != tgt.content_hash.strip():
+        elif src != tgt.content_hash.strip() or (stored_digests and tgt.row_digest != row_digest(policy_id, src)):
             diff.drifts.append(Drift(DriftKind.STALE, policy_id, source_hash=src, target_hash=tgt.content_hash,
                                      target_lsn=tgt.lsn))
     return diff
@@ -176,21 +168,26 @@ def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, R
                      on_progress: Callable[[int], None] | None = None) -> Iterator[RangeDiff]:
     """Stream the target once (or one segment of it); yield the row-level diff of each differing range.
 
+    For a target that keeps digests for its own checksums this is the full scan: it also checks
+    each stored digest against the record's hash, which the target's own checksums take on trust.
+
     ``source_checksums`` are PostgreSQL's (``ActiveView.range_checksums``). Ranges the target
     has no record in at all are compared after the stream ends. ``on_progress`` gets the number
     of records read since its last call, every ``PROGRESS_EVERY`` records.
     """
     segment = segment or Segment(0, None)
     seen: set[int] = set()
+    stored_digests = isinstance(sink, ChecksumSource)
+    digests_wrong: set[int] = set()  # ranges holding a record whose stored digest is not its hash's
 
     def finish(index: int, checksum: RangeChecksum, rows: dict[int, StoredVersion]) -> RangeDiff | None:
         seen.add(index)
         expected = source_checksums.get(index, RangeChecksum())
-        if checksum == expected:
+        if checksum == expected and index not in digests_wrong:
             return None
         stats.ranges_differing += 1
         lo = index * range_size
-        diff = diff_rows(index, view.hashes(lo, lo + range_size), rows)
+        diff = diff_rows(index, view.hashes(lo, lo + range_size), rows, stored_digests=stored_digests)
         return diff if diff.drifts else None
 
     current, checksum, rows = None, RangeChecksum(), {}
@@ -204,6 +201,8 @@ def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, R
                 yield diff
             current, checksum, rows = index, RangeChecksum(), {}
         checksum.add(version.policy_id, version.content_hash)
+        if stored_digests and version.row_digest != row_digest(version.policy_id, version.content_hash):
+            digests_wrong.add(index)
         rows[version.policy_id] = version
     if current is not None and (diff := finish(current, checksum, rows)) is not None:
         yield diff
@@ -213,6 +212,30 @@ def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, R
     stats.ranges_total += len(seen)
     if on_progress is not None:
         on_progress(stats.target_records % PROGRESS_EVERY)
+
+
+def differing_ranges_by_checksum(view: ActiveView, sink: ChecksumSource, source_checksums: dict[int, RangeChecksum],
+                                 *, range_size: int, page_size: int, stats: ScanStats,
+                                 segment: "Segment | None" = None,
+                                 on_progress: Callable[[int], None] | None = None) -> Iterator[RangeDiff]:
+    """Compare the target's own range checksums with PostgreSQL's; read back only the ranges that differ.
+
+    Same contract as ``differing_ranges``; ``stats.target_records`` counts the records the
+    target's checksums cover (none of them crossed the wire unless their range differed), and
+    ``on_progress`` is not called: there is no record stream to report on.
+    """
+    segment = segment or Segment(0, None)
+    target_checksums = sink.range_checksums(range_size, segment.lo, segment.hi)
+    stats.target_records += sum(c.count for c in target_checksums.values())
+    indexes = sorted(i for i in source_checksums.keys() | target_checksums.keys() if segment.holds_range(i, range_size))
+    stats.ranges_total += len(indexes)
+    for index in indexes:
+        if source_checksums.get(index, RangeChecksum()) == target_checksums.get(index, RangeChecksum()):
+            continue
+        stats.ranges_differing += 1
+        diff = range_diff(view, sink, index, range_size=range_size, page_size=page_size)
+        if diff.drifts:
+            yield diff
 
 
 @dataclass(frozen=True)
@@ -249,6 +272,8 @@ def range_is_consistent(view: ActiveView, sink: Sink, index: int, *, range_size:
     """Re-check one range: PostgreSQL's checksum against the target's, read back for that range only."""
     lo, hi = index * range_size, (index + 1) * range_size
     source = view.range_checksums(range_size, lo, hi).get(index, RangeChecksum())
+    if isinstance(sink, ChecksumSource):
+        return source == sink.range_checksums(range_size, lo, hi).get(index, RangeChecksum())
     target = RangeChecksum()
     for version in read_target(sink, page_size, after_id=lo - 1, before_id=hi):
         target.add(version.policy_id, version.content_hash)
@@ -259,4 +284,4 @@ def range_diff(view: ActiveView, sink: Sink, index: int, *, range_size: int, pag
     """The row-level diff of one range, read afresh from both sides."""
     lo, hi = index * range_size, (index + 1) * range_size
     target = {v.policy_id: v for v in read_target(sink, page_size, after_id=lo - 1, before_id=hi)}
-    return diff_rows(index, view.hashes(lo, hi), target)
+    return diff_rows(index, view.hashes(lo, hi), target, stored_digests=isinstance(sink, ChecksumSource))

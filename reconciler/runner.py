@@ -60,6 +60,7 @@ class PassOptions(BaseModel):
     dry_run: bool = False
     targets: list[str] = Field(default_factory=list)  # empty: RECONCILE_TARGETS, else every registered sink
     as_of: datetime | None = None  # "now" for scoring (tests pin it)
+    full_scan: bool = False  # read every target record back, even where the target computes checksums
 
 
 def new_run_id() -> str:
@@ -185,7 +186,8 @@ class Reconciler:
                             max_delay=sinks.retry_max_delay_seconds)
         jobs = [TargetJob(name=name, build_sink=builder, postgres=self.settings.postgres,
                           config=self.settings.reconciler, dry_run=options.dry_run, retry=retry,
-                          listed_per_kind=LISTED_PER_TARGET) for name, builder in targets.items()]
+                          listed_per_kind=LISTED_PER_TARGET, full_scan=options.full_scan)
+                for name, builder in targets.items()]
         return run_jobs(jobs, checksums, self._say, mode=self.settings.reconciler.workers,
                         log_level=self.settings.service.log_level)
 

@@ -18,6 +18,7 @@ from aegis.errors import AegisError, TransientError
 from aegis.retry import RetryPolicy, retry_call
 from aegis.settings import ReconcilerSettings
 from cdc_sinks.base import Removal, Sink, SinkRecord, StoredVersion
+from cdc_sinks.checksums import ChecksumSource
 from reconciler.drift import (
     PROGRESS_EVERY,
     ActiveView,
@@ -27,6 +28,7 @@ from reconciler.drift import (
     ScanStats,
     Segment,
     differing_ranges,
+    differing_ranges_by_checksum,
     range_is_consistent,
     segments,
 )
@@ -113,6 +115,8 @@ class RetryingSink:
         self.name = sink.name
         self.policy = policy
         self.sleep = sleep
+        if isinstance(sink, ChecksumSource):  # only then is this a ChecksumSource too
+            self.range_checksums = self._range_checksums
 
     def _call(self, fn, what: str):
         return retry_call(fn, self.policy, what=f"{self.name} {what}", sleep=self.sleep)
@@ -122,6 +126,9 @@ class RetryingSink:
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         return self._call(lambda: self.sink.read_back(after_id, limit), "read-back")
+
+    def _range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        return self._call(lambda: self.sink.range_checksums(range_size, lo, hi), "range checksums")
 
     def upsert_batch(self, records: list[SinkRecord]) -> None:
         self._call(lambda: self.sink.upsert_batch(records), f"re-apply of {len(records)} record(s)")
@@ -140,7 +147,7 @@ class TargetReconciler:
                  open_view: Callable[[], AbstractContextManager[ActiveView]],
                  config: ReconcilerSettings, *, dry_run: bool, progress: Progress = lambda _: None,
                  listed_per_kind: int = 1000, retry: RetryPolicy = RetryPolicy(attempts=1),
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, full_scan: bool = False):
         self.name = name
         self.build_sink = build_sink
         self.open_view = open_view
@@ -150,6 +157,7 @@ class TargetReconciler:
         self.listed_per_kind = listed_per_kind
         self.retry = retry
         self.sleep = sleep
+        self.full_scan = full_scan
 
     def run(self, source_checksums: dict[int, RangeChecksum]) -> TargetOutcome:
         started = time.monotonic()
@@ -197,8 +205,9 @@ class TargetReconciler:
         report = outcome.report
         report.source_count = sum(c.count for c in source_checksums.values())
         parts = segments(source_checksums, range_size=self.config.range_size, count=self.config.segments)
+        how = "range checksums computed by the target" if self._server_checksums(sink) else "reading every record back"
         self.progress(f"{self.name}: comparing with PostgreSQL ({report.source_count:,} active, "
-                      f"{len(parts)} segment(s))")
+                      f"{len(parts)} segment(s), {how})")
         shared = _SharedProgress(self, report)
         with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix=f"reconcile-{self.name}") as pool:
             results = list(pool.map(lambda part: self._segment(sink, source_checksums, part, outcome, shared), parts))
@@ -226,9 +235,9 @@ class TargetReconciler:
         stats = ScanStats()
         repaired: list[int] = []
         with self.open_view() as view:
-            for diff in differing_ranges(view, sink, source_checksums, range_size=self.config.range_size,
-                                         page_size=self.config.page_size, stats=stats, segment=part,
-                                         on_progress=shared.read):
+            compare = differing_ranges_by_checksum if self._server_checksums(sink) else differing_ranges
+            for diff in compare(view, sink, source_checksums, range_size=self.config.range_size,
+                                page_size=self.config.page_size, stats=stats, segment=part, on_progress=shared.read):
                 orphans = [d.policy_id for d in diff.drifts if d.kind is DriftKind.ORPHANED]
                 pg_status = view.statuses(orphans)
                 shared.record_drift(diff.drifts, pg_status, outcome, self.listed_per_kind)
@@ -239,6 +248,9 @@ class TargetReconciler:
                 repaired.append(diff.range_index)
                 shared.record_fixes(fixes, outcome, self.listed_per_kind * len(DriftKind))
         return stats, repaired
+
+    def _server_checksums(self, sink: Sink) -> bool:
+        return isinstance(sink, ChecksumSource) and not self.full_scan
 
     def _verify(self, sink: Sink, view: ActiveView, ranges: list[int]) -> list[int]:
         """Ranges still differing after ``verify_attempts`` checks (targets refresh asynchronously)."""

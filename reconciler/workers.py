@@ -37,6 +37,7 @@ class TargetJob:
     dry_run: bool
     retry: RetryPolicy
     listed_per_kind: int
+    full_scan: bool = False
 
 
 def run_job(job: TargetJob, checksums: dict[int, RangeChecksum], progress: Progress) -> TargetOutcome:
@@ -46,7 +47,7 @@ def run_job(job: TargetJob, checksums: dict[int, RangeChecksum], progress: Progr
             yield ActiveView(conn)
 
     return TargetReconciler(job.name, job.build_sink, open_view, job.config, dry_run=job.dry_run, progress=progress,
-                            listed_per_kind=job.listed_per_kind, retry=job.retry).run(checksums)
+                            listed_per_kind=job.listed_per_kind, retry=job.retry, full_scan=job.full_scan).run(checksums)
 
 
 _progress_queue = None  # set in each worker process by _init_worker

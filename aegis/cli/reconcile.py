@@ -60,10 +60,13 @@ def render_summary(report) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Only detect and report: repair, promote, store nothing.")
 @click.option("--target", "targets", multiple=True, metavar="NAME",
               help="Reconcile only this target (repeatable; default RECONCILE_TARGETS, else every sink).")
+@click.option("--full-scan", is_flag=True,
+              help="Read every record of every target back, also where the target computes its own range "
+                   "checksums (slower: also checks each record's stored digest against its content hash).")
 @click.option("--json", "as_json", is_flag=True, help="Print the ConsistencyReport as JSON on stdout.")
 @click.pass_obj
 def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, targets: tuple[str, ...],
-              as_json: bool) -> None:
+              full_scan: bool, as_json: bool) -> None:
     """Score and promote pending policies, archive duplicates, and find and repair drift
     between PostgreSQL's active view and every target (search, graph, vector, cache).
 
@@ -74,7 +77,7 @@ def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, ta
     if once == scheduled:
         raise ConfigError("choose exactly one of --once and --schedule",
                           hint="`aegis reconcile --once` runs one pass; `--schedule` runs one every RECONCILE_INTERVAL")
-    options = PassOptions(dry_run=dry_run, targets=list(targets))
+    options = PassOptions(dry_run=dry_run, targets=list(targets), full_scan=full_scan)
     reconciler = Reconciler(settings, progress=_progress)
 
     def show(report) -> None:

@@ -58,7 +58,8 @@ WITH row, gone, p
 WHERE p.lsn IS NULL OR p.lsn <= row.lsn
 FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
 WITH row, p, p.links_hash IS NULL OR p.links_hash <> row.links_hash AS relink
-SET p += row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.links_hash = row.links_hash
+SET p += row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.row_digest = row.row_digest,
+    p.links_hash = row.links_hash
 WITH row, p, relink
 CALL (p, relink, row) {{
   OPTIONAL MATCH (p)-[old:{_RELATIONSHIP_TYPES}]->(d)
@@ -84,9 +85,14 @@ DETACH DELETE p
         self.read_back = f"""
 MATCH (p:{policy})
 WHERE p.id > $after_id
-RETURN p.id AS id, p.lsn AS lsn, p.content_hash AS content_hash
+RETURN p.id AS id, p.lsn AS lsn, p.content_hash AS content_hash, p.row_digest AS row_digest
 ORDER BY p.id
 LIMIT $limit
+"""
+        self.range_checksums = f"""
+MATCH (p:{policy})
+WHERE p.id >= $lo AND p.id < $hi
+RETURN p.id / $range_size AS range, count(*) AS n, sum(coalesce(p.row_digest, 0)) AS digest
 """
         self.count_policies = f"MATCH (p:{policy}) RETURN count(p) AS n"
         self.schema: tuple[str, ...] = (

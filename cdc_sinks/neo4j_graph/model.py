@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cdc_sinks.base import SinkRecord
+from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j_graph import normalise
 from cdc_sinks.neo4j_graph.normalise import DimensionName
 
@@ -111,6 +112,7 @@ class GraphPolicy(BaseModel):
     def to_parameters(self) -> dict[str, Any]:
         """One row of the batch upsert's ``$rows`` parameter."""
         row: dict[str, Any] = {"id": self.node.id, "lsn": self.lsn, "content_hash": self.content_hash,
+                               "row_digest": row_digest(self.node.id, self.content_hash),
                                "props": self.node.model_dump()}
         links = []
         for dimension in DIMENSIONS:

@@ -16,6 +16,7 @@ import neo4j
 
 from aegis.settings import Neo4jSettings, Settings
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+from cdc_sinks.checksums import ID_CEILING, RangeChecksum
 from cdc_sinks.neo4j_graph import cypher
 from cdc_sinks.neo4j_graph.cypher import GraphStatements
 from cdc_sinks.neo4j_graph.errors import translated
@@ -85,8 +86,17 @@ class Neo4jGraphSink:
             with self._driver.session(database=self._database,
                                       default_access_mode=neo4j.READ_ACCESS) as session:
                 result = session.run(self.statements.read_back, after_id=after_id, limit=limit)
-                return [StoredVersion(policy_id=r["id"], lsn=r["lsn"], content_hash=r["content_hash"])
-                        for r in result]
+                return [StoredVersion(policy_id=r["id"], lsn=r["lsn"], content_hash=r["content_hash"],
+                                      row_digest=r["row_digest"]) for r in result]
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        """One aggregating read over the policy id index: count and ``row_digest`` sum per range."""
+        with translated("computing range checksums"):
+            with self._driver.session(database=self._database,
+                                      default_access_mode=neo4j.READ_ACCESS) as session:
+                result = session.run(self.statements.range_checksums, range_size=range_size, lo=lo,
+                                     hi=ID_CEILING if hi is None else hi)
+                return {r["range"]: RangeChecksum(count=r["n"], digest=r["digest"]) for r in result}
 
     def count(self) -> int:
         with translated("counting policies"):

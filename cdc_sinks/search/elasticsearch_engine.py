@@ -80,6 +80,10 @@ class ElasticsearchEngine(SearchEngine):
     def refresh(self, index: str) -> None:
         self._call("refresh", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.refresh(index=index))
 
+    def add_fields(self, index: str, properties: dict[str, Any]) -> None:
+        self._call("put mapping", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.put_mapping(
+            index=index, properties=properties))
+
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         return dict(self._call("reindex", lambda: self.client.options(request_timeout=600).reindex(
             source={"index": source}, dest={"index": dest, "version_type": "external"}, conflicts="proceed",

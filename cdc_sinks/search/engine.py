@@ -74,6 +74,10 @@ class SearchEngine(ABC):
     def refresh(self, index: str) -> None: ...
 
     @abstractmethod
+    def add_fields(self, index: str, properties: dict[str, Any]) -> None:
+        """Add fields to an existing index's mapping (additive only: the engine refuses a changed type)."""
+
+    @abstractmethod
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         """Copy ``source`` into ``dest`` keeping external versions (newer documents in dest win)."""
 

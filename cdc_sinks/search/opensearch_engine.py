@@ -84,6 +84,10 @@ class OpenSearchEngine(SearchEngine):
     def refresh(self, index: str) -> None:
         self._call("refresh", lambda: self.client.indices.refresh(index=index, request_timeout=ADMIN_TIMEOUT))
 
+    def add_fields(self, index: str, properties: dict[str, Any]) -> None:
+        self._call("put mapping", lambda: self.client.indices.put_mapping(
+            index=index, body={"properties": properties}, request_timeout=ADMIN_TIMEOUT))
+
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         body = {"source": {"index": source}, "dest": {"index": dest, "version_type": "external"},
                 "conflicts": "proceed"}

@@ -6,6 +6,9 @@ itself (HTTP 409 per item, counted as "stale" and skipped) and an equal one is a
 rewrite. A removal indexes a small marker document (``removed: true``) with the removal's LSN
 instead of deleting — a real delete's version is forgotten after ``index.gc_deletes`` — and the
 read alias filters markers out, so searches never see them.
+
+Every document carries ``row_digest`` (``cdc_sinks.checksums``), so the reconciler's range
+checksums are one aggregation on the engine (``range_checksums``), not a read of every document.
 """
 
 from __future__ import annotations
@@ -16,10 +19,21 @@ from typing import Any, Sequence
 from aegis.errors import DataError, ErrorCode, TransientError
 from aegis.settings import SearchSettings, Settings
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum
 from cdc_sinks.search.engine import TRANSIENT_STATUS, SearchEngine, build_engine
-from cdc_sinks.search.template import NOT_REMOVED, index_body, version_of, versioned_name, write_alias
+from cdc_sinks.search.template import (
+    CHECKSUM_FIELDS,
+    NOT_REMOVED,
+    index_body,
+    version_of,
+    versioned_name,
+    write_alias,
+)
 
 log = logging.getLogger(__name__)
+
+CHECKSUM_PAGE = 5000
+"""Ranges per composite-aggregation page (the engine's default bucket limit is 65,535)."""
 
 
 class SearchSink:
@@ -36,8 +50,13 @@ class SearchSink:
 
     # ------------------------------------------------------------------ set-up
     def ensure_ready(self) -> None:
-        """Create ``<alias>-v1`` with both aliases unless the write alias already exists."""
-        if self.engine.alias_targets(self.write_alias):
+        """Create ``<alias>-v1`` with both aliases unless the write alias already exists.
+
+        An index created before ``row_digest`` existed gets the field added to its mapping.
+        """
+        if targets := self.engine.alias_targets(self.write_alias):
+            for index in targets:
+                self.engine.add_fields(index, CHECKSUM_FIELDS)
             return
         self.create_version(1)
         if not self.engine.index_exists(versioned_name(self.alias, 1)):  # creation acknowledged late: try again
@@ -94,7 +113,7 @@ class SearchSink:
         operations: list[dict[str, Any]] = []
         for r in records:
             doc = r.document.model_dump(mode="json")
-            doc.update(lsn=r.lsn, content_hash=r.content_hash, removed=False)
+            doc.update(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
             operations += [self._operation(r.policy_id, r.lsn), doc]
         self._bulk(operations, len(records))
 
@@ -132,13 +151,37 @@ class SearchSink:
             if not self.engine.alias_targets(self.write_alias):
                 return []  # the sink has not created its index yet: it holds nothing
             self.engine.refresh(self.write_alias)
-        body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash"],
-                "query": {"bool": {"filter": [{"range": {"id": {"gt": after_id}}}],
-                                   "must_not": [{"term": {"removed": True}}]}}}
+        body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash", "row_digest"],
+                "query": self._active_ids({"gt": after_id})}
         hits = self.engine.search(self.write_alias, body)["hits"]["hits"]
         return [StoredVersion(policy_id=int(h["_source"]["id"]), lsn=int(h["_source"]["lsn"]),
-                              content_hash=h["_source"]["content_hash"], extra={"index": h["_index"]})
+                              content_hash=h["_source"]["content_hash"], extra={"index": h["_index"]},
+                              row_digest=h["_source"].get("row_digest"))
                 for h in hits]
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        """A composite aggregation over ``id`` ranges with the sum of ``row_digest`` each, in pages."""
+        if not self.engine.alias_targets(self.write_alias):
+            return {}
+        self.engine.refresh(self.write_alias)
+        bounds = {"gte": lo} | ({"lt": hi} if hi is not None else {})
+        ranges = {"size": CHECKSUM_PAGE, "sources": [{"r": {"histogram": {"field": "id", "interval": range_size}}}]}
+        body: dict[str, Any] = {"size": 0, "query": self._active_ids(bounds),
+                                "aggs": {"ranges": {"composite": ranges,
+                                                    "aggs": {"digest": {"sum": {"field": "row_digest"}}}}}}
+        checksums: dict[int, RangeChecksum] = {}
+        while True:
+            answer = self.engine.search(self.write_alias, body)["aggregations"]["ranges"]
+            for bucket in answer["buckets"]:
+                checksums[int(bucket["key"]["r"]) // range_size] = RangeChecksum(
+                    count=int(bucket["doc_count"]), digest=int(round(bucket["digest"]["value"])))
+            if len(answer["buckets"]) < CHECKSUM_PAGE or "after_key" not in answer:
+                return checksums
+            ranges["after"] = answer["after_key"]
+
+    @staticmethod
+    def _active_ids(id_bounds: dict[str, int]) -> dict[str, Any]:
+        return {"bool": {"filter": [{"range": {"id": id_bounds}}], "must_not": [{"term": {"removed": True}}]}}
 
     def count(self) -> int:
         if not self.engine.alias_targets(self.alias):

@@ -4,7 +4,8 @@
   sub-field either way (``cjk_width`` + ``lowercase`` + ``cjk_bigram`` from analysis-common),
   so 청년창업 matches 창업 with or without nori.
 * ``dynamic: strict``: a document with a field the mapping does not know is refused (a data
-  error), never silently widening the index. A new field means a new index version.
+  error), never silently widening the index. A changed field means a new index version; a
+  purely added one (``CHECKSUM_FIELDS``) is put into existing indexes' mappings in place.
 * Layout: versioned indexes ``<alias>-v<N>``; the read alias ``<alias>`` (filtered: removal
   markers are invisible to searches) and the write alias ``<alias>-write`` point at the current
   one, so a rebuild fills ``v<N+1>`` and swaps both aliases in one atomic request.
@@ -47,6 +48,10 @@ def _korean_text(with_nori: bool, keyword: bool = False) -> dict[str, Any]:
     return field
 
 
+CHECKSUM_FIELDS: dict[str, Any] = {"row_digest": {"type": "long"}}
+"""Added in place to indexes created before them (``SearchSink.ensure_ready``): an additive change."""
+
+
 def index_body(*, with_nori: bool, refresh_interval: str, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """Settings and mappings of one versioned policies index."""
     analyzers: dict[str, Any] = {"korean_bigram": BIGRAM_ANALYZER}
@@ -87,6 +92,7 @@ def index_body(*, with_nori: bool, refresh_interval: str, shards: int = 1, repli
                 # sync bookkeeping: LSN guard, content hash, removal marker
                 "lsn": {"type": "long"},
                 "content_hash": keyword,
+                **CHECKSUM_FIELDS,
                 "removed": {"type": "boolean"},
             },
         },

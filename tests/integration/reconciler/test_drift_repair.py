@@ -15,6 +15,7 @@ from reconciler_it import good_policy, insert_policy
 from aegis.models.policy import PolicyStatus
 from aegis.stack.manager import StackManager
 from cdc_sinks.base import PolicyDocument, SinkRecord
+from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j_graph.cypher import GraphStatements
 from cdc_sinks.neo4j_graph.model import POLICY
 from cdc_sinks.registry import build_sink, sink_names
@@ -72,11 +73,13 @@ def policy_label(settings) -> str:
 
 
 def inject_neo4j_stale(settings, policy_id: int) -> None:
+    """The node holds an older version, as a lost update leaves it (with that version's digest)."""
     n = settings.neo4j
     with neo4j.GraphDatabase.driver(n.bolt_uri, auth=(n.user, n.password.get_secret_value())) as driver:
         driver.execute_query(f"MATCH (p:{policy_label(settings)} {{id: $id}}) "
-                             "SET p.content_hash = $hash, p.title = 'an old title'",
-                             id=policy_id, hash="0" * 64, database_=n.database)
+                             "SET p.content_hash = $hash, p.row_digest = $digest, p.title = 'an old title'",
+                             id=policy_id, hash="0" * 64, digest=row_digest(policy_id, "0" * 64),
+                             database_=n.database)
 
 
 def neo4j_title(settings, policy_id: int) -> str:

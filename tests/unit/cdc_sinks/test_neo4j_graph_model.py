@@ -3,6 +3,7 @@
 from datetime import date
 
 from cdc_sinks.base import PolicyDocument, SinkRecord
+from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j_graph import normalise
 from cdc_sinks.neo4j_graph.model import DIMENSIONS, GraphPolicy
 
@@ -61,7 +62,9 @@ def test_projection_rows_carry_version_node_properties_and_dimensions():
     assert [r["name"] for r in row["regions"]] == ["서울특별시", "경기도"]
     assert [g["name"] for g in row["target_groups"]] == ["중소기업", "소상공인"]
     assert row["sources"] == [{"key": "bizinfo", "name": "bizinfo"}]
-    assert set(row) == {"id", "lsn", "content_hash", "props", "links", "links_hash", *(d.field for d in DIMENSIONS)}
+    assert set(row) == {"id", "lsn", "content_hash", "row_digest", "props", "links", "links_hash",
+                        *(d.field for d in DIMENSIONS)}
+    assert row["row_digest"] == row_digest(row["id"], row["content_hash"])
     assert "TARGETS_REGION:경기도" in row["links"] and row["links"] == sorted(row["links"])
 
 

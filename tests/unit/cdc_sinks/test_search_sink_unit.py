@@ -7,6 +7,7 @@ import pytest
 from aegis.errors import DataError, TransientError
 from aegis.settings import SearchSettings
 from cdc_sinks.base import FINAL_LSN, Removal
+from cdc_sinks.checksums import row_digest
 from cdc_sinks.batching import plan_batch
 from cdc_sinks.search.engine import SearchEngine, translate_status
 from cdc_sinks.search.sink import SearchSink
@@ -24,6 +25,7 @@ class RecordingEngine(SearchEngine):
         self.sent: list[list[dict[str, Any]]] = []
         self.aliases: dict[str, list[str]] = {}
         self.indexes: dict[str, dict] = {}
+        self.added_fields: list[tuple[str, dict]] = []
 
     def info(self): return {}
     def tokenizer_available(self, tokenizer): return False
@@ -48,6 +50,7 @@ class RecordingEngine(SearchEngine):
     def count(self, index, query=None): return 0
     def refresh(self, index): ...
     def reindex(self, source, dest): return {}
+    def add_fields(self, index, properties): self.added_fields.append((index, properties))
     def close(self): ...
 
 
@@ -61,6 +64,7 @@ def test_documents_are_indexed_with_the_lsn_as_external_gte_version_through_the_
     header, doc = engine.sent[0][0], engine.sent[0][1]
     assert header == {"index": {"_index": "p-write", "_id": "1", "version": 1001, "version_type": "external_gte"}}
     assert doc["lsn"] == 1001 and doc["removed"] is False and doc["content_hash"] == f"{1001:064x}"
+    assert doc["row_digest"] == row_digest(1, f"{1001:064x}")
     assert "raw_data" not in doc and doc["contact_email"] != "someone@example.com"
 
 
@@ -90,6 +94,14 @@ def test_first_start_creates_v1_behind_a_filtered_read_alias_and_a_write_alias()
     sink.ensure_ready()
     assert list(engine.indexes) == ["pol-v1"]
     assert engine.aliases == {"pol": ["pol-v1"], "pol-write": ["pol-v1"]}
+    assert engine.indexes["pol-v1"]["mappings"]["properties"]["row_digest"] == {"type": "long"}
+
+
+def test_an_index_created_before_row_digests_gets_the_field_added_in_place():
+    engine = RecordingEngine()
+    engine.aliases = {"pol": ["pol-v1"], "pol-write": ["pol-v1"]}
+    SearchSink(engine, SearchSettings(index_alias="pol")).ensure_ready()
+    assert engine.added_fields == [("pol-v1", {"row_digest": {"type": "long"}})]
 
 
 def test_rebuild_moves_both_aliases_to_the_next_version():

@@ -7,7 +7,7 @@ from typing import Sequence
 from aegis.errors import TransientError
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
-from reconciler.drift import RangeChecksum
+from cdc_sinks.checksums import RangeChecksum, row_digest
 
 
 class FakeSink:
@@ -71,6 +71,30 @@ class FakeSink:
 
     def close(self) -> None:
         pass
+
+
+class FakeChecksumSink(FakeSink):
+    """A target that stores each record's digest and sums it per range itself (like search, Neo4j, Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checksum_calls = 0
+
+    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+        super().upsert_batch(records)
+        for r in records:
+            if self.records.get(r.policy_id) == StoredVersion(r.policy_id, r.lsn, r.content_hash):
+                self.records[r.policy_id] = StoredVersion(r.policy_id, r.lsn, r.content_hash,
+                                                          row_digest=r.row_digest)
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        self._check()
+        self.checksum_calls += 1
+        out: dict[int, RangeChecksum] = {}
+        for i, v in sorted(self.records.items()):
+            if i >= lo and (hi is None or i < hi):
+                out.setdefault(i // range_size, RangeChecksum()).add_digest(v.row_digest or 0)
+        return out
 
 
 class FakeView:
