@@ -222,6 +222,20 @@ class RedisCacheSink:
                 return total
             after = page[-1].policy_id
 
+    def drop_namespace(self) -> None:
+        """Delete every key under this sink's prefix, markers included (tests, benchmarks)."""
+        try:
+            batch: list[bytes] = []
+            for key in self.client.scan_iter(match=f"{self.prefix}*", count=1000):
+                batch.append(key)
+                if len(batch) == 1000:
+                    self.client.delete(*batch)
+                    batch = []
+            if batch:
+                self.client.delete(*batch)
+        except redis.RedisError as exc:
+            raise _translate(exc, "namespace drop") from None
+
     def get_document(self, policy_id: int) -> str | None:
         """The cached JSON of one policy (what cache readers get), or None."""
         try:

@@ -73,9 +73,7 @@ class SearchReader:
         return found
 
     def cleanup(self) -> None:
-        engine = self.sink.engine
-        for index in set(engine.alias_targets(self.sink.alias) + engine.alias_targets(self.sink.write_alias)):
-            engine.delete_index(index)
+        self.sink.drop_namespace()
         self.sink.close()
 
 
@@ -98,9 +96,7 @@ class RedisReader:
         return found
 
     def cleanup(self) -> None:
-        keys = list(self.sink.client.scan_iter(match=f"{self.sink.prefix}*", count=1000))
-        for start in range(0, len(keys), 1000):
-            self.sink.client.delete(*keys[start:start + 1000])
+        self.sink.drop_namespace()
         self.sink.close()
 
 

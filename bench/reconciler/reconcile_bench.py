@@ -160,18 +160,19 @@ def load_target(settings: Settings, sink: Sink, rows: int) -> dict:
 
 
 def load_graph_nodes(settings: Settings, sink: Sink, rows: int) -> dict:
-    """Neo4j only: the policy nodes with their id, LSN, content hash and title, 10,000 per statement.
+    """Neo4j only: the policy nodes with their id, LSN, content hash, digest and title, 10,000 per statement.
 
     The sink's own write path (edges and dimension nodes, ~1,000 policies/s here) would take most
     of an hour for a million policies; the reconciler reads back only ``id``, ``lsn`` and
     ``content_hash``, so the nodes alone measure it the same. Repairs still go through the sink.
     """
     statement = (f"UNWIND $rows AS r MERGE (p:{sink.statements.label('Policy')} {{id: r.id}}) "
-                 "SET p.lsn = r.lsn, p.content_hash = r.content_hash, p.title = r.title, p.status = 'active'")
+                 "SET p.lsn = r.lsn, p.content_hash = r.content_hash, p.row_digest = r.row_digest, "
+                 "p.title = r.title, p.status = 'active'")
 
     def write(records: list[SinkRecord]) -> None:
-        rows_ = [{"id": r.policy_id, "lsn": r.lsn, "content_hash": r.content_hash, "title": r.document.title}
-                 for r in records]
+        rows_ = [{"id": r.policy_id, "lsn": r.lsn, "content_hash": r.content_hash, "row_digest": r.row_digest,
+                  "title": r.document.title} for r in records]
         with sink._driver.session(database=settings.neo4j.database) as session:  # noqa: SLF001 - bench loader
             session.run(statement, rows=rows_).consume()
 
@@ -234,6 +235,9 @@ def main() -> None:
     parser.add_argument("--skip-drift", action="store_true")
     parser.add_argument("--db", default="aegis_bench", help="PostgreSQL database of this run (ids 1..ROWS)")
     parser.add_argument("--namespace", default="bench", help="alias / key prefix / label namespace in the targets")
+    parser.add_argument("--fresh", action="store_true",
+                        help="drop the targets' bench corners first and load them again (e.g. after a change to "
+                             "what the sinks store)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     names = [n for n in args.targets.split(",") if n]
@@ -249,6 +253,8 @@ def main() -> None:
     for name in names:
         sink = builders[name]()
         try:
+            if args.fresh:
+                sink.drop_namespace()
             sink.ensure_ready()
             loader = {"neo4j": load_graph_nodes, "milvus": load_vectors}.get(name, load_target)
             result["load"][name] = loader(settings, sink, args.rows)

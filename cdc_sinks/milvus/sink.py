@@ -30,6 +30,7 @@ from typing import Sequence
 from aegis.errors import ErrorCode, TerminalError
 from aegis.settings import MilvusSettings, Settings
 from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum, row_digest
 from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, blank_marker, build_schema, collection_name,
                                          index_params, kept_marker, record_entity, source_text, StoredRow)
 from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
@@ -215,11 +216,39 @@ class MilvusVectorSink:
                                     ["id", "lsn", "content_hash", "model_version"], limit=window)
             rows.sort(key=lambda r: r["id"])
             result += [StoredVersion(int(r["id"]), int(r["lsn"]), r["content_hash"],
-                                     {"model_version": r["model_version"]}) for r in rows]
+                                     {"model_version": r["model_version"]},
+                                     row_digest=row_digest(int(r["id"]), r["content_hash"])) for r in rows]
             if len(rows) < window:
                 break
             after_id = int(rows[-1]["id"])
         return result
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        """Computed here, from ``id`` and ``content_hash`` alone (Milvus 2.3 cannot aggregate), read in
+        id windows as of one instant: a lean read, without the page-by-page consistency wait."""
+        if self.store.alias_target(self.alias) is None:
+            return {}
+        as_of = self.store.timestamp_now()
+        upper = f" and id < {int(hi)}" if hi is not None else ""
+        checksums: dict[int, RangeChecksum] = {}
+        after = lo - 1
+        while True:
+            rows = self.store.query(self.alias, f"id > {int(after)}{upper} and {ACTIVE}", ["id", "content_hash"],
+                                    limit=QUERY_WINDOW, as_of=as_of)
+            for r in rows:
+                policy_id = int(r["id"])
+                checksums.setdefault(policy_id // range_size, RangeChecksum()).add(policy_id, r["content_hash"])
+            if len(rows) < QUERY_WINDOW:
+                return checksums
+            after = max(int(r["id"]) for r in rows)
+
+    def drop_namespace(self) -> None:
+        """Drop the alias and every collection named after it, of any model version (tests, benchmarks)."""
+        if self.store.alias_target(self.alias) is not None:
+            self.store.run(lambda c: c.drop_alias(self.alias), "drop alias")
+        for name in self.store.run(lambda c: c.list_collections(), "list collections"):
+            if name.startswith(f"{self.alias}_"):
+                self.store.run(lambda c: c.drop_collection(name), "drop collection")
 
     def count(self) -> int:
         if self.store.alias_target(self.alias) is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from typing import Callable, Sequence, TypeVar
 
@@ -126,11 +127,24 @@ class MilvusStore:
         return max(self.timeout, 60)
 
     # ---------------------------------------------------------------- reads
-    def query(self, collection: str, filter: str, fields: Sequence[str], *, limit: int | None = None) -> list[dict]:
-        kwargs = {"limit": limit} if limit is not None else {}
+    def query(self, collection: str, filter: str, fields: Sequence[str], *, limit: int | None = None,
+              as_of: int | None = None) -> list[dict]:
+        """Rows matching ``filter``; ``as_of`` (from ``timestamp_now``) reads as of that moment instead
+        of ``MILVUS_CONSISTENCY_LEVEL``: the pages of one scan then wait for the server's clock once."""
+        kwargs: dict = {"limit": limit} if limit is not None else {}
+        if as_of is None:
+            kwargs["consistency_level"] = self.settings.consistency_level
+        else:
+            kwargs.update(consistency_level="Customized", guarantee_timestamp=as_of)
         return self.run(lambda c: c.query(collection, filter=filter, output_fields=list(fields),
-                                          consistency_level=self.settings.consistency_level,
                                           timeout=self.timeout, **kwargs), "query")
+
+    @staticmethod
+    def timestamp_now() -> int:
+        """Milvus' hybrid timestamp of this instant (by this machine's clock) for ``query(as_of=…)``."""
+        from pymilvus.client.utils import mkts_from_unixtime
+
+        return mkts_from_unixtime(time.time())
 
     def query_ids(self, collection: str, ids: Sequence[int], fields: Sequence[str]) -> list[dict]:
         if not ids:

@@ -188,6 +188,11 @@ class SearchSink:
             return 0
         return self.engine.count(self.alias)
 
+    def drop_namespace(self) -> None:
+        """Delete every index behind this sink's aliases (its whole namespace: tests, benchmarks)."""
+        for index in set(self.engine.alias_targets(self.alias) + self.engine.alias_targets(self.write_alias)):
+            self.engine.delete_index(index)
+
     def search_titles(self, text: str, size: int = 10) -> list[int]:
         """Ids of active policies whose title or content matches ``text`` (Korean-aware)."""
         body = {"size": size, "_source": False,

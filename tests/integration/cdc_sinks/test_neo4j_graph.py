@@ -14,6 +14,7 @@ import pytest
 
 from aegis.errors import TerminalError, TransientError
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, Sink, SinkRecord
+from cdc_sinks.neo4j_graph.model import DIMENSION_LABELS
 from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
 
 pytestmark = pytest.mark.integration
@@ -153,8 +154,8 @@ def test_an_update_replaces_the_edges_and_drops_dimension_nodes_left_alone(sink,
     assert "바우처" in node_names(graph_driver, "FundingType")  # 104 still points at it
     assert query(graph_driver, "MATCH (p:Policy {id: 101}) RETURN p.title AS t, p.lsn AS lsn") == [
         {"t": "2026년 수출바우처사업 (변경)", "lsn": 2000}]
-    orphans = query(graph_driver, "MATCH (d) WHERE NOT d:Policy AND NOT d:RemovedPolicy AND NOT (d)--() "
-                                  "RETURN count(d) AS n")
+    orphans = query(graph_driver, "MATCH (d) WHERE any(label IN labels(d) WHERE label IN $dimensions) "
+                                  "AND NOT (d)--() RETURN count(d) AS n", dimensions=list(DIMENSION_LABELS))
     assert orphans == [{"n": 0}]
 
 

@@ -79,34 +79,13 @@ def drop_target_corners(rsettings: Settings):
     yield
     from cdc_sinks.registry import build_sink, sink_names
 
-    def search(sink) -> None:
-        for index in set(sink.engine.alias_targets(sink.alias) + sink.engine.alias_targets(sink.write_alias)):
-            sink.engine.delete_index(index)
-
-    def redis(sink) -> None:
-        keys = list(sink.client.scan_iter(match=f"{sink.prefix}*", count=1000))
-        for start in range(0, len(keys), 500):
-            sink.client.delete(*keys[start:start + 500])
-
-    def neo4j(sink) -> None:
-        sink.drop_namespace()
-
-    def milvus(sink) -> None:
-        alias = sink.alias
-        collection = sink.store.alias_target(alias)
-        if collection:
-            sink.store.run(lambda c: c.drop_alias(alias), "drop alias", write=True)
-            sink.store.run(lambda c: c.drop_collection(collection), "drop collection", write=True)
-
-    for name, drop in {"search": search, "redis": redis, "neo4j": neo4j, "milvus": milvus}.items():
-        if name not in sink_names():
-            continue
+    for name in sink_names():
         try:
             sink = build_sink(name, rsettings)
         except Exception:  # noqa: BLE001 - a target that cannot even be built has nothing of ours
             continue
         try:
-            drop(sink)
+            sink.drop_namespace()
         except Exception as exc:  # noqa: BLE001 - cleanup must not hide the test's own result
             print(f"cleanup of {name} failed: {exc}")
         finally:

@@ -27,12 +27,3 @@ class MilvusTarget(ConformanceTarget):
             store.close()
         return (f"milvus {version} at {settings.milvus.address} (alias {settings.milvus.collection_alias}, "
                 f"model {settings.embedding.version})")
-
-    def cleanup(self, sink: Sink) -> None:
-        store = sink.store  # type: ignore[attr-defined]
-        alias = sink.alias  # type: ignore[attr-defined]
-        if store.alias_target(alias) is not None:
-            store.run(lambda c: c.drop_alias(alias), "drop alias")
-        for name in store.run(lambda c: c.list_collections(), "list collections"):
-            if name.startswith(f"{alias}_"):
-                store.run(lambda c: c.drop_collection(name), "drop collection")

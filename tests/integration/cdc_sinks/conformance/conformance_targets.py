@@ -36,7 +36,8 @@ class ConformanceTarget(ABC):
         return self.name
 
     def cleanup(self, sink: Sink) -> None:
-        """Remove what the test wrote."""
+        """Remove what the test wrote: the sink's whole namespace."""
+        sink.drop_namespace()  # type: ignore[attr-defined]
 
 
 class SearchTarget(ConformanceTarget):
@@ -59,11 +60,6 @@ class SearchTarget(ConformanceTarget):
             engine.close()
         return f"{settings.search.engine} {version.get('number', '?')} ({version.get('distribution', 'elasticsearch')}) at {settings.search.url}"
 
-    def cleanup(self, sink: Sink) -> None:
-        engine = sink.engine  # type: ignore[attr-defined]
-        for index in set(engine.alias_targets(sink.alias) + engine.alias_targets(sink.write_alias)):  # type: ignore[attr-defined]
-            engine.delete_index(index)
-
 
 class RedisTarget(ConformanceTarget):
     name = "redis"
@@ -80,12 +76,6 @@ class RedisTarget(ConformanceTarget):
             return f"redis {client.info('server')['redis_version']} at {settings.redis.host}:{settings.redis.port}"
         finally:
             client.close()
-
-    def cleanup(self, sink: Sink) -> None:
-        client = sink.client  # type: ignore[attr-defined]
-        keys = list(client.scan_iter(match=f"{sink.prefix}*", count=1000))  # type: ignore[attr-defined]
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start:start + 500])
 
 
 class Neo4jTarget(ConformanceTarget):
@@ -108,8 +98,6 @@ class Neo4jTarget(ConformanceTarget):
             info = driver.get_server_info()
         return f"{info.agent} at {settings.neo4j.bolt_uri} (namespace {settings.neo4j.namespace})"
 
-    def cleanup(self, sink: Sink) -> None:
-        sink.drop_namespace()  # type: ignore[attr-defined]
 
 
 TARGETS: dict[str, ConformanceTarget] = {t.name: t for t in (SearchTarget(), RedisTarget(), Neo4jTarget())}
