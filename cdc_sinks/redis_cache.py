@@ -3,11 +3,14 @@
 Per policy the sink keeps three things (prefix ``SINKS_REDIS_KEY_PREFIX``, default ``policy:``):
 
 * ``policy:{id}`` — the ``PolicyDocument`` JSON, expiring after ``SINKS_REDIS_TTL_SECONDS``;
-* ``policy:{id}:v`` — a hash ``{lsn, hash, digest, removed}``, kept without TTL: the LSN guard and
-  the removal marker (it outlives the cached document so a late replay cannot resurrect anything);
-  ``digest`` is the record's ``row_digest``, summed per id range by a Lua script for the
-  reconciler's checksums (``range_checksums``);
-* ``policy:ids`` — a sorted set of the cached ids (score = id), so ``read_back`` pages by id.
+* ``policy:{id}:v`` — a hash ``{lsn, hash, digest, member, removed}``, kept without TTL: the LSN
+  guard and the removal marker (it outlives the cached document so a late replay cannot resurrect
+  anything);
+* ``policy:ids`` — a sorted set of the cached ids (score = id), so ``read_back`` pages by id. Each
+  member is ``{id}:{row_digest}:{expires_at}`` (the document's expiry, Redis' clock in seconds):
+  the reconciler's range checksums (``range_checksums``) are summed from the members alone by a
+  Lua script, without touching a million keys. A member written before this layout is just
+  ``{id}``; the scripts still read those through the record's keys.
 
 Every write is one Lua script per policy (compare-and-set on the stored LSN, atomic on the
 server), pipelined per batch. LSNs are compared as decimal strings, never as Lua doubles.
@@ -31,12 +34,22 @@ local function lsn_lt(a, b)
 end
 """
 
+_MEMBERS = """
+local function member_id(member)
+  return string.match(member, '^[^:]+')
+end
+"""
+
 UPSERT_SCRIPT = _LSN_LT + """
 local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'digest', ARGV[6], 'removed', '0')
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[5])
+local member = ARGV[5] .. ':' .. ARGV[6] .. ':' .. (tonumber(redis.call('TIME')[1]) + tonumber(ARGV[4]))
+local previous = redis.call('HGET', KEYS[2], 'member')
+if previous then redis.call('ZREM', KEYS[3], previous) end
+redis.call('ZREM', KEYS[3], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[5], member)
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'digest', ARGV[6], 'member', member, 'removed', '0')
 return 1
 """
 
@@ -44,18 +57,21 @@ REMOVE_SCRIPT = _LSN_LT + """
 local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'removed', '1')
+local previous = redis.call('HGET', KEYS[2], 'member')
+if previous then redis.call('ZREM', KEYS[3], previous) end
 redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'member', '', 'removed', '1')
 return 1
 """
 
-READ_BACK_SCRIPT = """
+READ_BACK_SCRIPT = _MEMBERS + """
 local found, cursor, limit, prefix = {}, ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local n = 0
 while n < limit do
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cursor, '+inf', 'LIMIT', 0, limit)
-  if #ids == 0 then break end
-  for _, id in ipairs(ids) do
+  local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cursor, '+inf', 'LIMIT', 0, limit)
+  if #members == 0 then break end
+  for _, member in ipairs(members) do
+    local id = member_id(member)
     if redis.call('EXISTS', prefix .. id) == 1 then
       local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'hash', 'removed', 'digest')
       if v[1] and v[3] ~= '1' then
@@ -68,7 +84,7 @@ while n < limit do
       end
     end
   end
-  cursor = ids[#ids]
+  cursor = member_id(members[#members])
 end
 return found
 """
@@ -77,26 +93,34 @@ return found
 It derives the document and version keys from the ids it reads, so it suits a single Redis server
 (the local stack's, or a primary with replicas), not Redis Cluster."""
 
-
-CHECKSUM_SCRIPT = """
+CHECKSUM_SCRIPT = _MEMBERS + """
 local cursor, hi, limit, prefix, width = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cursor, hi, 'LIMIT', 0, limit)
+local now = tonumber(redis.call('TIME')[1])
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. cursor, hi, 'LIMIT', 0, limit)
 local counts, sums, order = {}, {}, {}
-for _, id in ipairs(ids) do
-  if redis.call('EXISTS', prefix .. id) == 1 then
-    local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'removed', 'digest')
-    if v[1] and v[2] ~= '1' then
-      local r = math.floor(tonumber(id) / width)
-      if counts[r] == nil then
-        counts[r], sums[r] = 0, 0
-        order[#order + 1] = r
-      end
-      counts[r] = counts[r] + 1
-      sums[r] = sums[r] + (tonumber(v[3]) or 0)
+for _, member in ipairs(members) do
+  local id, digest, expires = string.match(member, '^([^:]+):([^:]*):([^:]+)$')
+  local counted = false
+  if id then
+    counted = tonumber(expires) > now
+  else  -- a member written before digests were kept in it: ask the record itself
+    id = member
+    if redis.call('EXISTS', prefix .. id) == 1 then
+      local v = redis.call('HMGET', prefix .. id .. ':v', 'lsn', 'removed', 'digest')
+      counted, digest = (v[1] and v[2] ~= '1') and true or false, v[3]
     end
   end
+  if counted then
+    local r = math.floor(tonumber(id) / width)
+    if counts[r] == nil then
+      counts[r], sums[r] = 0, 0
+      order[#order + 1] = r
+    end
+    counts[r] = counts[r] + 1
+    sums[r] = sums[r] + (tonumber(digest) or 0)
+  end
 end
-local out = {#ids == limit and ids[#ids] or ''}
+local out = {#members == limit and member_id(members[#members]) or ''}
 for _, r in ipairs(order) do
   out[#out + 1] = r
   out[#out + 1] = counts[r]
@@ -105,7 +129,8 @@ end
 return out
 """
 """Range checksums of up to ``limit`` ids after ``cursor`` (below ``hi``): ``[next cursor or '', range, count,
-digest sum, …]``. Sums of 32-bit digests stay exact in Lua's doubles; Redis returns them as integers."""
+digest sum, …]``, from the sorted set's members alone (``id:digest:expires``). Sums of 32-bit digests stay
+exact in Lua's doubles; Redis returns them as integers."""
 
 CHECKSUM_IDS_PER_CALL = 20_000
 """Ids one checksum call covers: keeps each call (which blocks Redis) to tens of milliseconds."""

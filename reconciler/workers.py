@@ -3,7 +3,8 @@
 Reading a target back is mostly client-side CPU in its driver (decoding Redis replies, Bolt
 records, JSON hits): in threads the targets take turns on one interpreter lock, in processes
 they use every core. ``RECONCILE_WORKERS=thread`` keeps everything in one process (a sink builder
-that cannot be pickled needs it). Progress lines from worker processes come back through a queue.
+that cannot be pickled needs it), and so does a pass over a single target (a worker process would
+only add its start-up). Progress lines from worker processes come back through a queue.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progres
     """Run every job in parallel; outcomes in the order of ``jobs``."""
     if not jobs:
         return []
-    if mode == "thread":
+    if mode == "thread" or len(jobs) == 1:  # one target: nothing to spread over cores, no process to start
         with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="reconcile") as pool:
             futures = [pool.submit(run_job, job, checksums, progress) for job in jobs]
             return [f.result() for f in futures]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -224,23 +225,34 @@ class MilvusVectorSink:
         return result
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
-        """Computed here, from ``id`` and ``content_hash`` alone (Milvus 2.3 cannot aggregate), read in
-        id windows as of one instant: a lean read, without the page-by-page consistency wait."""
+        """Computed here, from ``id`` and ``content_hash`` alone (Milvus 2.3 cannot aggregate).
+
+        A lean read in id order, every page as of one instant (one consistency wait per scan, not
+        per page), the next page fetched while this one is added up.
+        """
         if self.store.alias_target(self.alias) is None:
             return {}
         as_of = self.store.timestamp_now()
         upper = f" and id < {int(hi)}" if hi is not None else ""
-        checksums: dict[int, RangeChecksum] = {}
-        after = lo - 1
-        while True:
-            rows = self.store.query(self.alias, f"id > {int(after)}{upper} and {ACTIVE}", ["id", "content_hash"],
+
+        def page(after: int) -> list[dict]:
+            return self.store.query(self.alias, f"id > {int(after)}{upper} and {ACTIVE}", ["id", "content_hash"],
                                     limit=QUERY_WINDOW, as_of=as_of)
-            for r in rows:
-                policy_id = int(r["id"])
-                checksums.setdefault(policy_id // range_size, RangeChecksum()).add(policy_id, r["content_hash"])
-            if len(rows) < QUERY_WINDOW:
-                return checksums
-            after = max(int(r["id"]) for r in rows)
+
+        counts: dict[int, int] = {}
+        sums: dict[int, int] = {}
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus-checksums") as prefetch:
+            rows = page(lo - 1)
+            while True:
+                following = (prefetch.submit(page, max(r["id"] for r in rows)) if len(rows) == QUERY_WINDOW
+                             else None)
+                for r in rows:
+                    index = r["id"] // range_size
+                    counts[index] = counts.get(index, 0) + 1
+                    sums[index] = sums.get(index, 0) + row_digest(r["id"], r["content_hash"])
+                if following is None:
+                    return {i: RangeChecksum(count=counts[i], digest=sums[i]) for i in counts}
+                rows = following.result()
 
     def drop_namespace(self) -> None:
         """Drop the alias and every collection named after it, of any model version (tests, benchmarks)."""

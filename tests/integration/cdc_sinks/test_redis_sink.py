@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import pytest
 
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
+from cdc_sinks.checksums import RangeChecksum
 from cdc_sinks.redis_cache import RedisCacheSink, redis_client
 
 pytestmark = pytest.mark.integration
@@ -60,3 +62,37 @@ def test_removals_leave_markers_and_older_events_lose(cache):
     assert cache.get_document(3) is None and cache.get_document(4) is None
     _upsert(cache, _message(4, 13))
     assert [(v.policy_id, v.lsn) for v in cache.read_back(0, 10)] == [(4, 13)] and cache.count() == 1
+
+
+def _expected_checksums(cache, range_size: int) -> dict:
+    expected: dict[int, RangeChecksum] = {}
+    for v in cache.read_back(0, 1000):
+        expected.setdefault(v.policy_id // range_size, RangeChecksum()).add(v.policy_id, v.content_hash)
+    return expected
+
+
+def test_range_checksums_follow_updates_removals_and_expiry(cache):
+    _upsert(cache, *(_message(i, 10) for i in range(1, 8)))
+    _upsert(cache, _message(2, 20, title="changed"))
+    cache.remove_batch([Removal(5, FINAL_LSN)])
+    checksums = cache.range_checksums(3, 0, None)
+    assert checksums == _expected_checksums(cache, 3) and sum(c.count for c in checksums.values()) == 6
+    assert cache.client.zcard(cache.ids_key) == 6  # one member per cached id, the replaced one gone
+    assert cache.range_checksums(3, 3, 6) == {1: checksums[1]}
+
+    short = RedisCacheSink(cache.client, key_prefix=cache.prefix, ttl_seconds=1)
+    _upsert(short, _message(7, 30))
+    time.sleep(2.2)
+    assert cache.get_document(7) is None and 7 not in {v.policy_id for v in cache.read_back(0, 100)}
+    assert cache.range_checksums(3, 0, None) == _expected_checksums(cache, 3)  # expired: counted by neither
+
+
+def test_range_checksums_read_members_written_before_digests_through_the_record(cache):
+    _upsert(cache, _message(1, 10), _message(2, 10))
+    legacy = cache.client.hget(cache.version_key(2), "member")
+    cache.client.zrem(cache.ids_key, legacy)
+    cache.client.zadd(cache.ids_key, {"2": 2})  # the layout before members carried the digest
+    assert cache.range_checksums(10, 0, None) == _expected_checksums(cache, 10)
+    assert [v.policy_id for v in cache.read_back(0, 10)] == [1, 2]
+    _upsert(cache, _message(2, 11, title="rewritten"))
+    assert cache.client.zcard(cache.ids_key) == 2
