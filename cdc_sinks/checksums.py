@@ -10,7 +10,8 @@ what the search engine's ``sum`` aggregation and Redis' Lua compute in (``RECONC
 is capped at 1,000,000).
 
 The digest is the first 4 bytes of ``md5("{id}:{content_hash}")`` as an unsigned integer, computed
-the same in Python (``row_digest``) and in SQL (``ROW_DIGEST_SQL``).
+the same in Python (``row_digest``) and by PostgreSQL (``ROW_DIGEST_SQL``: the generated column
+``policies.row_digest`` of migration 0006).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from psycopg.rows import dict_row
 
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import Sink, StoredVersion
-from cdc_sinks.checksums import ROW_DIGEST_SQL, ChecksumSource, RangeChecksum, row_digest
+from cdc_sinks.checksums import ChecksumSource, RangeChecksum, row_digest
 
 __all__ = ["ActiveView", "Drift", "DriftKind", "RangeChecksum", "RangeDiff", "ScanStats", "Segment",
            "differing_ranges", "differing_ranges_by_checksum", "range_diff", "range_is_consistent", "read_target",
@@ -78,7 +78,7 @@ class ActiveView:
         if hi is not None:
             bounds += " AND id < %(hi)s"
         rows = self.conn.execute(
-            f"SELECT id / %(w)s AS r, count(*), sum({ROW_DIGEST_SQL}) FROM policies "
+            f"SELECT id / %(w)s AS r, count(*), sum(row_digest) FROM policies "
             f"WHERE status = 'active'{bounds} GROUP BY 1", {"w": range_size, "lo": lo, "hi": hi}).fetchall()
         return {int(r): RangeChecksum(count=int(n), digest=int(d)) for r, n, d in rows}
 

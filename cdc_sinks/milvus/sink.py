@@ -24,20 +24,24 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
 from aegis.errors import ErrorCode, TerminalError
 from aegis.settings import MilvusSettings, Settings
 from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord, StoredVersion
-from cdc_sinks.checksums import RangeChecksum, row_digest
+from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
 from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, blank_marker, build_schema, collection_name,
                                          index_params, kept_marker, record_entity, source_text, StoredRow)
 from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
 from cdc_sinks.milvus.store import QUERY_WINDOW, MilvusStore
 
 log = logging.getLogger(__name__)
+
+CHECKSUM_READERS = 2
+"""Concurrent window queries of one checksum scan (the server answers each on a core of its own)."""
 
 VERSION_FIELDS = ["id", "lsn", "content_hash", "model_version", "removed"]
 
@@ -227,32 +231,52 @@ class MilvusVectorSink:
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """Computed here, from ``id`` and ``content_hash`` alone (Milvus 2.3 cannot aggregate).
 
-        A lean read in id order, every page as of one instant (one consistency wait per scan, not
-        per page), the next page fetched while this one is added up.
+        A lean read in windows of ``QUERY_WINDOW`` ids (a window cannot hold more rows than one
+        query returns), ``CHECKSUM_READERS`` at a time, every window as of one instant (one
+        consistency wait per scan, not per query). An empty window ends the stream of windows;
+        the next id the collection holds, if any, starts a new one, so gaps and stray high ids
+        cost one query each.
         """
         if self.store.alias_target(self.alias) is None:
             return {}
         as_of = self.store.timestamp_now()
-        upper = f" and id < {int(hi)}" if hi is not None else ""
+        end = ID_CEILING if hi is None else hi
 
-        def page(after: int) -> list[dict]:
-            return self.store.query(self.alias, f"id > {int(after)}{upper} and {ACTIVE}", ["id", "content_hash"],
-                                    limit=QUERY_WINDOW, as_of=as_of)
+        def window(start: int) -> list[dict]:
+            return self.store.query(self.alias, f"id >= {start} and id < {min(start + QUERY_WINDOW, end)} and {ACTIVE}",
+                                    ["id", "content_hash"], limit=QUERY_WINDOW, as_of=as_of)
+
+        def first_id_from(start: int) -> int | None:
+            rows = self.store.query(self.alias, f"id >= {start} and id < {end} and {ACTIVE}", ["id"], limit=1,
+                                    as_of=as_of)
+            return int(rows[0]["id"]) if rows else None
 
         counts: dict[int, int] = {}
         sums: dict[int, int] = {}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="milvus-checksums") as prefetch:
-            rows = page(lo - 1)
-            while True:
-                following = (prefetch.submit(page, max(r["id"] for r in rows)) if len(rows) == QUERY_WINDOW
-                             else None)
+        next_start = lo
+        in_flight: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=CHECKSUM_READERS, thread_name_prefix="milvus-checksums") as pool:
+
+            def submit(windows: int = 1) -> None:
+                nonlocal next_start
+                for _ in range(windows):
+                    if next_start < end:
+                        in_flight.append(pool.submit(window, next_start))
+                        next_start += QUERY_WINDOW
+
+            submit(2 * CHECKSUM_READERS)
+            while in_flight:
+                rows = in_flight.popleft().result()
                 for r in rows:
                     index = r["id"] // range_size
                     counts[index] = counts.get(index, 0) + 1
                     sums[index] = sums.get(index, 0) + row_digest(r["id"], r["content_hash"])
-                if following is None:
-                    return {i: RangeChecksum(count=counts[i], digest=sums[i]) for i in counts}
-                rows = following.result()
+                if rows:
+                    submit()
+                elif not in_flight and next_start < end and (first := first_id_from(next_start)) is not None:
+                    next_start = first
+                    submit(2 * CHECKSUM_READERS)
+        return {i: RangeChecksum(count=counts[i], digest=sums[i]) for i in counts}
 
     def drop_namespace(self) -> None:
         """Drop the alias and every collection named after it, of any model version (tests, benchmarks)."""

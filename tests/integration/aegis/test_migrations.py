@@ -73,3 +73,19 @@ def test_debezium_role_has_replication_and_reads_only_published_tables(stack):
 def test_wal_level_is_logical(stack):
     with connect(stack.postgres, autocommit=True) as conn:
         assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
+
+
+def test_policies_keep_the_row_digest_the_sinks_store(stack):
+    from cdc_sinks.checksums import row_digest
+
+    with connect(stack.postgres) as conn:
+        conn.execute("INSERT INTO policies (source_system, source_id, title, content, issuing_organization, "
+                     "content_hash) VALUES ('it', 'row-digest', 't', 'c', 'o', repeat('f', 64))")
+        policy_id, content_hash, digest = conn.execute(
+            "SELECT id, content_hash, row_digest FROM policies WHERE source_system = 'it' "
+            "AND source_id = 'row-digest'").fetchone()
+        assert digest == row_digest(policy_id, content_hash)
+        conn.execute("UPDATE policies SET content_hash = repeat('e', 64) WHERE id = %s", (policy_id,))
+        assert conn.execute("SELECT row_digest FROM policies WHERE id = %s", (policy_id,)).fetchone()[0] \
+            == row_digest(policy_id, "e" * 64)
+        conn.rollback()

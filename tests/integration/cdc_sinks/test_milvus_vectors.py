@@ -19,12 +19,14 @@ from aegis.errors import TerminalError
 from aegis.settings import Settings
 from aegis.stack.manager import StackManager
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
+from cdc_sinks.checksums import RangeChecksum
 from cdc_sinks.milvus.collection import collection_name
 from cdc_sinks.milvus.embedder import get_embedder
 from cdc_sinks.milvus.reembed import Reembedder
 from cdc_sinks.milvus.search import SearchFilter, VectorSearch
 from cdc_sinks.milvus.sink import MilvusVectorSink, build_milvus_sink
 from cdc_sinks.milvus.store import MilvusStore
+from reconciler.drift import read_target
 
 pytestmark = pytest.mark.integration
 
@@ -224,3 +226,22 @@ def test_ensure_ready_refuses_a_collection_of_another_model_version(loaded, sett
         assert raised.value.code.value == "DP_3001" and "aegis sinks reembed" in raised.value.hint
     finally:
         other.close()
+
+
+def test_range_checksums_cover_gaps_stray_ids_and_bounds(loaded):
+    base = document(101)
+    loaded.upsert_batch([SinkRecord(i, 5000, f"hash-{i}", base.model_copy(update={"id": i}))
+                         for i in (40_000, 900_000_000)])
+    loaded.remove_batch([Removal(102, FINAL_LSN)])
+    held = list(read_target(loaded, 1000))
+    assert {v.policy_id for v in held} == {101, 103, 104, 105, 106, 40_000, 900_000_000}
+
+    def expected(lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        out: dict[int, RangeChecksum] = {}
+        for v in held:
+            if v.policy_id >= lo and (hi is None or v.policy_id < hi):
+                out.setdefault(v.policy_id // 100, RangeChecksum()).add(v.policy_id, v.content_hash)
+        return out
+
+    for lo, hi in [(0, None), (0, 104), (104, 50_000), (50_000, None), (0, 101), (200, 30_000)]:
+        assert loaded.range_checksums(100, lo, hi) == expected(lo, hi), (lo, hi)
