@@ -226,7 +226,9 @@ class TargetReconciler:
             with self.open_view() as view:
                 report.unrepaired_ranges = self._verify(sink, view, sorted(repaired_ranges))
             report.status = TargetStatus.UNREPAIRED if report.unrepaired_ranges else TargetStatus.REPAIRED
-        self.progress(f"{self.name}: {report.status.value} — {report.target_count:,} records read, "
+        held = (f"{report.target_count:,} records, {report.ranges_differing} range(s) read back"
+                if self._server_checksums(sink) else f"{report.target_count:,} records read")
+        self.progress(f"{self.name}: {report.status.value} — {held}, "
                       f"missing {report.missing}, orphaned {report.orphaned}, stale {report.stale}"
                       + (f", repaired {report.repaired}" if report.repaired else ""))
 
