@@ -117,10 +117,11 @@ class Kafka(_JavaService):
         props = self.server_properties()
         if (self.dir / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             [self.java(), "-cp", self.classpath(), f"-Dlog4j2.configurationFile={self.log4j_config()}",
-             "-Xmx256m", "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"],
+             "-Xmx256m", "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
+             "--ignore-formatted"],
             capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError(f"kafka: formatting the KRaft storage failed (exit {result.returncode})",
@@ -138,6 +139,15 @@ class Kafka(_JavaService):
             return bool(metadata.brokers)
         except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
             return False
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id as Kafka makes them: 16 random bytes, URL-safe base64 without padding, never
+    starting with "-" (the storage tool's argument parser would take one for an option: 1 in 64 ids)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaConnect(_JavaService):
