@@ -93,7 +93,8 @@ class StoredVersion:
     content_hash: str
     extra: dict[str, str] = field(default_factory=dict)
     row_digest: int | None = None
-    """The digest stored with the record, by sinks that compute range checksums on their server."""
+    """The digest the target's own range checksums count for this record (sinks that are a
+    ``ChecksumSource``): stored with it (search, Neo4j, Redis), or derived from its hash (Milvus)."""
 
 
 @runtime_checkable
