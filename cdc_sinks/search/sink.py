@@ -147,10 +147,8 @@ class SearchSink:
 
     # ------------------------------------------------------------------- reads
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
-        if after_id <= 0:
-            if not self.engine.alias_targets(self.write_alias):
-                return []  # the sink has not created its index yet: it holds nothing
-            self.engine.refresh(self.write_alias)
+        if after_id <= 0 and not self._refresh_for_reading():
+            return []
         body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash", "row_digest"],
                 "query": self._active_ids({"gt": after_id})}
         hits = self.engine.search(self.write_alias, body)["hits"]["hits"]
@@ -161,9 +159,8 @@ class SearchSink:
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """A composite aggregation over ``id`` ranges with the sum of ``row_digest`` each, in pages."""
-        if not self.engine.alias_targets(self.write_alias):
+        if not self._refresh_for_reading():
             return {}
-        self.engine.refresh(self.write_alias)
         bounds = {"gte": lo} | ({"lt": hi} if hi is not None else {})
         ranges = {"size": CHECKSUM_PAGE, "sources": [{"r": {"histogram": {"field": "id", "interval": range_size}}}]}
         body: dict[str, Any] = {"size": 0, "query": self._active_ids(bounds),
@@ -178,6 +175,13 @@ class SearchSink:
             if len(answer["buckets"]) < CHECKSUM_PAGE or "after_key" not in answer:
                 return checksums
             ranges["after"] = answer["after_key"]
+
+    def _refresh_for_reading(self) -> bool:
+        """Make every write searchable before a reconciler read; False if the sink has no index yet (it holds nothing)."""
+        if not self.engine.alias_targets(self.write_alias):
+            return False
+        self.engine.refresh(self.write_alias)
+        return True
 
     @staticmethod
     def _active_ids(id_bounds: dict[str, int]) -> dict[str, Any]:
