@@ -149,10 +149,7 @@ class MilvusReader:
                 for r in rows if markers or not r["removed"]}
 
     def cleanup(self) -> None:
-        target = self.store.alias_target(self.alias)
-        if target is not None:
-            self.store.run(lambda c: c.drop_alias(self.alias), "drop alias")
-            self.store.run(lambda c: c.drop_collection(target), "drop collection")
+        self.store.drop_namespace(self.alias)
         self.store.close()
 
 

@@ -116,8 +116,7 @@ def embed(args) -> dict:
                   for t in texts]
         tokens_256 = [len(bare.tokenizer(t, truncation=True, max_length=256)["input_ids"]) for t in texts]
     finally:
-        sink.store.run(lambda c: c.drop_alias(sink.alias), "drop alias")
-        sink.store.run(lambda c: c.drop_collection(sink.collection), "drop collection")
+        sink.drop_namespace()
         sink.close()
 
     reference = get_embedder(settings.embedding).embed(texts)
@@ -219,10 +218,7 @@ class MilvusPipeline:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(60)
-        if self.store.alias_target(self.alias) is not None:
-            target = self.store.alias_target(self.alias)
-            self.store.run(lambda c: c.drop_alias(self.alias), "drop alias")
-            self.store.run(lambda c: c.drop_collection(target), "drop collection")
+        self.store.drop_namespace(self.alias)
         self.store.close()
         self.conn.execute("DELETE FROM policies WHERE source_system = %s", (f"bench-{self.ns}",))
         self.conn.close()

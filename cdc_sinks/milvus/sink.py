@@ -280,11 +280,7 @@ class MilvusVectorSink:
 
     def drop_namespace(self) -> None:
         """Drop the alias and every collection named after it, of any model version (tests, benchmarks)."""
-        if self.store.alias_target(self.alias) is not None:
-            self.store.run(lambda c: c.drop_alias(self.alias), "drop alias")
-        for name in self.store.run(lambda c: c.list_collections(), "list collections"):
-            if name.startswith(f"{self.alias}_"):
-                self.store.run(lambda c: c.drop_collection(name), "drop collection")
+        self.store.drop_namespace(self.alias)
 
     def count(self) -> int:
         if self.store.alias_target(self.alias) is None:

@@ -189,6 +189,14 @@ class MilvusStore:
     def has_collection(self, collection: str) -> bool:
         return self.run(lambda c: c.has_collection(collection, timeout=self.timeout), "has collection")
 
+    def drop_namespace(self, alias: str) -> None:
+        """Drop ``alias`` and every collection named after it (``<alias>_<model version>…``, any version)."""
+        if self.alias_target(alias) is not None:
+            self.run(lambda c: c.drop_alias(alias), "drop alias")
+        for name in self.run(lambda c: c.list_collections(), "list collections"):
+            if name.startswith(f"{alias}_"):
+                self.run(lambda c: c.drop_collection(name), "drop collection")
+
     def ping(self) -> bool:
         """True when Milvus answers. A failed ping drops the client, so the next call dials afresh
         instead of waiting out gRPC's reconnect backoff, which grows during a long outage."""

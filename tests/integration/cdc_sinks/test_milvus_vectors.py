@@ -19,7 +19,7 @@ from aegis.errors import TerminalError
 from aegis.settings import Settings
 from aegis.stack.manager import StackManager
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
-from cdc_sinks.checksums import RangeChecksum
+from cdc_sinks.checksums import RangeChecksum, checksums_of
 from cdc_sinks.milvus.collection import collection_name
 from cdc_sinks.milvus.embedder import get_embedder
 from cdc_sinks.milvus.reembed import Reembedder
@@ -82,14 +82,6 @@ def make_settings(base: Settings, alias: str, **embedding) -> Settings:
                                    "embedding": base.embedding.model_copy(update=embedding)})
 
 
-def drop(store: MilvusStore, alias: str) -> None:
-    if store.alias_target(alias) is not None:
-        store.run(lambda c: c.drop_alias(alias), "drop alias")
-    for name in store.run(lambda c: c.list_collections(), "list"):
-        if name.startswith(f"{alias}_"):
-            store.run(lambda c: c.drop_collection(name), "drop")
-
-
 @pytest.fixture
 def settings_for_test(milvus: Settings):
     alias = f"t_{secrets.token_hex(4)}"
@@ -97,7 +89,7 @@ def settings_for_test(milvus: Settings):
     yield configured
     store = MilvusStore(configured.milvus)
     try:
-        drop(store, alias)
+        store.drop_namespace(alias)
     finally:
         store.close()
 
@@ -237,11 +229,8 @@ def test_range_checksums_cover_gaps_stray_ids_and_bounds(loaded):
     assert {v.policy_id for v in held} == {101, 103, 104, 105, 106, 40_000, 900_000_000}
 
     def expected(lo: int, hi: int | None) -> dict[int, RangeChecksum]:
-        out: dict[int, RangeChecksum] = {}
-        for v in held:
-            if v.policy_id >= lo and (hi is None or v.policy_id < hi):
-                out.setdefault(v.policy_id // 100, RangeChecksum()).add(v.policy_id, v.content_hash)
-        return out
+        return checksums_of(((v.policy_id, v.content_hash) for v in held
+                             if v.policy_id >= lo and (hi is None or v.policy_id < hi)), 100)
 
     for lo, hi in [(0, None), (0, 104), (104, 50_000), (50_000, None), (0, 101), (200, 30_000)]:
         assert loaded.range_checksums(100, lo, hi) == expected(lo, hi), (lo, hi)
