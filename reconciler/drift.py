@@ -32,7 +32,7 @@ from psycopg.rows import dict_row
 
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import Sink, StoredVersion
-from cdc_sinks.checksums import ChecksumSource, RangeChecksum, row_digest
+from cdc_sinks.checksums import ChecksumSource, RangeChecksum, checksums_of, row_digest
 
 __all__ = ["ActiveView", "Drift", "DriftKind", "RangeChecksum", "RangeDiff", "ScanStats", "Segment",
            "differing_ranges", "differing_ranges_by_checksum", "range_diff", "range_is_consistent", "read_target",
@@ -200,8 +200,9 @@ def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, R
             if current is not None and (diff := finish(current, checksum, rows)) is not None:
                 yield diff
             current, checksum, rows = index, RangeChecksum(), {}
-        checksum.add(version.policy_id, version.content_hash)
-        if stored_digests and version.row_digest != row_digest(version.policy_id, version.content_hash):
+        digest = row_digest(version.policy_id, version.content_hash)
+        checksum.add_digest(digest)
+        if stored_digests and version.row_digest != digest:
             digests_wrong.add(index)
         rows[version.policy_id] = version
     if current is not None and (diff := finish(current, checksum, rows)) is not None:
@@ -273,11 +274,11 @@ def range_is_consistent(view: ActiveView, sink: Sink, index: int, *, range_size:
     lo, hi = index * range_size, (index + 1) * range_size
     source = view.range_checksums(range_size, lo, hi).get(index, RangeChecksum())
     if isinstance(sink, ChecksumSource):
-        return source == sink.range_checksums(range_size, lo, hi).get(index, RangeChecksum())
-    target = RangeChecksum()
-    for version in read_target(sink, page_size, after_id=lo - 1, before_id=hi):
-        target.add(version.policy_id, version.content_hash)
-    return source == target
+        target = sink.range_checksums(range_size, lo, hi)
+    else:
+        target = checksums_of(((v.policy_id, v.content_hash)
+                               for v in read_target(sink, page_size, after_id=lo - 1, before_id=hi)), range_size)
+    return source == target.get(index, RangeChecksum())
 
 
 def range_diff(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int) -> RangeDiff:

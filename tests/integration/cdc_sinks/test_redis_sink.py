@@ -11,7 +11,7 @@ import pytest
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
-from cdc_sinks.checksums import RangeChecksum
+from cdc_sinks.checksums import checksums_of
 from cdc_sinks.redis_cache import RedisCacheSink, redis_client
 
 pytestmark = pytest.mark.integration
@@ -65,10 +65,7 @@ def test_removals_leave_markers_and_older_events_lose(cache):
 
 
 def _expected_checksums(cache, range_size: int) -> dict:
-    expected: dict[int, RangeChecksum] = {}
-    for v in cache.read_back(0, 1000):
-        expected.setdefault(v.policy_id // range_size, RangeChecksum()).add(v.policy_id, v.content_hash)
-    return expected
+    return checksums_of(((v.policy_id, v.content_hash) for v in cache.read_back(0, 1000)), range_size)
 
 
 def test_range_checksums_follow_updates_removals_and_expiry(cache):

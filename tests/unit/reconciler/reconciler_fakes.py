@@ -7,7 +7,7 @@ from typing import Sequence
 from aegis.errors import TransientError
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
-from cdc_sinks.checksums import RangeChecksum, row_digest
+from cdc_sinks.checksums import RangeChecksum, checksums_of
 
 
 class FakeSink:
@@ -109,11 +109,8 @@ class FakeView:
         return {i: r for i, r in self.rows_by_id.items() if r.is_active}
 
     def range_checksums(self, range_size, lo=None, hi=None):
-        out: dict[int, RangeChecksum] = {}
-        for i, r in sorted(self._active().items()):
-            if (lo is None or i >= lo) and (hi is None or i < hi):
-                out.setdefault(i // range_size, RangeChecksum()).add(i, r.content_hash)
-        return out
+        return checksums_of(((i, r.content_hash) for i, r in self._active().items()
+                             if (lo is None or i >= lo) and (hi is None or i < hi)), range_size)
 
     def hashes(self, lo, hi):
         self.hash_queries += 1

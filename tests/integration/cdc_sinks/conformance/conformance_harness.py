@@ -29,7 +29,7 @@ from aegis.models.change_decoding import build_decoder
 from aegis.models.change_event import decode_change
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.checksums import ChecksumSource, RangeChecksum
+from cdc_sinks.checksums import ChecksumSource, checksums_of
 from cdc_sinks.runtime import SinkRuntime
 from reconciler.drift import read_target
 
@@ -246,9 +246,8 @@ def checksums_agree(sink: Sink, expected: dict[int, tuple[int, str]]) -> bool:
     """A target computing range checksums itself gives those of ``expected`` (True for any other target)."""
     if not isinstance(sink, ChecksumSource):
         return True
-    want: dict[int, RangeChecksum] = {}
-    for policy_id, (_, content_hash) in expected.items():
-        want.setdefault(policy_id // CHECKSUM_RANGE, RangeChecksum()).add(policy_id, content_hash)
+    want = checksums_of(((policy_id, content_hash) for policy_id, (_, content_hash) in expected.items()),
+                        CHECKSUM_RANGE)
     return sink.range_checksums(CHECKSUM_RANGE, 0, None) == want
 
 
