@@ -40,6 +40,11 @@ COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dat
 # searchable to p99 0.64 s at 10/s (bench/RESULTS.md, Milvus sink); idle it costs ~5-8 % more of a core.
 TIME_TICK_MS = 50
 GRACEFUL_STOP_SECONDS = 10
+# Milvus does not revoke its etcd sessions when it stops, and the embedded etcd restarts their
+# leases with the full TTL: until the old sessions expire, root coord waits for their time ticks and
+# every Strong read after a restart times out (default 30 s: a restarted Milvus served Strong reads
+# ~36 s after start). Keep-alives are local calls to the embedded etcd, every TTL/3.
+SESSION_TTL_SECONDS = 10
 
 
 def ports(base: int) -> dict[str, int]:
@@ -65,6 +70,16 @@ def write_etcd_config(path: Path, data_dir: Path, client_port: int, peer_port: i
     }))
 
 
+def tune(document: dict) -> None:
+    """Our settings over the package's config: loopback only, quick stop, short ticks and sessions."""
+    for component in COMPONENTS:
+        document.setdefault(component, {})["ip"] = "127.0.0.1"
+    common = document.setdefault("common", {})
+    common["gracefulStopTimeout"] = GRACEFUL_STOP_SECONDS
+    common.setdefault("session", {})["ttl"] = SESSION_TTL_SECONDS
+    document.setdefault("proxy", {})["timeTickInterval"] = TIME_TICK_MS
+
+
 def render_config(base_dir: Path, base_port: int) -> Path:
     """Write ``base_dir/configs/milvus.yaml`` for our ports; return the Milvus executable."""
     from milvus import MilvusServerConfig, _initialize_data_files
@@ -83,10 +98,7 @@ def render_config(base_dir: Path, base_port: int) -> Path:
     write_etcd_config(etcd_config, base_dir / "data" / "etcd.data",
                       named["etcd_port"], named["etcd_peer_port"])
     document["etcd"]["config"] = {"path": str(etcd_config)}
-    for component in COMPONENTS:
-        document.setdefault(component, {})["ip"] = "127.0.0.1"
-    document["common"]["gracefulStopTimeout"] = GRACEFUL_STOP_SECONDS
-    document["proxy"]["timeTickInterval"] = TIME_TICK_MS
+    tune(document)
     config_file.write_text(yaml.safe_dump(document, sort_keys=False))
     _initialize_data_files(str(base_dir))
     return base_dir / "bin" / "milvus"

@@ -10,7 +10,7 @@ from pymilvus.exceptions import MilvusException, MilvusUnavailableException, Par
 
 from aegis.errors import DataError, TerminalError, TransientError
 from aegis.settings import EmbeddingSettings, MilvusSettings
-from aegis.stack.milvus_launcher import ports
+from aegis.stack.milvus_launcher import SESSION_TTL_SECONDS, TIME_TICK_MS, ports, tune
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, SinkRecord
 from cdc_sinks.milvus.collection import (LIMITS, StoredRow, blank_marker, collection_name, end_date_number, fit,
                                          kept_marker, record_entity)
@@ -130,3 +130,12 @@ def test_the_sink_loads_the_model_only_when_it_embeds(monkeypatch):
     assert lazy.version == settings.version and not loaded
     assert lazy.dimension == 384 and len(lazy.embed(["a", "b"])) == 2
     assert loaded == [settings, settings]
+
+
+def test_launcher_tunes_ticks_sessions_and_binds_loopback():
+    document = {"common": {"session": {"ttl": 30, "retryTimes": 30}}, "proxy": {"timeTickInterval": 200}}
+    tune(document)
+    assert document["common"]["session"] == {"ttl": SESSION_TTL_SECONDS, "retryTimes": 30}
+    assert SESSION_TTL_SECONDS < 30  # a restart waits for the old sessions to expire (Strong reads time out)
+    assert document["proxy"]["timeTickInterval"] == TIME_TICK_MS
+    assert document["queryNode"]["ip"] == "127.0.0.1"
