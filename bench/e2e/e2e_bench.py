@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from aegis.db import connect  # noqa: E402
 from aegis.settings import Settings, load_settings  # noqa: E402
+from bench.common.cpu import CpuMeter  # noqa: E402
 from bench.common.targets import (TARGETS, SinkProcess, build_reader, namespace_env,  # noqa: E402
                                   start_group_at_end)
 from bench.e2e import report  # noqa: E402
@@ -65,6 +66,8 @@ class Session:
         self.conn = connect(self.settings.postgres, autocommit=True)
         self.readers = {t: build_reader(t, self.settings) for t in targets}
         self.processes: dict[str, SinkProcess] = {}
+        self.cpu = CpuMeter(self.settings.stack.state_path,
+                            lambda: {t: p.process.pid for t, p in self.processes.items() if p.alive()})
         try:
             for t in targets:
                 start_group_at_end(self.settings, f"{self.env['SINKS_GROUP_ID_PREFIX']}{t}")
@@ -125,23 +128,33 @@ class Session:
             p.start()
         load = report.LoadSampler()
         load.start()
+        cpu_before, started = self.cpu.sample(), time.monotonic()
         changes, achieved = run_load(self.settings, self.generator, list(logs.values()), rate, seconds, writers,
                                      per_transaction)
         deadline = time.monotonic() + drain
         while time.monotonic() < deadline and any(log.pending for log in logs.values()):
             time.sleep(0.1)
+        cpu = {"wall_s": round(time.monotonic() - started, 2), "seconds": self.cpu.since(cpu_before, self.cpu.sample())}
         for p in pollers:
             p.stop.set()
             p.join(30)
         load.stop()
         result = {"rate": rate, "achieved_rate": round(achieved, 1), "changes": changes, "writers": writers,
                   "per_transaction": per_transaction,
-                  "loadavg": load.summary(), "targets": {}}
+                  "loadavg": load.summary(), "cpu": cpu, "targets": {}}
         for t, log in logs.items():
             result["targets"][t] = report.lag_summary(log, changes, drain, poll_errors=pollers[self.targets.index(t)].errors)
             if log.pending and not last:
                 self.restart_at_end(t)
         return result
+
+    def idle_cpu(self, seconds: float) -> dict:
+        """What every component burns with no load (sinks polling, servers ticking), per second."""
+        before, started = self.cpu.sample(), time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - started
+        return {"wall_s": round(wall, 2),
+                "per_second": {k: round(v / wall, 4) for k, v in self.cpu.since(before, self.cpu.sample()).items()}}
 
     def close(self) -> None:
         for process in self.processes.values():
@@ -165,11 +178,16 @@ def run_group(targets: list[str], rates: list[int], args, extra_env: dict[str, s
         if args.warmup:  # not reported: first writes pay for JIT, query planning, index segments
             warm = session.measure(min(rates), args.warmup, args.drain, max(1, min(8, min(rates) // 50)))
             print(f"warm-up: {json.dumps(warm['targets'])}", file=sys.stderr, flush=True)
+        if args.idle:
+            idle = session.idle_cpu(args.idle)
+            print(f"idle CPU: {json.dumps(idle)}", file=sys.stderr, flush=True)
         for n, rate in enumerate(rates):
             writers = args.writers or max(1, min(8, rate // 50))
             per_transaction = args.per_transaction or max(1, rate // 500)
             results.append(session.measure(rate, args.seconds, args.drain, writers, per_transaction=per_transaction,
                                            last=n == len(rates) - 1))
+            if args.idle:
+                results[-1]["cpu"]["idle_per_second"] = idle["per_second"]
             print(json.dumps(results[-1], ensure_ascii=False), file=sys.stderr, flush=True)
             time.sleep(2)
     finally:
@@ -193,6 +211,8 @@ def main() -> None:
     parser.add_argument("--per-transaction", type=int, default=0,
                         help="changes per writer transaction (default: rate/500, at least 1: one per change up "
                              "to 999/s; a Python writer tops out near 700 single-change commits/s here)")
+    parser.add_argument("--idle", type=float, default=10,
+                        help="seconds of no load before the rates, to measure each component's idle CPU (0: skip)")
     parser.add_argument("--results", type=Path, default=report.RESULTS, help="Markdown file to add the table to")
     parser.add_argument("--no-results", action="store_true", help="print only; write neither the results file nor the plot")
     parser.add_argument("--plot", type=Path, default=report.PLOT, help="PNG latency plot")

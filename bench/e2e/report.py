@@ -103,7 +103,55 @@ def markdown(summary: dict) -> str:
     best = ", ".join(f"{t} {'none of the rates' if v is None else f'{v:,}/s'}"
                      for t, v in summary["sustained"].items())
     lines += ["", f"Highest rate sustained with p99 < 2 s (of the rates run): {best}."]
+    lines += cpu_markdown(summary)
     return "\n".join(lines)
+
+
+BENCH_COMPONENT = "benchmark"
+
+
+def cpu_budget(run: dict, cores: int) -> dict | None:
+    """Per component: CPU seconds, mean cores and µs per change net of its idle burn; and the rate
+    the pipeline (everything but the benchmark's own writers and pollers) would reach if it had the
+    machine's cores to itself at this cost per change: (cores − idle) / Σ µs per change."""
+    cpu = run.get("cpu")
+    if not cpu or not run["changes"]:
+        return None
+    wall, idle = cpu["wall_s"], cpu.get("idle_per_second", {})
+    rows = {}
+    for name, seconds in sorted(cpu["seconds"].items(), key=lambda kv: -kv[1]):
+        net = max(0.0, seconds - idle.get(name, 0.0) * wall)
+        rows[name] = {"cpu_s": seconds, "cores": round(seconds / wall, 2),
+                      "us_per_change": round(net / run["changes"] * 1e6)}
+    pipeline_us = sum(r["us_per_change"] for n, r in rows.items() if n != BENCH_COMPONENT)
+    idle_cores = sum(v for n, v in idle.items() if n != BENCH_COMPONENT)
+    ceiling = (cores - idle_cores) / pipeline_us * 1e6 if pipeline_us else None
+    return {"components": rows, "pipeline_us_per_change": pipeline_us, "idle_cores": round(idle_cores, 2),
+            "ceiling_per_s": None if ceiling is None else round(ceiling)}
+
+
+def cpu_markdown(summary: dict) -> list[str]:
+    """One column per rate: each component's µs of CPU per change (net of idle) and mean cores."""
+    budgets = [(run, cpu_budget(run, summary["machine"]["cores"])) for run in summary["runs"]]
+    budgets = [(run, b) for run, b in budgets if b]
+    if not budgets:
+        return []
+    names = list(dict.fromkeys(n for _, b in budgets for n in b["components"]))
+    head = " | ".join(f"{', '.join(run['group'])} at {run['rate']:,}/s ({run['achieved_rate']:,.0f})"
+                      for run, _ in budgets)
+    lines = ["", "CPU per change, net of each component's idle burn (µs), and mean cores used, from `/proc` "
+             "over each rate's load and drain:", "", f"| component | {head} |",
+             "|---|" + "---|" * len(budgets)]
+    for name in names:
+        cells = [b["components"].get(name) for _, b in budgets]
+        lines.append(f"| {name} | " + " | ".join("–" if c is None else f"{c['us_per_change']:,} µs ({c['cores']})"
+                                                for c in cells) + " |")
+    lines.append("| **pipeline** (all but the benchmark) | " + " | ".join(
+        f"**{b['pipeline_us_per_change']:,} µs**" for _, b in budgets) + " |")
+    lines.append(f"| idle burn of the pipeline (cores) | " + " | ".join(str(b["idle_cores"]) for _, b in budgets) + " |")
+    lines.append(f"| rate {summary['machine']['cores']} cores would carry at this cost | " + " | ".join(
+        "–" if b["ceiling_per_s"] is None else f"{b['ceiling_per_s']:,}/s" for _, b in budgets) + " |")
+    return lines
 
 
 def write_results(path: Path, summary: dict) -> None:

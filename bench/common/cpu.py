@@ -1,0 +1,101 @@
+"""CPU time per component of the pipeline, from ``/proc``: where a benchmark's cores went.
+
+A component is a process group (each local-stack server leads its own: ``.stack/pids``), one
+process with its descendants (a sink), or this process (the benchmark's writers and pollers).
+Times are user + system, including children the component has reaped (PostgreSQL backends that
+ended). ``CpuMeter.sample()`` reads them all at once; the difference of two samples is the CPU
+each component used in between.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    pid: int
+    ppid: int
+    pgrp: int
+    own_seconds: float  # utime + stime
+    reaped_seconds: float  # cutime + cstime: children it waited for
+
+    @property
+    def cpu_seconds(self) -> float:
+        return self.own_seconds + self.reaped_seconds
+
+
+def read_stat(pid: int | str) -> ProcStat | None:
+    """One process's ``/proc/PID/stat``, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces and ")"
+    # fields[0] is field 3 (state): ppid = 4, pgrp = 5, utime..cstime = 14..17
+    own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+    return ProcStat(int(pid), int(fields[1]), int(fields[2]), own / TICKS, reaped / TICKS)
+
+
+def all_stats() -> list[ProcStat]:
+    stats = (read_stat(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    return [s for s in stats if s is not None]
+
+
+def group_cpu(stats: list[ProcStat], pgrp: int) -> float:
+    return sum(s.cpu_seconds for s in stats if s.pgrp == pgrp)
+
+
+def tree_cpu(stats: list[ProcStat], root: int) -> float:
+    """CPU of ``root`` and every live descendant."""
+    children: dict[int, list[ProcStat]] = {}
+    for s in stats:
+        children.setdefault(s.ppid, []).append(s)
+    own = next((s for s in stats if s.pid == root), None)
+    total, todo = (own.cpu_seconds if own else 0.0), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            total += child.cpu_seconds
+            todo.append(child.pid)
+    return total
+
+
+def stack_groups(state_dir: Path) -> dict[str, int]:
+    """The local stack's running servers: name → process group (its pid file's pid)."""
+    groups = {}
+    for pid_file in sorted((state_dir / "pids").glob("*.pid")):
+        try:
+            pid = json.loads(pid_file.read_text())["pid"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if read_stat(pid) is not None:
+            groups[pid_file.stem] = pid
+    return groups
+
+
+class CpuMeter:
+    """Samples the CPU seconds of named components; ``since(earlier)`` gives the difference."""
+
+    def __init__(self, state_dir: Path, sinks: Callable[[], dict[str, int]], own_name: str = "benchmark"):
+        self.state_dir, self.sinks, self.own_name = state_dir, sinks, own_name
+
+    def sample(self) -> dict[str, float]:
+        stats = all_stats()
+        values = {name: group_cpu(stats, pgrp) for name, pgrp in stack_groups(self.state_dir).items()}
+        for name, pid in self.sinks().items():
+            values[f"sink {name}"] = tree_cpu(stats, pid)
+        own = read_stat(os.getpid())  # not its reaped children: those are sinks it restarted
+        values[self.own_name] = own.own_seconds if own else 0.0
+        return values
+
+    @staticmethod
+    def since(earlier: dict[str, float], later: dict[str, float]) -> dict[str, float]:
+        """CPU seconds used per component between two samples (a component that restarted counts
+        from zero, so its figure is a lower bound)."""
+        return {name: round(max(0.0, value - earlier.get(name, 0.0)), 3) for name, value in later.items()}
