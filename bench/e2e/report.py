@@ -87,7 +87,9 @@ def markdown(summary: dict) -> str:
     m = summary["machine"]
     lines = [f"Run of {m['date']}: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, {m['system']}, "
              f"Python {m['python']}; load average at start {' / '.join(map(str, m['loadavg_at_start']))}.",
-             f"Command: `{summary['command']}`", "",
+             f"Command: `{summary['command']}`"
+             + (f" (each target read every {summary['runs'][0]['poll_interval_s']:g} s)"
+                if summary["runs"] and "poll_interval_s" in summary["runs"][0] else ""), "",
              "| target | rate (achieved) | changes | p50 ms | p95 ms | p99 ms | max ms | not visible | "
              "load avg (min–max) | p99 < 2 s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
