@@ -25,11 +25,12 @@ Debezium 3.6 with the JSON converter and ``schemas.enable=false``:
 
 from __future__ import annotations
 
-import json
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aegis.errors import DataError, ErrorCode
 from aegis.models.policy import PolicyRow
@@ -40,6 +41,9 @@ class Op(str, Enum):
     UPDATE = "u"
     DELETE = "d"
     READ = "r"  # snapshot
+
+
+OP_CODES = frozenset(o.value for o in Op)
 
 
 class SourceInfo(BaseModel):
@@ -60,12 +64,18 @@ class ChangeEvent(BaseModel):
     policy_id: int
     tombstone: bool = False
     op: Op | None = None
-    before: PolicyRow | None = None
     after: PolicyRow | None = None
     lsn: int | None = None
     tx_id: int | None = None
     ts_ms: int | None = None
     source_ts_ms: int | None = None
+    before_image: Any = Field(default=None, repr=False)
+    """The envelope's ``before`` as sent; ``before`` reads it only when asked (no sink does)."""
+
+    @cached_property
+    def before(self) -> PolicyRow | None:
+        """The full old row (REPLICA IDENTITY FULL), or None: absent, key-only or not a row."""
+        return _before_image(self.before_image)
 
     @property
     def is_removal(self) -> bool:
@@ -85,8 +95,8 @@ def _loads(raw: bytes | str | None, what: str) -> Any:
     if raw is None:
         return None
     try:
-        return _unwrap(json.loads(raw))
-    except (ValueError, TypeError, RecursionError) as exc:
+        return _unwrap(orjson.loads(raw))
+    except (ValueError, TypeError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise DataError(f"change event {what} is not JSON: {exc}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
 
 
@@ -111,7 +121,7 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
     if envelope is None:
         return ChangeEvent(policy_id=policy_id, tombstone=True)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("op"), str) \
-            or envelope["op"] not in {o.value for o in Op}:
+            or envelope["op"] not in OP_CODES:
         raise DataError(f"change event for policy {policy_id} has no known op: {str(value)[:200]!r}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
     op = Op(envelope["op"])
@@ -127,7 +137,7 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
         if op is Op.DELETE and after is not None:
             raise DataError(f"delete event for policy {policy_id} carries an `after` row",
                             code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-        return ChangeEvent(policy_id=policy_id, op=op, before=_before_image(envelope.get("before")), after=after,
+        return ChangeEvent(policy_id=policy_id, op=op, before_image=envelope.get("before"), after=after,
                            lsn=source.lsn, tx_id=source.txId, ts_ms=envelope.get("ts_ms"),
                            source_ts_ms=source.ts_ms)
     except ValidationError as exc:

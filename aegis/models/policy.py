@@ -8,6 +8,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -112,7 +113,7 @@ class PolicyRow(PolicyDescription):
     @classmethod
     def _json_text(cls, value: Any) -> Any:
         # Debezium sends jsonb columns as JSON text.
-        return json.loads(value) if isinstance(value, str) else value
+        return orjson.loads(value) if isinstance(value, str) else value
 
     @property
     def is_active(self) -> bool:
