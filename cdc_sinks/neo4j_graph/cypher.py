@@ -19,7 +19,7 @@ pipelines or test runs can share Community Edition's single database without see
 
 from __future__ import annotations
 
-from cdc_sinks.neo4j_graph.model import DIMENSION_LABELS, DIMENSIONS, POLICY, REMOVED_POLICY
+from cdc_sinks.neo4j_graph.model import DIMENSION_LABELS, DIMENSIONS, POLICY, REMOVED_POLICY, TEMPORAL_PROPERTIES
 
 _RELATIONSHIP_TYPES = "|".join(d.relationship for d in DIMENSIONS)
 
@@ -48,6 +48,7 @@ class GraphStatements:
         self.namespace = namespace
         policy, removed = self.label(POLICY), self.label(REMOVED_POLICY)
         links = "".join(self._link(d.field, d.relationship, self.label(d.label)) for d in DIMENSIONS)
+        temporal = ", ".join(f"p.{name} = {function}(row.{name})" for name, function in TEMPORAL_PROPERTIES.items())
         self.upsert_policies = f"""
 UNWIND $rows AS row
 OPTIONAL MATCH (gone:{removed} {{id: row.id}})
@@ -59,7 +60,7 @@ WHERE p.lsn IS NULL OR p.lsn <= row.lsn
 FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
 WITH row, p, p.links_hash IS NULL OR p.links_hash <> row.links_hash AS relink
 SET p += row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.row_digest = row.row_digest,
-    p.links_hash = row.links_hash
+    p.links_hash = row.links_hash, {temporal}
 WITH row, p, relink
 CALL (p, relink, row) {{
   OPTIONAL MATCH (p)-[old:{_RELATIONSHIP_TYPES}]->(d)

@@ -78,6 +78,11 @@ class PolicyNode(BaseModel):
     updated_at: datetime | None = None
 
 
+TEMPORAL_PROPERTIES = {"updated_at": "datetime", "application_start_date": "date", "application_end_date": "date"}
+"""Node properties sent as ISO-8601 text and made temporal by Cypher (``datetime()``, ``date()``): the
+driver's Python packing of one ``datetime`` costs ~35 µs, more than the rest of the row."""
+
+
 class GraphPolicy(BaseModel):
     """A policy as written to the graph: its node, its version, and the dimension nodes it points at."""
 
@@ -113,7 +118,10 @@ class GraphPolicy(BaseModel):
         """One row of the batch upsert's ``$rows`` parameter."""
         row: dict[str, Any] = {"id": self.node.id, "lsn": self.lsn, "content_hash": self.content_hash,
                                "row_digest": row_digest(self.node.id, self.content_hash),
-                               "props": self.node.model_dump()}
+                               "props": self.node.model_dump(exclude=set(TEMPORAL_PROPERTIES))}
+        for name in TEMPORAL_PROPERTIES:
+            value = getattr(self.node, name)
+            row[name] = None if value is None else value.isoformat()
         links = []
         for dimension in DIMENSIONS:
             targets = getattr(self, dimension.field)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 from contextlib import closing
-from datetime import date
+from datetime import date, datetime, timezone
 
 import neo4j
 import pytest
@@ -69,6 +69,7 @@ BIZINFO_EXPORT = PolicyDocument(
     issuing_organization="중소벤처기업부", executing_organization="(재)중소기업진흥공단",
     target_regions=["서울", "경기", "인천"], target_group="중소기업", support_field="수출",
     funding_type="바우처", application_start_date=date(2026, 1, 5), application_end_date=date(2026, 2, 27),
+    updated_at=datetime(2026, 1, 6, 9, 30, 15, 123456, tzinfo=timezone.utc),
     original_url="https://www.bizinfo.go.kr/web/lay1/bbs/S1T122C128/AS/74/view.do?pblancId=PBLN_000000000127023",
     contact_email="ex***@kosmes.or.kr", status="active")
 KSTARTUP_PRESTART = PolicyDocument(
@@ -133,6 +134,9 @@ def test_a_handful_of_policies_share_organisation_region_and_category_nodes(sink
     assert policy["title"] == BIZINFO_EXPORT.title and policy["status"] == "active"
     assert policy["lsn"] == 1101 and policy["content_hash"] == "h101-1101"
     assert policy["application_end_date"] == neo4j.time.Date(2026, 2, 27)
+    assert policy["application_start_date"] == neo4j.time.Date(2026, 1, 5)
+    assert policy["updated_at"].to_native() == BIZINFO_EXPORT.updated_at  # a DateTime, to the microsecond
+    assert "updated_at" not in query(graph_driver, "MATCH (p:Policy {id: 102}) RETURN p")[0]["p"]  # None: absent
     assert "contact_email" not in policy and "content" not in policy
 
 

@@ -5,7 +5,7 @@ from datetime import date
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j_graph import normalise
-from cdc_sinks.neo4j_graph.model import DIMENSIONS, GraphPolicy
+from cdc_sinks.neo4j_graph.model import DIMENSIONS, TEMPORAL_PROPERTIES, GraphPolicy
 
 
 def _document(**overrides) -> PolicyDocument:
@@ -57,13 +57,15 @@ def test_projection_rows_carry_version_node_properties_and_dimensions():
     row = GraphPolicy.from_record(record).to_parameters()
     assert (row["id"], row["lsn"], row["content_hash"]) == (7, 123, "abc")
     assert row["props"]["title"] == "수출바우처"
-    assert row["props"]["application_end_date"] == date(2026, 12, 31)
+    # temporal properties travel as ISO text (Cypher's date()/datetime() make them temporal again)
+    assert row["application_end_date"] == "2026-12-31" and row["application_start_date"] is None
+    assert not set(TEMPORAL_PROPERTIES) & set(row["props"])
     assert row["issued_by"] == row["executed_by"] == [{"key": "중소벤처기업부", "name": "중소벤처기업부"}]
     assert [r["name"] for r in row["regions"]] == ["서울특별시", "경기도"]
     assert [g["name"] for g in row["target_groups"]] == ["중소기업", "소상공인"]
     assert row["sources"] == [{"key": "bizinfo", "name": "bizinfo"}]
     assert set(row) == {"id", "lsn", "content_hash", "row_digest", "props", "links", "links_hash",
-                        *(d.field for d in DIMENSIONS)}
+                        *TEMPORAL_PROPERTIES, *(d.field for d in DIMENSIONS)}
     assert row["row_digest"] == row_digest(row["id"], row["content_hash"])
     assert "TARGETS_REGION:경기도" in row["links"] and row["links"] == sorted(row["links"])
 
