@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import redis
+from redis.commands.core import Script
 
 from aegis.errors import ErrorCode, TerminalError, TransientError
 from aegis.settings import Settings
@@ -189,13 +190,10 @@ class RedisCacheSink:
         if not records:
             return
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for r in records:
-                self._upsert(keys=[self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key],
-                             args=[str(r.lsn), r.content_hash, r.document.model_dump_json(), self.ttl, r.policy_id,
-                                   r.row_digest],
-                             client=pipe)
-            pipe.execute()
+            self._pipelined(self._upsert, [
+                ([self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key],
+                 [str(r.lsn), r.content_hash, r.document.model_dump_json(), self.ttl, r.policy_id, r.row_digest])
+                for r in records])
         except redis.RedisError as exc:
             raise _translate(exc, f"upsert of {len(records)} record(s)") from None
 
@@ -203,13 +201,30 @@ class RedisCacheSink:
         if not removals:
             return
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for r in removals:
-                self._remove(keys=[self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key],
-                             args=[str(r.lsn), r.policy_id], client=pipe)
-            pipe.execute()
+            self._pipelined(self._remove, [
+                ([self.doc_key(r.policy_id), self.version_key(r.policy_id), self.ids_key], [str(r.lsn), r.policy_id])
+                for r in removals])
         except redis.RedisError as exc:
             raise _translate(exc, f"removal of {len(removals)} record(s)") from None
+
+    def _pipelined(self, script: Script, calls: list[tuple[list[str], list]]) -> None:
+        """Run ``script`` once per (keys, args) in one pipeline, by its SHA.
+
+        redis-py's pipelined ``Script`` asks ``SCRIPT EXISTS`` first, a round trip per batch; here a
+        script missing from the server (flushed by a restart) fails the pipeline with NOSCRIPT, and
+        it is loaded and the whole pipeline run again (every script is LSN-guarded: a repeat is a no-op).
+        """
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            try:
+                pipe.execute()
+                return
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                script.sha = self.client.script_load(script.script)
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         """Cached policies with id > ``after_id`` by id; ids whose document expired are skipped."""

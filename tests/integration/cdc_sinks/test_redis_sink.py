@@ -93,3 +93,14 @@ def test_range_checksums_read_members_written_before_digests_through_the_record(
     assert [v.policy_id for v in cache.read_back(0, 10)] == [1, 2]
     _upsert(cache, _message(2, 11, title="rewritten"))
     assert cache.client.zcard(cache.ids_key) == 2
+
+
+def test_scripts_flushed_by_a_restart_are_loaded_again(cache):
+    _upsert(cache, _message(5, 10, title="before"))
+    cache.client.script_flush()  # what a Redis restart does to the script cache
+    _upsert(cache, _message(5, 11, title="after"), _message(6, 11))
+    assert json.loads(cache.get_document(5))["title"] == "after" and cache.get_document(6) is not None
+    cache.client.script_flush()
+    cache.remove_batch([Removal(5, 12)])
+    assert cache.get_document(5) is None
+    assert [v.policy_id for v in cache.read_back(0, 10)] == [6]
