@@ -10,7 +10,7 @@ import elasticsearch
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import SearchEngine, translate_status
+from cdc_sinks.search.engine import SearchEngine, ndjson, translate_status
 
 T = TypeVar("T")
 ADMIN_TIMEOUT = 60  # index and alias changes wait for the cluster state: slower than writes
@@ -68,7 +68,7 @@ class ElasticsearchEngine(SearchEngine):
         self._call("update aliases", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.update_aliases(actions=actions))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
-        answer = self._call("bulk", lambda: self.client.bulk(operations=operations, refresh=refresh))
+        answer = self._call("bulk", lambda: self.client.bulk(operations=ndjson(operations), refresh=refresh))
         return list(answer.get("items", []))
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+import orjson
+
 from aegis.errors import ErrorCode, TerminalError, TransientError
 from aegis.settings import SearchSettings
 
@@ -91,3 +93,8 @@ def build_engine(search: SearchSettings) -> SearchEngine:
         return ElasticsearchEngine(search)
     from cdc_sinks.search.opensearch_engine import OpenSearchEngine
     return OpenSearchEngine(search)
+
+
+def ndjson(operations: list[dict[str, Any]]) -> bytes:
+    """A bulk request body: one JSON document per line (orjson: ~3x the clients' stdlib serializer)."""
+    return b"\n".join(map(orjson.dumps, operations)) + b"\n"

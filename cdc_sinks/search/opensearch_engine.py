@@ -9,7 +9,7 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_errors
 
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import SearchEngine, translate_status
+from cdc_sinks.search.engine import SearchEngine, ndjson, translate_status
 
 T = TypeVar("T")
 ADMIN_TIMEOUT = 60  # index and alias changes wait for the cluster state: slower than writes
@@ -71,7 +71,7 @@ class OpenSearchEngine(SearchEngine):
         self._call("update aliases", lambda: self.client.indices.update_aliases(body={"actions": actions}, request_timeout=ADMIN_TIMEOUT))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
-        answer = self._call("bulk", lambda: self.client.bulk(body=operations, params={"refresh": refresh}))
+        answer = self._call("bulk", lambda: self.client.bulk(body=ndjson(operations), params={"refresh": refresh}))
         return answer.get("items", [])
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
