@@ -29,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
-from aegis.errors import ErrorCode, TerminalError
+from aegis.errors import AegisError, ErrorCode, TerminalError
 from aegis.settings import MilvusSettings, Settings
 from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord, StoredVersion
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
@@ -133,7 +133,15 @@ class MilvusVectorSink:
         return self.collection
 
     def ping(self) -> bool:
-        return self.store.ping()
+        """Milvus answers and the collection behind the alias serves the reads every write starts with
+        (no alias yet: the write path creates it)."""
+        if not self.store.ping():
+            return False
+        try:
+            target = self.store.alias_target(self.alias)
+        except AegisError:
+            return False
+        return target is None or self.store.serves_reads(target)
 
     # ------------------------------------------------------------------ writes
     def stored_rows(self, collection: str, ids: Sequence[int], fields: Sequence[str]) -> dict[int, StoredRow]:

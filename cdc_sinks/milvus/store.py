@@ -146,6 +146,18 @@ class MilvusStore:
 
         return mkts_from_unixtime(time.time())
 
+    def serves_reads(self, collection: str) -> bool:
+        """True when ``collection`` answers a read at ``MILVUS_CONSISTENCY_LEVEL`` within the short
+        timeout. A restarted Milvus answers calls ~10 s before it serves Strong reads (docs/milvus.md,
+        "After a restart"); a sink resumed on the first answer only waits out full-timeout reads."""
+        try:
+            self.run(lambda c: c.query(collection, filter="id in [-1]", output_fields=["id"],
+                                       consistency_level=self.settings.consistency_level,
+                                       timeout=self.fast_timeout), "read probe")
+            return True
+        except AegisError:
+            return False
+
     def query_ids(self, collection: str, ids: Sequence[int], fields: Sequence[str]) -> list[dict]:
         if not ids:
             return []

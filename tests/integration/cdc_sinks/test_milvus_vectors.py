@@ -234,3 +234,15 @@ def test_range_checksums_cover_gaps_stray_ids_and_bounds(loaded):
 
     for lo, hi in [(0, None), (0, 104), (104, 50_000), (50_000, None), (0, 101), (200, 30_000)]:
         assert loaded.range_checksums(100, lo, hi) == expected(lo, hi), (lo, hi)
+
+
+def test_ping_waits_until_the_collection_serves_reads(sink):
+    """A Milvus that answers but cannot serve the sink's reads (a released collection here; a
+    restarted server waiting for its old sessions to expire in a fault) keeps the sink paused."""
+    assert sink.ping()
+    sink.store.run(lambda c: c.release_collection(sink.collection), "release collection")
+    try:
+        assert sink.store.ping() and not sink.ping()
+    finally:
+        sink.store.run(lambda c: c.load_collection(sink.collection, timeout=sink.store.ddl_timeout), "load collection")
+    assert sink.ping()
