@@ -161,6 +161,7 @@ class MilvusSettings(BaseSettings):
     hnsw_ef_construction: int = Field(200, ge=8, le=512, description="HNSW efConstruction (build quality).")
     search_ef: int = Field(64, ge=1, le=32768, description="HNSW ef at search time (recall vs latency).")
     timeout_seconds: float = Field(10.0, gt=0, description="Timeout of one Milvus call.")
+    batch_size: int = Field(2000, ge=1, le=100_000, description="Most change events in one micro-batch of the Milvus sink (instead of SINKS_BATCH_SIZE): every upsert is embedded, so catching up on a backlog in bigger batches embeds each policy once per batch, not once per change.")
 
     @property
     def address(self) -> str:

@@ -102,6 +102,7 @@ class Sink(Protocol):
     """A target store. Implementations live one per module in ``cdc_sinks/``."""
 
     name: str
+    # Optional: ``batch_size: int`` — this sink's micro-batch instead of ``SINKS_BATCH_SIZE`` (Milvus).
 
     def ensure_ready(self) -> None:
         """Create indexes, collections, constraints idempotently. Raise ``TransientError`` if unreachable."""

@@ -143,7 +143,8 @@ class SinkRuntime:
 
     def _consume(self, consumer: Consumer) -> list[ConsumedMessage]:
         cfg = self.settings.sinks
-        raw = consumer.consume(num_messages=cfg.batch_size, timeout=cfg.batch_wait_ms / 1000)
+        size = getattr(self.sink, "batch_size", None) or cfg.batch_size  # a sink may carry its own (Milvus)
+        raw = consumer.consume(num_messages=size, timeout=cfg.batch_wait_ms / 1000)
         messages = []
         for m in raw:
             error = m.error()

@@ -67,6 +67,7 @@ class MilvusVectorSink:
         self.settings = milvus
         self.alias = milvus.collection_alias
         self.embedder = embedder
+        self.batch_size = milvus.batch_size  # the runtime's micro-batch for this sink (MILVUS_BATCH_SIZE)
         self.stats = WriteStats()
         self._collection: str | None = None
 

@@ -56,3 +56,25 @@ def test_health_ready_only_while_consuming_and_target_answers():
         assert "pipeline_lag_seconds" in text and "db_sync_latency_seconds_bucket" in text
     finally:
         server.stop()
+
+
+class _CountingConsumer:
+    def __init__(self):
+        self.asked: list[int] = []
+
+    def consume(self, num_messages: int, timeout: float):
+        self.asked.append(num_messages)
+        return []
+
+
+@pytest.mark.parametrize("own, expected", [(None, 500), (2000, 2000)])
+def test_a_sink_may_carry_its_own_batch_size(own, expected):
+    from cdc_sinks.runtime import SinkRuntime
+    from sink_memory import MemorySink
+
+    sink = MemorySink()
+    if own is not None:
+        sink.batch_size = own
+    runtime = SinkRuntime(sink, load_settings(None))
+    consumer = _CountingConsumer()
+    assert runtime._consume(consumer) == [] and consumer.asked == [expected]

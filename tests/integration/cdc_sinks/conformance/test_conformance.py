@@ -150,7 +150,7 @@ def test_target_down_under_load_loses_nothing(sut, writer):
 def test_sigkill_mid_batch_then_restart_converges(sut, writer):
     # The kill must land between two commits: Redis applies 100 messages in a few milliseconds, so on
     # an idle machine it could finish the whole load between two looks at the committed offsets.
-    sut.env["SINKS_BATCH_SIZE"] = "10" if sut.name == "redis" else "100"
+    sut.env["SINKS_BATCH_SIZE"] = sut.env["MILVUS_BATCH_SIZE"] = "10" if sut.name == "redis" else "100"
     ids = writer.create_many(KILL_LOAD // 2)
     writer.update_many(ids[::2])
     writer.update_many(ids[::4], status="rejected")
