@@ -45,6 +45,10 @@ GRACEFUL_STOP_SECONDS = 10
 # every Strong read after a restart times out (default 30 s: a restarted Milvus served Strong reads
 # ~36 s after start). Keep-alives are local calls to the embedded etcd, every TTL/3.
 SESSION_TTL_SECONDS = 10
+# A restarted Milvus replays each channel from its last checkpoint before it serves Strong reads;
+# the data node moves the checkpoint when it syncs a segment, by default every 600 s, so a server
+# that ran for minutes under load replayed minutes of changes first.
+SYNC_PERIOD_SECONDS = 30
 
 
 def ports(base: int) -> dict[str, int]:
@@ -78,6 +82,7 @@ def tune(document: dict) -> None:
     common["gracefulStopTimeout"] = GRACEFUL_STOP_SECONDS
     common.setdefault("session", {})["ttl"] = SESSION_TTL_SECONDS
     document.setdefault("proxy", {})["timeTickInterval"] = TIME_TICK_MS
+    document.setdefault("dataNode", {}).setdefault("segment", {})["syncPeriod"] = SYNC_PERIOD_SECONDS
 
 
 def render_config(base_dir: Path, base_port: int) -> Path:

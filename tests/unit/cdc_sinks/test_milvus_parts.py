@@ -10,7 +10,7 @@ from pymilvus.exceptions import MilvusException, MilvusUnavailableException, Par
 
 from aegis.errors import DataError, TerminalError, TransientError
 from aegis.settings import EmbeddingSettings, MilvusSettings
-from aegis.stack.milvus_launcher import SESSION_TTL_SECONDS, TIME_TICK_MS, ports, tune
+from aegis.stack.milvus_launcher import SESSION_TTL_SECONDS, SYNC_PERIOD_SECONDS, TIME_TICK_MS, ports, tune
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, SinkRecord
 from cdc_sinks.milvus.collection import (LIMITS, StoredRow, blank_marker, collection_name, end_date_number, fit,
                                          kept_marker, record_entity)
@@ -139,3 +139,4 @@ def test_launcher_tunes_ticks_sessions_and_binds_loopback():
     assert SESSION_TTL_SECONDS < 30  # a restart waits for the old sessions to expire (Strong reads time out)
     assert document["proxy"]["timeTickInterval"] == TIME_TICK_MS
     assert document["queryNode"]["ip"] == "127.0.0.1"
+    assert document["dataNode"]["segment"]["syncPeriod"] == SYNC_PERIOD_SECONDS < 600  # replay less after a restart
