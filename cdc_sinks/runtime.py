@@ -53,6 +53,10 @@ class RuntimeStats:
     committed: dict[TopicPartitionKey, int] = field(default_factory=dict)
 
 
+class ConsumerStalled(TransientError):
+    """The Kafka consumer holds no partition and has not rejoined its group in time."""
+
+
 class SinkRuntime:
     """Runs one sink until ``stop()`` is called (or a ``TerminalError`` ends it)."""
 
@@ -76,6 +80,8 @@ class SinkRuntime:
         self._last_event_ts: float | None = None
         self._last_lag_check = 0.0
         self._dlq: DeadLetterWriter | None = None
+        self._holding_since: float | None = None  # last moment the consumer held a partition
+        self._last_assignment_check = 0.0
 
     # ----------------------------------------------------------------- control
     def stop(self) -> None:
@@ -111,20 +117,56 @@ class SinkRuntime:
                            on_lost=self._on_lost)
         log.info("sink consuming", extra={"sink": self.sink.name, "topic": self.topic, "group": self.group_id})
         self.health.detail = "consuming"
+        self._holding_since = time.monotonic()
+        stalled = False
         try:
             while not self._stop.is_set():
                 messages = self._consume(consumer)
                 if messages:
                     self._process(consumer, messages)
                 self._update_lag(consumer)
+                self._check_assignment(consumer)
+        except ConsumerStalled:
+            stalled = True
+            raise
         finally:
             self.health.assigned_partitions = 0
-            self.health.detail = "stopped"
-            try:
-                consumer.close()  # revokes: commits what was written and not yet committed
-            except (KafkaException, RuntimeError) as exc:
-                log.warning("closing the consumer failed: %s", exc, extra={"sink": self.sink.name})
+            self.health.detail = "stalled" if stalled else "stopped"
+            if not stalled:  # a stuck consumer's close can block on the coordinator it lost
+                try:
+                    consumer.close()  # revokes: commits what was written and not yet committed
+                except (KafkaException, RuntimeError) as exc:
+                    log.warning("closing the consumer failed: %s", exc, extra={"sink": self.sink.name})
             self._dlq.close()
+
+    def _check_assignment(self, consumer: Consumer, every: float = 1.0) -> None:
+        """Raise ``ConsumerStalled`` after ``SINKS_REJOIN_TIMEOUT_SECONDS`` outside the group (no
+        partition and no member id).
+
+        A librdkafka consumer whose group coordinator went away (a broker restart) can stay out of
+        its group for good, its coordinator request queued forever: alive, but applying nothing.
+        Nothing is lost by giving up on it — offsets are committed only after their writes.
+        """
+        now = time.monotonic()
+        if now - self._last_assignment_check < every:
+            return
+        self._last_assignment_check = now
+        try:  # a member without partitions (a standby in the group) has a member id; one out of the group has none
+            holding = bool(consumer.assignment()) or bool(consumer.memberid())
+        except (KafkaException, RuntimeError):
+            holding = False
+        if holding or self._holding_since is None:
+            self._holding_since = now
+            return
+        waited = now - self._holding_since
+        if waited > self.settings.sinks.rejoin_timeout_seconds:
+            log.error("consumer out of its group: giving it up", extra={"sink": self.sink.name,
+                      "code": ErrorCode.CONSUMER_STALLED.value, "seconds": round(waited)})
+            raise ConsumerStalled(
+                f"sink {self.sink.name}: not a member of group {self.group_id} and no partition of "
+                f"{self.topic} for {waited:.0f} s", code=ErrorCode.CONSUMER_STALLED,
+                hint="the process exits for its supervisor to start a fresh consumer; if it recurs, check the "
+                     "Kafka broker (`aegis stack status`) and the group (kafka-consumer-groups --describe)")
 
     def _prepare_target(self) -> bool:
         """``ensure_ready`` with retries; while the target is unreachable keep probing (stay alive)."""

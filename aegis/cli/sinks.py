@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from aegis.settings import Settings
+
+EXIT_STALLED = 75  # EX_TEMPFAIL: the sink's Kafka consumer stalled; start it again (the supervisor does)
 
 
 @click.group()
@@ -35,11 +40,21 @@ def run(settings: Settings, name: str, metrics_port: int | None) -> None:
 
     The process stays up while its target (or, in the Avro profile, the schema registry) is down
     (partitions paused, probed every SINKS_PROBE_INTERVAL_SECONDS); on stop it finishes the batch in hand and commits only what
-    was written. Records a target can never take go to KAFKA_TOPIC_DLQ (`aegis dlq list`).
+    was written. Records a target can never take go to KAFKA_TOPIC_DLQ (`aegis dlq list`). A consumer
+    out of its group for SINKS_REJOIN_TIMEOUT_SECONDS (stuck rejoining after a broker restart) makes
+    the process exit with code 75, for its supervisor to start a fresh one.
     """
+    from cdc_sinks.runtime import ConsumerStalled
     from cdc_sinks.service import run_sink
 
-    runtime = run_sink(name, settings, metrics_port=metrics_port, announce=lambda line: click.echo(line, err=True))
+    try:
+        runtime = run_sink(name, settings, metrics_port=metrics_port, announce=lambda line: click.echo(line, err=True))
+    except ConsumerStalled as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.stderr.flush()
+        # not sys.exit: the stuck consumer's destructor would close it, and that can block on the
+        # coordinator it lost; nothing is lost, offsets are committed only after their writes
+        os._exit(EXIT_STALLED)
     s = runtime.stats
     click.echo(f"sink {name} stopped: {s.batches} batches, {s.messages} messages, {s.applied} applied, "
                f"{s.dead_lettered} dead-lettered, {s.outages} outage(s)", err=True)

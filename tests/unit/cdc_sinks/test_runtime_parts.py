@@ -78,3 +78,36 @@ def test_a_sink_may_carry_its_own_batch_size(own, expected):
     runtime = SinkRuntime(sink, load_settings(None))
     consumer = _CountingConsumer()
     assert runtime._consume(consumer) == [] and consumer.asked == [expected]
+
+
+class _AssignmentConsumer:
+    def __init__(self, partitions, member_id=None):
+        self.partitions, self.member_id = partitions, member_id
+
+    def assignment(self):
+        return self.partitions
+
+    def memberid(self):
+        return self.member_id
+
+
+def test_a_consumer_holding_no_partition_too_long_counts_as_stalled():
+    import time
+
+    from aegis.errors import ErrorCode
+    from cdc_sinks.runtime import ConsumerStalled, SinkRuntime
+    from sink_memory import MemorySink
+
+    runtime = SinkRuntime(MemorySink(), load_settings(None))
+    limit = runtime.settings.sinks.rejoin_timeout_seconds
+    runtime._holding_since = time.monotonic() - limit + 5
+    runtime._check_assignment(_AssignmentConsumer([]), every=0)  # not yet
+    runtime._holding_since = time.monotonic() - limit - 1
+    runtime._check_assignment(_AssignmentConsumer(["p0"]), every=0)  # holds one again: the clock restarts
+    assert time.monotonic() - runtime._holding_since < 1
+    runtime._holding_since = time.monotonic() - limit - 1
+    runtime._check_assignment(_AssignmentConsumer([], "rdkafka-1"), every=0)  # a standby in the group: fine
+    runtime._holding_since = time.monotonic() - limit - 1
+    with pytest.raises(ConsumerStalled) as info:
+        runtime._check_assignment(_AssignmentConsumer([]), every=0)
+    assert info.value.code is ErrorCode.CONSUMER_STALLED and "not a member" in info.value.message
