@@ -67,6 +67,7 @@ class SinkRuntime:
         self.settings = settings
         self.topic = cfg.topic(settings.kafka)
         self.group_id = group_id or f"{cfg.group_id_prefix}{sink.name}"
+        self.batch_size = getattr(sink, "batch_size", None) or cfg.batch_size  # a sink may carry its own (Milvus)
         self.retry = RetryPolicy(attempts=cfg.retry_attempts, base_delay=cfg.retry_base_delay_seconds,
                                  max_delay=cfg.retry_max_delay_seconds)
         self.metrics = metrics or SinkMetrics(sink.name)
@@ -185,8 +186,7 @@ class SinkRuntime:
 
     def _consume(self, consumer: Consumer) -> list[ConsumedMessage]:
         cfg = self.settings.sinks
-        size = getattr(self.sink, "batch_size", None) or cfg.batch_size  # a sink may carry its own (Milvus)
-        raw = consumer.consume(num_messages=size, timeout=cfg.batch_wait_ms / 1000)
+        raw = consumer.consume(num_messages=self.batch_size, timeout=cfg.batch_wait_ms / 1000)
         messages = []
         for m in raw:
             error = m.error()

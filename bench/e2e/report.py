@@ -150,7 +150,7 @@ def cpu_markdown(summary: dict) -> list[str]:
                                                 for c in cells) + " |")
     lines.append("| **pipeline** (all but the benchmark) | " + " | ".join(
         f"**{b['pipeline_us_per_change']:,} µs**" for _, b in budgets) + " |")
-    lines.append(f"| idle burn of the pipeline (cores) | " + " | ".join(str(b["idle_cores"]) for _, b in budgets) + " |")
+    lines.append("| idle burn of the pipeline (cores) | " + " | ".join(str(b["idle_cores"]) for _, b in budgets) + " |")
     lines.append(f"| rate {summary['machine']['cores']} cores would carry at this cost | " + " | ".join(
         "–" if b["ceiling_per_s"] is None else f"{b['ceiling_per_s']:,}/s" for _, b in budgets) + " |")
     return lines
