@@ -13,6 +13,8 @@ COPY collectors ./collectors
 COPY cdc_sinks ./cdc_sinks
 COPY reconciler ./reconciler
 COPY connectors ./connectors
+COPY console ./console
+COPY devstack ./devstack
 RUN pip install . && useradd --system --uid 10001 aegis && mkdir -p /app/.cache && chown aegis /app/.cache
 USER aegis
 

@@ -80,4 +80,4 @@ clean:  ## stop the stack and delete its state (data, logs, jars)
 
 docs: python-deps  ## regenerate the README's configuration table and CLI reference
 	$(BIN)/python -m aegis.settings README.md
-	$(BIN)/python -c "import pathlib; from aegis.cli import cli; from aegis.cli.reference import render_readme_cli as r; p = pathlib.Path('README.md'); p.write_text(r(p.read_text(encoding='utf-8'), cli), encoding='utf-8')"
+	$(BIN)/python -c "import pathlib; from console.cli import cli; from console.cli.reference import render_readme_cli as r; p = pathlib.Path('README.md'); p.write_text(r(p.read_text(encoding='utf-8'), cli), encoding='utf-8')"

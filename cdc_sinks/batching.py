@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from aegis.errors import DataError, ErrorCode
-from aegis.models.change_event import ChangeEvent, Op, decode_change
+from aegis.changestream.event import ChangeEvent, Op, decode_change
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
 
 
@@ -95,7 +95,7 @@ def to_action(event: ChangeEvent) -> SinkRecord | Removal:
 
 def plan_batch(messages: list[ConsumedMessage],
                decode: Callable[[bytes | None, bytes | None], ChangeEvent] = decode_change) -> BatchPlan:
-    """Decode (``decode``: JSON by default, see ``aegis.models.change_decoding``), coalesce per
+    """Decode (``decode``: JSON by default, see ``aegis.changestream.decoding``), coalesce per
     policy by LSN and apply the active-view rule."""
     plan = BatchPlan()
     for message in messages:

@@ -27,7 +27,7 @@ from typing import Callable
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
-from aegis.models.change_decoding import ChangeDecoder, build_decoder
+from aegis.changestream.decoding import ChangeDecoder, build_decoder
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.applier import apply_plan

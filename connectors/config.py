@@ -4,6 +4,20 @@ The template (``policies-source.json`` beside this module) holds ``{{variable}}`
 for everything that differs between deployments and Kafka Connect config-provider references
 (``${env:AEGIS_DEBEZIUM_PASSWORD}``) for secrets, so the committed file never holds a secret and
 the rendered config never does either: the worker resolves the reference itself.
+
+**Profiles**: the change-event encoding layered over the base template.
+
+``policies-source.json`` is the JSON profile (the default). Another profile is an overlay file
+beside it, ``policies-source.<format>.json``, in the same ``{name, config}`` shape and with the
+same ``{{variable}}`` placeholders; its properties replace the base ones, and a property set to
+``null`` removes the base one. ``CHANGE_EVENTS_FORMAT`` picks the profile;
+``aegis connectors apply --format`` overrides it.
+
+The Avro profile (docs/avro.md) swaps both converters for Apicurio Registry's ``AvroConverter``
+writing the Confluent wire format (magic byte 0, 4-byte content id, Avro binary), so
+confluent-kafka's schema-registry client reads the ids through the registry's Confluent-compatible
+API. It keeps outbox payloads as JSON text inside an Avro string (``expand.json.payload=false``):
+one stable schema for every event type on ``policy-events``.
 """
 
 from __future__ import annotations
@@ -54,7 +68,7 @@ def template_variables(settings: Settings) -> dict[str, str]:
         "max_batch_size": str(connector.max_batch_size),
         "max_queue_size": str(connector.max_queue_size),
         "producer_linger_ms": str(connector.producer_linger_ms),
-        "schema_registry_url": settings.schema_registry.converter_url,  # the Avro profile (connectors/profiles.py)
+        "schema_registry_url": settings.schema_registry.converter_url,  # the Avro profile (below)
     }
 
 
@@ -74,14 +88,41 @@ def render(template_text: str, variables: dict[str, str]) -> ConnectorConfig:
                            config={key: fill(str(value)) for key, value in document["config"].items()})
 
 
+FORMATS: tuple[str, ...] = ("json", "avro")
+
+
+def overlay_name(change_format: str) -> str | None:
+    """The overlay file of a profile (None for the JSON base profile)."""
+    if change_format not in FORMATS:
+        raise ConfigError(f"unknown change-event format {change_format!r}", hint=f"use one of: {', '.join(FORMATS)}")
+    return None if change_format == "json" else f"policies-source.{change_format}.json"
+
+
+def overlay_text(change_format: str) -> str | None:
+    name = overlay_name(change_format)
+    return None if name is None else resources.files("connectors").joinpath(name).read_text("utf-8")
+
+
+def apply_profile(config: ConnectorConfig, change_format: str, variables: dict[str, str]) -> ConnectorConfig:
+    """``config`` (the rendered base template) with the ``change_format`` profile's overlay applied."""
+    text = overlay_text(change_format)
+    if text is None:
+        return config
+    document = json.loads(text)
+    removed = [key for key, value in document["config"].items() if value is None]
+    document["config"] = {key: value for key, value in document["config"].items() if value is not None}
+    overlay = render(json.dumps(document), variables)
+    merged = {key: value for key, value in config.config.items() if key not in removed}
+    merged.update(overlay.config)
+    return ConnectorConfig(name=config.name, config=merged)
+
+
 def load_connector_config(settings: Settings, overrides: dict[str, str] | None = None, *,
                           change_format: str | None = None) -> ConnectorConfig:
     """The policies source connector for these settings, with optional property ``overrides`` (benchmarks).
 
-    ``change_format`` (default ``CHANGE_EVENTS_FORMAT``) picks the encoding profile (connectors/profiles.py).
+    ``change_format`` (default ``CHANGE_EVENTS_FORMAT``) picks the encoding profile (below).
     """
-    from connectors.profiles import apply_profile
-
     text = resources.files("connectors").joinpath(TEMPLATE).read_text("utf-8")
     variables = template_variables(settings)
     rendered = apply_profile(render(text, variables), change_format or settings.change_events.format, variables)

@@ -23,7 +23,7 @@ def settings() -> Settings:
 def stack(settings: Settings):
     from aegis.db import connect
     from aegis.db.migrate import migrate
-    from aegis.stack.manager import StackManager
+    from devstack.manager import StackManager
 
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status() if s.healthy}

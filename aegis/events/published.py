@@ -16,9 +16,9 @@ from typing import Any, Callable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from aegis.errors import DataError, ErrorCode
-from aegis.avro.wire import looks_framed
+from aegis.changestream.avro_wire import looks_framed
 from aegis.events.models import DataQualityUpdated, DataSyncCompleted, OutboxEvent, PolicyValidated
-from aegis.models.change_decoding import ChangeDecoder, JsonChangeDecoder, build_decoder
+from aegis.changestream.decoding import ChangeDecoder, JsonChangeDecoder, build_decoder
 from aegis.settings import Settings
 
 EVENT_TYPES: dict[str, type[OutboxEvent]] = {

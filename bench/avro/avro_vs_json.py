@@ -34,9 +34,9 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, TopicPartition
 
-from aegis.avro.wire import unframe
+from aegis.changestream.avro_wire import unframe
 from aegis.db import connect
-from aegis.models.change_decoding import AvroChangeDecoder, build_decoder
+from aegis.changestream.decoding import AvroChangeDecoder, build_decoder
 from aegis.settings import Settings, load_settings
 from connectors.isolated import change_topic, isolated_settings, isolated_stream
 

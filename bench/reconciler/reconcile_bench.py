@@ -99,7 +99,7 @@ def sink_builders(settings: Settings, names: list[str]) -> dict[str, BenchSink]:
 
 
 def ensure_database(settings: Settings) -> None:
-    from aegis.stack.postgres import Postgres
+    from devstack.postgres import Postgres
 
     Postgres(settings).bootstrap()  # creates the bench database owned by the application role
     with connect(settings.postgres, autocommit=True) as conn:

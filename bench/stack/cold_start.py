@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from aegis.settings import load_settings
-from aegis.stack.manager import StackManager
+from devstack.manager import StackManager
 
 OFFSET = 800
 

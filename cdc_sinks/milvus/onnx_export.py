@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from aegis.settings import EmbeddingSettings
+from cdc_sinks.milvus.model_files import load_sentence_transformer
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,6 @@ def ensure_onnx_model(settings: EmbeddingSettings, *, quantized: bool) -> Export
 
 def _export(settings: EmbeddingSettings, directory: Path) -> None:
     import torch
-
-    from cdc_sinks.milvus.embedder import load_sentence_transformer
 
     directory.mkdir(parents=True, exist_ok=True)
     model = load_sentence_transformer(settings)

@@ -87,14 +87,6 @@ class SearchEngine(ABC):
     def close(self) -> None: ...
 
 
-def build_engine(search: SearchSettings) -> SearchEngine:
-    if search.engine == "elasticsearch":
-        from cdc_sinks.search.elasticsearch_engine import ElasticsearchEngine
-        return ElasticsearchEngine(search)
-    from cdc_sinks.search.opensearch_engine import OpenSearchEngine
-    return OpenSearchEngine(search)
-
-
 def ndjson(operations: list[dict[str, Any]]) -> bytes:
     """A bulk request body: one JSON document per line (orjson: ~3x the clients' stdlib serializer)."""
     return b"\n".join(map(orjson.dumps, operations)) + b"\n"

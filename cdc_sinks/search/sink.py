@@ -20,7 +20,9 @@ from aegis.errors import DataError, ErrorCode, TransientError
 from aegis.settings import SearchSettings, Settings
 from cdc_sinks.base import Removal, SinkRecord, StoredVersion
 from cdc_sinks.checksums import RangeChecksum
-from cdc_sinks.search.engine import TRANSIENT_STATUS, SearchEngine, build_engine
+from cdc_sinks.search.elasticsearch_engine import ElasticsearchEngine
+from cdc_sinks.search.engine import TRANSIENT_STATUS, SearchEngine
+from cdc_sinks.search.opensearch_engine import OpenSearchEngine
 from cdc_sinks.search.template import (
     CHECKSUM_FIELDS,
     NOT_REMOVED,
@@ -205,6 +207,12 @@ class SearchSink:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def build_engine(search: SearchSettings) -> SearchEngine:
+    if search.engine == "elasticsearch":
+        return ElasticsearchEngine(search)
+    return OpenSearchEngine(search)
 
 
 def build_search_sink(settings: Settings) -> SearchSink:

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pydantic import BaseModel
 
 from aegis.errors import AegisError, DataError
-from aegis.models.change_decoding import build_decoder
+from aegis.changestream.decoding import build_decoder
 from aegis.settings import Settings
 from bench.common.targets import TARGETS
 from cdc_sinks.dlq import DeadLetter, read_dead_letters

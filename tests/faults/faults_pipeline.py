@@ -1,4 +1,4 @@
-"""The four sink processes, supervised as the main job supervises them (``aegis.supervisor``).
+"""The four sink processes, supervised as the main job supervises them (``console.supervisor``).
 
 A process that dies — killed by a scenario, or exiting on its own — is restarted by the same
 supervisor ``aegis run`` uses (1 s backoff first), and every restart is counted.
@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from aegis.supervisor import ProcessSpec, Supervisor
+from console.supervisor import ProcessSpec, Supervisor
 from bench.common.targets import TARGETS
 
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from aegis.settings import Settings
-from aegis.stack.manager import StackManager
+from devstack.manager import StackManager
 from bench.e2e.load import Generator
 from bench.e2e.report import LoadSampler
 from faults_check import Check, by_sink, dead_letters_since, dlq_offsets, wait_converged

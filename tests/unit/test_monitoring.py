@@ -51,7 +51,7 @@ def _exported(registry: CollectorRegistry) -> set[str]:
 @pytest.fixture(scope="module")
 def exported_metrics() -> set[str]:
     import collectors.metrics  # noqa: F401 - registers the collection metrics in the default registry
-    from aegis.ops.exporter import PipelineExporter
+    from console.ops.exporter import PipelineExporter
     from aegis.settings import load_settings
     from cdc_sinks.observability import SinkMetrics
 

@@ -16,8 +16,8 @@ def test_quick_start_is_the_two_commands():
 
 
 def test_cli_reference_lists_every_command():
-    from aegis.cli import cli
-    from aegis.cli.reference import render_readme_cli
+    from console.cli import cli
+    from console.cli.reference import render_readme_cli
 
     text = README.read_text(encoding="utf-8")
     assert render_readme_cli(text, cli) == text, "the README's CLI reference is out of date: run `make docs`"

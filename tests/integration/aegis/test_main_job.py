@@ -28,7 +28,7 @@ class MainJob:
     def __init__(self, env: dict[str, str]):
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "aegis.cli", "run", "--progress-every", "10",
+        self.proc = subprocess.Popen([sys.executable, "-m", "console.cli", "run", "--progress-every", "10",
                                       "--duration", "1200"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, env={**os.environ, **env})
         threading.Thread(target=self._pump, daemon=True).start()
@@ -65,7 +65,7 @@ class MainJob:
 
 
 def _status(env: dict[str, str]) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "aegis.cli", "status", "--json"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "console.cli", "status", "--json"], capture_output=True,
                             text=True, env={**os.environ, **env}, timeout=120)
     return result.returncode, json.loads(result.stdout)
 

@@ -25,7 +25,7 @@ def test_migrate_twice_changes_nothing_the_second_time(stack):
 def test_cli_migrate_reports_up_to_date(stack):
     from click.testing import CliRunner
 
-    from aegis.cli import cli
+    from console.cli import cli
 
     result = CliRunner().invoke(cli, ["db", "migrate"])
     assert result.exit_code == 0, result.output

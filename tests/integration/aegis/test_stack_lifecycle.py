@@ -9,11 +9,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from aegis.cli import cli
+from console.cli import cli
 from aegis.errors import StackError
 from aegis.settings import load_settings
-from aegis.stack.manager import StackManager
-from aegis.stack.process import is_alive
+from devstack.manager import StackManager
+from devstack.process import is_alive
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Iterator
 from aegis.db import connect
 from aegis.db.migrate import discover
 from aegis.settings import Settings
-from aegis.stack.postgres import Postgres
+from devstack.postgres import Postgres
 from cdc_sinks.base import Sink
 
 

@@ -12,7 +12,7 @@ from aegis.settings import Settings
 @pytest.fixture(scope="session")
 def schema_registry(stack: Settings) -> Settings:
     """The stack plus the schema registry (`aegis stack up schema-registry`)."""
-    from aegis.stack.manager import StackManager
+    from devstack.manager import StackManager
 
     StackManager(stack).up(["schema-registry"], progress=lambda line: print(f"[stack] {line}"))
     return stack

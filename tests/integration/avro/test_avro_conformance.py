@@ -84,7 +84,7 @@ def _count_framed(settings) -> tuple[int, int]:
     """How many values on the isolated change topic are Avro-framed, of how many (tombstones aside)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    from aegis.avro.wire import looks_framed
+    from aegis.changestream.avro_wire import looks_framed
 
     topic = settings.sinks.topic(settings.kafka)
     consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "enable.auto.commit": False,

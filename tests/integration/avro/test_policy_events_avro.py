@@ -10,7 +10,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from aegis.avro.wire import looks_framed
+from aegis.changestream.avro_wire import looks_framed
 from aegis.db import connect
 from aegis.errors import DataError
 from aegis.events import DataSyncCompleted, PolicyValidated, decode_published_event, published_event_decoder, write_event

@@ -25,7 +25,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from aegis.db import connect
-from aegis.stack.manager import StackManager
+from devstack.manager import StackManager
 from cdc_sinks.redis_cache import build_redis_sink
 from connectors.isolated import change_topic, isolated_env, isolated_settings, isolated_stream
 

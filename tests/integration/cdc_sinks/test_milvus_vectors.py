@@ -14,10 +14,10 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from aegis.cli.sinks_reembed import reembed
+from console.cli.sinks_reembed import reembed
 from aegis.errors import TerminalError
 from aegis.settings import Settings
-from aegis.stack.manager import StackManager
+from devstack.manager import StackManager
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
 from cdc_sinks.checksums import RangeChecksum, checksums_of
 from cdc_sinks.milvus.collection import collection_name

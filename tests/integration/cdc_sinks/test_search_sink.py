@@ -10,7 +10,7 @@ import pytest
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
-from cdc_sinks.search.engine import build_engine
+from cdc_sinks.search.sink import build_engine
 from cdc_sinks.search.sink import SearchSink
 
 pytestmark = pytest.mark.integration

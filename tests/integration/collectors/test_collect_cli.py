@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from aegis.cli import cli
+from console.cli import cli
 
 from collectors_helpers import wipe_collected
 

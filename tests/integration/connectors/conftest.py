@@ -22,7 +22,7 @@ def stream_stack(settings: Settings):
     shared ``stack`` fixture, which starts every target as well).
     """
     from aegis.db.migrate import migrate
-    from aegis.stack.manager import StackManager
+    from devstack.manager import StackManager
 
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status(STREAM_SERVICES) if s.healthy}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aegis.db import connect
-from aegis.models.change_event import Op, decode_change
+from aegis.changestream.event import Op, decode_change
 from aegis.models.policy import PolicyStatus
 
 from changestream_helpers import delete_test_rows, insert_policy, isolated_settings, new_tag, running_connector

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from aegis.cli import cli
+from console.cli import cli
 from aegis.db import connect
 from aegis.db.migrate import ensure_replication_access
 from connectors.manage import apply_connector, connector_status, list_connectors, wait_until_running

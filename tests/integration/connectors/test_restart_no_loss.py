@@ -15,9 +15,9 @@ import time
 import pytest
 
 from aegis.db import connect
-from aegis.models.change_event import Op, decode_change
-from aegis.stack.manager import StackManager
-from aegis.stack.process import is_alive
+from aegis.changestream.event import Op, decode_change
+from devstack.manager import StackManager
+from devstack.process import is_alive
 from connectors.manage import wait_until_running
 
 from changestream_helpers import delete_test_rows, isolated_settings, new_tag, running_connector

@@ -15,7 +15,7 @@ from reconciler_it import Aegis, WalTap
 from aegis.db import connect
 from aegis.db.migrate import migrate
 from aegis.settings import Settings, load_settings
-from aegis.stack.postgres import Postgres
+from devstack.postgres import Postgres
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 from click.testing import CliRunner, Result
 
-from aegis.cli import cli
+from console.cli import cli
 from aegis.db import connect
 from aegis.settings import Settings
 

@@ -13,7 +13,7 @@ import pytest
 from reconciler_it import good_policy, insert_policy
 
 from aegis.models.policy import PolicyStatus
-from aegis.stack.manager import StackManager
+from devstack.manager import StackManager
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j_graph.cypher import GraphStatements

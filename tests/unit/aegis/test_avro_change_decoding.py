@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from aegis.avro.registry import parse_avro_schema
-from aegis.avro.wire import frame, looks_framed, unframe
+from aegis.changestream.avro_registry import parse_avro_schema
+from aegis.changestream.avro_wire import frame, looks_framed, unframe
 from aegis.errors import DataError, ErrorCode
-from aegis.models.change_decoding import AvroChangeDecoder, JsonChangeDecoder, build_decoder
-from aegis.models.change_event import Op, decode_change
+from aegis.changestream.decoding import AvroChangeDecoder, JsonChangeDecoder, build_decoder
+from aegis.changestream.event import Op, decode_change
 
 CAPTURE = json.loads((Path(__file__).parent / "data" / "debezium_twin_capture.json").read_text(encoding="utf-8"))
 NAMES = list(CAPTURE["messages"])

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from aegis.errors import DataError, ErrorCode, TerminalError, TransientError
-from aegis.avro.registry import RegistrySchemas
+from aegis.changestream.avro_registry import RegistrySchemas
 from aegis.retry import RetryPolicy
 from aegis.settings import SchemaRegistrySettings
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aegis.errors import DataError, ErrorCode
-from aegis.models.change_event import ChangeEvent, Op, decode_change
+from aegis.changestream.event import ChangeEvent, Op, decode_change
 from aegis.models.policy import PolicyStatus
 
 CAPTURE = json.loads((Path(__file__).parent / "data" / "debezium_capture.json").read_text(encoding="utf-8"))["messages"]

@@ -2,7 +2,7 @@ import re
 
 from click.testing import CliRunner
 
-from aegis.cli import cli
+from console.cli import cli
 
 
 def _commands(group, prefix=()):

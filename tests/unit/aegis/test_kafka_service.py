@@ -3,7 +3,7 @@
 import base64
 import uuid
 
-from aegis.stack import kafka
+from devstack import kafka
 
 
 def test_cluster_ids_never_start_with_a_dash(monkeypatch):

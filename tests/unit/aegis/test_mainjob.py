@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from aegis.errors import ConfigError
-from aegis.ops.mainjob import check_ports_free, process_specs
-from aegis.ops.status import ReconcileSummary
+from console.ops.mainjob import check_ports_free, process_specs
+from console.ops.status import ReconcileSummary
 from aegis.settings import SinkSettings, load_settings
 
 SINKS = ["milvus", "neo4j", "redis", "search"]
@@ -49,7 +49,7 @@ def test_the_last_reconcile_in_one_line():
 ])
 def test_a_sink_without_partitions_is_waiting_not_failing(health, expected):
     """Before the first captured change the topic has no partitions: that is not a failure."""
-    from aegis.ops.status import _process_state
+    from console.ops.status import _process_state
     from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
 
     state = HealthState(assigned_partitions=health["assigned_partitions"], target_ok=health["target_ok"])

@@ -100,7 +100,7 @@ class _CapturedSchemas:
     """The writer schemas as the registry served them; ``down`` plays a registry outage."""
 
     def __init__(self, down: bool = False):
-        from aegis.avro.registry import parse_avro_schema
+        from aegis.changestream.avro_registry import parse_avro_schema
 
         self.parsed = {int(i): parse_avro_schema(text, int(i)) for i, text in AVRO_CAPTURE["schemas"].items()}
         self.down = down
@@ -126,13 +126,13 @@ def _avro_message(n: int) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
 
 
 def _avro_decoder(down: bool = False):
-    from aegis.models.change_decoding import AvroChangeDecoder
+    from aegis.changestream.decoding import AvroChangeDecoder
 
     return AvroChangeDecoder(_CapturedSchemas(down))
 
 
 def test_avro_published_events_decode_to_the_event_the_json_profile_gives():
-    from aegis.avro.wire import looks_framed
+    from aegis.changestream.avro_wire import looks_framed
 
     key, value, headers = _avro_message(0)
     assert looks_framed(key) and looks_framed(value)
@@ -161,7 +161,7 @@ def test_the_json_decoder_says_what_to_do_with_an_avro_published_event():
 
 
 def test_unreadable_avro_published_events_are_data_errors_and_a_registry_outage_is_not():
-    from aegis.avro.wire import frame, unframe
+    from aegis.changestream.avro_wire import frame, unframe
     from aegis.errors import TransientError
 
     key, value, headers = _avro_message(0)
@@ -175,7 +175,7 @@ def test_unreadable_avro_published_events_are_data_errors_and_a_registry_outage_
 
 
 def test_published_event_decoder_follows_the_setting(monkeypatch):
-    from aegis.models.change_decoding import AvroChangeDecoder, JsonChangeDecoder
+    from aegis.changestream.decoding import AvroChangeDecoder, JsonChangeDecoder
     from aegis.events import published_event_decoder
     from aegis.settings import load_settings
 

@@ -2,7 +2,7 @@ import signal
 import subprocess
 import sys
 
-from aegis.stack.process import PidFile, is_alive, stop_process_group, tail
+from devstack.process import PidFile, is_alive, stop_process_group, tail
 
 
 def _spawn_sleeper() -> subprocess.Popen:

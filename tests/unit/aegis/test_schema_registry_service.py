@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aegis.settings import load_settings
-from aegis.stack.manager import StackManager
-from aegis.stack.schema_registry import SchemaRegistry
+from devstack.manager import StackManager
+from devstack.schema_registry import SchemaRegistry
 
 
 @pytest.fixture()

@@ -3,7 +3,7 @@ import signal
 import sys
 import time
 
-from aegis.supervisor import ProcessSpec, Supervisor
+from console.supervisor import ProcessSpec, Supervisor
 
 
 def _python(code: str) -> list[str]:

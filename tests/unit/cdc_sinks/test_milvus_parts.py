@@ -10,7 +10,7 @@ from pymilvus.exceptions import MilvusException, MilvusUnavailableException, Par
 
 from aegis.errors import DataError, TerminalError, TransientError
 from aegis.settings import EmbeddingSettings, MilvusSettings
-from aegis.stack.milvus_launcher import SESSION_TTL_SECONDS, SYNC_PERIOD_SECONDS, TIME_TICK_MS, ports, tune
+from devstack.milvus_launcher import SESSION_TTL_SECONDS, SYNC_PERIOD_SECONDS, TIME_TICK_MS, ports, tune
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, SinkRecord
 from cdc_sinks.milvus.collection import (LIMITS, StoredRow, blank_marker, collection_name, end_date_number, fit,
                                          kept_marker, record_entity)

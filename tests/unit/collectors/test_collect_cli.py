@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from aegis.cli import cli
+from console.cli import cli
 
 
 def test_collect_needs_a_mode():

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from aegis.errors import ConfigError
 from aegis.settings import load_settings
 from connectors.config import load_connector_config
-from connectors.profiles import FORMATS, overlay_name
+from connectors.config import FORMATS, overlay_name
 
 AVRO_CONVERTER = "io.apicurio.registry.utils.converter.AvroConverter"
 
@@ -61,7 +61,7 @@ def test_an_unknown_format_is_a_config_error():
 
 
 def test_cli_apply_print_takes_the_format(settings):
-    from aegis.cli import cli
+    from console.cli import cli
 
     result = CliRunner().invoke(cli, ["connectors", "apply", "--format", "avro", "--print"])
     assert result.exit_code == 0, result.output

@@ -15,7 +15,7 @@ from faults_report import FaultResult, markdown  # noqa: E402
 from faults_suite import dead_letter_problems, scenarios  # noqa: E402
 
 from aegis.errors import DataError  # noqa: E402
-from aegis.models.change_event import decode_change  # noqa: E402
+from aegis.changestream.event import decode_change  # noqa: E402
 from cdc_sinks.dlq import DeadLetter  # noqa: E402
 
 MACHINE = {"date": "2026-11-26", "cores": 2, "cpu": "x", "memory_gb": 24.0, "system": "Linux", "python": "3.11",

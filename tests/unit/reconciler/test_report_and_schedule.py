@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from aegis.cli import cli
-from aegis.cli.reconcile import render_summary
+from console.cli import cli
+from console.cli.reconcile import render_summary
 from reconciler.drift import DriftKind
 from reconciler.report import ConsistencyReport, Inconsistency, TargetReport, TargetStatus
 from reconciler.runner import PassOptions, ReconcileBusy, run_scheduled

@@ -25,8 +25,8 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from aegis.db import connect
 from aegis.errors import DataError, TransientError
-from aegis.models.change_decoding import build_decoder
-from aegis.models.change_event import decode_change
+from aegis.changestream.decoding import build_decoder
+from aegis.changestream.event import decode_change
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
 from cdc_sinks.checksums import ChecksumSource, checksums_of

@@ -51,7 +51,7 @@ class SearchTarget(ConformanceTarget):
         return settings.search.engine
 
     def engine(self, settings: Settings) -> str:
-        from cdc_sinks.search.engine import build_engine
+        from cdc_sinks.search.sink import build_engine
 
         engine = build_engine(settings.search)
         try:

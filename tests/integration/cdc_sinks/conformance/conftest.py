@@ -58,7 +58,7 @@ def stack(settings):
     so each sink costs only its own server."""
     from aegis.db import connect
     from aegis.db.migrate import migrate
-    from aegis.stack.manager import StackManager
+    from devstack.manager import StackManager
 
     names = CORE_SERVICES + sorted({TARGETS[n].stack_service for n in _selected()})
     manager = StackManager(settings)

@@ -11,7 +11,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from aegis.stack.manager import StackManager
+from devstack.manager import StackManager
 from cdc_sinks.dlq import read_dead_letters
 from conformance_harness import poison_messages
 
@@ -83,7 +83,7 @@ def test_poison_record_is_dead_lettered_and_its_neighbours_applied(sut, writer):
     assert len(letters) == len(poison), f"expected {len(poison)} dead letters, got {[d.ref for d in letters]}"
     assert {d.error_code for d in letters} == {"DP_3006"} and all(d.error_kind == "DataError" for d in letters)
 
-    from aegis.cli import cli
+    from console.cli import cli
     runner = CliRunner()
     listed = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "list", "--sink", sut.name, "--json", "--limit", "1000"])
     assert listed.exit_code == 0, listed.output

@@ -1,1 +1,0 @@
-"""Avro in the Confluent wire format, with schemas from a schema registry (docs/avro.md)."""

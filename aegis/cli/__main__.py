@@ -1,3 +1,0 @@
-from aegis.cli import main
-
-main()

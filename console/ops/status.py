@@ -1,0 +1,217 @@
+"""Everything `aegis status` shows, gathered into one typed model.
+
+Per sink: consumer lag in events (committed offsets of its group against the topic's end) and in
+seconds (age of the oldest unapplied change), last applied LSN and state (from the sink process's
+/metrics and /health/ready), dead letters. Per target: record count next to PostgreSQL's active
+count. The replication slot's lag, the last reconcile, and policies by status and source.
+``attention`` lists what needs a person; the CLI exits non-zero when it is not empty.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import httpx
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from pydantic import BaseModel, Field
+
+from aegis.db import connect
+from aegis.errors import AegisError
+from aegis.settings import Settings
+
+SLOT_LAG_ATTENTION_BYTES = 256 * 1024 * 1024
+
+
+class SinkStatus(BaseModel):
+    name: str
+    state: str  # running | paused: target down | waiting: no partitions | failing | stopped
+    lag_events: int | None = None
+    lag_seconds: float | None = None
+    last_applied_lsn: int | None = None
+    dead_letters: int | None = None
+    target_count: int | None = None
+    target_error: str | None = None
+
+
+class ReconcileSummary(BaseModel):
+    checked_at: datetime
+    dry_run: bool
+    is_consistent: bool
+    summary: dict
+
+    def brief(self) -> str:
+        """``consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 0)``."""
+        counts = ", ".join(f"{key} {self.summary[key]}" for key in ("promoted", "rejected", "archived", "duplicates")
+                           if key in self.summary)
+        repaired = sum((target or {}).get("repaired", 0) for target in self.summary.get("targets", {}).values())
+        return f"{'consistent' if self.is_consistent else 'drift found'} ({counts}; repaired {repaired})"
+
+
+class PipelineStatus(BaseModel):
+    sinks: list[SinkStatus]
+    postgres_active: int | None = None
+    policies_by_status: dict[str, int] = Field(default_factory=dict)
+    policies_by_source: dict[str, dict[str, int]] = Field(default_factory=dict)
+    connector_state: str | None = None
+    slot_lag_bytes: int | None = None
+    last_reconcile: ReconcileSummary | None = None
+    attention: list[str] = Field(default_factory=list)
+
+
+def _metrics(url: str) -> dict[str, float]:
+    """Unlabelled view of a Prometheus text page: metric name -> value (last sample wins)."""
+    values: dict[str, float] = {}
+    for line in httpx.get(url, timeout=2).text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                values[name.split("{")[0]] = float(value)
+            except ValueError:
+                continue
+    return values
+
+
+def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
+    base = f"http://{settings.sinks.metrics_host}:{port}"
+    try:
+        ready = httpx.get(f"{base}/health/ready", timeout=2)
+        metrics = _metrics(f"{base}/metrics")
+    except httpx.HTTPError:
+        return "stopped", None
+    lsn = int(metrics["sink_last_applied_lsn"]) if metrics.get("sink_last_applied_lsn") else None
+    if metrics.get("sink_paused", 0) >= 1:
+        return "paused: target down", lsn
+    if ready.status_code == 200:
+        return "running", lsn
+    try:
+        health = ready.json()
+    except ValueError:
+        health = {}
+    if health.get("target_ok") and health.get("assigned_partitions") == 0:
+        # Consuming nothing yet: the change topic has no partitions until the first change is captured.
+        return "waiting: no partitions", lsn
+    return "failing", lsn
+
+
+def consumer_lag(settings: Settings, group_id: str, topic: str) -> tuple[int, float]:
+    """(events behind, age in seconds of the oldest unapplied event) for ``group_id`` on ``topic``."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group_id,
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=5)
+        partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
+        committed = consumer.committed(partitions, timeout=5)
+        behind, oldest_ms = 0, None
+        for tp in committed:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=5)
+            position = tp.offset if tp.offset >= 0 else low
+            if high > position:
+                behind += high - position
+                consumer.assign([TopicPartition(topic, tp.partition, position)])
+                msg = consumer.poll(5)
+                if msg is not None and msg.error() is None:
+                    ts = msg.timestamp()[1]
+                    oldest_ms = ts if oldest_ms is None else min(oldest_ms, ts)
+        age = 0.0 if oldest_ms is None else max(time.time() - oldest_ms / 1000, 0.0)
+        return behind, age
+    finally:
+        consumer.close()
+
+
+def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
+    from console.ops.ports import sink_metrics_port
+
+    status = PipelineStatus(sinks=[])
+    _postgres_part(settings, status)
+    _connector_part(settings, status)
+    dead = _dead_letter_counts(settings, status)
+    topic = settings.sinks.topic(settings.kafka)
+    for name in sinks:
+        state, lsn = _process_state(settings, sink_metrics_port(settings, name, sinks))
+        sink = SinkStatus(name=name, state=state, last_applied_lsn=lsn, dead_letters=dead.get(name, 0) if dead is not None else None)
+        try:
+            sink.lag_events, sink.lag_seconds = consumer_lag(settings, f"{settings.sinks.group_id_prefix}{name}", topic)
+        except (KafkaException, KeyError) as exc:
+            status.attention.append(f"sink {name}: consumer lag unknown ({exc})")
+        _target_count(settings, name, sink)
+        status.sinks.append(sink)
+        _sink_attention(status, sink)
+    return status
+
+
+def _postgres_part(settings: Settings, status: PipelineStatus) -> None:
+    try:
+        with connect(settings.postgres, autocommit=True) as conn:
+            for source, state, count in conn.execute(
+                    "SELECT source_system, status, count(*) FROM policies GROUP BY 1, 2 ORDER BY 1, 2"):
+                status.policies_by_source.setdefault(source, {})[state] = count
+                status.policies_by_status[state] = status.policies_by_status.get(state, 0) + count
+            status.postgres_active = status.policies_by_status.get("active", 0)
+            row = conn.execute("SELECT checked_at, dry_run, is_consistent, summary FROM consistency_reports "
+                               "ORDER BY checked_at DESC LIMIT 1").fetchone()
+            if row:
+                status.last_reconcile = ReconcileSummary(checked_at=row[0], dry_run=row[1], is_consistent=row[2],
+                                                         summary=row[3])
+                if not row[2] and not row[1]:
+                    status.attention.append("the last reconcile pass left drift unrepaired")
+    except AegisError as exc:
+        status.attention.append(f"PostgreSQL: {exc.message}")
+
+
+def _connector_part(settings: Settings, status: PipelineStatus) -> None:
+    from connectors.manage import connector_status
+
+    try:
+        connector = connector_status(settings)
+    except AegisError as exc:
+        status.attention.append(f"Kafka Connect: {exc.message}")
+        return
+    status.connector_state = connector.state if connector.present else "absent"
+    if connector.slot is not None:
+        status.slot_lag_bytes = connector.slot.lag_bytes
+    if not connector.running:
+        status.attention.append(f"connector {connector.name} is {status.connector_state} (run `aegis connectors status`)")
+    if (status.slot_lag_bytes or 0) > SLOT_LAG_ATTENTION_BYTES:
+        status.attention.append(f"replication slot holds {status.slot_lag_bytes} bytes of WAL")
+
+
+def _dead_letter_counts(settings: Settings, status: PipelineStatus) -> dict[str, int] | None:
+    from cdc_sinks.dlq import read_dead_letters
+
+    try:
+        counts: dict[str, int] = {}
+        for letter in read_dead_letters(settings.kafka, timeout=5):
+            counts[letter.sink] = counts.get(letter.sink, 0) + 1
+        return counts
+    except AegisError as exc:
+        status.attention.append(f"dead-letter topic unreadable: {exc.message}")
+        return None
+
+
+def _target_count(settings: Settings, name: str, sink: SinkStatus) -> None:
+    from cdc_sinks.registry import build_sink
+
+    try:
+        target = build_sink(name, settings)
+        try:
+            sink.target_count = target.count()
+        finally:
+            target.close()
+    except AegisError as exc:
+        sink.target_error = exc.message
+    except Exception as exc:  # noqa: BLE001 - a status view reports, it never crashes
+        sink.target_error = f"{type(exc).__name__}: {exc}"
+
+
+def _sink_attention(status: PipelineStatus, sink: SinkStatus) -> None:
+    if sink.state != "running":
+        status.attention.append(f"sink {sink.name} is {sink.state}")
+    if sink.dead_letters:
+        status.attention.append(f"sink {sink.name} has {sink.dead_letters} dead letter(s) (`aegis dlq list`)")
+    if sink.target_error:
+        status.attention.append(f"target {sink.name} unreachable: {sink.target_error}")
+    elif (sink.lag_events == 0 and status.postgres_active is not None
+          and sink.target_count != status.postgres_active):
+        status.attention.append(f"target {sink.name} holds {sink.target_count} records, "
+                                f"PostgreSQL has {status.postgres_active} active (run `aegis reconcile --once`)")

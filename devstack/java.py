@@ -1,0 +1,65 @@
+"""What every Java server of the local stack shares: the JVM, its jars, heap, flags and log config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from devstack.base import Service
+from devstack.jars import ensure_jars
+
+
+class JavaService(Service):
+    """A server run as a JVM process from the jars resolved into the state directory."""
+
+
+    main_class: str = ""
+
+    def java(self) -> str:
+        home = self.settings.stack.java_home or (Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None)
+        if home and (home / "bin" / "java").exists():
+            return str(home / "bin" / "java")
+        found = shutil.which("java")
+        if not found:
+            raise self.missing("`java` (Java 17+)", "run `make install` or `apt-get install -y openjdk-17-jre-headless`")
+        return found
+
+    @property
+    def jars(self) -> Path:
+        return self.root / "jars"
+
+    def check_installed(self) -> None:
+        self.java()
+        ensure_jars(self.settings.stack)
+
+    def classpath(self) -> str:
+        return str(self.jars / "kafka-libs" / "*")
+
+    def heap(self) -> str:
+        raise NotImplementedError
+
+    def log4j_config(self) -> Path:
+        path = self.dir / "log4j2.properties"
+        path.write_text(
+            "status = warn\n"
+            "appender.console.type = Console\nappender.console.name = STDOUT\n"
+            "appender.console.layout.type = PatternLayout\n"
+            "appender.console.layout.pattern = [%d] %p %m (%c)%n\n"
+            "rootLogger.level = INFO\nrootLogger.appenderRefs = stdout\nrootLogger.appenderRef.stdout.ref = STDOUT\n"
+            "logger.kafka.name = kafka\nlogger.kafka.level = WARN\n"
+            "logger.apache.name = org.apache.kafka\nlogger.apache.level = WARN\n"
+            "logger.connect.name = org.apache.kafka.connect.runtime.Worker\nlogger.connect.level = INFO\n"
+            "logger.reflections.name = org.reflections\nlogger.reflections.level = ERROR\n")
+        return path
+
+    def jvm_flags(self) -> list[str]:
+        return ["-Xms256m", f"-Xmx{self.heap()}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+                "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={self.log4j_config()}"]
+
+    def properties_file(self, values: dict[str, str], name: str) -> Path:
+        path = self.dir / name
+        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        return path
