@@ -81,7 +81,7 @@ class RedisReader:
     name = "redis"
 
     def __init__(self, settings: Settings):
-        from cdc_sinks.redis_cache import build_redis_sink
+        from cdc_sinks.redis.sink import build_redis_sink
 
         self.sink = build_redis_sink(settings)
 
@@ -106,10 +106,10 @@ class Neo4jReader:
     def __init__(self, settings: Settings):
         import neo4j
 
-        from cdc_sinks.neo4j_graph.model import POLICY, REMOVED_POLICY
-        from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
+        from cdc_sinks.neo4j.model import POLICY, REMOVED_POLICY
+        from cdc_sinks.neo4j.sink import Neo4jSink
 
-        self.sink = Neo4jGraphSink(settings.neo4j)
+        self.sink = Neo4jSink(settings.neo4j)
         self.database, self.read_mode = settings.neo4j.database, neo4j.READ_ACCESS
         label = self.sink.statements.label
         self.policies = (f"MATCH (p:{label(POLICY)}) WHERE p.id IN $ids "

@@ -12,7 +12,7 @@ from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
 from cdc_sinks.checksums import checksums_of
-from cdc_sinks.redis_cache import RedisCacheSink, redis_client
+from cdc_sinks.redis.sink import RedisSink, redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def _message(policy_id, lsn, **kwargs):
 
 @pytest.fixture
 def cache(stack: Settings):
-    sink = RedisCacheSink(redis_client(stack), key_prefix=f"it-{secrets.token_hex(4)}:policy:", ttl_seconds=600)
+    sink = RedisSink(redis_client(stack), key_prefix=f"it-{secrets.token_hex(4)}:policy:", ttl_seconds=600)
     sink.ensure_ready()
     yield sink
     keys = list(sink.client.scan_iter(match=f"{sink.prefix}*"))
@@ -77,7 +77,7 @@ def test_range_checksums_follow_updates_removals_and_expiry(cache):
     assert cache.client.zcard(cache.ids_key) == 6  # one member per cached id, the replaced one gone
     assert cache.range_checksums(3, 3, 6) == {1: checksums[1]}
 
-    short = RedisCacheSink(cache.client, key_prefix=cache.prefix, ttl_seconds=1)
+    short = RedisSink(cache.client, key_prefix=cache.prefix, ttl_seconds=1)
     _upsert(short, _message(7, 30))
     time.sleep(2.2)
     assert cache.get_document(7) is None and 7 not in {v.policy_id for v in cache.read_back(0, 100)}

@@ -16,8 +16,8 @@ from aegis.models.policy import PolicyStatus
 from devstack.manager import StackManager
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
-from cdc_sinks.neo4j_graph.cypher import GraphStatements
-from cdc_sinks.neo4j_graph.model import POLICY
+from cdc_sinks.neo4j.cypher import GraphStatements
+from cdc_sinks.neo4j.model import POLICY
 from cdc_sinks.registry import build_sink, sink_names
 from reconciler.drift import ActiveView
 

@@ -69,7 +69,7 @@ class RedisTarget(ConformanceTarget):
         return {"SINKS_REDIS_KEY_PREFIX": f"conf-{namespace}:policy:"}
 
     def engine(self, settings: Settings) -> str:
-        from cdc_sinks.redis_cache import redis_client
+        from cdc_sinks.redis.sink import redis_client
 
         client = redis_client(settings)
         try:
