@@ -180,7 +180,8 @@ def classify(policy_id: int, row: PolicyRow | None, stored: StoredRecord | None,
     if not same_content and target_hash != source_hash:
         return drift(DriftKind.STALE)
     missing_fields = sorted(set(expected) - set(stored.content))
-    if any(d.kind is DefectKind.PARTIAL for d in stored.defects) or missing_fields:
+    some_fields = bool(set(expected) & set(stored.content))  # none at all: replaced wholesale, not partial
+    if any(d.kind is DefectKind.PARTIAL for d in stored.defects) or (missing_fields and some_fields):
         return drift(DriftKind.PARTIAL, defects or f"fields missing: {', '.join(missing_fields)}")
     if not same_content:
         return drift(DriftKind.CONTENT, _first_difference(expected, stored.content))

@@ -25,9 +25,10 @@ from typing import Iterable, Sequence
 from confluent_kafka import Consumer, TopicPartition
 
 from aegis.settings import Settings
+from cdc_sinks.registry import namespace_env as registry_namespace_env, sink_names
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("search", "neo4j", "redis", "milvus")
+TARGETS = tuple(sink_names())
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,8 @@ def build_reader(name: str, settings: Settings):
 # ------------------------------------------------------------------- namespaces, processes
 def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[str, str]:
     """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
-    env = {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0"}
-    names = {"search": {"SEARCH_INDEX_ALIAS": f"{prefix}-{ns}"},
-             "redis": {"SINKS_REDIS_KEY_PREFIX": f"{prefix}-{ns}:policy:"},
-             "neo4j": {"NEO4J_NAMESPACE": f"{prefix}_{ns}_"},
-             "milvus": {"MILVUS_COLLECTION_ALIAS": f"{prefix}_{ns}"}}
-    for sink in sinks:
-        env.update(names[sink])
-    return env
+    return {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0",
+            **registry_namespace_env(f"{prefix}_{ns}".lower(), list(sinks))}
 
 
 def start_group_at_end(settings: Settings, group: str) -> None:

@@ -46,7 +46,8 @@ class Neo4jSink:
             settings.bolt_uri, auth=(settings.user, settings.password.get_secret_value()),
             connection_timeout=connection_timeout_seconds,
             connection_acquisition_timeout=2 * connection_timeout_seconds,
-            max_transaction_retry_time=0)
+            max_transaction_retry_time=0,
+            notifications_min_severity="OFF")  # "unknown property" on an empty graph is expected, not news
 
     # -- protocol ---------------------------------------------------------------------------
 

@@ -22,9 +22,7 @@ local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 local member = ARGV[5] .. ':' .. ARGV[6] .. ':' .. (tonumber(redis.call('TIME')[1]) + tonumber(ARGV[4]))
-local previous = redis.call('HGET', KEYS[2], 'member')
-if previous then redis.call('ZREM', KEYS[3], previous) end
-redis.call('ZREM', KEYS[3], ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[5], ARGV[5])  -- every member of this id, whatever the hash says
 redis.call('ZADD', KEYS[3], ARGV[5], member)
 redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'digest', ARGV[6], 'member', member, 'removed', '0')
 return 1
@@ -34,9 +32,7 @@ REMOVE_SCRIPT = _LSN_LT + """
 local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('DEL', KEYS[1])
-local previous = redis.call('HGET', KEYS[2], 'member')
-if previous then redis.call('ZREM', KEYS[3], previous) end
-redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[2], ARGV[2])
 redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'member', '', 'removed', '1')
 return 1
 """

@@ -164,7 +164,8 @@ class SearchSink:
         return record.document.model_dump(mode="json")
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
-        if after_id <= 0 and not self._refresh_for_reading():
+        ready = self._refresh_for_reading() if after_id <= 0 else bool(self.engine.alias_targets(self.alias))
+        if not ready:  # no index behind the alias: the target holds nothing
             return []
         body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash", "row_digest"],
                 "version": True, "query": self._active_ids({"gt": after_id})}

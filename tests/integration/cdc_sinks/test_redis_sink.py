@@ -84,15 +84,27 @@ def test_range_checksums_follow_updates_removals_and_expiry(cache):
     assert cache.range_checksums(3, 0, None) == _expected_checksums(cache, 3)  # expired: counted by neither
 
 
-def test_range_checksums_read_members_written_before_digests_through_the_record(cache):
+def test_a_member_without_its_digest_makes_its_range_differ_until_rewritten(cache):
     _upsert(cache, _message(1, 10), _message(2, 10))
     legacy = cache.client.hget(cache.version_key(2), "member")
     cache.client.zrem(cache.ids_key, legacy)
     cache.client.zadd(cache.ids_key, {"2": 2})  # the layout before members carried the digest
-    assert cache.range_checksums(10, 0, None) == _expected_checksums(cache, 10)
+    assert cache.range_checksums(10, 0, None) != _expected_checksums(cache, 10)  # counted with digest 0
     assert [v.policy_id for v in cache.read_back(0, 10)] == [1, 2]
+    [defect] = cache.read_records([2])[2].defects
+    assert defect.kind.value == "metadata" and "member" in defect.detail
     _upsert(cache, _message(2, 11, title="rewritten"))
     assert cache.client.zcard(cache.ids_key) == 2
+    assert cache.range_checksums(10, 0, None) == _expected_checksums(cache, 10)
+
+
+def test_a_deleted_document_no_longer_counts_in_the_cheap_checksums(cache):
+    _upsert(cache, _message(1, 10), _message(2, 10))
+    both = _expected_checksums(cache, 10)
+    cache.client.delete(cache.doc_key(2))  # by hand, behind the sink
+    assert cache.range_checksums(10, 0, None) != both
+    assert cache.range_checksums(10, 0, None)[0].count == 1
+    assert cache.read_records([2])[2].defects[0].detail == "version hash without its cached document"
 
 
 def test_scripts_flushed_by_a_restart_are_loaded_again(cache):
