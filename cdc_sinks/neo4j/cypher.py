@@ -80,11 +80,15 @@ MATCH (p:{policy})
 WHERE p.id >= $lo AND p.id < $hi
 RETURN p.id / $range_size AS range, count(*) AS n, sum(coalesce(p.row_digest, 0)) AS digest
 """
+        # temporal properties come back as plain values (hydrating a driver DateTime costs more than the row)
         self.read_records = f"""
 UNWIND $ids AS id
 MATCH (p:{policy} {{id: id}})
 OPTIONAL MATCH (p)-[r]->(d)
-RETURN p {{.*}} AS props, collect(CASE WHEN r IS NULL THEN NULL ELSE type(r) + ':' + coalesce(toString(d.key), '') END) AS links
+RETURN p {{.*, updated_at: p.updated_at.epochSeconds * 1000000 + p.updated_at.microsecond,
+           application_start_date: toString(p.application_start_date),
+           application_end_date: toString(p.application_end_date)}} AS props,
+       collect(CASE WHEN r IS NULL THEN NULL ELSE type(r) + ':' + coalesce(toString(d.key), '') END) AS links
 """
         self.count_policies = f"MATCH (p:{policy}) RETURN count(p) AS n"
         self.schema: tuple[str, ...] = (

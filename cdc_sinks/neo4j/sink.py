@@ -169,13 +169,16 @@ class Neo4jSink:
                   1000 * (time.monotonic() - started), record["orphans_deleted"] if record else 0)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _plain(value: Any) -> Any:
-    """Temporal values as ISO text (datetimes in UTC; a naive one is taken as UTC), the rest as is."""
-    if hasattr(value, "to_native"):
-        value = value.to_native()
+    """Temporal values as ``read_records`` returns them: datetimes as epoch microseconds (a naive one
+    taken as UTC), dates as ISO text; anything else as is."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-        return aware.astimezone(timezone.utc).isoformat()
+        delta = aware - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -198,7 +201,7 @@ def _stored_record(props: dict[str, Any], links: list[str]) -> StoredRecord | No
         defects.append(Defect(DefectKind.PARTIAL, "policy node without relationships"))
     elif props.get("links_hash") != hashlib.sha256("\n".join(links).encode()).hexdigest():
         defects.append(Defect(DefectKind.METADATA, "links_hash does not match the node's relationships"))
-    node = {k: _plain(v) for k, v in props.items() if k not in BOOKKEEPING}
+    node = {k: v for k, v in props.items() if k not in BOOKKEEPING and v is not None}
     return StoredRecord(policy_id, version, {"node": node, "links": links}, tuple(defects))
 
 
