@@ -364,6 +364,7 @@ class ReconcilerSettings(BaseSettings):
     verify_attempts: int = Field(5, ge=1, le=50, description="Fresh reads of a repaired record before it is reported not repaired (targets refresh asynchronously).")
     verify_delay_seconds: float = Field(0.5, ge=0, description="Wait between two fresh reads of repaired records.")
     deep_slices: int = Field(24, ge=0, le=10_000, description="Each pass also reads 1/N of the ranges deep (as a reader sees them, field by field), rotating: every record is deep-checked every N passes (24 x hourly = daily). 0: only differing ranges.")
+    marker_retention_seconds: int = Field(604_800, ge=0, description="Removal markers older than this are purged by a pass, unless a change still in Kafka (pending for the sink, or a dead letter) names their policy (docs/reconciler.md, 'Removal markers').")
     settle_seconds: float = Field(30.0, ge=0, le=600, description="Longest wait for the change stream to publish what was committed before a pass, so a change in flight is told from drift.")
     duplicate_title_similarity: float = Field(0.8, gt=0, le=1, description="Title similarity (character-bigram Dice) from which two policies are the same programme.")
     workers: Literal["process", "thread"] = Field("process", description="Each target is checked in a process of its own (uses every core) or in a thread.")

@@ -13,8 +13,10 @@ Every sink guarantees, inside its own store:
    upsert or removal whose LSN is *lower* than what the store holds for that id is ignored
    (equal LSN upserts are idempotent rewrites).
 2. **No resurrection.** A removal leaves a marker with its LSN (``FINAL_LSN`` for a delete or
-   tombstone: policy ids are never reused), so an older upsert replayed later cannot bring the
-   policy back. Markers are invisible to the active view and to ``read_back``.
+   tombstone: policy ids are never reused) and the time it was written, so an older upsert
+   replayed later cannot bring the policy back. Markers are invisible to the active view and to
+   ``read_back``; the reconciler purges them once no event still in Kafka can be older
+   (``purge_markers``, ``reconciler.markers``).
 3. **Errors are translated** into ``aegis.errors``: ``TransientError`` when the target is
    unreachable or overloaded (the runtime retries, then pauses), ``DataError`` for a record the
    target can never take (the runtime isolates it and dead-letters it), ``TerminalError`` else.
@@ -186,6 +188,10 @@ class Sink(Protocol):
     def stray_ids(self) -> set[int]:
         """Ids of records a reader can reach that the sink's own index of records does not list
         (Redis keys outside the id set); empty where every record is found by ``read_back``."""
+
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        """Delete removal markers written before ``written_before`` (epoch seconds), except those of
+        ``keep``; each only if it is still the marker that was found (compare-and-set). Returns how many."""
 
     def count(self) -> int:
         """Number of active records held."""

@@ -84,6 +84,17 @@ def stream_state(settings: Settings, conn: psycopg.Connection, sink_name: str, r
                                                "every difference counts as drift")
 
 
+def pending_changes(settings: Settings, conn: psycopg.Connection, sink_name: str) -> StreamState:
+    """What the sink has not applied yet, without waiting for the connector (for marker purges: a change
+    Debezium has not published yet is published in order, its removal after it)."""
+    if slot_confirmed_lsn(conn, settings.postgres.slot_name) is None:
+        return StreamState(checked=False, note="no change stream feeds this database")
+    try:
+        return _pending(settings, sink_name)
+    except AegisError as exc:
+        return StreamState(checked=False, behind=True, note=f"could not read the change topic ({exc.message})")
+
+
 def _pending(settings: Settings, sink_name: str) -> StreamState:
     topic = settings.sinks.topic(settings.kafka)
     group = f"{settings.sinks.group_id_prefix}{sink_name}"
@@ -112,26 +123,9 @@ def _pending(settings: Settings, sink_name: str) -> StreamState:
             return StreamState(checked=True, behind=True, pending_messages=total,
                                note=f"{total:,} change events not yet applied by {sink_name}: every difference "
                                     "is left to the stream")
-        open_partitions = {p for p in ends if ends[p] > starts[p]}
         state = StreamState(checked=True, pending_messages=total)
-        if not open_partitions:
-            return state
-        consumer.assign([TopicPartition(topic, p, starts[p]) for p in open_partitions])
-        decoder = build_decoder(settings)
-        deadline = time.monotonic() + 60
-        while open_partitions and time.monotonic() < deadline:
-            for message in consumer.consume(1000, timeout=1.0):
-                if message.error() is not None:
-                    continue  # partition EOF (or a transient fetch error): the offset check below decides
-                if message.offset() >= ends[message.partition()] - 1:
-                    open_partitions.discard(message.partition())
-                policy_id = _key_id(decoder, message.key())
-                if policy_id is not None:
-                    state.pending_ids.add(policy_id)
-            for tp in consumer.position([TopicPartition(topic, p) for p in list(open_partitions)]):
-                if tp.offset >= ends[tp.partition]:
-                    open_partitions.discard(tp.partition)
-        if open_partitions:
+        state.pending_ids, complete = _read_key_ids(consumer, topic, starts, ends, build_decoder(settings))
+        if not complete:
             state.behind = True
             state.note = "the pending change events could not all be read in time: every difference is left to the stream"
         return state
@@ -139,6 +133,57 @@ def _pending(settings: Settings, sink_name: str) -> StreamState:
         raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
     finally:
         consumer.close()
+
+
+def dead_letter_ids(settings: Settings, *, limit: int = MAX_PENDING) -> set[int] | None:
+    """Policy ids of every dead letter in ``KAFKA_TOPIC_DLQ`` (a replay could bring any of them back);
+    None when the topic cannot be read whole (too long, or Kafka unreachable)."""
+    topic = settings.kafka.topic_dlq
+    common = {"bootstrap.servers": settings.kafka.bootstrap_servers}
+    try:
+        metadata = AdminClient(common).list_topics(topic, timeout=10).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            return set()
+        consumer = Consumer({**common, "group.id": f"aegis-reconcile-dlq-{uuid.uuid4().hex[:8]}",
+                             "enable.auto.commit": False, "enable.partition.eof": True})
+    except KafkaException:
+        return None
+    try:
+        ends, starts = {}, {}
+        for p in metadata.partitions:
+            starts[p], ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+        if sum(ends[p] - starts[p] for p in ends) > limit:
+            return None
+        ids, complete = _read_key_ids(consumer, topic, starts, ends, build_decoder(settings))
+        return ids if complete else None
+    except KafkaException:
+        return None
+    finally:
+        consumer.close()
+
+
+def _read_key_ids(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], decoder,
+                  timeout: float = 60.0) -> tuple[set[int], bool]:
+    """Policy ids of the message keys from ``starts`` to ``ends`` per partition; False if not all were read in time."""
+    ids: set[int] = set()
+    open_partitions = {p for p in ends if ends[p] > starts[p]}
+    if not open_partitions:
+        return ids, True
+    consumer.assign([TopicPartition(topic, p, starts[p]) for p in open_partitions])
+    deadline = time.monotonic() + timeout
+    while open_partitions and time.monotonic() < deadline:
+        for message in consumer.consume(1000, timeout=1.0):
+            if message.error() is not None:
+                continue  # partition EOF (or a transient fetch error): the offset check below decides
+            if message.offset() >= ends[message.partition()] - 1:
+                open_partitions.discard(message.partition())
+            policy_id = _key_id(decoder, message.key())
+            if policy_id is not None:
+                ids.add(policy_id)
+        for tp in consumer.position([TopicPartition(topic, p) for p in list(open_partitions)]):
+            if tp.offset >= ends[tp.partition]:
+                open_partitions.discard(tp.partition)
+    return ids, not open_partitions
 
 
 def _key_id(decoder, key: bytes | None) -> int | None:

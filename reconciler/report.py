@@ -82,6 +82,8 @@ class TargetReport(BaseModel):
     repaired: int = 0         # repairs a fresh read confirmed
     repair_failed: int = 0    # repairs a fresh read did not confirm
     failed_ids: list[int] = Field(default_factory=list)
+    markers_purged: int = 0   # removal markers no event still in Kafka can need any more
+    markers_note: str = ""
     elapsed_ms: int = 0
 
     @property

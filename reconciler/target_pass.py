@@ -16,7 +16,6 @@ written) is reported ``unreachable`` — never as drifted — and the pass goes 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -48,6 +47,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 StreamCheck = Callable[[ActiveView, str, int], StreamState]
 """(view, sink name, WAL position read before the comparison) → what is still in flight."""
+MarkerKeep = Callable[[ActiveView, str], "tuple[set[int] | None, str]"]
+"""(view, sink name) → ids whose removal markers must stay (None: purge nothing now), and why."""
 
 
 @dataclass
@@ -117,6 +118,9 @@ class RetryingSink:
     def stray_ids(self) -> set[int]:
         return self._call(self.sink.stray_ids, "stray scan")
 
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        return self._call(lambda: self.sink.purge_markers(written_before, keep), "marker purge")
+
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         self._call(lambda: self.sink.upsert_batch(records, rewrite=rewrite), f"rewrite of {len(records)} record(s)")
 
@@ -141,7 +145,8 @@ class TargetReconciler:
                  config: ReconcilerSettings, *, dry_run: bool, progress: Progress = lambda _: None,
                  listed_per_kind: int = 1000, retry: RetryPolicy = RetryPolicy(attempts=1),
                  sleep: Callable[[float], None] = time.sleep, deep: DeepPlan = DeepPlan(),
-                 stream_check: StreamCheck | None = None):
+                 stream_check: StreamCheck | None = None, marker_keep: MarkerKeep | None = None,
+                 clock: Callable[[], float] = time.time):
         self.name = name
         self.build_sink = build_sink
         self.open_view = open_view
@@ -153,7 +158,8 @@ class TargetReconciler:
         self.sleep = sleep
         self.deep = deep
         self.stream_check = stream_check
-        self._lock = threading.Lock()
+        self.marker_keep = marker_keep
+        self.clock = clock
 
     def run(self, source_checksums: dict[int, RangeChecksum], read_from_lsn: int = 0) -> TargetOutcome:
         """``read_from_lsn``: PostgreSQL's WAL position read before its checksums (for the in-flight check)."""
@@ -233,7 +239,21 @@ class TargetReconciler:
                 report.status = TargetStatus.DRIFTED
             else:
                 self._repair(sink, view, drifts, outcome)
+            if not self.dry_run and self.marker_keep is not None:
+                self._purge_markers(sink, view, report)
         self.progress(self._summary(report))
+
+    def _purge_markers(self, sink: Sink, view: ActiveView, report: TargetReport) -> None:
+        """Purge removal markers older than ``RECONCILE_MARKER_RETENTION_SECONDS`` that no event still in
+        Kafka can need (see ``reconciler.inflight``: pending for this sink, or a dead letter)."""
+        keep, why = self.marker_keep(view, self.name)
+        if keep is None:
+            report.markers_note = f"markers kept this pass: {why}"
+            return
+        written_before = self.clock() - self.config.marker_retention_seconds
+        report.markers_purged = sink.purge_markers(written_before, keep)
+        if keep:
+            report.markers_note = f"{len(keep)} policies kept their marker: a change for them is still in Kafka"
 
     def _segment(self, sink: Sink, source_checksums: dict[int, RangeChecksum],
                  target_checksums: dict[int, RangeChecksum], part: Segment, strays: set[int],
@@ -331,4 +351,6 @@ class TargetReconciler:
             line += f"; {report.in_flight} in flight (lag)"
         if report.repaired or report.repair_failed:
             line += f"; repaired and verified {report.repaired}, not verified {report.repair_failed}"
+        if report.markers_purged:
+            line += f"; {report.markers_purged} old removal marker(s) purged"
         return line

@@ -22,7 +22,7 @@ from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.base import Sink
 from reconciler.drift import ActiveView, DeepPlan, RangeChecksum
-from reconciler.inflight import StreamState, stream_state
+from reconciler.inflight import StreamState, dead_letter_ids, pending_changes, stream_state
 from reconciler.report import TargetReport, TargetStatus
 from reconciler.target_pass import TargetOutcome, TargetReconciler
 
@@ -53,9 +53,18 @@ def run_job(job: TargetJob, checksums: dict[int, RangeChecksum], progress: Progr
         return stream_state(job.settings, view.conn, sink_name, read_from_lsn,
                             settle_seconds=job.settings.reconciler.settle_seconds)
 
+    def marker_keep(view: ActiveView, sink_name: str) -> tuple[set[int] | None, str]:
+        state = pending_changes(job.settings, view.conn, sink_name)
+        if state.behind:
+            return None, state.note
+        dead = dead_letter_ids(job.settings)
+        if dead is None:
+            return None, f"the dead-letter topic {job.settings.kafka.topic_dlq} could not be read whole"
+        return state.pending_ids | dead, ""
+
     return TargetReconciler(job.name, job.build_sink, open_view, job.settings.reconciler, dry_run=job.dry_run,
                             progress=progress, listed_per_kind=job.listed_per_kind, retry=job.retry, deep=job.deep,
-                            stream_check=stream_check).run(checksums, job.read_from_lsn)
+                            stream_check=stream_check, marker_keep=marker_keep).run(checksums, job.read_from_lsn)
 
 
 _progress_queue = None  # set in each worker process by _init_worker

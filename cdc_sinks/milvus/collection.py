@@ -11,7 +11,7 @@ live one. Fields (docs/milvus.md):
 ``lsn``                INT64: source LSN the row was built from (``FINAL_LSN`` after a delete)
 ``content_hash``       the policy's content hash when embedded
 ``model_version``      the embedder version that produced ``vector`` ("" for a blank marker)
-``status``             policy status (``active`` for every live row)
+``status``             policy status (``active`` for every live row); a marker's ``removed:<epoch s>``
 ``organisation``       issuing organisation
 ``regions``            ARRAY<VARCHAR> of target regions (``array_contains`` filters)
 ``support_field``      support field (지원분야)
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import date
 
@@ -148,10 +149,25 @@ def source_text(record: SinkRecord) -> str:
     return embedding_text(record.document)
 
 
+MARKER_STATUS = "removed:"
+"""A marker row's ``status`` is ``removed:<epoch seconds>``: when it was written (Milvus 2.3 cannot add a
+field to an existing collection, and a marker's status is read by nothing else)."""
+
+
+def marker_status(at: float | None = None) -> str:
+    return f"{MARKER_STATUS}{int(time.time() if at is None else at)}"
+
+
+def marker_written_at(status: str) -> int:
+    """When a marker row was written (0: before markers carried it)."""
+    tail = status[len(MARKER_STATUS):] if status.startswith(MARKER_STATUS) else ""
+    return int(tail) if tail.isdigit() else 0
+
+
 def blank_marker(policy_id: int, lsn: int, dimension: int) -> dict:
     """A removal marker without content (a delete, or nothing was stored)."""
     return {"id": policy_id, "vector": [0.0] * dimension, "removed": True, "lsn": lsn, "content_hash": "",
-            "model_version": "", "status": "", "organisation": "", "regions": [], "support_field": "",
+            "model_version": "", "status": marker_status(), "organisation": "", "regions": [], "support_field": "",
             "application_end": 0, "title": "", "text": ""}
 
 
@@ -161,5 +177,5 @@ def kept_marker(stored: StoredRow, lsn: int) -> dict:
     entity = {name: stored.entity[name] for name in ALL_FIELDS}
     entity["vector"] = [float(x) for x in entity["vector"]]
     entity["regions"] = list(entity["regions"] or [])
-    entity.update(removed=True, lsn=lsn)
+    entity.update(removed=True, lsn=lsn, status=marker_status())
     return entity

@@ -36,8 +36,8 @@ from aegis.settings import MilvusSettings, Settings
 from cdc_sinks.base import FINAL_LSN, Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
 from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, SCALAR_FIELDS, blank_marker, build_schema,
-                                         collection_name, index_params, kept_marker, record_entity, source_text,
-                                         StoredRow)
+                                         collection_name, index_params, kept_marker, marker_written_at,
+                                         record_entity, source_text, StoredRow)
 from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
 from cdc_sinks.milvus.store import QUERY_WINDOW, MilvusStore
 
@@ -276,6 +276,29 @@ class MilvusSink:
 
     def stray_ids(self) -> set[int]:
         return set()
+
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        """Marker rows whose ``status`` says they were written before the cut-off, deleted by an
+        expression that also requires ``removed == true`` (a policy active again meanwhile stays)."""
+        if self.store.alias_target(self.alias) is None:
+            return 0
+        purged, after = 0, -1
+        while True:
+            rows = self.store.query(self.alias, f"removed == true and id > {after}", ["id", "status"],
+                                    limit=QUERY_WINDOW)
+            if not rows:
+                return purged
+            rows.sort(key=lambda r: r["id"])
+            after = int(rows[-1]["id"])
+            old = [int(r["id"]) for r in rows
+                   if marker_written_at(r.get("status") or "") < written_before and int(r["id"]) not in keep]
+            for start in range(0, len(old), 1000):
+                chunk = ",".join(map(str, old[start:start + 1000]))
+                self.store.run(lambda c: c.delete(self.alias, filter=f"id in [{chunk}] and removed == true",
+                                                  timeout=self.store.timeout), "delete markers", write=True)
+            purged += len(old)
+            if len(rows) < QUERY_WINDOW:
+                return purged
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """Computed here, from ``id`` and ``content_hash`` alone (Milvus 2.3 cannot aggregate).

@@ -60,7 +60,8 @@ OPTIONAL MATCH (p:{policy} {{id: row.id}})
 WITH row, p
 WHERE p IS NULL OR p.lsn <= row.lsn
 MERGE (marker:{removed} {{id: row.id}})
-SET marker.lsn = CASE WHEN marker.lsn IS NULL OR marker.lsn < row.lsn THEN row.lsn ELSE marker.lsn END
+SET marker.lsn = CASE WHEN marker.lsn IS NULL OR marker.lsn < row.lsn THEN row.lsn ELSE marker.lsn END,
+    marker.at = timestamp() / 1000
 WITH p
 CALL (p) {{
   OPTIONAL MATCH (p)-[:{_RELATIONSHIP_TYPES}]->(d)
@@ -89,6 +90,13 @@ RETURN p {{.*, updated_at: p.updated_at.epochSeconds * 1000000 + p.updated_at.mi
            application_start_date: toString(p.application_start_date),
            application_end_date: toString(p.application_end_date)}} AS props,
        collect(CASE WHEN r IS NULL THEN NULL ELSE type(r) + ':' + coalesce(toString(d.key), '') END) AS links
+"""
+        self.purge_markers = f"""
+MATCH (m:{removed})
+WHERE coalesce(m.at, 0) < $before AND NOT m.id IN $keep
+WITH m LIMIT $limit
+DELETE m
+RETURN count(*) AS purged
 """
         self.count_policies = f"MATCH (p:{policy}) RETURN count(p) AS n"
         self.schema: tuple[str, ...] = (

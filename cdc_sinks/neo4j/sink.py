@@ -134,6 +134,19 @@ class Neo4jSink:
                                      hi=ID_CEILING if hi is None else hi)
                 return {r["range"]: RangeChecksum(count=r["n"], digest=r["digest"]) for r in result}
 
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        """``:RemovedPolicy`` nodes written before the cut-off, deleted 10,000 per transaction."""
+        purged = 0
+        with translated("purging removal markers"):
+            with self._driver.session(database=self._database) as session:
+                while True:
+                    record = session.run(self.statements.purge_markers, before=int(written_before),
+                                         keep=sorted(keep), limit=10_000).single()
+                    done = int(record["purged"]) if record else 0
+                    purged += done
+                    if done < 10_000:
+                        return purged
+
     def count(self) -> int:
         with translated("counting policies"):
             with self._driver.session(database=self._database,

@@ -33,7 +33,8 @@ local stored = redis.call('HGET', KEYS[2], 'lsn')
 if stored and lsn_lt(ARGV[1], stored) then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[2], ARGV[2])
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'member', '', 'removed', '1')
+redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'member', '', 'removed', '1',
+           'at', redis.call('TIME')[1])
 return 1
 """
 
@@ -99,3 +100,16 @@ cached document exists (one ``EXISTS`` each: a deleted document is seen by the c
 
 CHECKSUM_IDS_PER_CALL = 20_000
 """Ids one checksum call covers: keeps each call (which blocks Redis) to tens of milliseconds."""
+
+PURGE_SCRIPT = """
+local cutoff, purged = tonumber(ARGV[1]), 0
+for _, key in ipairs(KEYS) do
+  local v = redis.call('HMGET', key, 'removed', 'at')
+  if v[1] == '1' and (tonumber(v[2]) or 0) < cutoff then
+    redis.call('DEL', key)
+    purged = purged + 1
+  end
+end
+return purged
+"""
+"""Delete each given version hash that is still a removal marker written before ``ARGV[1]`` (epoch seconds)."""

@@ -35,6 +35,7 @@ from cdc_sinks.redis.errors import translate
 from cdc_sinks.redis.scripts import (
     CHECKSUM_IDS_PER_CALL,
     CHECKSUM_SCRIPT,
+    PURGE_SCRIPT,
     READ_BACK_SCRIPT,
     REMOVE_SCRIPT,
     UPSERT_SCRIPT,
@@ -61,6 +62,7 @@ class RedisSink:
         self._read_back = client.register_script(READ_BACK_SCRIPT)
         self._remove = client.register_script(REMOVE_SCRIPT)
         self._checksums = client.register_script(CHECKSUM_SCRIPT)
+        self._purge = client.register_script(PURGE_SCRIPT)
 
     def doc_key(self, policy_id: int) -> str:
         return f"{self.prefix}{policy_id}"
@@ -231,6 +233,23 @@ class RedisSink:
         except redis.RedisError as exc:
             raise translate(exc, "key scan") from None
         return ids
+
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        """Scan the version hashes; a Lua call per batch deletes those still markers older than the cut-off."""
+        purged, batch = 0, []
+        try:
+            for key in self.client.scan_iter(match=f"{self.prefix}*:v", count=SCAN_BATCH):
+                head = key.decode()[len(self.prefix):-2]
+                if head.isdigit() and int(head) not in keep:
+                    batch.append(key)
+                if len(batch) >= SCAN_BATCH:
+                    purged += int(self._purge(keys=batch, args=[int(written_before)]))
+                    batch = []
+            if batch:
+                purged += int(self._purge(keys=batch, args=[int(written_before)]))
+        except redis.RedisError as exc:
+            raise translate(exc, "marker purge") from None
+        return purged
 
     def count(self) -> int:
         total, after = 0, 0

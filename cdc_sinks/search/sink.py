@@ -16,6 +16,7 @@ The reconciler reads through the read alias — what searches see — and takes 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Mapping, Sequence
 
 from aegis.errors import DataError, ErrorCode, TransientError
@@ -27,7 +28,7 @@ from cdc_sinks.search.engine import SearchEngine
 from cdc_sinks.search.errors import TRANSIENT_STATUS
 from cdc_sinks.search.opensearch_engine import OpenSearchEngine
 from cdc_sinks.search.template import (
-    CHECKSUM_FIELDS,
+    ADDED_FIELDS,
     NOT_REMOVED,
     index_body,
     version_of,
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 CHECKSUM_PAGE = 5000
 """Ranges per composite-aggregation page (the engine's default bucket limit is 65,535)."""
 
-BOOKKEEPING = ("lsn", "content_hash", "row_digest", "removed")
+PURGE_PAGE = 5000
+"""Markers looked at per purge query."""
+
+BOOKKEEPING = ("lsn", "content_hash", "row_digest", "removed", "removed_at")
 """Fields the sink adds to each document for itself; the rest of ``_source`` is what searches read."""
 
 
@@ -64,7 +68,7 @@ class SearchSink:
         """
         if targets := self.engine.alias_targets(self.write_alias):
             for index in targets:
-                self.engine.add_fields(index, CHECKSUM_FIELDS)
+                self.engine.add_fields(index, ADDED_FIELDS)
             return
         self.create_version(1)
         if not self.engine.index_exists(versioned_name(self.alias, 1)):  # creation acknowledged late: try again
@@ -135,7 +139,8 @@ class SearchSink:
         operations: list[dict[str, Any]] = []
         for r in removals:
             operations += [self._operation(r.policy_id, r.lsn),
-                           {"id": r.policy_id, "lsn": r.lsn, "content_hash": "", "removed": True}]
+                           {"id": r.policy_id, "lsn": r.lsn, "content_hash": "", "removed": True,
+                            "removed_at": int(time.time())}]
         self._bulk(operations, len(removals))
 
     def _bulk(self, operations: list[dict[str, Any]], count: int) -> None:
@@ -214,6 +219,30 @@ class SearchSink:
 
     def stray_ids(self) -> set[int]:
         return set()
+
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        """Delete marker documents older than ``written_before``, each at the version it was read with."""
+        if not self.engine.alias_targets(self.write_alias):
+            return 0
+        self.engine.refresh(self.write_alias)
+        old = {"bool": {"filter": [{"term": {"removed": True}}],
+                        "should": [{"range": {"removed_at": {"lt": int(written_before)}}},
+                                   {"bool": {"must_not": [{"exists": {"field": "removed_at"}}]}}],
+                        "minimum_should_match": 1}}
+        purged, after = 0, -1
+        while True:
+            body = {"size": PURGE_PAGE, "sort": [{"id": "asc"}], "_source": ["id"], "version": True,
+                    "query": {"bool": {"filter": [old, {"range": {"id": {"gt": after}}}]}}}
+            hits = self.engine.search(self.write_alias, body)["hits"]["hits"]
+            if not hits:
+                return purged
+            after = int(hits[-1]["_source"]["id"])
+            operations = [{"delete": {"_index": h["_index"], "_id": h["_id"], "version": h["_version"],
+                                      "version_type": "external_gte"}}
+                          for h in hits if int(h["_source"]["id"]) not in keep]
+            if operations:
+                items = self.engine.bulk(operations, refresh="false")
+                purged += sum(1 for item in items if int(item["delete"].get("status", 500)) < 300)
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """A composite aggregation over ``id`` ranges with the sum of ``row_digest`` each, in pages."""

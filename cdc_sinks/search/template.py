@@ -5,7 +5,7 @@
   so 청년창업 matches 창업 with or without nori.
 * ``dynamic: strict``: a document with a field the mapping does not know is refused (a data
   error), never silently widening the index. A changed field means a new index version; a
-  purely added one (``CHECKSUM_FIELDS``) is put into existing indexes' mappings in place.
+  purely added one (``ADDED_FIELDS``) is put into existing indexes' mappings in place.
 * Layout: versioned indexes ``<alias>-v<N>``; the read alias ``<alias>`` (filtered: removal
   markers are invisible to searches) and the write alias ``<alias>-write`` point at the current
   one, so a rebuild fills ``v<N+1>`` and swaps both aliases in one atomic request.
@@ -48,7 +48,7 @@ def _korean_text(with_nori: bool, keyword: bool = False) -> dict[str, Any]:
     return field
 
 
-CHECKSUM_FIELDS: dict[str, Any] = {"row_digest": {"type": "long"}}
+ADDED_FIELDS: dict[str, Any] = {"row_digest": {"type": "long"}, "removed_at": {"type": "long"}}
 """Added in place to indexes created before them (``SearchSink.ensure_ready``): an additive change."""
 
 
@@ -92,7 +92,7 @@ def index_body(*, with_nori: bool, refresh_interval: str, shards: int = 1, repli
                 # sync bookkeeping: LSN guard, content hash, removal marker
                 "lsn": {"type": "long"},
                 "content_hash": keyword,
-                **CHECKSUM_FIELDS,
+                **ADDED_FIELDS,
                 "removed": {"type": "boolean"},
             },
         },

@@ -1,13 +1,17 @@
-"""Lag is not drift: changes a stopped sink has not applied yet are reported in flight and left alone.
+"""Lag is not drift, and a marker outlives every change still in Kafka, against a real change stream.
 
 A real change stream of this module's database (its own connector, slot and topics) feeds the
 Redis sink; the sink is stopped, policies change, and one record is deleted from Redis by hand.
 The pass lists the changed policies as in flight (not repaired) and the deleted one as drift
 (repaired); once the sink runs again it delivers the rest, and a pass finds nothing to repair.
+Then three policies are deleted: a pass with no marker retention purges the marker of the one no
+event in Kafka names, and keeps the ones with a dead letter or a (replayed, older) change pending —
+which the kept marker then refuses.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -16,9 +20,11 @@ import pytest
 from native_clients import NativeRedis
 from reconciler_it import Aegis, good_policy, insert_policy, listed
 
+from confluent_kafka import Consumer, Producer
+
 from cdc_sinks.registry import build_sink
 from cdc_sinks.runtime import SinkRuntime
-from connectors.isolated import isolated_env, isolated_settings, isolated_stream
+from connectors.isolated import change_topic, isolated_env, isolated_settings, isolated_stream
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +53,35 @@ def run_sink_until(settings, done, timeout: float = 90.0) -> None:
         runtime.stop()
         thread.join(60)
         sink.close()
+
+
+def first_change_of(settings, policy_id: int):
+    """The oldest message of ``policy_id`` on the change topic."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"peek-{policy_id}",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([change_topic(settings)])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None and message.key() \
+                    and json.loads(message.key()).get("id") == policy_id:
+                return message
+        raise AssertionError(f"no change of {policy_id} on the topic")
+    finally:
+        consumer.close()
+
+
+def produce(settings, topic: str, key: bytes, value: bytes) -> None:
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def pending_consumed(settings) -> bool:
+    from reconciler.inflight import _pending
+
+    return _pending(settings, "redis").pending_messages == 0
 
 
 def cached_hashes(sink) -> dict[int, str]:
@@ -98,3 +133,23 @@ def test_changes_a_stopped_sink_has_not_applied_are_in_flight_not_drift(rsetting
         code, report = aegis.report("--target", "redis")
         [target] = report["targets"]
         assert code == 0 and target["status"] == "consistent" and target["repaired"] == 0, target
+
+        # Removal markers: purged once old, unless an event still in Kafka names the policy.
+        gone, dead_lettered, pending = ids[9], ids[10], ids[11]
+        pg.execute("DELETE FROM policies WHERE id = ANY(%s)", ([gone, dead_lettered, pending],))
+        run_sink_until(settings, holds_postgres)
+        old_create = first_change_of(settings, pending)
+        produce(settings, settings.kafka.topic_dlq, json.dumps({"id": dead_lettered}).encode(), b"{}")
+        produce(settings, change_topic(settings), old_create.key(), old_create.value())  # pending for the sink
+        purging = Aegis({**aegis.env, "RECONCILE_MARKER_RETENTION_SECONDS": "0"})
+        code, report = purging.report("--target", "redis")
+        [target] = report["targets"]
+        assert code == 0 and target["markers_purged"] >= 1, target
+        native = NativeRedis(settings)
+        try:
+            markers = {i: native.client.hget(f"{native.prefix}{i}:v", "removed") for i in (gone, dead_lettered, pending)}
+            assert markers == {gone: None, dead_lettered: "1", pending: "1"}, markers
+            run_sink_until(settings, lambda sink: pending_consumed(settings))  # the old create arrives
+            assert native.read(pending) is None  # refused by the marker the purge kept: not resurrected
+        finally:
+            native.close()

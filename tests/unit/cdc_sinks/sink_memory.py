@@ -69,6 +69,12 @@ class MemorySink:
     def stray_ids(self) -> set[int]:
         return set()
 
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        gone = [i for i, v in self.records.items() if v[2] and i not in keep]
+        for i in gone:
+            del self.records[i]
+        return len(gone)
+
     def drop_namespace(self) -> None:
         self.records.clear()
 

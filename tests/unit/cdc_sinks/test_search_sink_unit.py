@@ -73,7 +73,10 @@ def test_removals_index_a_marker_that_cannot_be_overwritten_by_older_events():
     engine = RecordingEngine()
     SearchSink(engine, SearchSettings(index_alias="p")).remove_batch([Removal(5, FINAL_LSN), Removal(6, 77)])
     ops = engine.sent[0]
-    assert ops[0]["index"]["version"] == FINAL_LSN and ops[1] == {"id": 5, "lsn": FINAL_LSN, "content_hash": "", "removed": True}
+    marker = dict(ops[1])
+    assert isinstance(marker.pop("removed_at"), int)  # when it was written: the reconciler purges old markers
+    assert ops[0]["index"]["version"] == FINAL_LSN and marker == {"id": 5, "lsn": FINAL_LSN, "content_hash": "",
+                                                                  "removed": True}
     assert ops[2]["index"]["version"] == 77
 
 
@@ -102,7 +105,7 @@ def test_an_index_created_before_row_digests_gets_the_field_added_in_place():
     engine = RecordingEngine()
     engine.aliases = {"pol": ["pol-v1"], "pol-write": ["pol-v1"]}
     SearchSink(engine, SearchSettings(index_alias="pol")).ensure_ready()
-    assert engine.added_fields == [("pol-v1", {"row_digest": {"type": "long"}})]
+    assert engine.added_fields == [("pol-v1", {"row_digest": {"type": "long"}, "removed_at": {"type": "long"}})]
 
 
 def test_rebuild_moves_both_aliases_to_the_next_version():

@@ -33,6 +33,8 @@ class FakeSink:
     def __init__(self) -> None:
         self.records: dict[int, Held] = {}
         self.markers: dict[int, int] = {}
+        self.marked_at: dict[int, float] = {}
+        self.now = 1_000.0
         self.strays: set[int] = set()
         self.down = False
         self.fail_after_reads: int | None = None
@@ -92,6 +94,7 @@ class FakeSink:
             self.records.pop(r.policy_id, None)
             self.strays.discard(r.policy_id)
             self.markers[r.policy_id] = max(r.lsn, self.markers.get(r.policy_id, r.lsn))
+            self.marked_at[r.policy_id] = self.now
             self.writes += 1
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
@@ -118,6 +121,13 @@ class FakeSink:
 
     def stray_ids(self) -> set[int]:
         return set(self.strays)
+
+    def purge_markers(self, written_before: float, keep: set[int]) -> int:
+        gone = [i for i, at in self.marked_at.items() if at < written_before and i not in keep]
+        for i in gone:
+            self.markers.pop(i, None)
+            self.marked_at.pop(i, None)
+        return len(gone)
 
     def edit(self, policy_id: int, **changes: Any) -> None:
         """Change what the target holds for one record behind the sink's back."""

@@ -7,7 +7,7 @@ import pytest
 
 from aegis.retry import RetryPolicy
 from aegis.settings import ReconcilerSettings
-from cdc_sinks.base import Defect, DefectKind, PolicyDocument, SinkRecord
+from cdc_sinks.base import Defect, DefectKind, PolicyDocument, Removal, SinkRecord
 from reconciler.drift import DeepPlan, DriftKind, RangeChecksum, Segment, row_digest, segments
 from reconciler.inflight import StreamState
 from reconciler.report import TargetStatus
@@ -39,7 +39,8 @@ def mirror(view: FakeView, lsn: int = 100) -> FakeSink:
     return sink
 
 
-def reconciler(view, sink, *, dry_run=False, retry=RetryPolicy(attempts=1), deep=DeepPlan(), stream=None, **config):
+def reconciler(view, sink, *, dry_run=False, retry=RetryPolicy(attempts=1), deep=DeepPlan(), stream=None,
+               keep=None, clock=lambda: 2_000.0, **config):
     @contextmanager
     def open_view():
         yield view
@@ -47,7 +48,8 @@ def reconciler(view, sink, *, dry_run=False, retry=RetryPolicy(attempts=1), deep
     settings = ReconcilerSettings(range_size=RANGE, page_size=7, verify_delay_seconds=0, **config)
     check = (lambda _view, _name, _lsn: stream) if stream is not None else None
     return TargetReconciler("fake", lambda: sink, open_view, settings, dry_run=dry_run, retry=retry,
-                            sleep=lambda _: None, deep=deep, stream_check=check)
+                            sleep=lambda _: None, deep=deep, stream_check=check,
+                            marker_keep=(lambda _view, _name: keep) if keep is not None else None, clock=clock)
 
 
 def run(view, sink, **kwargs):
@@ -285,3 +287,17 @@ def test_the_same_drift_is_found_whatever_the_number_of_segments(count):
     assert listed(outcome) == {(DriftKind.MISSING, 5), (DriftKind.MISSING, 33), (DriftKind.ORPHANED, 77),
                                (DriftKind.ORPHANED, 4_000)}
     assert outcome.report.target_count == len(sink.records)
+
+
+def test_old_markers_are_purged_unless_kafka_still_holds_a_change_for_their_policy():
+    view = FakeView(active_rows(range(1, 20)) + active_rows([30, 31, 32], status="archived"))
+    sink = mirror(view)
+    sink.remove_batch([Removal(30, 500), Removal(31, 500), Removal(32, 500)])  # written at fake time 1000
+    outcome = run(view, sink, keep=({31}, ""), clock=lambda: 1_000.0 + 100, marker_retention_seconds=60)
+    assert outcome.report.markers_purged == 2 and set(sink.markers) == {31}
+    assert run(view, sink, keep=(None, "the topic could not be read"), clock=lambda: 9e9,
+               marker_retention_seconds=60).report.markers_note.endswith("could not be read")
+    assert set(sink.markers) == {31}
+    assert run(view, sink, keep=(set(), ""), clock=lambda: 1_030.0, marker_retention_seconds=60
+               ).report.markers_purged == 0  # younger than the retention
+    assert run(view, sink, dry_run=True, keep=(set(), ""), clock=lambda: 9e9).report.markers_purged == 0
