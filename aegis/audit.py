@@ -28,7 +28,7 @@ class AuditAction(str, Enum):
     PROMOTED = "status_changed:active"
     REJECTED = "status_changed:rejected"
     ARCHIVED = "status_changed:archived"
-    DUPLICATE_ARCHIVED = "duplicate_archived"
+    # a duplicate decision is ARCHIVED with changes.canonical_policy_id and details.decision = "duplicate"
     REPAIRED = "repaired"
     REEMBEDDED = "reembedded"
     DLQ_REPLAYED = "dlq_replayed"

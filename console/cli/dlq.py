@@ -100,4 +100,39 @@ def replay(settings: Settings, refs: tuple[str, ...], every: bool, sink: str | N
     if not refs and not every:
         raise click.UsageError("give dead-letter references (see `aegis dlq list`) or --all")
     letters = _select(settings, refs, sink, every)
-    click.echo(f"replayed {replay_letters(settings.kafka, letters)} message(s) from {len(letters)} dead letter(s)")
+    replayed = replay_letters(settings.kafka, letters)
+    _audit_replay(settings, letters)
+    click.echo(f"replayed {replayed} message(s) from {len(letters)} dead letter(s)")
+
+
+def _policy_id(key: bytes | None) -> str:
+    """The policy a dead letter is about: a change event's key is ``{"id": N}``, an outbox event's
+    the aggregate id."""
+    if not key:
+        return "?"
+    try:
+        decoded = json.loads(key)
+    except ValueError:
+        return mask_text(key.decode("utf-8", "replace"))
+    if isinstance(decoded, dict):
+        decoded = decoded.get("id", decoded.get("payload", {}).get("id") if isinstance(decoded.get("payload"), dict)
+                              else None)
+    return str(decoded) if decoded is not None else "?"
+
+
+def _audit_replay(settings: Settings, letters) -> None:
+    from aegis.audit import AuditAction, AuditEntry, write_audit
+    from aegis.db import connect
+
+    seen, entries = set(), []
+    for d in letters:
+        if d.origin in seen or d.original_topic == "?":
+            continue
+        seen.add(d.origin)
+        entries.append(AuditEntry(
+            entity_id=_policy_id(d.key), action=AuditAction.DLQ_REPLAYED.value, actor="aegis dlq replay",
+            reason=f"dead letter {d.ref} of sink {d.sink} ({d.error_code}) sent back to its topic",
+            details={"dead_letter": d.ref, "sink": d.sink, "error_code": d.error_code,
+                     "origin": f"{d.original_topic}:{d.original_partition}:{d.original_offset}"}))
+    with connect(settings.postgres, autocommit=True) as conn:
+        write_audit(conn, entries)
