@@ -112,6 +112,10 @@ def _finding(text: str, d: DetectionResult) -> Finding | None:
             return Finding(PiiKind.MOBILE, d.start, d.end, True)
         personal = bool(_PERSONAL_LABEL.search(text[max(0, d.start - 16):d.start]))
         return Finding(PiiKind.PHONE, d.start, d.end, personal)
+    if d.label == "RRN" and d.extra.get("gender_digit") in (9, 0):
+        # Born in the 1800s: no living person. A 법인등록번호 has 0 in that place, and ~1 in 10 of
+        # them passes the RRN checksum by chance (ko-pii only spares those that fail it).
+        return None
     kind = _KIND_BY_LABEL.get(d.label)
     return None if kind is None else Finding(kind, d.start, d.end, True)
 
