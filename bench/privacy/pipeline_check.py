@@ -9,8 +9,9 @@
    Milvus with pymilvus (every scalar field of every live collection), every Kafka topic with a
    plain consumer (keys, values, headers, the dead-letter topic included) — as are the sinks' logs
    and the stack's server logs;
-4. every planted personal item is searched in every dump as written (and, for numbers of 9+
-   digits, as its bare digits); every title look-alike must be intact in every target.
+4. every planted personal item is searched in every dump: numbers by their digits however they
+   are separated or embedded, e-mail addresses as written; every title look-alike must be intact
+   in every target.
 
 ``run(settings, policies, log_dir)`` returns a ``PipelineReport``; the integration test asserts on
 it and ``python -m bench.privacy.pipeline_check`` prints it (bench/RESULTS.md).
@@ -291,24 +292,59 @@ def dump_logs(settings: Settings, log_dir: Path) -> dict[str, str]:
 
 # --- 4. search -----------------------------------------------------------------------------------------
 
-def needles(planted: list[Planted]) -> list[tuple[str, str]]:
-    """(planted text, what to look for): as written, and bare digits for numbers of 9+ digits."""
-    found = []
+_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+# A run of digits with the separators numbers are written with (ASCII and full-width).
+_NUMBER_RUN = re.compile(r"[0-9０-９+(][0-9０-９\-.\s()+－]{6,40}[0-9０-９]")
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text.translate(_DIGITS))
+
+
+def needle_index(planted: list[Planted]) -> tuple[dict[str, str], dict[str, str]]:
+    """Planted personal values by bare digits (numbers of 9+ digits) and by lower-cased address (e-mails)."""
+    numbers, emails = {}, {}
     for p in planted:
         if not p.personal:
             continue
-        # the value without its label ("자택 전화 ", "계좌번호: ", "카드번호 ")
-        value = re.sub(r"^[^\d+(０-９]*", "", p.text) if p.kind in ("home-phone", "account", "card") else p.text
-        found.append((p.text, value))
-        digits = re.sub(r"\D", "", value.translate(str.maketrans("０１２３４５６７８９", "0123456789")))
-        if len(digits) >= 9 and digits != value:
-            found.append((p.text, digits))
+        if p.kind == "email":
+            emails[p.text.lower()] = p.text
+        else:
+            value = re.sub(r"^[^\d+(０-９]*", "", p.text)  # without its label (자택 전화, 계좌번호:, 카드번호)
+            numbers[_digits(value)] = p.text
+    return numbers, emails
+
+
+def search_dump(dump: str, numbers: dict[str, str], emails: dict[str, str]) -> set[str]:
+    """Planted values present in ``dump``: every run of digits (with separators) is reduced to its
+    digits and every window of it looked up, so a number is found however it is written or embedded;
+    every e-mail address is looked up as written."""
+    found: set[str] = set()
+    lengths = sorted({len(k) for k in numbers})
+    for match in _NUMBER_RUN.finditer(dump):
+        digits = _digits(match[0])
+        for size in lengths:
+            for at in range(0, len(digits) - size + 1):
+                hit = numbers.get(digits[at:at + size])
+                if hit is not None:
+                    found.add(hit)
+    for match in _EMAIL.finditer(dump):
+        local, _, domain = match[0].lower().rpartition("@")
+        labels = domain.split(".")
+        # an address glued to other text: "신청서_hong12@naver.com.hwp", "writer=hong12@naver.com"
+        starts = [0] + [i for i in range(1, len(local)) if not local[i - 1].isascii() or not local[i - 1].isalnum()]
+        for start in starts:
+            for end in range(2, len(labels) + 1):
+                hit = emails.get(f"{local[start:]}@{'.'.join(labels[:end])}")
+                if hit is not None:
+                    found.add(hit)
     return found
 
 
 def search_dumps(dumps: dict[str, str], planted: list[Planted]) -> dict[str, list[str]]:
-    wanted = needles(planted)
-    return {store: sorted({text for text, needle in wanted if needle in dump}) for store, dump in dumps.items()}
+    numbers, emails = needle_index(planted)
+    return {store: sorted(search_dump(dump, numbers, emails)) for store, dump in dumps.items()}
 
 
 def check_look_alikes(settings: Settings, ids: dict[str, int], planted: list[Planted],
