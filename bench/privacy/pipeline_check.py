@@ -48,6 +48,7 @@ class PipelineReport(BaseModel):
     leaks: dict[str, list[str]] = Field(default_factory=dict)          # store -> planted texts found
     damaged_look_alikes: dict[str, list[str]] = Field(default_factory=dict)  # target -> source ids
     missing_in_target: dict[str, int] = Field(default_factory=dict)
+    poison_dead_letters: int = 0  # dead letters of the undecodable messages carrying planted data
 
     @property
     def clean(self) -> bool:
@@ -77,6 +78,29 @@ def load_corpus(settings: Settings, policies: int, seed: int) -> tuple[dict[str,
             conn.execute("UPDATE policies SET status = 'active', quality_score = 0.9, updated_at = now() "
                          "WHERE id = ANY(%s)", (list(ids.values()),))
     return ids, planted
+
+
+def produce_poison(settings: Settings, planted: list[Planted], count: int = 3) -> list[Planted]:
+    """Messages no sink can decode, carrying planted personal data, on the change topic: every sink
+    dead-letters them, so the dead-letter topic and `aegis dlq show` are searched too."""
+    from confluent_kafka import Producer
+
+    personal = [p for p in planted if p.personal and p.kind in ("mobile", "rrn", "email")][:count]
+    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    topic = settings.sinks.topic(settings.kafka)
+    for p in personal:
+        producer.produce(topic, key=b'{"id": 0}', value=json.dumps({"broken": p.text, "op": "?"}, ensure_ascii=False).encode())
+    producer.flush(30)
+    return personal
+
+
+def dlq_cli_output(settings: Settings, env_file: str | None) -> str:
+    """What a person sees: `aegis dlq list --json` and `aegis dlq show` of every dead letter."""
+    base = [sys.executable, "-m", "console.cli"] + (["--env-file", env_file] if env_file else []) + ["dlq"]
+    listed = subprocess.run(base + ["list", "--json", "--limit", "1000"], capture_output=True, text=True, timeout=120)
+    refs = [json.loads(line)["ref"] for line in listed.stdout.splitlines() if line.startswith("{")]
+    shown = subprocess.run(base + ["show", *refs], capture_output=True, text=True, timeout=120) if refs else None
+    return listed.stdout + listed.stderr + (shown.stdout + shown.stderr if shown else "")
 
 
 # --- 2. sinks -------------------------------------------------------------------------------------------
@@ -356,6 +380,12 @@ def check_look_alikes(settings: Settings, ids: dict[str, int], planted: list[Pla
             for target, dump in stores.items()}
 
 
+def _dead_letters(settings: Settings, expected: int) -> int:
+    from cdc_sinks.dlq import read_dead_letters
+
+    return sum(1 for d in read_dead_letters(settings.kafka) if d.key == b'{"id": 0}')
+
+
 def run(settings: Settings, policies: int = 600, *, log_dir: Path, env_file: str | None = ".env",
         seed: int | None = None, timeout: float = 600) -> PipelineReport:
     from connectors.manage import apply_connector, wait_until_running
@@ -370,6 +400,7 @@ def run(settings: Settings, policies: int = 600, *, log_dir: Path, env_file: str
     apply_connector(settings)
     wait_until_running(settings, timeout=120)
     ids, planted = load_corpus(settings, policies, seed if seed is not None else int(time.time()))
+    poisoned = produce_poison(settings, planted)
     started = time.monotonic()
     procs = start_sinks(settings, log_dir, env_file)
     try:
@@ -378,7 +409,8 @@ def run(settings: Settings, policies: int = 600, *, log_dir: Path, env_file: str
     finally:
         stop_sinks(procs)
     dumps = {"search": dump_search(settings), "redis": dump_redis(settings), "neo4j": dump_neo4j(settings),
-             "milvus": dump_milvus(settings), **dump_kafka(settings), **dump_logs(settings, log_dir)}
+             "milvus": dump_milvus(settings), **dump_kafka(settings), **dump_logs(settings, log_dir),
+             "cli:aegis dlq list/show": dlq_cli_output(settings, env_file)}
     leaks = search_dumps(dumps, planted)
     damaged = check_look_alikes(settings, ids, planted, dumps)
     return PipelineReport(policies=len(ids), planted_personal=sum(p.personal for p in planted),
@@ -386,7 +418,8 @@ def run(settings: Settings, policies: int = 600, *, log_dir: Path, env_file: str
                           seconds_to_converge=round(converged, 1),
                           stores_searched={k: len(v.encode()) for k, v in dumps.items()},
                           leaks={k: v for k, v in leaks.items() if v}, damaged_look_alikes=damaged,
-                          missing_in_target=missing)
+                          missing_in_target=missing,
+                          poison_dead_letters=_dead_letters(settings, len(poisoned)))
 
 
 def main() -> None:

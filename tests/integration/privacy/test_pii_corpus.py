@@ -21,5 +21,7 @@ def test_nothing_planted_leaves_postgresql(stack, tmp_path):
     searched = report.stores_searched
     assert {"search", "redis", "neo4j", "milvus"} <= set(searched) and all(searched[s] > 0 for s in ("search", "redis", "neo4j", "milvus"))
     assert any(k.startswith("kafka:") for k in searched) and any(k.startswith("log:sink-") for k in searched)
+    assert report.poison_dead_letters >= 4  # each sink dead-lettered the planted undecodable messages
+    assert "kafka:" + stack.kafka.topic_dlq in searched and searched["cli:aegis dlq list/show"] > 0
     assert report.leaks == {}, {k: v[:5] for k, v in report.leaks.items()}
     assert not any(report.damaged_look_alikes.values()), report.damaged_look_alikes
