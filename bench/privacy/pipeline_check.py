@@ -341,16 +341,20 @@ def needle_index(planted: list[Planted]) -> tuple[dict[str, str], dict[str, str]
 
 
 def search_dump(dump: str, numbers: dict[str, str], emails: dict[str, str]) -> set[str]:
-    """Planted values present in ``dump``: every run of digits (with separators) is reduced to its
-    digits and every window of it looked up, so a number is found however it is written or embedded;
-    every e-mail address is looked up as written."""
+    """Planted values present in ``dump``. A number is looked up by its digits over every span of
+    whole digit groups of a run (``(02) 324-2728`` → 02, 324, 2728, 02324, …, 023242728), so it is
+    found however it is separated or glued to text, but never inside a longer number (a timestamp);
+    an e-mail address as written, also when glued to other text."""
     found: set[str] = set()
-    lengths = sorted({len(k) for k in numbers})
     for match in _NUMBER_RUN.finditer(dump):
-        digits = _digits(match[0])
-        for size in lengths:
-            for at in range(0, len(digits) - size + 1):
-                hit = numbers.get(digits[at:at + size])
+        groups = [_digits(g) for g in re.findall(r"[0-9０-９]+", match[0])]
+        for first in range(len(groups)):
+            digits = ""
+            for group in groups[first:]:
+                digits += group
+                if len(digits) > 19:
+                    break
+                hit = numbers.get(digits)
                 if hit is not None:
                     found.add(hit)
     for match in _EMAIL.finditer(dump):
@@ -412,6 +416,10 @@ def run(settings: Settings, policies: int = 600, *, log_dir: Path, env_file: str
              "milvus": dump_milvus(settings), **dump_kafka(settings), **dump_logs(settings, log_dir),
              "cli:aegis dlq list/show": dlq_cli_output(settings, env_file)}
     leaks = search_dumps(dumps, planted)
+    # The undecodable messages were put on the change topic by this check itself, unmasked, to be
+    # dead-lettered: there they are expected; everywhere else (dead letters, the CLI) they must not be.
+    change_topic = f"kafka:{settings.sinks.topic(settings.kafka)}"
+    leaks[change_topic] = [t for t in leaks.get(change_topic, []) if t not in {p.text for p in poisoned}]
     damaged = check_look_alikes(settings, ids, planted, dumps)
     return PipelineReport(policies=len(ids), planted_personal=sum(p.personal for p in planted),
                           look_alikes_checked=len(title_look_alikes(planted)) * len(TARGETS),
