@@ -88,10 +88,10 @@ class BenchSink:
             from cdc_sinks.registry import build_sink
 
             return build_sink(self.name, self.settings)
-        from cdc_sinks.milvus.sink import MilvusVectorSink
+        from cdc_sinks.milvus.sink import MilvusSink
         from cdc_sinks.milvus.store import MilvusStore
 
-        return MilvusVectorSink(MilvusStore(self.settings.milvus), self.settings.milvus, PlaceholderEmbedder())
+        return MilvusSink(MilvusStore(self.settings.milvus), self.settings.milvus, PlaceholderEmbedder())
 
 
 def sink_builders(settings: Settings, names: list[str]) -> dict[str, BenchSink]:
