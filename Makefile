@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: docs help install system-deps python-deps jars run stop test test-all test-unit faults clean
+.PHONY: bench-pii docs help install system-deps python-deps jars run stop test test-all test-unit faults clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -57,7 +57,7 @@ stop:  ## stop every server the stack started
 # (the reconciler suite works in a database of its own). `make test-all` runs tests/integration as a
 # whole, so a new suite runs there before it is listed here; the fault suite is `make faults`.
 CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors tests/integration/connectors \
-	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler
+	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler tests/integration/privacy
 
 test: install  ## unit tests, then the CI integration suites against the real stack (started and stopped here)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
@@ -73,6 +73,10 @@ test-unit: python-deps  ## unit tests only (no servers)
 # Not part of `make test`: ~20 minutes on 2 cores (every sink killed, every server stopped or restarted in turn); docs/faults.md.
 faults: install  ## fault-injection suite: each fault under load, checked for zero drift; results into bench/RESULTS.md
 	$(BIN)/pytest tests/faults -m faults -v -s -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
+
+bench-pii: python-deps  ## masking policy vs ko-pii detect_all vs Presidio on the PII corpus (bench/RESULTS.md)
+	$(BIN)/pip install -q -e '.[dev,pii-compare]'
+	$(BIN)/python -m bench.privacy.pii_bench --json bench/privacy/results-pii-bench.json
 
 clean:  ## stop the stack and delete its state (data, logs, jars)
 	-$(BIN)/aegis stack down

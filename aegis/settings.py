@@ -375,6 +375,17 @@ class ReconcilerSettings(BaseSettings):
         return [name.strip() for name in self.targets.split(",") if name.strip()]
 
 
+class RetentionSettings(BaseSettings):
+    """How long personal-data-bearing and bookkeeping rows are kept (docs/privacy.md, "Retention")."""
+
+    model_config = SettingsConfigDict(env_prefix="RETENTION_", **_COMMON)
+
+    raw_data_days: int = Field(90, ge=1, description="Days an unmasked source payload (policy_sources.raw_data) and a resolved collector dead letter are kept; the payload's digest stays for lineage.")
+    processing_history_days: int = Field(180, ge=1, description="Days processing_history rows are kept.")
+    audit_logs_days: int = Field(730, ge=1, description="Days audit_logs rows and superseded policy_versions are kept (each policy's latest version is always kept).")
+    interval_hours: float = Field(24, gt=0, description="Hours between two retention runs of the main job (`aegis run`); `aegis retention run` runs it once.")
+
+
 class Settings(BaseModel):
     """Everything Aegis Sync can be configured with."""
 
@@ -395,6 +406,7 @@ class Settings(BaseModel):
     processing: ProcessingSettings
     reconciler: ReconcilerSettings
     sources: SourcesSettings
+    retention: RetentionSettings
 
 
 _GROUPS = {
@@ -415,6 +427,7 @@ _GROUPS = {
     "processing": ProcessingSettings,
     "reconciler": ReconcilerSettings,
     "sources": SourcesSettings,
+    "retention": RetentionSettings,
 }
 
 

@@ -41,7 +41,7 @@ from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 from pydantic import ConfigDict
 
 from aegis.models.policy import PolicyDescription, PolicyRow
-from aegis.privacy import mask_value
+from aegis.privacy import mask_column
 from cdc_sinks.checksums import RangeChecksum, row_digest
 
 FINAL_LSN = 2**63 - 1
@@ -49,7 +49,12 @@ FINAL_LSN = 2**63 - 1
 
 
 class PolicyDocument(PolicyDescription):
-    """What leaves PostgreSQL for a target: the active policy, personal data masked, no raw payload."""
+    """What leaves PostgreSQL for a target: the active policy, personal data masked, no raw payload.
+
+    The change stream carries masked text already (the collector masks before it writes,
+    docs/privacy.md); ``from_row`` applies the same policy to the three contact fields once more,
+    as defence in depth (idempotent, and cached: the values repeat).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -67,7 +72,7 @@ class PolicyDocument(PolicyDescription):
     def from_row(cls, row: PolicyRow) -> "PolicyDocument":
         data = row.model_dump(include=set(cls.model_fields))
         for key in ("contact_email", "contact_phone", "contact_address"):
-            data[key] = mask_value(data[key])
+            data[key] = mask_column(key, data[key])
         data["status"] = row.status.value
         # validating again is cheaper than ``model_construct`` (pure Python per field): 5 µs vs 9 µs
         return cls.model_validate(data)

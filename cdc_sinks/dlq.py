@@ -1,7 +1,10 @@
 """The dead-letter topic (``KAFKA_TOPIC_DLQ``, default ``data-pipeline-dlq``).
 
-A dead letter is the original message, key and value byte for byte, with headers naming the
-sink, the error code, kind and message, and where it came from (topic/partition/offset). The
+A dead letter is the original message, key and value, with headers naming the sink, the error
+code, kind and message, and where it came from (topic/partition/offset). Key, value and error
+message pass ``aegis.privacy`` masking first (``mask_bytes`` keeps the byte length, so an Avro
+message stays decodable): the change stream carries masked text already (docs/privacy.md), so this
+changes nothing unless a message from before the masking policy is dead-lettered. The
 runtime only commits an offset after the dead letters of that batch are acknowledged by Kafka.
 
 ``aegis dlq list|show|replay`` reads the topic from the start (no consumer group) and replays a
@@ -20,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from pydantic import BaseModel, ConfigDict
 
 from aegis.errors import AegisError, ErrorCode, TransientError
+from aegis.privacy import mask_bytes, mask_text
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import ConsumedMessage, Rejected
 
@@ -64,7 +68,7 @@ class DeadLetter(BaseModel):
 
 def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> list[tuple[str, bytes]]:
     return [(H_SINK, sink.encode()), (H_CODE, error.code.value.encode()),
-            (H_KIND, type(error).__name__.encode()), (H_MESSAGE, error.message[:2000].encode()),
+            (H_KIND, type(error).__name__.encode()), (H_MESSAGE, mask_text(error.message[:2000]).encode()),
             (H_TOPIC, message.topic.encode()), (H_PARTITION, str(message.partition).encode()),
             (H_OFFSET, str(message.offset).encode()),
             (H_FAILED_AT, datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode())]
@@ -94,7 +98,7 @@ class DeadLetterWriter:
         count = 0
         for item in rejected:
             m = item.message
-            self._producer.produce(self.topic, key=m.key, value=m.value,
+            self._producer.produce(self.topic, key=mask_bytes(m.key), value=mask_bytes(m.value),
                                    headers=error_headers(self.sink, m, item.error), on_delivery=delivered)
             count += 1
         if count:

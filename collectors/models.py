@@ -24,6 +24,7 @@ class FetchedPage(BaseModel):
     number: int
     items: list[RawItem]
     total: int | None = None  # how many the source says exist, when it says
+    request_url: str | None = None  # the request that fetched it (lineage; credentials are redacted when stored)
 
 
 class Rejection(BaseModel):

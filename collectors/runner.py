@@ -89,7 +89,8 @@ class Collector:
                 for page in source.pages():
                     page_started = time.monotonic()
                     mapped = source.map_page(page)
-                    outcome = store_page(conn, source.name, mapped, run_id=run_id, started=page_started)
+                    outcome = store_page(conn, source.name, mapped, run_id=run_id, started=page_started,
+                                         request_url=_request_url(source, page))
                     summary.pages += 1
                     summary.fetched += len(page.items)
                     summary.add(outcome)
@@ -143,6 +144,14 @@ class Collector:
         except AegisError as exc:
             log.error("could not record the pass in pipeline_metadata", extra={"code": exc.code.value,
                                                                                "error": exc.message})
+
+
+def _request_url(source: Source, page) -> str | None:
+    """The page's request URL when the source says it, else the source's endpoint (lineage)."""
+    if page.request_url:
+        return page.request_url
+    endpoint = getattr(source, "endpoint", None)
+    return getattr(endpoint, "base_url", None)
 
 
 def _error(exc: AegisError) -> SourceError:

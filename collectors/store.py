@@ -8,6 +8,13 @@
   ``processing_history`` row, all in the same transaction as the row itself.
 * A rejected record goes to ``dead_letters`` whole (raw payload, DP_2xxx code, reason), in the
   same transaction, once: the same unresolved rejection is not stored twice.
+* **Personal data is masked here**, before the row exists (``aegis.privacy``, docs/privacy.md):
+  every streamed text column of ``policies`` and the outbox payload hold masked text only, so the
+  WAL, the change topics (before-images included) and every target see nothing else. The source
+  payload, unmasked, goes to ``policy_sources`` (never published) with the page's request URL
+  (credentials redacted), the run id, the fetch time and the payload's digest — the lineage.
+  The stored ``content_hash`` is the unmasked record's hash combined with the masking policy's
+  version (``aegis.privacy.masked_content_hash``).
 
 Either the whole page is stored or nothing of it is.
 """
@@ -21,10 +28,12 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg.types.json import Jsonb
 
+from aegis.audit import set_change_context
 from aegis.errors import ErrorCode, TransientError
 from aegis.events import PolicyValidated
 from aegis.events.outbox import validate_payload
 from aegis.models.policy import PolicyRecord, PolicyStatus
+from aegis.privacy import MASKING_POLICY_VERSION, mask_policy_values, masked_content_hash, raw_digest, redact_url
 from collectors.models import BatchOutcome, MappedPage, Rejection, SourceSummary
 
 COLLECTOR_VERSION = "aegis-collectors/0.1"
@@ -33,9 +42,9 @@ _COLUMNS = ("source_system", "source_id", "title", "content", "issuing_organizat
             "target_regions", "target_group", "target_industry", "support_field", "funding_type",
             "application_start_date", "application_end_date", "application_period_text",
             "application_always_open", "original_url", "contact_email", "contact_phone", "contact_address",
-            "attachments", "raw_data", "source_updated_at", "content_hash", "collection_metadata")
+            "attachments", "source_updated_at", "content_hash", "collection_metadata")
 _SQL_TYPES = {"target_regions": "text[]", "application_start_date": "date", "application_end_date": "date",
-              "application_always_open": "boolean", "attachments": "jsonb", "raw_data": "jsonb",
+              "application_always_open": "boolean", "attachments": "jsonb",
               "collection_metadata": "jsonb", "source_updated_at": "timestamptz"}
 _UPDATED = [c for c in _COLUMNS if c not in ("source_system", "source_id")]
 
@@ -49,6 +58,20 @@ UPSERT_SQL = (
     + ", status = 'pending_validation', quality_score = NULL, collected_at = now(), updated_at = now() "
     "WHERE policies.content_hash IS DISTINCT FROM EXCLUDED.content_hash "
     "RETURNING id, (xmax = 0) AS inserted, source_id"
+)
+
+# The restricted side of a stored record (never published): its unmasked payload and lineage.
+_SOURCES_SQL = (
+    "INSERT INTO policy_sources (policy_id, raw_data, raw_digest, source_content_hash, request_url, run_id, "
+    "fetched_at, masking_version, masked_findings) "
+    "SELECT policy_id, raw_data, raw_digest, source_content_hash, request_url, run_id, fetched_at, "
+    "masking_version, masked_findings FROM jsonb_to_recordset(%s::jsonb) AS r(policy_id bigint, raw_data jsonb, "
+    "raw_digest text, source_content_hash text, request_url text, run_id text, fetched_at timestamptz, "
+    "masking_version text, masked_findings jsonb) "
+    "ON CONFLICT (policy_id) DO UPDATE SET raw_data = EXCLUDED.raw_data, raw_digest = EXCLUDED.raw_digest, "
+    "source_content_hash = EXCLUDED.source_content_hash, request_url = EXCLUDED.request_url, "
+    "run_id = EXCLUDED.run_id, fetched_at = EXCLUDED.fetched_at, masking_version = EXCLUDED.masking_version, "
+    "masked_findings = EXCLUDED.masked_findings"
 )
 
 _HISTORY_SQL = ("INSERT INTO processing_history (policy_id, processing_path, status, processing_time_ms) "
@@ -67,19 +90,28 @@ def _jsonb(value: object) -> Jsonb:
     return Jsonb(value, dumps=lambda v: json.dumps(v, ensure_ascii=False, default=str))
 
 
-def _row(record: PolicyRecord, content_hash: str, metadata: dict) -> dict:
-    values = record.model_dump(mode="json")
-    values["content_hash"] = content_hash
-    values["collection_metadata"] = metadata
-    return values
+class _Masked:
+    """One record split into its streamed (masked) row and its restricted source row."""
+
+    __slots__ = ("row", "raw", "findings")
+
+    def __init__(self, record: PolicyRecord, source_hash: str, metadata: dict):
+        values = record.model_dump(mode="json")
+        self.raw = values.pop("raw_data")
+        self.row, self.findings = mask_policy_values(values)
+        self.row["content_hash"] = masked_content_hash(source_hash)
+        self.row["collection_metadata"] = metadata
 
 
 def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *, run_id: str,
-               started: float | None = None) -> BatchOutcome:
-    """Store ``page`` in one transaction (see the module docstring); ``conn`` must be autocommit."""
+               started: float | None = None, request_url: str | None = None) -> BatchOutcome:
+    """Store ``page`` in one transaction (see the module docstring); ``conn`` must be autocommit.
+
+    ``request_url`` is the page's request (its credentials are redacted before it is stored)."""
     started = time.monotonic() if started is None else started
     latest: dict[str, PolicyRecord] = {r.source_id: r for r in page.records}  # a repeated id: the last wins
-    hashes = {sid: rec.content_hash() for sid, rec in latest.items()}
+    source_hashes = {sid: rec.content_hash() for sid, rec in latest.items()}
+    hashes = {sid: masked_content_hash(h) for sid, h in source_hashes.items()}
     outcome = BatchOutcome(rejected=len(page.rejections))
     try:
         with conn.transaction():
@@ -89,16 +121,21 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
             pending = [sid for sid in latest if (stored.get(sid) or "").strip() != hashes[sid]]
             outcome.unchanged = len(latest) - len(pending)
             metadata = {"run_id": run_id, "collector": COLLECTOR_VERSION, "page": page.number}
-            written = _upsert(conn, [_row(latest[sid], hashes[sid], metadata) for sid in pending])
+            masked = {sid: _Masked(latest[sid], source_hashes[sid], metadata) for sid in pending}
+            if masked:
+                set_change_context(conn, actor="collector", reason=f"collected from {source_system}", run_id=run_id)
+            written = _upsert(conn, [m.row for m in masked.values()])
             outcome.unchanged += len(pending) - len(written)  # another writer stored the same content first
             collected_at = datetime.now(timezone.utc)
             elapsed_ms = int((time.monotonic() - started) * 1000)
+            _store_sources(conn, [(policy_id, source_hashes[sid], masked[sid]) for policy_id, _, sid in written],
+                           run_id=run_id, request_url=redact_url(request_url), fetched_at=collected_at)
             validated = []
             for policy_id, inserted, source_id in written:
-                record = latest[source_id]
+                row = masked[source_id].row  # the event carries the masked text, like the row
                 validated.append(PolicyValidated(
-                    policy_id=str(policy_id), title=record.title, content=record.content,
-                    issuing_organization=record.issuing_organization, processing_path="hot",
+                    policy_id=str(policy_id), title=row["title"], content=row["content"],
+                    issuing_organization=row["issuing_organization"], processing_path="hot",
                     source_system=source_system, collected_at=collected_at))
                 if inserted:
                     outcome.new += 1
@@ -124,6 +161,17 @@ def _upsert(conn: psycopg.Connection, rows: list[dict]) -> list[tuple[int, bool,
     if not rows:
         return []
     return conn.execute(UPSERT_SQL, (json.dumps(rows, ensure_ascii=False),)).fetchall()
+
+
+def _store_sources(conn: psycopg.Connection, written: list[tuple[int, str, _Masked]], *, run_id: str,
+                   request_url: str | None, fetched_at: datetime) -> None:
+    if not written:
+        return
+    rows = [{"policy_id": policy_id, "raw_data": m.raw, "raw_digest": raw_digest(m.raw),
+             "source_content_hash": source_hash, "request_url": request_url, "run_id": run_id,
+             "fetched_at": fetched_at.isoformat(), "masking_version": MASKING_POLICY_VERSION,
+             "masked_findings": m.findings} for policy_id, source_hash, m in written]
+    conn.execute(_SOURCES_SQL, (json.dumps(rows, ensure_ascii=False, default=str),))
 
 
 _OUTBOX_SQL = (

@@ -6,12 +6,12 @@ target through CDC like any other change.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import psycopg
 from pydantic import BaseModel, ConfigDict
 
+from aegis.audit import AuditEntry, set_change_context, write_audit
 from aegis.events import DataQualityUpdated, QualityScorePayload, write_event
 from aegis.models.policy import PolicyStatus
 
@@ -39,6 +39,7 @@ def apply_status_change(conn: psycopg.Connection, change: StatusChange, *, run_i
     Runs inside the caller's transaction; the row is only changed while it still has
     ``from_status`` (and ``expected_content_hash`` when given), so a concurrent collector update wins.
     """
+    set_change_context(conn, actor=ACTOR, reason=change.reason, run_id=run_id)  # for policy_versions
     updated = conn.execute(
         "UPDATE policies SET status = %(to)s, quality_score = %(total)s, "
         "canonical_policy_id = COALESCE(%(canonical)s, canonical_policy_id), updated_at = now() "
@@ -57,11 +58,8 @@ def apply_status_change(conn: psycopg.Connection, change: StatusChange, *, run_i
                "quality_score": change.score.model_dump()}
     if change.canonical_policy_id is not None:
         changes["canonical_policy_id"] = change.canonical_policy_id
-    conn.execute(
-        "INSERT INTO audit_logs (entity_type, entity_id, action, actor, changes, metadata) "
-        "VALUES ('policy', %s, %s, %s, %s, %s)",
-        (str(change.policy_id), f"status_changed:{change.to_status.value}", ACTOR,
-         json.dumps(changes, ensure_ascii=False),
-         json.dumps({"run_id": run_id, "reason": change.reason}, ensure_ascii=False)),
-    )
+    # A duplicate decision is an archive with its canonical record (``changes.canonical_policy_id``).
+    write_audit(conn, AuditEntry(entity_id=str(change.policy_id), action=f"status_changed:{change.to_status.value}",
+                                 actor=ACTOR, reason=change.reason, run_id=run_id, changes=changes,
+                                 details={"decision": "duplicate"} if change.canonical_policy_id is not None else None))
     return True

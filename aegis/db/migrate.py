@@ -22,6 +22,8 @@ _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 # Tables Debezium streams; the publication covers exactly these.
 PUBLISHED_TABLES = ("policies", "outbox")
+# 0007 moved raw_data out of policies: the rows stored before it are masked right after it is applied.
+PRIVACY_MIGRATION = 7
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ def migrate(conn: psycopg.Connection, pg: PostgresSettings) -> list[Migration]:
                                 hint="nothing of this migration was applied; fix the SQL and run again") from None
         done.append(migration)
     ensure_replication_access(conn, pg)
+    if any(m.version == PRIVACY_MIGRATION for m in done):
+        from aegis.db.backfill import mask_stored_policies
+
+        mask_stored_policies(conn)  # rows stored before the masking policy (docs/privacy.md)
     return done
 
 

@@ -51,6 +51,7 @@ def _register() -> None:
     from console.cli.connectors import connectors
     from console.cli.db import db
     from console.cli.dlq import dlq
+    from console.cli.governance import audit, lineage, privacy, retention
     from console.cli.quality import quality
     from console.cli.reconcile import reconcile
     from console.cli.run import exporter, run, status
@@ -69,6 +70,10 @@ def _register() -> None:
     cli.add_command(run)
     cli.add_command(status)
     cli.add_command(exporter)
+    cli.add_command(lineage)
+    cli.add_command(audit)
+    cli.add_command(privacy)
+    cli.add_command(retention)
 
 
 _register()

@@ -7,13 +7,16 @@ import json
 import click
 
 from aegis.errors import ConfigError
+from aegis.privacy import mask_text
 from aegis.settings import Settings
 
 
 def _text(raw: bytes | None, width: int | None = None) -> str:
+    """A key or value for people: decoded and masked (a dead letter written before the masking
+    policy may still hold personal data)."""
     if raw is None:
         return "(null)"
-    text = raw.decode("utf-8", "replace")
+    text = mask_text(raw.decode("utf-8", "replace"))
     return text if width is None or len(text) <= width else text[: width - 1] + "…"
 
 
@@ -37,8 +40,9 @@ def list_letters(settings: Settings, sink: str | None, limit: int, as_json: bool
     letters = read_dead_letters(settings.kafka, sink=sink, limit=limit)
     if as_json:
         for d in letters:
-            click.echo(json.dumps({**d.model_dump(exclude={"key", "value"}), "ref": d.ref,
-                                   "key": _text(d.key)}, ensure_ascii=False))
+            click.echo(json.dumps({**d.model_dump(exclude={"key", "value", "error_message"}), "ref": d.ref,
+                                   "error_message": mask_text(d.error_message), "key": _text(d.key)},
+                                  ensure_ascii=False))
         return
     if not letters:
         click.echo(f"no dead letters on {settings.kafka.topic_dlq}" + (f" for sink {sink}" if sink else ""))
@@ -47,7 +51,7 @@ def list_letters(settings: Settings, sink: str | None, limit: int, as_json: bool
     for d in letters:
         origin = f"{d.original_topic}:{d.original_partition}:{d.original_offset}"
         click.echo(f"{d.ref:<10} {d.sink:<8} {d.error_code:<8} {origin:<32} {_text(d.key, 14):<14} "
-                   f"{d.error_message[:80]}")
+                   f"{mask_text(d.error_message)[:80]}")
 
 
 def _select(settings: Settings, refs: tuple[str, ...], sink: str | None, every: bool):
@@ -72,7 +76,7 @@ def show(settings: Settings, refs: tuple[str, ...]) -> None:
     for d in _select(settings, refs, None, False):
         click.echo(f"dead letter {d.ref} on {settings.kafka.topic_dlq}")
         click.echo(f"  sink:       {d.sink}")
-        click.echo(f"  error:      {d.error_code} ({d.error_kind}) {d.error_message}")
+        click.echo(f"  error:      {d.error_code} ({d.error_kind}) {mask_text(d.error_message)}")
         click.echo(f"  origin:     {d.original_topic} partition {d.original_partition} offset {d.original_offset}")
         click.echo(f"  failed at:  {d.failed_at}")
         click.echo(f"  key:        {_text(d.key)}")
@@ -96,4 +100,39 @@ def replay(settings: Settings, refs: tuple[str, ...], every: bool, sink: str | N
     if not refs and not every:
         raise click.UsageError("give dead-letter references (see `aegis dlq list`) or --all")
     letters = _select(settings, refs, sink, every)
-    click.echo(f"replayed {replay_letters(settings.kafka, letters)} message(s) from {len(letters)} dead letter(s)")
+    replayed = replay_letters(settings.kafka, letters)
+    _audit_replay(settings, letters)
+    click.echo(f"replayed {replayed} message(s) from {len(letters)} dead letter(s)")
+
+
+def _policy_id(key: bytes | None) -> str:
+    """The policy a dead letter is about: a change event's key is ``{"id": N}``, an outbox event's
+    the aggregate id."""
+    if not key:
+        return "?"
+    try:
+        decoded = json.loads(key)
+    except ValueError:
+        return mask_text(key.decode("utf-8", "replace"))
+    if isinstance(decoded, dict):
+        decoded = decoded.get("id", decoded.get("payload", {}).get("id") if isinstance(decoded.get("payload"), dict)
+                              else None)
+    return str(decoded) if decoded is not None else "?"
+
+
+def _audit_replay(settings: Settings, letters) -> None:
+    from aegis.audit import AuditAction, AuditEntry, write_audit
+    from aegis.db import connect
+
+    seen, entries = set(), []
+    for d in letters:
+        if d.origin in seen or d.original_topic == "?":
+            continue
+        seen.add(d.origin)
+        entries.append(AuditEntry(
+            entity_id=_policy_id(d.key), action=AuditAction.DLQ_REPLAYED.value, actor="aegis dlq replay",
+            reason=f"dead letter {d.ref} of sink {d.sink} ({d.error_code}) sent back to its topic",
+            details={"dead_letter": d.ref, "sink": d.sink, "error_code": d.error_code,
+                     "origin": f"{d.original_topic}:{d.original_partition}:{d.original_offset}"}))
+    with connect(settings.postgres, autocommit=True) as conn:
+        write_audit(conn, entries)

@@ -38,7 +38,22 @@ def reembed(settings: Settings, page_size: int, drop_old: bool) -> None:
     if report.from_collection == report.to_collection:
         click.echo(f"alias {report.alias} already serves model version {report.to_version}: nothing to do")
         return
+    _audit(settings, report)
     click.echo(f"re-embedded {report.rows} rows ({report.embedded} model inputs, {report.skipped} already current, "
                f"{report.catch_up_rows} caught up) in {report.seconds:.1f}s; alias {report.alias}: "
                f"{report.from_collection} ({report.from_version}) -> {report.to_collection} ({report.to_version})"
                + ("; old collection dropped" if report.dropped_old else "; old collection kept for rollback"))
+
+
+def _audit(settings: Settings, report) -> None:
+    """One audit row for the whole target: a re-embed rewrites every vector, not one policy's."""
+    from aegis.audit import AuditAction, AuditEntry, write_audit
+    from aegis.db import connect
+
+    with connect(settings.postgres, autocommit=True) as conn:
+        write_audit(conn, AuditEntry(
+            entity_type="target", entity_id="milvus", action=AuditAction.REEMBEDDED.value, actor="aegis sinks reembed",
+            reason=f"embedding model {report.from_version} -> {report.to_version}",
+            details={"rows": report.rows, "embedded": report.embedded, "skipped": report.skipped,
+                     "caught_up": report.catch_up_rows, "from_collection": report.from_collection,
+                     "to_collection": report.to_collection, "dropped_old": report.dropped_old}))

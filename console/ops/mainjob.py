@@ -113,6 +113,30 @@ def progress_lines(settings: Settings, sinks: list[str]) -> list[str]:
     return lines
 
 
+class RetentionClock:
+    """Runs ``enforce_retention`` once at start and then every RETENTION_INTERVAL_HOURS (in the main
+    job's own loop: one short SQL job a day needs no process of its own)."""
+
+    def __init__(self, settings: Settings, report: Report, clock: Callable[[], float] = time.monotonic):
+        self.settings, self.report, self.clock = settings, report, clock
+        self.next_at = clock()
+
+    def maybe_run(self) -> None:
+        if self.clock() < self.next_at:
+            return
+        self.next_at = self.clock() + self.settings.retention.interval_hours * 3600
+        from aegis.db.retention import enforce_retention
+
+        try:
+            with connect(self.settings.postgres, autocommit=True) as conn:
+                result = enforce_retention(conn, self.settings.retention)
+        except Exception as exc:  # noqa: BLE001 - retention is retried at its next interval; the job goes on
+            self.report(f"retention failed (retried in {self.settings.retention.interval_hours:g} h): {exc}")
+            return
+        if any(result.removed.values()):
+            self.report("retention removed: " + ", ".join(f"{k} {v}" for k, v in result.removed.items() if v))
+
+
 def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print, progress_every: float = 15.0,
                  duration: float | None = None) -> None:
     log_dir = settings.stack.state_path / "logs" / "main-job"
@@ -126,9 +150,11 @@ def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print
     watchdog = ConnectorWatchdog(settings, report)
     started = time.monotonic()
     last = [0.0]
+    retention = RetentionClock(settings, report)
 
     def tick() -> None:
         watchdog.check()
+        retention.maybe_run()
         if time.monotonic() - last[0] >= progress_every:
             last[0] = time.monotonic()
             try:
