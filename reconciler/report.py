@@ -14,6 +14,7 @@ from enum import Enum
 import psycopg
 from pydantic import BaseModel, Field
 
+from aegis.audit import AuditAction, AuditEntry, write_audit
 from aegis.events import DataSyncCompleted, SyncResultPayload, write_event
 from reconciler.drift import DriftKind
 from reconciler.duplicates import DuplicateMatch
@@ -155,9 +156,19 @@ class ConsistencyReport(BaseModel):
             synced_at=self.checked_at)
 
 
+def repair_audit_entries(report: ConsistencyReport) -> list[AuditEntry]:
+    """One audit row per repair the pass wrote (confirmed by a fresh read, or not: ``details.fix`` says)."""
+    return [AuditEntry(entity_id=str(fix.policy_id), action=AuditAction.REPAIRED.value, actor="reconciler",
+                       reason=f"{fix.kind.value} drift in {fix.target}", run_id=report.run_id,
+                       details={"target": fix.target, "fix": fix.action.value, "lsn": fix.lsn,
+                                **({"error": fix.error} if fix.error else {})})
+            for fix in report.fixes_applied if fix.action is not FixAction.UNCHANGED]
+
+
 def store_report(conn: psycopg.Connection, report: ConsistencyReport) -> None:
-    """Insert the report and write ``data.sync_completed`` to the outbox, in one transaction."""
+    """Insert the report, its repairs' audit rows and ``data.sync_completed`` in one transaction."""
     with conn.transaction():
+        write_audit(conn, repair_audit_entries(report))
         conn.execute(
             "INSERT INTO consistency_reports (run_id, dry_run, is_consistent, targets, started_at, checked_at, "
             "summary, report) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",

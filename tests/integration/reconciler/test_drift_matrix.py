@@ -83,6 +83,9 @@ def test_every_drift_kind_is_listed_repaired_and_verified_by_a_native_read(nativ
     assert {(f["policy_id"], f["action"]) for f in report["fixes_applied"]} == (
         {(policy_id, "reapplied") for policy_id in by_kind.values()} | {(foreign, "removed")})
 
+    audited = pg.execute("SELECT entity_id::bigint, metadata->>'fix' FROM audit_logs WHERE action = 'repaired' "
+                         "AND metadata->>'run_id' = %s", (report["run_id"],)).fetchall()
+    assert sorted(audited) == sorted((f["policy_id"], f["action"]) for f in report["fixes_applied"])
     for policy_id in by_kind.values():
         assert_equal_to_postgres(name, native, pg, policy_id)
     assert native.read(foreign) is None
