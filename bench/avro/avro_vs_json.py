@@ -6,7 +6,8 @@ in the Avro profile, each with its own slot and topics — so every figure compa
 changes in both encodings:
 
 1. writes ``--rows`` policies shaped like collected ones (Korean title and body, regions, dates,
-   a ~1 KB source payload in ``raw_data``) and then updates each once, in transactions of 100;
+   no source payload: ``raw_data`` is kept out of the streamed table, docs/privacy.md) and then
+   updates each once, in transactions of 100;
 2. reads both change topics back and measures each message's key + value bytes, and the topic's
    bytes on the broker's disk (log segments, record-batch overhead included);
 3. decodes the same messages in-process with the sinks' decoders (``build_decoder``), best of
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 
 from aegis.changestream.avro_wire import unframe
 from aegis.db import connect
@@ -57,14 +58,11 @@ def policy_rows(rng: random.Random, run: str, count: int) -> list[tuple]:
     """Rows shaped like collected policies (field lengths from the sample sources)."""
     rows = []
     for n in range(count):
-        raw = {"pblancId": f"PBLN_{n:08d}", "pblancNm": _text(rng, 8), "jrsdInsttNm": "중소벤처기업부",
-               "bsnsSumryCn": _text(rng, 60), "reqstBeginEndDe": "20260101 ~ 20261231",
-               "hashtags": ",".join(rng.sample(_WORDS, 5)), "pldirSportRealmLclasCodeNm": "금융"}
         rows.append((run, f"{run}-{n}", _text(rng, 6)[:120], _text(rng, 110), "중소벤처기업부", "창업진흥원",
                      rng.sample(_REGIONS, rng.randint(1, 4)), "청년", "제조업", "창업", "보조금",
                      date(2026, 1, rng.randint(1, 28)), date(2026, 12, rng.randint(1, 28)),
                      f"https://www.bizinfo.go.kr/web/lay1/bbs/S1T122C128/AS/74/view.do?pblancId=PBLN_{n:08d}",
-                     "help@example.go.kr", "02-123-4567", json.dumps(raw, ensure_ascii=False),
+                     "help@example.go.kr", "02-123-4567",
                      f"{rng.getrandbits(256):064x}", round(rng.uniform(0.7, 1.0), 3),
                      rng.choice([None, 10_000_000, 50_000_000])))
     return rows
@@ -72,8 +70,8 @@ def policy_rows(rng: random.Random, run: str, count: int) -> list[tuple]:
 
 _INSERT = ("INSERT INTO policies (source_system, source_id, title, content, issuing_organization, executing_organization,"
            " target_regions, target_group, target_industry, support_field, funding_type, application_start_date,"
-           " application_end_date, original_url, contact_email, contact_phone, raw_data, content_hash, quality_score,"
-           " support_amount_krw, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+           " application_end_date, original_url, contact_email, contact_phone, content_hash, quality_score,"
+           " support_amount_krw, status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
            " %s, %s, %s, 'active')")
 
 
