@@ -101,6 +101,17 @@ class Removal:
     lsn: int
 
 
+def newest_per_policy(items: Sequence[SinkRecord] | Sequence[Removal]) -> list:
+    """The highest-LSN item of each policy, in first-seen order. The runtime's planner already sends one
+    change per policy; a sink whose store cannot take two writes of one key in a call applies this."""
+    newest: dict[int, SinkRecord | Removal] = {}
+    for item in items:
+        held = newest.get(item.policy_id)
+        if held is None or held.lsn <= item.lsn:
+            newest[item.policy_id] = item
+    return list(newest.values())
+
+
 @dataclass(frozen=True)
 class StoredVersion:
     """What a target holds for one policy, as the reconciler compares it."""

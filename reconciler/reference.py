@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import re
 
-NATIONWIDE = "전국"
+from aegis.models.regions import NATIONWIDE, SIDO_ALIASES
 
-# The 17 시도 by official name (what the collectors normalise regions to), with the short forms
-# a title may use ("[서울] 청년 월세 지원").
-SIDO_SHORT_NAMES: dict[str, tuple[str, ...]] = {
-    "서울특별시": ("서울",),
-    "부산광역시": ("부산",),
-    "대구광역시": ("대구",),
-    "인천광역시": ("인천",),
-    "광주광역시": ("광주",),
-    "대전광역시": ("대전",),
-    "울산광역시": ("울산",),
-    "세종특별자치시": ("세종",),
-    "경기도": ("경기",),
-    "강원특별자치도": ("강원",),
-    "충청북도": ("충북",),
-    "충청남도": ("충남",),
-    "전북특별자치도": ("전북",),
-    "전라남도": ("전남",),
-    "경상북도": ("경북",),
-    "경상남도": ("경남",),
-    "제주특별자치도": ("제주",),
-}
+# The 17 시도 by official name (what the collectors normalise regions to) and the spellings a title
+# may use ("[서울] 청년 월세 지원"): the one table in ``aegis.models.regions``.
+SIDO_SHORT_NAMES: dict[str, tuple[str, ...]] = SIDO_ALIASES
 KNOWN_REGIONS = frozenset(SIDO_SHORT_NAMES) | {NATIONWIDE}
 
 # Korean public bodies end in one of these (중소벤처기업부, 창업진흥원, 서울특별시, 강남구,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Sequence
 
-from aegis.errors import DataError
+from cdc_sinks.applier import write_isolating
 from cdc_sinks.base import PolicyDocument, Removal, Sink, SinkRecord
 from reconciler.drift import ActiveView, Drift, DriftKind, classify
 
@@ -47,22 +47,11 @@ class Fix:
     error: str | None = None
 
 
-def _chunks(items: Sequence, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _write(items: list, size: int, write: Callable[[list], None], refused: dict[int, str]) -> None:
-    """Write in chunks; a chunk the target refuses is retried one by one to isolate the bad record."""
-    for chunk in _chunks(items, size):
-        try:
-            write(chunk)
-        except DataError:
-            for item in chunk:
-                try:
-                    write([item])
-                except DataError as exc:
-                    refused[item.policy_id] = exc.message
+    """Write in chunks; a chunk the target refuses is split (the sinks' own isolation) to find the bad records."""
+    for start in range(0, len(items), size):
+        for item, error in write_isolating(write, items[start:start + size]):
+            refused[item.policy_id] = error.message
 
 
 def repair(view: ActiveView, sink: Sink, drifts: Sequence[Drift], *, batch_size: int, verify_attempts: int,

@@ -33,7 +33,8 @@ import numpy as np
 
 from aegis.errors import AegisError, ErrorCode, TerminalError
 from aegis.settings import MilvusSettings, Settings
-from cdc_sinks.base import FINAL_LSN, Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.base import (FINAL_LSN, Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion,
+                            newest_per_policy)
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
 from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, SCALAR_FIELDS, blank_marker, build_schema,
                                          collection_name, index_params, kept_marker, marker_written_at,
@@ -162,10 +163,7 @@ class MilvusSink:
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         """Write the batch's newest record per policy; ``rewrite`` (a repair) embeds every one afresh."""
         collection = self._check_alias()
-        latest: dict[int, SinkRecord] = {}
-        for record in records:
-            if record.policy_id not in latest or record.lsn >= latest[record.policy_id].lsn:
-                latest[record.policy_id] = record
+        latest = {r.policy_id: r for r in newest_per_policy(records)}  # one write per primary key
         stored = self.stored_rows(collection, list(latest), VERSION_FIELDS)
         version = self.embedder.version
         to_embed: list[SinkRecord] = []
@@ -213,9 +211,7 @@ class MilvusSink:
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         collection = self._check_alias()
-        latest: dict[int, int] = {}
-        for removal in removals:
-            latest[removal.policy_id] = max(removal.lsn, latest.get(removal.policy_id, -1))
+        latest = {r.policy_id: r.lsn for r in newest_per_policy(removals)}
         stored = self.stored_rows(collection, list(latest), ALL_FIELDS)
         rows = []
         for policy_id, lsn in latest.items():

@@ -17,7 +17,8 @@ from typing import Any, Sequence
 import neo4j
 
 from aegis.settings import Neo4jSettings, Settings
-from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.base import (Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion,
+                            newest_per_policy)
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
 from cdc_sinks.neo4j import cypher
 from cdc_sinks.neo4j.cypher import GraphStatements
@@ -75,24 +76,18 @@ class Neo4jSink:
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         """One transaction; ``rewrite`` (a repair) replaces every property and relationship of each node."""
-        newest: dict[int, SinkRecord] = {}
-        for record in records:
-            if record.policy_id not in newest or newest[record.policy_id].lsn <= record.lsn:
-                newest[record.policy_id] = record
+        newest = newest_per_policy(records)
         if not newest:
             return
         with translated(f"projecting {len(newest)} policies"):
-            rows = [GraphPolicy.from_record(r).to_parameters() for r in newest.values()]
+            rows = [GraphPolicy.from_record(r).to_parameters() for r in newest]
         statement = self.statements.rewrite_policies if rewrite else self.statements.upsert_policies
         self._write(statement, rows, f"{'rewriting' if rewrite else 'upserting'} {len(rows)} policies")
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
-        newest: dict[int, int] = {}
-        for removal in removals:
-            newest[removal.policy_id] = max(removal.lsn, newest.get(removal.policy_id, removal.lsn))
-        if not newest:
+        rows = [{"id": r.policy_id, "lsn": r.lsn} for r in newest_per_policy(removals)]
+        if not rows:
             return
-        rows = [{"id": policy_id, "lsn": lsn} for policy_id, lsn in newest.items()]
         self._write(self.statements.remove_policies, rows, f"removing {len(rows)} policies")
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
