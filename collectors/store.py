@@ -3,8 +3,8 @@
 * Upsert by ``(source_system, source_id)``; a record whose content hash is unchanged writes
   nothing at all (no row version, no event).
 * A new or changed record is stored with status ``pending_validation`` (its content has not
-  been scored yet), gets a ``policy.validated`` outbox event (schema-validated, as
-  ``aegis.events.write_event`` does, but written for the whole page in two statements) and a
+  been scored yet), gets a ``policy.validated`` outbox event (schema-validated by
+  ``aegis.events.write_events``, the whole page in two statements) and a
   ``processing_history`` row, all in the same transaction as the row itself.
 * A rejected record goes to ``dead_letters`` whole (raw payload, DP_2xxx code, reason), in the
   same transaction, once: the same unresolved rejection is not stored twice.
@@ -30,8 +30,7 @@ from psycopg.types.json import Jsonb
 
 from aegis.audit import set_change_context
 from aegis.errors import ErrorCode, TransientError
-from aegis.events import PolicyValidated
-from aegis.events.outbox import validate_payload
+from aegis.events import PolicyValidated, write_events
 from aegis.models.policy import PolicyRecord, PolicyStatus
 from aegis.privacy import MASKING_POLICY_VERSION, mask_policy_values, masked_content_hash, raw_digest, redact_url
 from collectors.models import BatchOutcome, MappedPage, Rejection, SourceSummary
@@ -172,29 +171,6 @@ def _store_sources(conn: psycopg.Connection, written: list[tuple[int, str, _Mask
              "fetched_at": fetched_at.isoformat(), "masking_version": MASKING_POLICY_VERSION,
              "masked_findings": m.findings} for policy_id, source_hash, m in written]
     conn.execute(_SOURCES_SQL, (json.dumps(rows, ensure_ascii=False, default=str),))
-
-
-_OUTBOX_SQL = (
-    "INSERT INTO outbox (aggregatetype, aggregateid, type, schema_version, payload) "
-    "SELECT 'policy', a, t, v, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS e(a, t, v, p) "
-    "RETURNING id"
-)
-
-
-def write_events(conn: psycopg.Connection, events: list[PolicyValidated]) -> None:
-    """``aegis.events.write_event`` for a whole page at once: every payload is validated against
-    its JSON Schema first (nothing is written if one is invalid), then all rows are inserted and
-    deleted again in the caller's transaction (Debezium reads the inserts from the WAL) — two
-    statements per page instead of two per record."""
-    if not events:
-        return
-    payloads = [e.payload() for e in events]
-    for event, payload in zip(events, payloads):
-        validate_payload(type(event), payload)
-    ids = [row[0] for row in conn.execute(_OUTBOX_SQL, (
-        [e.aggregate_id() for e in events], [e.event_type for e in events], [e.schema_version for e in events],
-        [json.dumps(p, ensure_ascii=False) for p in payloads])).fetchall()]
-    conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
 
 
 def _dead_letter(conn: psycopg.Connection, source_system: str, rejection: Rejection, run_id: str) -> None:

@@ -8,9 +8,9 @@ from aegis.events.models import (
     QualityScorePayload,
     SyncResultPayload,
 )
-from aegis.events.outbox import validate_payload, write_event
+from aegis.events.outbox import validate_payload, write_event, write_events
 from aegis.events.published import PublishedEvent, decode_published_event, published_event_decoder
 
 __all__ = ["DataQualityUpdated", "DataSyncCompleted", "OutboxEvent", "PolicyValidated", "PublishedEvent",
            "QualityScorePayload", "SyncResultPayload", "decode_published_event", "published_event_decoder",
-           "validate_payload", "write_event"]
+           "validate_payload", "write_event", "write_events"]

@@ -14,6 +14,7 @@ value = the payload as a JSON object, headers ``eventType``, ``schemaVersion``,
 from __future__ import annotations
 
 import json
+from typing import Sequence
 from functools import lru_cache
 from importlib import resources
 
@@ -42,24 +43,38 @@ def validate_payload(event_type: type[OutboxEvent], payload: dict) -> None:
                         hint="fix the producer; nothing was written to the outbox")
 
 
-def write_event(conn: psycopg.Connection, event: OutboxEvent) -> str:
-    """Validate ``event`` and write it to the outbox in the caller's current transaction.
+_INSERT_MANY = (
+    "INSERT INTO outbox (aggregatetype, aggregateid, type, schema_version, payload) "
+    "SELECT 'policy', a, t, v, p::jsonb FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+    "WITH ORDINALITY AS e(a, t, v, p, n) ORDER BY n RETURNING id"
+)
 
-    Returns the event id. Raises ``DataError`` (nothing written) when the payload breaks the
-    schema, and ``TerminalError`` when ``conn`` is in autocommit mode outside a transaction
-    block (the event would not be atomic with the change it describes).
+
+def write_events(conn: psycopg.Connection, events: Sequence[OutboxEvent]) -> list[str]:
+    """Validate every event, then write them all to the outbox in the caller's current transaction.
+
+    Returns the event ids, in order. Every payload is checked against its JSON Schema first, so an
+    invalid one writes nothing (``DataError``). The rows are inserted and deleted again in the same
+    transaction (Debezium reads the inserts from the WAL): two statements, however many events.
+    ``TerminalError`` when ``conn`` is in autocommit mode outside a transaction block (the events
+    would not be atomic with the change they describe).
     """
+    if not events:
+        return []
     if conn.autocommit and conn.info.transaction_status is TransactionStatus.IDLE:
         raise TerminalError("write_event needs an open transaction: the connection is in autocommit mode",
                             code=ErrorCode.BATCH_PROCESSING_ERROR,
                             hint="wrap the change and write_event in `with conn.transaction():`")
-    payload = event.payload()
-    validate_payload(type(event), payload)
-    row = conn.execute(
-        "INSERT INTO outbox (aggregatetype, aggregateid, type, schema_version, payload) "
-        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-        ("policy", event.aggregate_id(), event.event_type, event.schema_version,
-         json.dumps(payload, ensure_ascii=False)),
-    ).fetchone()
-    conn.execute("DELETE FROM outbox WHERE id = %s", (row[0],))
-    return str(row[0])
+    payloads = [event.payload() for event in events]
+    for event, payload in zip(events, payloads):
+        validate_payload(type(event), payload)
+    ids = [row[0] for row in conn.execute(_INSERT_MANY, (
+        [e.aggregate_id() for e in events], [e.event_type for e in events], [e.schema_version for e in events],
+        [json.dumps(p, ensure_ascii=False) for p in payloads])).fetchall()]
+    conn.execute("DELETE FROM outbox WHERE id = ANY(%s)", (ids,))
+    return [str(i) for i in ids]
+
+
+def write_event(conn: psycopg.Connection, event: OutboxEvent) -> str:
+    """``write_events`` for one event; returns its id."""
+    return write_events(conn, [event])[0]
