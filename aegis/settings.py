@@ -117,6 +117,7 @@ class SinkSettings(BaseSettings):
     retry_base_delay_seconds: float = Field(0.2, ge=0, description="First backoff delay (exponential, full jitter).")
     retry_max_delay_seconds: float = Field(5.0, ge=0, description="Longest backoff delay.")
     probe_interval_seconds: float = Field(2.0, gt=0, description="While a target is down: how often it is probed.")
+    lookahead_min_lag: int = Field(5000, ge=0, description="From this many events behind, a sink reads its backlog's keys once and skips every change a later one of its policy supersedes (cdc_sinks/lookahead.py; 0: never).")
     rejoin_timeout_seconds: float = Field(20.0, gt=0, description="Longest time the consumer may be out of its group (no partition, no member id) before it counts as stuck (librdkafka can stall rejoining after a broker restart): the process exits with code 75 for its supervisor to start a fresh one.")
     metrics_host: str = Field("127.0.0.1", description="Address of the sink's /metrics and /health server.")
     metrics_port: int = Field(29180, ge=0, le=65535, description="Port of the sink's /metrics and /health server (0: any free port).")

@@ -34,6 +34,7 @@ from cdc_sinks.applier import apply_plan
 from cdc_sinks.base import FINAL_LSN, Sink
 from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch
 from cdc_sinks.dlq import DeadLetterWriter
+from cdc_sinks.lookahead import LookAhead
 from cdc_sinks.observability import HealthState, SinkMetrics
 from cdc_sinks.registry import micro_batch
 
@@ -84,6 +85,7 @@ class SinkRuntime:
         self._dlq: DeadLetterWriter | None = None
         self._holding_since: float | None = None  # last moment the consumer held a partition
         self._last_assignment_check = 0.0
+        self._lookahead = LookAhead()
 
     # ----------------------------------------------------------------- control
     def stop(self) -> None:
@@ -201,12 +203,15 @@ class SinkRuntime:
                                             headers=tuple(m.headers() or ())))
         return messages
 
-    def _process(self, consumer: Consumer, messages: list[ConsumedMessage]) -> None:
+    def _process(self, consumer: Consumer, consumed: list[ConsumedMessage]) -> None:
         epoch = self._epoch
         started = time.monotonic()
+        self._look_ahead(consumer, consumed)
+        messages = [m for m in consumed if not self._lookahead.superseded(m)]
+        skipped = len(consumed) - len(messages)
         plan = self._plan(consumer, messages, epoch)
         if plan is None:
-            self._abandoned(messages)
+            self._abandoned(consumed)
             return
         while True:
             try:
@@ -216,7 +221,7 @@ class SinkRuntime:
             except TransientError as exc:
                 self.metrics.transient_errors.labels(self.sink.name).inc()
                 if not self._wait_out_outage(consumer, exc, epoch, "target", self.sink.ping):
-                    self._abandoned(messages)
+                    self._abandoned(consumed)
                     return
             except AegisError:
                 raise
@@ -229,7 +234,7 @@ class SinkRuntime:
         if dead and not self._dead_letter(dead):
             return
         write_seconds = time.monotonic() - started
-        self._mark_written(messages)
+        self._mark_written(consumed)
         self._commit_pending(consumer)
         now_ms = time.time() * 1000
         ages = [(now_ms - c.event.source_ts_ms) / 1000 for c in plan.changes.values() if c.event.source_ts_ms]
@@ -238,17 +243,38 @@ class SinkRuntime:
         if any(event_times):
             self._last_event_ts = max(t for t in event_times if t) / 1000
         self.metrics.batch_written(upserted=result.upserted, removed=result.removed, dead=len(dead),
-                                   superseded=plan.superseded, seconds=write_seconds, commit_ages=ages,
+                                   superseded=plan.superseded + skipped, seconds=write_seconds, commit_ages=ages,
                                    max_lsn=max(lsns) if lsns else None)
         self.stats.batches += 1
-        self.stats.messages += len(messages)
+        self.stats.messages += len(consumed)
         self.stats.applied += result.upserted + result.removed
         self.stats.dead_lettered += len(dead)
         self.health.last_batch_at = time.time()
-        log.info("batch applied", extra={"sink": self.sink.name, "messages": len(messages),
+        log.info("batch applied", extra={"sink": self.sink.name, "messages": len(consumed),
                                          "upserted": result.upserted, "removed": result.removed,
-                                         "superseded": plan.superseded, "dead_lettered": len(dead),
+                                         "superseded": plan.superseded + skipped, "dead_lettered": len(dead),
                                          "write_ms": round(write_seconds * 1000, 1)})
+
+    def _look_ahead(self, consumer: Consumer, consumed: list[ConsumedMessage]) -> None:
+        """Read the backlog's keys once a partition is ``SINKS_LOOKAHEAD_MIN_LAG`` behind (cdc_sinks/lookahead.py)."""
+        threshold = self.settings.sinks.lookahead_min_lag
+        if not threshold:
+            return
+        starts, ends = {}, {}
+        for partition in {m.partition for m in consumed}:
+            first = min(m.offset for m in consumed if m.partition == partition)
+            if self._lookahead.covers(partition, first):
+                continue
+            try:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high is not None and high - first > threshold:
+                starts[partition], ends[partition] = first, high
+        if starts:
+            read = self._lookahead.read(self.settings.kafka.bootstrap_servers, self.topic, starts, ends)
+            log.info("look-ahead read", extra={"sink": self.sink.name, "messages": read,
+                                              "keys": len(self._lookahead.last)})
 
     def _plan(self, consumer: Consumer, messages: list[ConsumedMessage], epoch: int) -> BatchPlan | None:
         """Decode and plan the batch; while decoding fails transiently (the schema registry is down)
@@ -365,6 +391,7 @@ class SinkRuntime:
     def _forget(self, keys: set[TopicPartitionKey]) -> None:
         for key in keys:
             self._pending.pop(key, None)
+            self._lookahead.forget(key[1])
         self._assigned -= keys
         self.health.assigned_partitions = len(self._assigned)
         self._epoch += 1

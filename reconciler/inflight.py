@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
 import psycopg
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from aegis.changestream.decoding import build_decoder
 from aegis.errors import AegisError, ErrorCode, TransientError
 from aegis.settings import Settings
+from cdc_sinks.topic_reader import Stretch, watermarks
 
 log = logging.getLogger(__name__)
 
@@ -98,92 +98,53 @@ def pending_changes(settings: Settings, conn: psycopg.Connection, sink_name: str
 def _pending(settings: Settings, sink_name: str) -> StreamState:
     topic = settings.sinks.topic(settings.kafka)
     group = f"{settings.sinks.group_id_prefix}{sink_name}"
-    common = {"bootstrap.servers": settings.kafka.bootstrap_servers}
+    marks = watermarks(settings.kafka.bootstrap_servers, topic)
+    if not marks:
+        return StreamState(checked=True, note=f"topic {topic} holds nothing yet")
     try:
-        admin = AdminClient(common)
-        metadata = admin.list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            return StreamState(checked=True, note=f"topic {topic} holds nothing yet")
-        partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        partitions = [TopicPartition(topic, p) for p in marks]
+        admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
         future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, partitions)])[group]
         committed = {tp.partition: tp.offset for tp in future.result(timeout=10).topic_partitions}
-        consumer = Consumer({**common, "group.id": f"aegis-reconcile-peek-{uuid.uuid4().hex[:8]}",
-                             "enable.auto.commit": False, "enable.partition.eof": True})
     except KafkaException as exc:
         raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
-    try:
-        starts, ends = {}, {}
-        for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=10)
-            start = committed.get(tp.partition, -1)
-            starts[tp.partition] = start if start >= 0 else low  # never committed: all of it is pending
-            ends[tp.partition] = high
-        total = sum(max(0, ends[p] - starts[p]) for p in ends)
-        if total > MAX_PENDING:
-            return StreamState(checked=True, behind=True, pending_messages=total,
-                               note=f"{total:,} change events not yet applied by {sink_name}: every difference "
-                                    "is left to the stream")
-        state = StreamState(checked=True, pending_messages=total)
-        state.pending_ids, complete = _read_key_ids(consumer, topic, starts, ends, build_decoder(settings))
-        if not complete:
-            state.behind = True
-            state.note = "the pending change events could not all be read in time: every difference is left to the stream"
-        return state
-    except KafkaException as exc:
-        raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
-    finally:
-        consumer.close()
+    starts = {p: committed[p] if committed.get(p, -1) >= 0 else low  # never committed: all of it is pending
+              for p, (low, _) in marks.items()}
+    ends = {p: high for p, (_, high) in marks.items()}
+    total = sum(max(0, ends[p] - starts[p]) for p in ends)
+    if total > MAX_PENDING:
+        return StreamState(checked=True, behind=True, pending_messages=total,
+                           note=f"{total:,} change events not yet applied by {sink_name}: every difference "
+                                "is left to the stream")
+    state = StreamState(checked=True, pending_messages=total)
+    state.pending_ids, complete = _read_key_ids(settings, topic, starts, ends, build_decoder(settings))
+    if not complete:
+        state.behind = True
+        state.note = "the pending change events could not all be read in time: every difference is left to the stream"
+    return state
 
 
 def dead_letter_ids(settings: Settings, *, limit: int = MAX_PENDING) -> set[int] | None:
     """Policy ids of every dead letter in ``KAFKA_TOPIC_DLQ`` (a replay could bring any of them back);
     None when the topic cannot be read whole (too long, or Kafka unreachable)."""
     topic = settings.kafka.topic_dlq
-    common = {"bootstrap.servers": settings.kafka.bootstrap_servers}
     try:
-        metadata = AdminClient(common).list_topics(topic, timeout=10).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            return set()
-        consumer = Consumer({**common, "group.id": f"aegis-reconcile-dlq-{uuid.uuid4().hex[:8]}",
-                             "enable.auto.commit": False, "enable.partition.eof": True})
-    except KafkaException:
-        return None
-    try:
-        ends, starts = {}, {}
-        for p in metadata.partitions:
-            starts[p], ends[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        if sum(ends[p] - starts[p] for p in ends) > limit:
+        marks = watermarks(settings.kafka.bootstrap_servers, topic)
+        if sum(high - low for low, high in marks.values()) > limit:
             return None
-        ids, complete = _read_key_ids(consumer, topic, starts, ends, build_decoder(settings))
-        return ids if complete else None
-    except KafkaException:
+        ids, complete = _read_key_ids(settings, topic, {p: low for p, (low, _) in marks.items()},
+                                      {p: high for p, (_, high) in marks.items()}, build_decoder(settings))
+    except AegisError:
         return None
-    finally:
-        consumer.close()
+    return ids if complete else None
 
 
-def _read_key_ids(consumer, topic: str, starts: dict[int, int], ends: dict[int, int], decoder,
-                  timeout: float = 60.0) -> tuple[set[int], bool]:
-    """Policy ids of the message keys from ``starts`` to ``ends`` per partition; False if not all were read in time."""
-    ids: set[int] = set()
-    open_partitions = {p for p in ends if ends[p] > starts[p]}
-    if not open_partitions:
-        return ids, True
-    consumer.assign([TopicPartition(topic, p, starts[p]) for p in open_partitions])
-    deadline = time.monotonic() + timeout
-    while open_partitions and time.monotonic() < deadline:
-        for message in consumer.consume(1000, timeout=1.0):
-            if message.error() is not None:
-                continue  # partition EOF (or a transient fetch error): the offset check below decides
-            if message.offset() >= ends[message.partition()] - 1:
-                open_partitions.discard(message.partition())
-            policy_id = _key_id(decoder, message.key())
-            if policy_id is not None:
-                ids.add(policy_id)
-        for tp in consumer.position([TopicPartition(topic, p) for p in list(open_partitions)]):
-            if tp.offset >= ends[tp.partition]:
-                open_partitions.discard(tp.partition)
-    return ids, not open_partitions
+def _read_key_ids(settings: Settings, topic: str, starts: dict[int, int], ends: dict[int, int],
+                  decoder) -> tuple[set[int], bool]:
+    """Policy ids of the message keys from ``starts`` to ``ends``; False if not all were read in time."""
+    stretch = Stretch(settings.kafka.bootstrap_servers, topic, starts, ends)
+    ids = {policy_id for message in stretch if (policy_id := _key_id(decoder, message.key())) is not None}
+    return ids, stretch.complete
 
 
 def _key_id(decoder, key: bytes | None) -> int | None:

@@ -295,6 +295,13 @@ class SinkUnderTest:
         self._errors: list[BaseException] = []
         self.process: subprocess.Popen | None = None
 
+    def wait_topic_holds(self, count: int, timeout: float = 60.0) -> None:
+        """Wait until the change topic holds ``count`` messages past this test's start."""
+        deadline = time.monotonic() + timeout
+        while sum(end - self.start_offsets.get(p, 0) for p, end in self.topic.end_offsets().items()) < count:
+            assert time.monotonic() < deadline, f"the change topic did not get {count} messages in {timeout:.0f}s"
+            time.sleep(0.5)
+
     # -- in-process runtime
     def start(self) -> SinkRuntime:
         self.runtime = SinkRuntime(self.sink, self.settings)

@@ -1,0 +1,80 @@
+"""Reading a stretch of a topic without joining any consumer group: offsets in, messages out.
+
+For those who look at what a group has not consumed yet (the runtime's look-ahead, the
+reconciler's in-flight check) or at a whole small topic (dead letters), never committing anything.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Iterator
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from aegis.errors import ErrorCode, TransientError
+
+
+def watermarks(bootstrap_servers: str, topic: str, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
+    """(low, high) offsets of every partition of ``topic`` ({} when it does not exist)."""
+    consumer = _consumer(bootstrap_servers, "watermarks")
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return {}
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+                for p in sorted(metadata.partitions)}
+    except KafkaException as exc:
+        raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
+    finally:
+        consumer.close()
+
+
+class Stretch:
+    """The messages of ``topic`` from ``starts`` up to (not including) ``ends``, per partition.
+
+    Iterate it; afterwards ``complete`` says whether every partition was read to its end within
+    ``timeout`` seconds (a caller must not act on a partial read as if it were whole).
+    """
+
+    def __init__(self, bootstrap_servers: str, topic: str, starts: dict[int, int], ends: dict[int, int],
+                 timeout: float = 60.0):
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.starts = starts
+        self.ends = ends
+        self.timeout = timeout
+        self.complete = False
+
+    def __iter__(self) -> Iterator[Message]:
+        open_partitions = {p for p in self.ends if self.ends[p] > self.starts.get(p, self.ends[p])}
+        if not open_partitions:
+            self.complete = True
+            return
+        consumer = _consumer(self.bootstrap_servers, "stretch")
+        try:
+            consumer.assign([TopicPartition(self.topic, p, self.starts[p]) for p in open_partitions])
+            deadline = time.monotonic() + self.timeout
+            while open_partitions and time.monotonic() < deadline:
+                for message in consumer.consume(1000, timeout=1.0):
+                    if message.error() is not None:
+                        continue  # partition EOF (or a transient fetch error): the position check decides
+                    partition = message.partition()
+                    if partition not in open_partitions or message.offset() >= self.ends[partition]:
+                        continue
+                    if message.offset() >= self.ends[partition] - 1:
+                        open_partitions.discard(partition)
+                    yield message
+                for tp in consumer.position([TopicPartition(self.topic, p) for p in list(open_partitions)]):
+                    if tp.offset >= self.ends[tp.partition]:
+                        open_partitions.discard(tp.partition)
+            self.complete = not open_partitions
+        except KafkaException as exc:
+            raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
+        finally:
+            consumer.close()
+
+
+def _consumer(bootstrap_servers: str, purpose: str) -> Consumer:
+    return Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"aegis-{purpose}-{uuid.uuid4().hex[:8]}",
+                     "enable.auto.commit": False, "enable.partition.eof": True})
