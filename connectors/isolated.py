@@ -56,7 +56,7 @@ def isolated_stream(settings: Settings, *, timeout: float = 120.0) -> Iterator[S
     from aegis.db.migrate import ensure_replication_access
     from connectors.manage import apply_connector, delete_connector, wait_until_running
 
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:
         ensure_replication_access(conn, settings.postgres)
     try:
         apply_connector(settings)

@@ -48,7 +48,7 @@ def read_all(settings, topic: str, count: int, timeout: float = 60) -> list:
 
 
 def make_changes(settings, tag: str) -> None:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         policy_id = conn.execute(
             "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, executing_organization,"
             " target_regions, target_group, target_industry, support_field, funding_type, application_start_date,"

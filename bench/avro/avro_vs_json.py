@@ -79,7 +79,7 @@ _INSERT = ("INSERT INTO policies (source_system, source_id, title, content, issu
 
 def write_changes(settings: Settings, run: str, rows: int, seed: int) -> int:
     data = policy_rows(random.Random(seed), run, rows)
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="owner") as conn:
         for start in range(0, rows, 100):
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(_INSERT, data[start:start + 100])
@@ -272,7 +272,7 @@ def main() -> None:
                                 "decode": costs[name].__dict__}
                 print(f"{name}: {json.dumps(report[name])}", flush=True)
     finally:
-        with connect(base.postgres, autocommit=True) as conn:
+        with connect(base.postgres, role="owner", autocommit=True) as conn:
             conn.execute("DELETE FROM policies WHERE source_system = %s", (run,))
     text = render(report)
     print(text)

@@ -69,7 +69,7 @@ def prepare(settings: Settings, report: Report) -> None:
     from connectors.manage import apply_connector, wait_until_running
 
     StackManager(settings).up(progress=report)
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:
         applied = migrate(conn, settings.postgres)
     report(f"schema: {len(applied)} migration(s) applied" if applied else "schema: up to date")
     result = apply_connector(settings)

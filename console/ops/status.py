@@ -142,7 +142,7 @@ def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
 
 def _postgres_part(settings: Settings, status: PipelineStatus) -> None:
     try:
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, autocommit=True, role="reader") as conn:
             for source, state, count in conn.execute(
                     "SELECT source_system, status, count(*) FROM policies GROUP BY 1, 2 ORDER BY 1, 2"):
                 status.policies_by_source.setdefault(source, {})[state] = count

@@ -104,7 +104,7 @@ def test_a_registry_outage_pauses_the_sink_process_which_then_loses_nothing(sche
     log = tmp_path / "sink.log"
     process: subprocess.Popen | None = None
     try:
-        with isolated_stream(settings), connect(settings.postgres, autocommit=True) as conn:
+        with isolated_stream(settings), connect(settings.postgres, role="owner", autocommit=True) as conn:
             before = [_insert(conn, tag, n) for n in range(5)]  # the converter registers (and caches) its schemas
             conn.execute("UPDATE policies SET status = 'rejected' WHERE id = %s", (before[0],))
             _wait(lambda: _end_offset(settings, topic) >= 6, 60, "the first changes on the topic")

@@ -42,7 +42,7 @@ class PolicyWriter:
     """Writes ``policies`` rows the way collectors and the reconciler do: plain SQL commits."""
 
     def __init__(self, settings: Settings, tag: str):
-        self.conn = connect(settings.postgres, autocommit=True)
+        self.conn = connect(settings.postgres, role="owner", autocommit=True)
         self.tag = tag
         self.ids: list[int] = []
         self.lock = threading.Lock()
