@@ -77,7 +77,7 @@ def delete_topics(settings: Settings, topics: list[str]) -> None:
     """Delete ``topics`` (best effort: absent ones are fine)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient({**settings.kafka.client_config()})
     for future in admin.delete_topics(topics, operation_timeout=30).values():
         with contextlib.suppress(Exception):
             future.result(timeout=30)

@@ -94,7 +94,7 @@ def write_changes(settings: Settings, run: str, rows: int, seed: int) -> int:
 
 def read_topic(settings: Settings, expected: int, timeout: float = 300.0) -> list[tuple[bytes, bytes | None]]:
     topic = change_topic(settings)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "enable.auto.commit": False,
+    consumer = Consumer({**settings.kafka.client_config(), "enable.auto.commit": False,
                          "group.id": f"bench-avro-{secrets.token_hex(4)}", "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     messages, deadline = [], time.monotonic() + timeout

@@ -59,9 +59,9 @@ class Run:
 
 def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: threading.Event, ready: threading.Event):
     topic = f"{settings.kafka.topic_prefix}.public.policies"
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"bench-{run_id}",
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{run_id}",
                          "enable.auto.commit": False, "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient({**settings.kafka.client_config()})
     while not stop.is_set():
         meta = admin.list_topics(topic, timeout=5).topics.get(topic)
         if meta is not None and meta.error is None and meta.partitions:

@@ -96,7 +96,7 @@ def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
 
 def consumer_lag(settings: Settings, group_id: str, topic: str) -> tuple[int, float]:
     """(events behind, age in seconds of the oldest unapplied event) for ``group_id`` on ``topic``."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group_id,
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": group_id,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         metadata = consumer.list_topics(topic, timeout=5)

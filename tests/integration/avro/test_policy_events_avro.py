@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def _read(settings, topic: str, count: int, timeout: float = 60) -> list:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+    consumer = Consumer({**settings.kafka.client_config(),
                          "group.id": f"outbox-avro-{secrets.token_hex(4)}", "enable.auto.commit": False})
     messages, deadline = [], time.monotonic() + timeout
     try:

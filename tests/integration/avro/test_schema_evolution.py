@@ -42,7 +42,7 @@ def _insert(conn, tag: str, n: int, *, amount: int | None = None, with_column: b
 
 
 def _read_topic(settings, topic: str) -> list:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"evo-read-{secrets.token_hex(4)}",
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"evo-read-{secrets.token_hex(4)}",
                         "enable.auto.commit": False})
     try:
         end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]

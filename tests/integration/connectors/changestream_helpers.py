@@ -86,10 +86,10 @@ class TopicReader:
 
     def __init__(self, settings: Settings, topic: str):
         self.topic = topic
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+        self.consumer = Consumer({**settings.kafka.client_config(),
                                   "group.id": f"cstest-reader-{new_tag()}", "enable.auto.commit": False,
                                   "auto.offset.reset": "earliest"})
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        self.admin = AdminClient({**settings.kafka.client_config()})
         self.assigned = False
         self.messages: list[Message] = []
 

@@ -140,7 +140,7 @@ class ChangeTopic:
         self.name = settings.sinks.topic(settings.kafka)
 
     def _consumer(self, group: str | None = None) -> Consumer:
-        return Consumer({"bootstrap.servers": self.settings.kafka.bootstrap_servers,
+        return Consumer({**self.settings.kafka.client_config(),
                          "group.id": group or f"conformance-reader-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
 
@@ -152,7 +152,7 @@ class ChangeTopic:
         on a fresh stack the topic only appears with the first change event."""
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        admin = AdminClient({**self.settings.kafka.client_config()})
         if self.name in admin.list_topics(timeout=10).topics:
             return
         futures = admin.create_topics([NewTopic(self.name, num_partitions=1, replication_factor=1,
@@ -213,7 +213,7 @@ class ChangeTopic:
         return out
 
     def produce(self, messages: list[tuple[bytes | None, bytes | None]]) -> None:
-        producer = Producer({"bootstrap.servers": self.settings.kafka.bootstrap_servers, "acks": "all"})
+        producer = Producer({**self.settings.kafka.client_config(), "acks": "all"})
         for key, value in messages:
             producer.produce(self.name, key=key, value=value)
         assert producer.flush(30) == 0
