@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis.errors import ConfigError
@@ -100,11 +100,10 @@ class KafkaSettings(BaseSettings):
     ssl_key_password: SecretStr | None = Field(None, description="Password of KAFKA_SSL_KEY_LOCATION, if it is encrypted.")
     ssl_check_hostname: bool = Field(True, description="Check that a broker's certificate names the host connected to (TLS).")
 
-    @model_validator(mode="after")
-    def _sasl_needs_credentials(self) -> "KafkaSettings":
-        if self.security_protocol.startswith("SASL_") and not (self.sasl_username and self.sasl_password):
-            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
-        return self
+    def _check_sasl(self) -> None:
+        if self.uses_sasl and not (self.sasl_username and self.sasl_password):
+            raise ConfigError(f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME and "
+                              "KAFKA_SASL_PASSWORD", hint="set both (in production: from this process's own Secret)")
 
     @property
     def uses_sasl(self) -> bool:
@@ -117,8 +116,10 @@ class KafkaSettings(BaseSettings):
     def client_config(self) -> dict[str, str | int | bool]:
         """librdkafka (confluent-kafka) settings every client starts from: brokers, TLS and SASL.
 
-        Holds the password: never log the result.
+        Holds the password: never log the result. Checked here, when a client is made, not when the
+        settings load: a process that makes no Kafka client needs no Kafka password.
         """
+        self._check_sasl()
         config: dict[str, str | int | bool] = {"bootstrap.servers": self.bootstrap_servers,
                                                "security.protocol": self.security_protocol}
         if self.uses_sasl:
@@ -142,6 +143,7 @@ class KafkaSettings(BaseSettings):
 
         Holds the password (in ``sasl.jaas.config``): write it only to files only its owner reads.
         """
+        self._check_sasl()
         props = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
         if self.uses_sasl:
             module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if self.sasl_mechanism == "PLAIN"
@@ -174,14 +176,13 @@ class RedisSettings(BaseSettings):
     tls_ca_file: Path | None = Field(None, description="CA certificate (PEM) the server's certificate is checked against (REDIS_TLS; unset: the system's CAs).")
     tls_check_hostname: bool = Field(True, description="Check that the server's certificate names REDIS_HOST (REDIS_TLS).")
 
-    @model_validator(mode="after")
-    def _user_needs_password(self) -> "RedisSettings":
-        if self.username and not self.password:
-            raise ValueError("REDIS_USERNAME needs REDIS_PASSWORD")
-        return self
-
     def client_kwargs(self) -> dict:
-        """Keyword arguments of ``redis.Redis`` for this server: address, ACL user, TLS (holds the password)."""
+        """Keyword arguments of ``redis.Redis`` for this server: address, ACL user, TLS (holds the password).
+
+        A user without a password is refused here, when a client is made (not at load: a process
+        that makes no Redis client needs no Redis password)."""
+        if self.username and not self.password:
+            raise ConfigError("REDIS_USERNAME is set without REDIS_PASSWORD", hint="set the ACL user's password")
         kwargs: dict = {"host": self.host, "port": self.port, "db": self.db, "username": self.username,
                         "password": self.password.get_secret_value() if self.password else None}
         if self.tls:

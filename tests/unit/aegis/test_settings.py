@@ -61,13 +61,21 @@ def test_log_level_is_checked(monkeypatch):
 
 def test_an_invalid_secret_is_named_but_never_shown(monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", "short7!")  # too short: Neo4j wants 8+
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-pw-only")  # no user: a check across fields fails
+    monkeypatch.setenv("POSTGRES_PORT", "not-a-port")  # an ordinary value is still shown
     with pytest.raises(ConfigError) as caught:
         load_settings(env_file=None)
     text = str(caught.value)
-    assert "NEO4J_PASSWORD" in text and "KAFKA" in text and "KAFKA_SASL_USERNAME" in text
-    assert "short7!" not in text and "kafka-pw-only" not in text
+    assert "NEO4J_PASSWORD" in text and "at least 8 characters" in text and "not shown" in text
+    assert "short7!" not in text and "not-a-port" in text
+
+
+def test_sasl_without_credentials_fails_when_a_client_is_made_not_at_load(monkeypatch):
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-pw-only")
+    settings = load_settings(env_file=None)  # a process without Kafka clients still starts
+    with pytest.raises(ConfigError, match="KAFKA_SASL_USERNAME") as caught:
+        settings.kafka.client_config()
+    assert "kafka-pw-only" not in str(caught.value)
 
 
 def test_kafka_client_config_carries_sasl_and_tls(monkeypatch, tmp_path):

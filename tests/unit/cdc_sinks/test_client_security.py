@@ -33,9 +33,10 @@ def test_redis_client_uses_the_acl_user_and_tls(env, tmp_path):
     assert client.connection_pool.connection_class.__name__ == "SSLConnection"
 
 
-def test_redis_user_without_password_is_refused(env):
-    with pytest.raises(ConfigError, match="REDIS_USERNAME needs REDIS_PASSWORD"):
-        env(REDIS_USERNAME="aegis-cache")
+def test_redis_user_without_password_is_refused_when_the_client_is_made(env):
+    settings = env(REDIS_USERNAME="aegis-cache")
+    with pytest.raises(ConfigError, match="REDIS_USERNAME is set without REDIS_PASSWORD"):
+        settings.redis.client_kwargs()
 
 
 def test_elasticsearch_client_sends_the_api_key(env):
