@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from aegis.db import connect
 from aegis.errors import AegisError
 from aegis.settings import Settings
+from cdc_sinks.milvus.inventory import CollectionModel
 
 SLOT_LAG_ATTENTION_BYTES = 256 * 1024 * 1024
 
@@ -56,6 +57,7 @@ class PipelineStatus(BaseModel):
     connector_state: str | None = None
     slot_lag_bytes: int | None = None
     last_reconcile: ReconcileSummary | None = None
+    embedding_models: list[CollectionModel] = Field(default_factory=list)
     attention: list[str] = Field(default_factory=list)
 
 
@@ -137,7 +139,23 @@ def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
         _target_count(settings, name, sink)
         status.sinks.append(sink)
         _sink_attention(status, sink)
+    if "milvus" in sinks:
+        _embedding_part(settings, status)
     return status
+
+
+def _embedding_part(settings: Settings, status: PipelineStatus) -> None:
+    """Which model built each Milvus collection; a warning when an English-only one embeds Korean text."""
+    from cdc_sinks.milvus.inventory import collection_models
+
+    try:
+        status.embedding_models = collection_models(settings.milvus)
+    except AegisError as exc:
+        status.attention.append(f"milvus collections unknown: {exc.message}")
+        return
+    for entry in status.embedding_models:
+        if entry.warning:
+            status.attention.append(entry.warning)
 
 
 def _postgres_part(settings: Settings, status: PipelineStatus) -> None:

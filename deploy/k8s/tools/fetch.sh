@@ -15,6 +15,7 @@ stamp="$cache/.fetched-$K8S_VERSION-$KEDA_VERSION-$STRIMZI_VERSION-$KUSTOMIZE_VE
 if [ -f "$stamp" ] && [ -x "$cache/bin/kustomize" ]; then
   exit 0
 fi
+[ -x /usr/local/go/bin/go ] && PATH="$PATH:/usr/local/go/bin"  # where the Go toolchain lives on these machines
 for tool in go mvn java; do
   command -v "$tool" >/dev/null || { echo "deploy/k8s/tools/fetch.sh: $tool not found (needed once, to fetch the schemas)" >&2; exit 2; }
 done
