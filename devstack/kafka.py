@@ -12,6 +12,7 @@ import httpx
 
 from aegis.errors import StackError
 from devstack.base import port_open
+from devstack.tls import local_ca_path, server_certificate
 from devstack.java import JavaService
 from devstack.schema_registry import converter_plugin_path, install_avro_converter
 
@@ -36,11 +37,7 @@ class Kafka(JavaService):
     def server_properties(self) -> Path:
         controller = self.settings.stack.kafka_controller_port
         kafka = self.settings.kafka
-        if kafka.uses_tls:
-            raise StackError(f"kafka: the local broker has no TLS listener (KAFKA_SECURITY_PROTOCOL={kafka.security_protocol})",
-                             hint="use PLAINTEXT or SASL_PLAINTEXT with the local stack; TLS is for a real cluster "
-                                  "(docs/deploy.md)")
-        client = "SASL_PLAINTEXT" if kafka.uses_sasl else "PLAINTEXT"
+        client = kafka.security_protocol
         properties = {
             "process.roles": "broker,controller",
             "node.id": "1",
@@ -64,6 +61,20 @@ class Kafka(JavaService):
             "group.initial.rebalance.delay.ms": "0",
             "log.retention.hours": "168",
         }
+        if kafka.uses_tls:
+            # A certificate of the stack's own CA (devstack/tls.py): clients trust it through
+            # KAFKA_SSL_CA_LOCATION, the broker too when it connects to itself.
+            expected = local_ca_path(self.root)
+            if kafka.ssl_ca_location is None or Path(kafka.ssl_ca_location).resolve() != expected.resolve():
+                raise StackError(f"kafka: {kafka.security_protocol} on the local stack needs KAFKA_SSL_CA_LOCATION={expected}",
+                                 hint="the local broker's certificate is signed by the stack's own CA, made there")
+            cert = server_certificate(self.root, "kafka")
+            keystore = self.dir / "keystore.pem"  # Kafka's PEM keystore: the key and its certificate chain in one file
+            keystore.touch(mode=0o600)
+            keystore.write_bytes(cert.key.read_bytes() + cert.certificate.read_bytes())
+            properties.update({"ssl.keystore.type": "PEM", "ssl.keystore.location": str(keystore),
+                               "ssl.truststore.type": "PEM", "ssl.truststore.location": str(cert.ca),
+                               "ssl.client.auth": "none"})
         if kafka.uses_sasl:
             # SCRAM credentials live in the cluster metadata (added when the storage is formatted); the
             # broker authenticates to itself with the same user. The controller listener stays on loopback.
@@ -71,7 +82,7 @@ class Kafka(JavaService):
             properties.update({
                 "sasl.enabled.mechanisms": mechanism,
                 "sasl.mechanism.inter.broker.protocol": mechanism,
-                f"listener.name.sasl_plaintext.{mechanism.lower()}.sasl.jaas.config":
+                f"listener.name.{client.lower()}.{mechanism.lower()}.sasl.jaas.config":
                     kafka.java_client_properties()["sasl.jaas.config"],
             })
         return self.properties_file(properties, "server.properties")

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from aegis.errors import StackError
 from devstack.base import Service
+from devstack.tls import local_ca_path, server_certificate
 
 
 def acl_rules(user: str, password: SecretStr | None, key_prefix: str) -> list[str]:
@@ -36,26 +37,32 @@ class Redis(Service):
 
     @property
     def auth_config(self) -> Path:
-        """Credentials as config lines in a file only the stack's user reads (not on the command line)."""
+        """Credentials and TLS as config lines in a file only the stack's user reads (not on the command line)."""
         return self.dir / "auth.conf"
 
     def prepare(self) -> None:
         super().prepare()
         r = self.settings.redis
-        if r.tls:
-            raise StackError("redis: the local server has no TLS port (REDIS_TLS=true)",
-                             hint="use REDIS_TLS=false with the local stack; TLS is for a real server (docs/deploy.md)")
         lines = []
+        if r.tls:  # TLS only (no plain port), a certificate of the stack's own CA (devstack/tls.py)
+            expected = local_ca_path(self.root)
+            if r.tls_ca_file is None or Path(r.tls_ca_file).resolve() != expected.resolve():
+                raise StackError(f"redis: REDIS_TLS on the local stack needs REDIS_TLS_CA_FILE={expected}",
+                                 hint="the local server's certificate is signed by the stack's own CA, made there")
+            cert = server_certificate(self.root, "redis")
+            lines += ["port 0", f"tls-port {self.port}", f'tls-cert-file "{cert.certificate}"',
+                      f'tls-key-file "{cert.key}"', f'tls-ca-cert-file "{cert.ca}"', "tls-auth-clients no"]
         if r.username:  # the default user off: nothing works without the ACL user's password
-            lines = ["user default off", "user " + " ".join(acl_rules(r.username, r.password, self.settings.sinks.redis_key_prefix))]
+            lines += ["user default off", "user " + " ".join(acl_rules(r.username, r.password, self.settings.sinks.redis_key_prefix))]
         elif r.password:
-            lines = [f'requirepass "{r.password.get_secret_value()}"']
+            lines += [f'requirepass "{r.password.get_secret_value()}"']
         self.auth_config.touch(mode=0o600)
         self.auth_config.chmod(0o600)
         self.auth_config.write_text("".join(line + "\n" for line in lines))
 
     def command(self) -> list[str]:
-        return ["redis-server", str(self.auth_config), "--port", str(self.port), "--bind", "127.0.0.1",
+        port = [] if self.settings.redis.tls else ["--port", str(self.port)]  # TLS: tls-port in the config file
+        return ["redis-server", str(self.auth_config), *port, "--bind", "127.0.0.1",
                 "--dir", str(self.dir), "--daemonize", "no", "--logfile", "", "--save", "",
                 "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory", self.settings.stack.redis_maxmemory]
 

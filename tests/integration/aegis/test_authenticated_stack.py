@@ -1,10 +1,11 @@
 """The authenticated paths for real: a second, private local stack (own state dir and ports) whose
-Kafka broker requires SASL/SCRAM and whose Redis has the default user off and an ACL user.
+Kafka broker requires SASL/SCRAM over TLS and whose Redis speaks TLS only, with the default user
+off and an ACL user; both certificates are signed by the stack's own CA (devstack/tls.py).
 
 Through them: the Kafka Connect worker (its internal topics), a real `aegis sinks run redis`
 process (its consumer, its DLQ producer), `aegis dlq list` and the status' lag reader all
-authenticate; unauthenticated clients, wrong passwords and commands outside the cache user's
-ACL are refused by the servers themselves.
+authenticate over TLS; clients without credentials, with a wrong password, without TLS or not
+trusting the CA, and commands outside the cache user's ACL are refused by the servers themselves.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def secure_env(tmp_path_factory, settings: Settings) -> dict[str, str]:
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
         "AEGIS_STACK_KAFKA_CONTROLLER_PORT": str(settings.stack.kafka_controller_port + OFFSET),
         "KAFKA_CONNECT_URL": f"http://127.0.0.1:{httpx.URL(settings.kafka.connect_url).port + OFFSET}",
-        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SSL_CA_LOCATION": str(state / "tls" / "ca.crt"),
+        "REDIS_TLS": "true",
+        "REDIS_TLS_CA_FILE": str(state / "tls" / "ca.crt"),
         "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
         "KAFKA_SASL_USERNAME": "aegis-it",
         "KAFKA_SASL_PASSWORD": f"kafka-{secrets.token_hex(8)}",
@@ -95,7 +99,10 @@ def _envelope(policy_id: int, lsn: int) -> bytes:
 
 def test_kafka_refuses_clients_without_the_right_credentials(secure: Settings):
     kafka = secure.kafka
-    for config in ({"bootstrap.servers": kafka.bootstrap_servers},  # PLAINTEXT against the SASL listener
+    untrusting = {k: v for k, v in kafka.client_config().items() if k != "ssl.ca.location"}  # the system's CAs only
+    for config in ({"bootstrap.servers": kafka.bootstrap_servers},  # PLAINTEXT against the SASL_SSL listener
+                   {**kafka.client_config(), "security.protocol": "SASL_PLAINTEXT"},  # no TLS
+                   untrusting,
                    {**kafka.client_config(), "sasl.password": "not-the-password"}):
         admin = AdminClient({**config, "socket.timeout.ms": 3000})
         with pytest.raises(KafkaException):
@@ -105,12 +112,19 @@ def test_kafka_refuses_clients_without_the_right_credentials(secure: Settings):
 
 def test_redis_refuses_anonymous_wrong_password_and_commands_outside_its_acl(secure: Settings):
     r = secure.redis
-    anonymous = redis.Redis(host=r.host, port=r.port)
+    tls = {k: v for k, v in r.client_kwargs().items() if k.startswith("ssl")}
+    with pytest.raises(redis.ConnectionError):  # the right credentials, but no TLS
+        redis.Redis(host=r.host, port=r.port, username=r.username, password=r.password.get_secret_value(),
+                    socket_timeout=3).ping()
+    with pytest.raises(redis.ConnectionError):  # TLS, but not trusting the stack's CA
+        redis.Redis(host=r.host, port=r.port, username=r.username, password=r.password.get_secret_value(),
+                    ssl=True, ssl_cert_reqs="required", socket_timeout=3).ping()
+    anonymous = redis.Redis(host=r.host, port=r.port, **tls)
     with pytest.raises(redis.AuthenticationError):
         anonymous.ping()
     with pytest.raises(redis.AuthenticationError):
-        redis.Redis(host=r.host, port=r.port, username=r.username, password="not-the-password").ping()
-    default_user = redis.Redis(host=r.host, port=r.port, password=r.password.get_secret_value())
+        redis.Redis(host=r.host, port=r.port, username=r.username, password="not-the-password", **tls).ping()
+    default_user = redis.Redis(host=r.host, port=r.port, password=r.password.get_secret_value(), **tls)
     with pytest.raises(redis.AuthenticationError):  # the default user is off, whatever the password
         default_user.ping()
 
