@@ -97,24 +97,6 @@ def test_compose_uses_the_images_multilingual_model_by_default():
     assert "ARG EMBEDDING_MODEL_DIR=/opt/models/paraphrase-multilingual-MiniLM-L12-v2" in dockerfile
 
 
-def test_the_production_profile_is_valid_compose():
-    """The override file against the Compose Specification's JSON Schema (compose-go's, as tests/unit/test_compose.py)."""
-    import json
-    import shutil
-    import subprocess
-
-    import jsonschema
-
-    if shutil.which("go") is None:
-        pytest.fail("`go` is needed to fetch the Compose Specification's schema")
-    result = subprocess.run(["go", "mod", "download", "-json", "github.com/compose-spec/compose-go/v2@v2.16.2"],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    schema = json.loads((Path(json.loads(result.stdout)["Dir"]) / "schema" / "compose-spec.json").read_text())
-    jsonschema.validate(_load("compose.production.yaml"), schema)
-    jsonschema.validate(_load("compose.yaml"), schema)
-
-
 def test_no_secret_value_is_written_in_the_production_profile():
     text = (REPO / "compose.production.yaml").read_text(encoding="utf-8")
     for match in re.finditer(r"(?i)(password|token)\s*[:=]\s*\"?([^\s\"]+)", text):
