@@ -90,11 +90,11 @@ def _aegis(env: dict[str, str], *args: str, **kwargs) -> subprocess.CompletedPro
 
 
 def _envelope(policy_id: int, lsn: int) -> bytes:
-    capture = Path(__file__).parents[2] / "unit" / "aegis" / "data" / "debezium_capture.json"
-    doc = json.loads(json.loads(capture.read_text())["messages"]["insert_full_row"]["value"])
-    doc["after"].update(id=policy_id, status="active", title=f"인증 경로 {policy_id}", content_hash=f"{lsn:064x}")
-    doc["op"], doc["source"]["lsn"], doc["source"]["ts_ms"] = "c", lsn, int(time.time() * 1000)
-    return json.dumps(doc).encode()
+    """A change event in Debezium's real envelope (the unit tests' captured one)."""
+    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "cdc_sinks"))
+    from sink_envelopes import envelope
+
+    return json.dumps(envelope(policy_id, lsn, op="c", title=f"인증 경로 {policy_id}")).encode()
 
 
 def test_kafka_refuses_clients_without_the_right_credentials(secure: Settings):
