@@ -5,12 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: bench-pii docs help install system-deps python-deps jars run stop test test-all test-unit faults clean
+.PHONY: bench-pii docs help install system-deps python-deps jars k8s-tools k8s-check run stop test test-all test-unit faults clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-install: system-deps python-deps jars models  ## install everything missing (Debian packages, .venv, server jars, model)
+install: system-deps python-deps jars models k8s-tools  ## install everything missing (Debian packages, .venv, server jars, model, manifest schemas)
 
 system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, JDK 17, Maven), when missing
 	@missing=""; \
@@ -47,6 +47,12 @@ jars: python-deps  ## Kafka, Kafka Connect and Debezium jars from Maven Central 
 models: python-deps  ## the Milvus sink's embedding model, exported once for an ONNX backend (EMBEDDING_BACKEND)
 	$(BIN)/aegis sinks prepare-model --if-needed
 
+k8s-tools:  ## the Kubernetes API's OpenAPI spec, KEDA's and Strimzi's CRDs and kustomize, for the manifest checks (cached in .cache/k8s)
+	deploy/k8s/tools/fetch.sh
+
+k8s-check: python-deps k8s-tools  ## render every deploy/k8s overlay and validate it against the API and CRD schemas (offline)
+	$(BIN)/python deploy/k8s/tools/validate.py
+
 run: install  ## the main job on the local stack (Ctrl-C stops it; `make stop` stops the servers)
 	$(BIN)/aegis run
 
@@ -67,7 +73,7 @@ test-all: install  ## unit tests, then every integration test except the slow on
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 	$(BIN)/pytest tests/integration -m "integration and not slow" -v --durations=25 $(PYTEST_ARGS)
 
-test-unit: python-deps  ## unit tests only (no servers)
+test-unit: python-deps k8s-tools  ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 # Not part of `make test`: ~20 minutes on 2 cores (every sink killed, every server stopped or restarted in turn); docs/faults.md.

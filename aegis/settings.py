@@ -34,28 +34,52 @@ class ServiceSettings(BaseSettings):
         return value.upper()
 
 
+DbRole = Literal["owner", "app", "reader", "debezium"]
+
+
 class PostgresSettings(BaseSettings):
+    """PostgreSQL, the source of truth, and the four roles that reach it (docs/deploy.md: least privilege).
+
+    ``owner`` runs migrations and owns every object; ``app`` (collectors, reconciler) reads and writes
+    rows with only the grants it uses; ``reader`` (status, exporter, quality explain) only reads, and
+    never the personal-data columns; ``debezium`` streams the WAL.
+    """
+
     model_config = SettingsConfigDict(env_prefix="POSTGRES_", **_COMMON)
 
     host: str = Field("127.0.0.1", description="PostgreSQL host.")
     port: int = Field(25432, ge=1, le=65535, description="PostgreSQL port (the local stack listens here).")
-    user: str = Field("aegis", description="Application role, owner of the schema.")
+    user: str = Field("aegis", description="Application role of the collectors and the reconciler: reads and writes rows, owns nothing.")
     password: SecretStr = Field(SecretStr("aegis"), description="Application role password.")
+    owner_user: str = Field("aegis_owner", description="Migration owner: owns the database, its tables and the publication; only `aegis db migrate` connects as it.")
+    owner_password: SecretStr = Field(SecretStr("aegis_owner"), description="Migration owner password.")
+    reader_user: str = Field("aegis_reader", description="Read-only role of `aegis status`, the exporter and `aegis quality explain` (no personal-data columns).")
+    reader_password: SecretStr = Field(SecretStr("aegis_reader"), description="Read-only role password.")
     db: str = Field("aegis", description="Database name.")
     # Least-privilege role Debezium connects as (REPLICATION + SELECT on published tables).
     debezium_user: str = Field("aegis_debezium", description="Debezium's role: REPLICATION, SELECT on published tables only.")
     debezium_password: SecretStr = Field(SecretStr("aegis_debezium"), description="Debezium role password (reaches Kafka Connect through its env config provider).")
     publication: str = Field("aegis_publication", description="Publication over exactly the streamed tables.")
     slot_name: str = Field("aegis_slot", description="Debezium's logical replication slot.")
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field("prefer", description="libpq sslmode of every connection (verify-full in production, with POSTGRES_SSLROOTCERT).")
+    sslrootcert: Path | None = Field(None, description="CA certificate file that signed the server's certificate (verify-ca / verify-full).")
 
-    def conninfo(self, *, user: str | None = None, password: SecretStr | None = None,
+    def credentials(self, role: DbRole) -> tuple[str, SecretStr]:
+        """The user name and password of ``role``."""
+        return {"owner": (self.owner_user, self.owner_password), "app": (self.user, self.password),
+                "reader": (self.reader_user, self.reader_password),
+                "debezium": (self.debezium_user, self.debezium_password)}[role]
+
+    def conninfo(self, *, role: DbRole = "app", user: str | None = None, password: SecretStr | None = None,
                  dbname: str | None = None) -> str:
-        """libpq connection string (contains the password: never log it)."""
+        """libpq connection string of ``role`` (contains the password: never log it)."""
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(host=self.host, port=self.port, user=user or self.user,
-                             password=(password or self.password).get_secret_value(),
-                             dbname=dbname or self.db, connect_timeout=5)
+        role_user, role_password = self.credentials(role)
+        extra = {"sslrootcert": str(self.sslrootcert)} if self.sslrootcert else {}
+        return make_conninfo(host=self.host, port=self.port, user=user or role_user,
+                             password=(password or role_password).get_secret_value(),
+                             dbname=dbname or self.db, connect_timeout=5, sslmode=self.sslmode, **extra)
 
 
 class KafkaSettings(BaseSettings):
@@ -66,6 +90,78 @@ class KafkaSettings(BaseSettings):
     topic_dlq: str = Field("data-pipeline-dlq", description="Dead-letter topic of the sinks.")
     topic_prefix: str = Field("aegis", description="Debezium topic prefix: changes land on <prefix>.public.policies.")
     connect_url: str = Field("http://127.0.0.1:28083", description="Kafka Connect REST API.")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field("PLAINTEXT", description="How every Kafka client (sinks, DLQ, status, Connect worker) talks to the brokers; the local stack's broker listens with the same protocol (SASL: SCRAM users made with the cluster; TLS: the stack's own CA, docs/deploy.md).")
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field("SCRAM-SHA-512", description="SASL mechanism (SASL_* protocols).")
+    sasl_username: str | None = Field(None, description="SASL user (SASL_* protocols).")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (SASL_* protocols).")
+    ssl_ca_location: Path | None = Field(None, description="CA certificate (PEM) the brokers' certificates are checked against (SSL / SASL_SSL; unset: the system's CAs).")
+    ssl_certificate_location: Path | None = Field(None, description="Client certificate (PEM) for mutual TLS (SSL).")
+    ssl_key_location: Path | None = Field(None, description="Client private key (PEM) for mutual TLS (SSL).")
+    ssl_key_password: SecretStr | None = Field(None, description="Password of KAFKA_SSL_KEY_LOCATION, if it is encrypted.")
+    ssl_check_hostname: bool = Field(True, description="Check that a broker's certificate names the host connected to (TLS).")
+
+    def _check_sasl(self) -> None:
+        if self.uses_sasl and not (self.sasl_username and self.sasl_password):
+            raise ConfigError(f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME and "
+                              "KAFKA_SASL_PASSWORD", hint="set both (in production: from this process's own Secret)")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def client_config(self) -> dict[str, str | int | bool]:
+        """librdkafka (confluent-kafka) settings every client starts from: brokers, TLS and SASL.
+
+        Holds the password: never log the result. Checked here, when a client is made, not when the
+        settings load: a process that makes no Kafka client needs no Kafka password.
+        """
+        self._check_sasl()
+        config: dict[str, str | int | bool] = {"bootstrap.servers": self.bootstrap_servers,
+                                               "security.protocol": self.security_protocol}
+        if self.uses_sasl:
+            config["sasl.mechanism"] = self.sasl_mechanism
+            config["sasl.username"] = self.sasl_username or ""
+            config["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        if self.uses_tls:
+            if self.ssl_ca_location:
+                config["ssl.ca.location"] = str(self.ssl_ca_location)
+            if self.ssl_certificate_location:
+                config["ssl.certificate.location"] = str(self.ssl_certificate_location)
+            if self.ssl_key_location:
+                config["ssl.key.location"] = str(self.ssl_key_location)
+            if self.ssl_key_password:
+                config["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+            config["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_check_hostname else "none"
+        return config
+
+    def java_client_properties(self) -> dict[str, str]:
+        """The same for a Java client (the Kafka Connect worker and its producers, consumers, admin).
+
+        Holds the password (in ``sasl.jaas.config``): write it only to files only its owner reads.
+        """
+        self._check_sasl()
+        props = {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        if self.uses_sasl:
+            module = ("org.apache.kafka.common.security.plain.PlainLoginModule" if self.sasl_mechanism == "PLAIN"
+                      else "org.apache.kafka.common.security.scram.ScramLoginModule")
+            password = self.sasl_password.get_secret_value() if self.sasl_password else ""
+            props["sasl.mechanism"] = self.sasl_mechanism
+            props["sasl.jaas.config"] = (f'{module} required username="{_jaas_escape(self.sasl_username or "")}" '
+                                         f'password="{_jaas_escape(password)}";')
+        if self.uses_tls:
+            if self.ssl_ca_location:
+                props["ssl.truststore.type"] = "PEM"
+                props["ssl.truststore.location"] = str(self.ssl_ca_location)
+            props["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_check_hostname else ""
+        return props
+
+
+def _jaas_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class RedisSettings(BaseSettings):
@@ -73,8 +169,26 @@ class RedisSettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Redis host.")
     port: int = Field(26379, ge=1, le=65535, description="Redis port.")
-    password: SecretStr | None = Field(None, description="Redis password (none on the local stack).")
+    username: str | None = Field(None, description="Redis ACL user (Redis 6+); the local stack creates it, limited to the cache's keys and commands, and turns the default user off.")
+    password: SecretStr | None = Field(None, description="Password of REDIS_USERNAME (or of the default user when no user is named); none by default.")
     db: int = Field(0, description="Redis database number.")
+    tls: bool = Field(False, description="Connect over TLS (rediss); the local stack's Redis then speaks TLS only, with the stack's own CA.")
+    tls_ca_file: Path | None = Field(None, description="CA certificate (PEM) the server's certificate is checked against (REDIS_TLS; unset: the system's CAs).")
+    tls_check_hostname: bool = Field(True, description="Check that the server's certificate names REDIS_HOST (REDIS_TLS).")
+
+    def client_kwargs(self) -> dict:
+        """Keyword arguments of ``redis.Redis`` for this server: address, ACL user, TLS (holds the password).
+
+        A user without a password is refused here, when a client is made (not at load: a process
+        that makes no Redis client needs no Redis password)."""
+        if self.username and not self.password:
+            raise ConfigError("REDIS_USERNAME is set without REDIS_PASSWORD", hint="set the ACL user's password")
+        kwargs: dict = {"host": self.host, "port": self.port, "db": self.db, "username": self.username,
+                        "password": self.password.get_secret_value() if self.password else None}
+        if self.tls:
+            kwargs.update(ssl=True, ssl_cert_reqs="required", ssl_check_hostname=self.tls_check_hostname,
+                          ssl_ca_certs=str(self.tls_ca_file) if self.tls_ca_file else None)
+        return kwargs
 
 
 class Neo4jSettings(BaseSettings):
@@ -137,7 +251,9 @@ class SearchSettings(BaseSettings):
     url: str = Field("http://127.0.0.1:29200", description="Search engine URL (the local stack's OpenSearch listens here).")
     username: str | None = Field(None, description="Basic-auth user (none on the local stack).")
     password: SecretStr | None = Field(None, description="Basic-auth password.")
+    api_key: SecretStr | None = Field(None, description="Elasticsearch API key (the base64 `encoded` form; instead of SEARCH_USERNAME/SEARCH_PASSWORD). OpenSearch has no API keys: use basic auth.")
     verify_certs: bool = Field(True, description="Verify TLS certificates for https URLs.")
+    ca_certs: Path | None = Field(None, description="CA certificate (PEM) the engine's certificate is checked against (https URLs; unset: the system's CAs).")
     index_alias: str = Field("policies", description="Alias searches use; it points at the current versioned index.")
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
     refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
@@ -155,6 +271,9 @@ class MilvusSettings(BaseSettings):
     port: int = Field(29530, ge=1, le=65523, description="Milvus gRPC port; the local stack also uses the next 11 ports (internal services, embedded etcd, /healthz on PORT+11).")
     uri: str | None = Field(None, description="Full Milvus URI (e.g. https://milvus:19530); overrides MILVUS_HOST/MILVUS_PORT.")
     token: SecretStr | None = Field(None, description="Milvus token (user:password) when authentication is on; none on the local stack.")
+    tls: bool = Field(False, description="Connect over TLS (implied by an https MILVUS_URI).")
+    tls_ca_file: Path | None = Field(None, description="CA certificate (PEM) the server's certificate is checked against (one-way TLS).")
+    tls_server_name: str | None = Field(None, description="Name the server's certificate must carry (default: the host connected to).")
     db_name: str = Field("default", description="Milvus database holding the collections.")
     collection_alias: str = Field("policies", description="Alias searches and the sink use; it points at the collection of the current model version.")
     consistency_level: Literal["Strong", "Bounded", "Session", "Eventually"] = Field("Strong", description="Consistency of the sink's reads (stored versions, read-back): Strong sees every write acknowledged before it.")
@@ -167,7 +286,19 @@ class MilvusSettings(BaseSettings):
 
     @property
     def address(self) -> str:
-        return self.uri or f"http://{self.host}:{self.port}"
+        return self.uri or f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def client_kwargs(self) -> dict:
+        """Keyword arguments of ``pymilvus.MilvusClient``: address, token and TLS (holds the token)."""
+        kwargs: dict = {"uri": self.address, "token": self.token.get_secret_value() if self.token else "",
+                        "db_name": self.db_name}
+        if self.tls or self.address.startswith("https://"):
+            kwargs["secure"] = True
+            if self.tls_ca_file:
+                kwargs["server_pem_path"] = str(self.tls_ca_file)
+            if self.tls_server_name:
+                kwargs["server_name"] = self.tls_server_name
+        return kwargs
 
     @property
     def health_port(self) -> int:
@@ -446,12 +577,23 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
             prefix = group.model_config.get("env_prefix", "")
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"])
-                problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})")
+                if not field:  # a check across fields: its message names the variables, the input is every value
+                    problems.append(f"{prefix.rstrip('_').upper() or name.upper()}: {err['msg'].removeprefix('Value error, ')}")
+                elif _is_secret(group, str(err["loc"][0])):
+                    problems.append(f"{(prefix + field).upper()}: {err['msg']} (value not shown: it is a secret)")
+                else:
+                    problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})")
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems),
                           hint="fix these environment variables (or .env entries); "
                                "the README's configuration table lists every setting and its default")
     return Settings(**values)
+
+
+def _is_secret(group: type[BaseSettings], field: str) -> bool:
+    """Whether ``field`` of ``group`` holds a secret (its value must never be printed, not even when invalid)."""
+    info = group.model_fields.get(field)
+    return info is not None and "SecretStr" in str(info.annotation)
 
 
 def settings_table() -> str:

@@ -75,7 +75,7 @@ def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> lis
 
 
 def _producer(kafka: KafkaSettings) -> Producer:
-    return Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all",
+    return Producer({**kafka.client_config(), "acks": "all",
                      "enable.idempotence": True, "linger.ms": 5, "message.timeout.ms": 30_000})
 
 
@@ -133,7 +133,7 @@ def _to_dead_letter(msg) -> DeadLetter:
 def read_dead_letters(kafka: KafkaSettings, *, sink: str | None = None, limit: int | None = None,
                       timeout: float = 10.0) -> list[DeadLetter]:
     """Every dead letter on the topic, oldest first (optionally one sink's, at most ``limit`` newest)."""
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": f"aegis-dlq-reader-{uuid.uuid4().hex}",
+    consumer = Consumer({**kafka.client_config(), "group.id": f"aegis-dlq-reader-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         try:

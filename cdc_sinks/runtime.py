@@ -98,7 +98,7 @@ class SinkRuntime:
 
     def consumer_config(self) -> dict:
         return {
-            "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+            **self.settings.kafka.client_config(),  # brokers, TLS and SASL (KAFKA_SECURITY_PROTOCOL)
             "group.id": self.group_id,
             "client.id": f"aegis-sink-{self.sink.name}",
             "enable.auto.commit": False,

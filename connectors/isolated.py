@@ -56,7 +56,7 @@ def isolated_stream(settings: Settings, *, timeout: float = 120.0) -> Iterator[S
     from aegis.db.migrate import ensure_replication_access
     from connectors.manage import apply_connector, delete_connector, wait_until_running
 
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:
         ensure_replication_access(conn, settings.postgres)
     try:
         apply_connector(settings)
@@ -77,7 +77,7 @@ def delete_topics(settings: Settings, topics: list[str]) -> None:
     """Delete ``topics`` (best effort: absent ones are fine)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient({**settings.kafka.client_config()})
     for future in admin.delete_topics(topics, operation_timeout=30).values():
         with contextlib.suppress(Exception):
             future.result(timeout=30)

@@ -48,7 +48,7 @@ SELECT slot_name, plugin, active, active_pid, restart_lsn::text, confirmed_flush
 
 def slot_info(pg: PostgresSettings) -> SlotInfo | None:
     """The connector's slot (``POSTGRES_SLOT_NAME``), or None when it does not exist."""
-    with connect(pg, autocommit=True) as conn:
+    with connect(pg, autocommit=True, role="reader") as conn:
         row = conn.execute(_SLOT_QUERY, (pg.slot_name,)).fetchone()
     if row is None:
         return None
@@ -58,7 +58,7 @@ def slot_info(pg: PostgresSettings) -> SlotInfo | None:
 
 
 def publication_exists(pg: PostgresSettings) -> bool:
-    with connect(pg, autocommit=True) as conn:
+    with connect(pg, autocommit=True, role="reader") as conn:
         return conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (pg.publication,)).fetchone() is not None
 
 
@@ -69,7 +69,7 @@ def drop_slot(pg: PostgresSettings, *, wait_seconds: float = 30.0) -> bool:
     active after ``wait_seconds`` means a connector is still streaming from it: ``TerminalError``.
     """
     deadline = time.monotonic() + wait_seconds
-    with connect(pg, autocommit=True, user=pg.debezium_user, password=pg.debezium_password) as conn:
+    with connect(pg, autocommit=True, role="debezium") as conn:
         while True:
             row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s",
                                (pg.slot_name,)).fetchone()
@@ -92,11 +92,11 @@ def drop_slot(pg: PostgresSettings, *, wait_seconds: float = 30.0) -> bool:
 
 
 def drop_publication(pg: PostgresSettings) -> bool:
-    """Drop the publication (as its owner, the application role); False when it did not exist.
+    """Drop the publication (as its owner, the migration owner role); False when it did not exist.
 
     `aegis db migrate` creates it again.
     """
-    with connect(pg, autocommit=True) as conn:
+    with connect(pg, autocommit=True, role="owner") as conn:
         existed = conn.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (pg.publication,)).fetchone()
         conn.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(pg.publication)))
     return existed is not None

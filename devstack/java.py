@@ -61,5 +61,8 @@ class JavaService(Service):
 
     def properties_file(self, values: dict[str, str], name: str) -> Path:
         path = self.dir / name
-        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+        path.touch(mode=0o600)  # it may hold credentials (SASL): only the stack's user reads it
+        path.chmod(0o600)
+        # Java properties: a backslash escapes, so a literal one (a JAAS password's) is written doubled.
+        path.write_text("".join(f"{k}={v.replace(chr(92), chr(92) * 2)}\n" for k, v in values.items()))
         return path

@@ -12,6 +12,7 @@ import httpx
 
 from aegis.errors import StackError
 from devstack.base import port_open
+from devstack.tls import local_ca_path, server_certificate
 from devstack.java import JavaService
 from devstack.schema_registry import converter_plugin_path, install_avro_converter
 
@@ -35,15 +36,17 @@ class Kafka(JavaService):
 
     def server_properties(self) -> Path:
         controller = self.settings.stack.kafka_controller_port
-        return self.properties_file({
+        kafka = self.settings.kafka
+        client = kafka.security_protocol
+        properties = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{controller}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "listeners": f"{client}://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{controller}",
+            "advertised.listeners": f"{client}://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": f"{client}:{client},CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": client,
             "log.dirs": str(self.dir / "data"),
             "num.partitions": "1",
             "default.replication.factor": "1",
@@ -57,22 +60,71 @@ class Kafka(JavaService):
             "auto.create.topics.enable": "true",
             "group.initial.rebalance.delay.ms": "0",
             "log.retention.hours": "168",
-        }, "server.properties")
+        }
+        if kafka.uses_tls:
+            # A certificate of the stack's own CA (devstack/tls.py): clients trust it through
+            # KAFKA_SSL_CA_LOCATION, the broker too when it connects to itself.
+            expected = local_ca_path(self.root)
+            if kafka.ssl_ca_location is None or Path(kafka.ssl_ca_location).resolve() != expected.resolve():
+                raise StackError(f"kafka: {kafka.security_protocol} on the local stack needs KAFKA_SSL_CA_LOCATION={expected}",
+                                 hint="the local broker's certificate is signed by the stack's own CA, made there")
+            cert = server_certificate(self.root, "kafka")
+            keystore = self.dir / "keystore.pem"  # Kafka's PEM keystore: the key and its certificate chain in one file
+            keystore.touch(mode=0o600)
+            keystore.write_bytes(cert.key.read_bytes() + cert.certificate.read_bytes())
+            properties.update({"ssl.keystore.type": "PEM", "ssl.keystore.location": str(keystore),
+                               "ssl.truststore.type": "PEM", "ssl.truststore.location": str(cert.ca),
+                               "ssl.client.auth": "none"})
+        if kafka.uses_sasl:
+            # SCRAM credentials live in the cluster metadata (added when the storage is formatted); the
+            # broker authenticates to itself with the same user. The controller listener stays on loopback.
+            mechanism = kafka.sasl_mechanism
+            properties.update({
+                "sasl.enabled.mechanisms": mechanism,
+                "sasl.mechanism.inter.broker.protocol": mechanism,
+                f"listener.name.{client.lower()}.{mechanism.lower()}.sasl.jaas.config":
+                    kafka.java_client_properties()["sasl.jaas.config"],
+            })
+        return self.properties_file(properties, "server.properties")
+
+    def _scram_argument(self) -> list[str]:
+        """``--add-scram`` for the storage tool: the SASL user, created with the cluster."""
+        kafka = self.settings.kafka
+        if not kafka.uses_sasl:
+            return []
+        if kafka.sasl_mechanism == "PLAIN":
+            raise StackError("kafka: the local broker authenticates SASL with SCRAM only (KAFKA_SASL_MECHANISM=PLAIN)",
+                             hint="set KAFKA_SASL_MECHANISM=SCRAM-SHA-512")
+        user, password = kafka.sasl_username or "", kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        if any(c in user + password for c in ',[]="\\ '):
+            raise StackError("kafka: the local broker's SASL user and password must not contain , [ ] = \" \\ or spaces",
+                             hint="choose another KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD for the local stack")
+        return ["--add-scram", f"{kafka.sasl_mechanism}=[name={user},password={password}]"]
 
     def prepare(self) -> None:
         super().prepare()
         props = self.server_properties()
+        marker = self.dir / "sasl-user"
+        wanted = self.settings.kafka.sasl_username if self.settings.kafka.uses_sasl else None
         if (self.dir / "data" / "meta.properties").exists():
+            if wanted and (not marker.exists() or marker.read_text().strip() != wanted):
+                raise StackError(f"kafka: the local broker's storage was formatted without SASL user {wanted!r}",
+                                 hint=f"SCRAM users are created with the cluster: stop kafka and delete {self.dir / 'data'} "
+                                      "(its topics are lost), or run with the KAFKA_SASL_* settings it was made with")
             return
         cluster_id = new_cluster_id()
         result = subprocess.run(
             [self.java(), "-cp", self.classpath(), f"-Dlog4j2.configurationFile={self.log4j_config()}",
              "-Xmx256m", "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
-             "--ignore-formatted"],
+             "--ignore-formatted", *self._scram_argument()],
             capture_output=True, text=True)
         if result.returncode != 0:
-            raise StackError(f"kafka: formatting the KRaft storage failed (exit {result.returncode})",
-                             hint=(result.stdout + result.stderr)[-2000:])
+            output = (result.stdout + result.stderr)[-2000:]
+            if self.settings.kafka.sasl_password:
+                output = output.replace(self.settings.kafka.sasl_password.get_secret_value(), "********")
+            raise StackError(f"kafka: formatting the KRaft storage failed (exit {result.returncode})", hint=output)
+        if wanted:
+            marker.write_text(wanted)
 
     def command(self) -> list[str]:
         return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka", str(self.dir / "server.properties")]
@@ -82,7 +134,7 @@ class Kafka(JavaService):
             return False
         from confluent_kafka.admin import AdminClient
         try:
-            metadata = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers}).list_topics(timeout=2)
+            metadata = AdminClient({**self.settings.kafka.client_config()}).list_topics(timeout=2)
             return bool(metadata.brokers)
         except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
             return False
@@ -115,8 +167,14 @@ class KafkaConnect(JavaService):
         return f"{self.jars / 'connect-plugins'},{converter_plugin_path(self.settings.stack)}"
 
     def command(self) -> list[str]:
+        # The worker and the producers, consumers and admin client it makes for connectors all
+        # authenticate as KAFKA_SASL_USERNAME (and trust KAFKA_SSL_CA_LOCATION) when security is on.
+        security = self.settings.kafka.java_client_properties()
+        for_clients = {f"{prefix}{key}": value for prefix in ("producer.", "consumer.", "admin.")
+                       for key, value in security.items() if key != "bootstrap.servers"}
         props = self.properties_file({
-            "bootstrap.servers": self.settings.kafka.bootstrap_servers,
+            **security,
+            **for_clients,
             "group.id": "aegis-connect",
             "listeners": f"http://127.0.0.1:{self.port}",
             "rest.advertised.host.name": "127.0.0.1",

@@ -61,6 +61,10 @@ class StackManager:
             pid = self._pidfile(service).read_live_pid()
             if pid is not None:
                 self._wait_healthy(service, pid, proc=None)
+                try:  # idempotent: a server started by an older version gets what this one needs (roles)
+                    service.bootstrap()
+                except Exception as exc:  # noqa: BLE001 - reported with the log, as at a start
+                    raise self._failure(service, f"is running but its set-up failed: {exc}") from None
                 progress(f"{service.name}: already running (pid {pid})")
                 continue
             started = time.monotonic()

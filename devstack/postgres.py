@@ -124,15 +124,30 @@ class Postgres(Service):
             return False
 
     def bootstrap(self) -> None:
-        """The application role owning its database, and Debezium's least-privilege role."""
+        """The four least-privilege roles (docs/deploy.md) and the database, owned by the migration owner.
+
+        A database made before the owner role existed belonged to the application role: its objects
+        are handed to the owner once (``REASSIGN OWNED``), and ``aegis db migrate`` grants again.
+        """
         pg = self.settings.postgres
         with self._superuser() as conn:
-            _ensure_role(conn, pg.user, pg.password.get_secret_value(), "LOGIN")
-            _ensure_role(conn, pg.debezium_user, pg.debezium_password.get_secret_value(), "LOGIN REPLICATION")
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (pg.db,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(pg.db), sql.Identifier(pg.user)))
-            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                sql.Identifier(pg.db), sql.Identifier(pg.debezium_user)))
+            _ensure_role(conn, pg.owner_user, pg.owner_password.get_secret_value(), "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")
+            _ensure_role(conn, pg.user, pg.password.get_secret_value(), "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")
+            _ensure_role(conn, pg.reader_user, pg.reader_password.get_secret_value(), "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")
+            _ensure_role(conn, pg.debezium_user, pg.debezium_password.get_secret_value(), "LOGIN REPLICATION NOSUPERUSER NOCREATEROLE NOCREATEDB")
+            owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (pg.db,)).fetchone()
+            if owner is None:
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(pg.db), sql.Identifier(pg.owner_user)))
+            elif owner[0] != pg.owner_user:
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(pg.db), sql.Identifier(pg.owner_user)))
+            for role in (pg.user, pg.reader_user, pg.debezium_user):
+                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(pg.db), sql.Identifier(role)))
+        with psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname=pg.db,
+                             autocommit=True, connect_timeout=2) as conn:
+            # Objects of a database made when the application role still owned everything.
+            if conn.execute("SELECT 1 FROM pg_class WHERE relowner = %s::regrole AND relnamespace = 'public'::regnamespace "
+                            "LIMIT 1", (pg.user,)).fetchone():
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(pg.user), sql.Identifier(pg.owner_user)))
 
     def drop_database(self, name: str) -> None:
         """Drop database ``name`` (a scratch database of a test or benchmark), closing its sessions."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
+from aegis.db.roles import readable_columns
 from aegis.errors import ErrorCode, TerminalError
 from aegis.models.policy import PolicyRow
 from reconciler.duplicates import StoredDuplicate, duplicate_of
@@ -51,7 +53,9 @@ def _stored_score(row: dict) -> QualityScore:
 def explain_policy(conn: psycopg.Connection, policy_id: int) -> PolicyExplanation:
     """Load the explanation of one policy; ``TerminalError`` (DP_2001) when it does not exist."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM policies WHERE id = %s", (policy_id,))
+        # Only the columns this role may read: the read-only role never sees the personal-data ones.
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in readable_columns(conn, "policies"))
+        cur.execute(sql.SQL("SELECT {} FROM policies WHERE id = %s").format(columns), (policy_id,))
         found = cur.fetchone()
         if found is None:
             raise TerminalError(f"policy {policy_id} does not exist", code=ErrorCode.VALIDATION_FAILED,

@@ -33,7 +33,7 @@ STEPS = ["insert_full_row", "update_title", "update_to_rejected", "delete", "tom
 
 
 def read_all(settings, topic: str, count: int, timeout: float = 60) -> list:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"capture-{secrets.token_hex(4)}",
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"capture-{secrets.token_hex(4)}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     consumer.assign([TopicPartition(topic, 0, 0)])
     messages, deadline = [], time.monotonic() + timeout
@@ -48,7 +48,7 @@ def read_all(settings, topic: str, count: int, timeout: float = 60) -> list:
 
 
 def make_changes(settings, tag: str) -> None:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         policy_id = conn.execute(
             "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, executing_organization,"
             " target_regions, target_group, target_industry, support_field, funding_type, application_start_date,"

@@ -28,7 +28,7 @@ def stack(settings: Settings):
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status() if s.healthy}
     manager.up(progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:
         migrate(conn, settings.postgres)
     yield settings
     if not was_running and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":

@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import psycopg
 
-from aegis.errors import ErrorCode, TransientError
-from aegis.settings import PostgresSettings
+from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.settings import DbRole, PostgresSettings
 
 
-def connect(pg: PostgresSettings, *, autocommit: bool = False, **kwargs) -> psycopg.Connection:
-    """Connect as the application role; an unreachable server is a ``TransientError`` (DP_5004)."""
+def connect(pg: PostgresSettings, *, autocommit: bool = False, role: DbRole = "app", **kwargs) -> psycopg.Connection:
+    """Connect as ``role`` (``app`` by default: collectors, reconciler; ``reader`` for status and
+    metrics reads; ``owner`` for migrations). An unreachable server is a ``TransientError``
+    (DP_5004); refused credentials are a ``TerminalError`` naming the role's settings."""
     try:
-        return psycopg.connect(pg.conninfo(**kwargs), autocommit=autocommit)
+        return psycopg.connect(pg.conninfo(role=role, **kwargs), autocommit=autocommit)
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "password authentication failed" in first_line or "role \"" in first_line and "does not exist" in first_line:
+            user = kwargs.get("user") or pg.credentials(role)[0]
+            raise TerminalError(
+                f"PostgreSQL at {pg.host}:{pg.port}/{pg.db} refused the {role} role ({user}): {first_line}",
+                code=ErrorCode.CONFIG_INVALID,
+                hint=f"check POSTGRES_{_ROLE_PREFIX[role]}USER and its password; roles are created by the local "
+                     "stack (`aegis stack up postgres`) or an administrator (docs/deploy.md)") from None
         raise TransientError(
             f"cannot connect to PostgreSQL at {pg.host}:{pg.port}/{pg.db}: {first_line}",
             code=ErrorCode.DATABASE_UNAVAILABLE,
             hint="start the local stack with `aegis stack up`, or check POSTGRES_HOST/POSTGRES_PORT",
         ) from None
+
+
+_ROLE_PREFIX = {"app": "", "owner": "OWNER_", "reader": "READER_", "debezium": "DEBEZIUM_"}

@@ -15,6 +15,7 @@ from importlib import resources
 import psycopg
 from psycopg import sql
 
+from aegis.db.roles import apply_grants
 from aegis.errors import ErrorCode, TerminalError
 from aegis.settings import PostgresSettings
 
@@ -51,7 +52,10 @@ def discover() -> list[Migration]:
 
 
 def migrate(conn: psycopg.Connection, pg: PostgresSettings) -> list[Migration]:
-    """Apply pending migrations and the replication grants; return what was applied."""
+    """Apply pending migrations, the replication grants and the roles' grants; return what was applied.
+
+    ``conn`` is the migration owner's (``connect(pg, role="owner")``, or ``migrate_database``).
+    """
     with conn.transaction():
         conn.execute("""CREATE TABLE IF NOT EXISTS schema_migrations (
                             version INTEGER PRIMARY KEY, name TEXT NOT NULL,
@@ -79,6 +83,7 @@ def migrate(conn: psycopg.Connection, pg: PostgresSettings) -> list[Migration]:
                                 hint="nothing of this migration was applied; fix the SQL and run again") from None
         done.append(migration)
     ensure_replication_access(conn, pg)
+    apply_grants(conn, pg)
     if any(m.version == PRIVACY_MIGRATION for m in done):
         from aegis.db.backfill import mask_stored_policies
 
@@ -100,3 +105,11 @@ def ensure_replication_access(conn: psycopg.Connection, pg: PostgresSettings) ->
 
 def applied_versions(conn: psycopg.Connection) -> list[int]:
     return [row[0] for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+
+
+def migrate_database(pg: PostgresSettings) -> list[Migration]:
+    """Connect as the migration owner and ``migrate``."""
+    from aegis.db.connection import connect
+
+    with connect(pg, autocommit=True, role="owner") as conn:
+        return migrate(conn, pg)

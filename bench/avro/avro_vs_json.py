@@ -77,7 +77,7 @@ _INSERT = ("INSERT INTO policies (source_system, source_id, title, content, issu
 
 def write_changes(settings: Settings, run: str, rows: int, seed: int) -> int:
     data = policy_rows(random.Random(seed), run, rows)
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="owner") as conn:
         for start in range(0, rows, 100):
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(_INSERT, data[start:start + 100])
@@ -92,7 +92,7 @@ def write_changes(settings: Settings, run: str, rows: int, seed: int) -> int:
 
 def read_topic(settings: Settings, expected: int, timeout: float = 300.0) -> list[tuple[bytes, bytes | None]]:
     topic = change_topic(settings)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "enable.auto.commit": False,
+    consumer = Consumer({**settings.kafka.client_config(), "enable.auto.commit": False,
                          "group.id": f"bench-avro-{secrets.token_hex(4)}", "auto.offset.reset": "earliest"})
     consumer.subscribe([topic])
     messages, deadline = [], time.monotonic() + timeout
@@ -270,7 +270,7 @@ def main() -> None:
                                 "decode": costs[name].__dict__}
                 print(f"{name}: {json.dumps(report[name])}", flush=True)
     finally:
-        with connect(base.postgres, autocommit=True) as conn:
+        with connect(base.postgres, role="owner", autocommit=True) as conn:
             conn.execute("DELETE FROM policies WHERE source_system = %s", (run,))
     text = render(report)
     print(text)

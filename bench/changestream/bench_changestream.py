@@ -59,9 +59,9 @@ class Run:
 
 def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: threading.Event, ready: threading.Event):
     topic = f"{settings.kafka.topic_prefix}.public.policies"
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"bench-{run_id}",
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{run_id}",
                          "enable.auto.commit": False, "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient({**settings.kafka.client_config()})
     while not stop.is_set():
         meta = admin.list_topics(topic, timeout=5).topics.get(topic)
         if meta is not None and meta.error is None and meta.partitions:
@@ -111,7 +111,7 @@ def _write(settings: Settings, run_id: str, run: Run, rate: float, seconds: floa
     """Insert rows at ``rate`` rows/s in transactions of ``rows_per_tx`` rows, for ``seconds``."""
     total = int(rate * seconds)
     interval = rows_per_tx / rate
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="owner") as conn:
         started = time.perf_counter()
         number = 0
         while number < total:
@@ -210,7 +210,7 @@ def main() -> int:
 
     base = load_settings(None)
     settings = bench_settings(base, secrets.token_hex(3))
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         ensure_replication_access(conn, settings.postgres)
     results = []
     try:
@@ -235,7 +235,7 @@ def main() -> int:
         # Deleting the rows between rates would stream one delete and one tombstone per row into the
         # next rate's measurement window: they go only once the connector is gone.
         delete_connector(settings, drop_replication=True)
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, role="owner", autocommit=True) as conn:
             for result in results:
                 conn.execute("DELETE FROM policies WHERE source_system = %s", (result["source_system"],))
     return 0

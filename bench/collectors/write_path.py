@@ -98,7 +98,7 @@ def main() -> int:
     first = build_pages(rows, args.page_size)
     changed = build_pages([dict(r, pblancNm=r["pblancNm"] + " (변경)") for r in rows], args.page_size)
     results = {}
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         cleanup(conn)
         try:
             for phase, pages in (("insert", first), ("unchanged", first), ("update", changed)):

@@ -171,7 +171,7 @@ def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[
 def start_group_at_end(settings: Settings, group: str) -> None:
     """Commit ``group``'s offsets at the change topic's end: its sink skips everything before now."""
     topic = settings.sinks.topic(settings.kafka)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group,
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": group,
                          "enable.auto.commit": False})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions

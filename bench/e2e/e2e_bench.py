@@ -65,7 +65,7 @@ class Session:
         os.environ.update(self.env)
         self.settings: Settings = load_settings(env_file=None)
         self.source = f"bench-e2e-{self.ns}"
-        self.conn = connect(self.settings.postgres, autocommit=True)
+        self.conn = connect(self.settings.postgres, role="owner", autocommit=True)
         self.readers = {t: build_reader(t, self.settings) for t in targets}
         self.processes: dict[str, SinkProcess] = {}
         self.cpu = CpuMeter(self.settings.stack.state_path,

@@ -228,7 +228,7 @@ def run_load(settings: Settings, gen: Generator, logs: list[TargetLog], rate: fl
     errors: list[BaseException] = []
 
     def write() -> None:
-        conn = connect(settings.postgres, autocommit=True)
+        conn = connect(settings.postgres, role="owner", autocommit=True)
         try:
             while True:
                 with slot_lock:

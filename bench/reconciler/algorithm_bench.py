@@ -84,7 +84,7 @@ def main() -> None:
     ensure_database(settings)
     result["load_postgres"] = load_postgres(settings, args.rows)
 
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         view = ActiveView(conn)
         started = time.perf_counter()
         checksums = view.range_checksums(config.range_size)
@@ -95,7 +95,7 @@ def main() -> None:
 
     @contextmanager
     def open_view():
-        with connect(settings.postgres, autocommit=True) as c:
+        with connect(settings.postgres, role="owner", autocommit=True) as c:
             yield ActiveView(c)
 
     sink = MemorySink(versions)

@@ -105,12 +105,12 @@ def ensure_database(settings: Settings) -> None:
     from devstack.postgres import Postgres
 
     Postgres(settings).bootstrap()  # creates the bench database owned by the application role
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         migrate(conn, settings.postgres)
 
 
 def load_postgres(settings: Settings, rows: int) -> dict:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         have = conn.execute("SELECT coalesce(max(id), 0) FROM policies").fetchone()[0]
         started = time.perf_counter()
         if have < rows:
@@ -137,7 +137,7 @@ def load_in_pages(settings: Settings, sink: Sink, rows: int, page: int,
     held = sink.count()
     if held >= rows:
         return {"held": held, "written": 0, "seconds": 0.0, "how": how}
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         view = ActiveView(conn)
         lsn = view.current_lsn()
         after = held  # the bench database's ids are 1..N, loaded in order: resume after what is there
@@ -187,7 +187,7 @@ def load_vectors(settings: Settings, sink: Sink, rows: int) -> dict:
 
 def make_stale(settings: Settings, sink: Sink, policy_id: int) -> None:
     """Rewrite one record with another content hash at its own LSN, as a lost update would leave it."""
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         view = ActiveView(conn)
         row = view.rows([policy_id])[policy_id]
         stored = {v.policy_id: v for v in sink.read_back(policy_id - 1, 1)}

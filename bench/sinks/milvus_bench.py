@@ -171,7 +171,7 @@ class MilvusPipeline:
                     "MILVUS_COLLECTION_ALIAS": f"bench_{self.ns}"}
         os.environ.update(self.env)
         self.settings: Settings = load_settings(env_file=None)
-        self.conn = connect(self.settings.postgres, autocommit=True)
+        self.conn = connect(self.settings.postgres, role="owner", autocommit=True)
         self.store = MilvusStore(self.settings.milvus)
         self.alias = self.settings.milvus.collection_alias
         self.documents = sample_documents(max(working_set, 1), seed=11)

@@ -257,7 +257,7 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
     pool = max(sustained, int(rate * seconds)) + 10
     source_ids = {"source_id_prefix": f"BENCH_{run_id}_"}
     print(f"seeding {pool} policies (and waiting for the sink to catch up with the topic) ...", flush=True)
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="owner") as conn:
         seeded: list[tuple[int, str]] = []
         for start in range(0, pool, 500):
             keys, _ = write_rows(conn, [policy_columns(rng, n, 1, **source_ids) for n in range(start, min(pool, start + 500))])
@@ -297,7 +297,7 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
     runtime.stop()
     worker.join(timeout=30)
     ids = [policy_id for policy_id, _ in seeded]
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         conn.execute("DELETE FROM policies WHERE id = ANY(%s)", (ids,))
     with sink.inner._driver.session(database=settings.neo4j.database) as session:  # noqa: SLF001 - bench clean-up
         session.run("UNWIND $ids AS id MATCH (p:Policy {id: id}) CALL (p) { DETACH DELETE p } "

@@ -57,7 +57,7 @@ class Bench:
         os.environ.update(self.env)
         self.settings = load_settings(env_file=None)
         self.sink_name = sink
-        self.conn = connect(self.settings.postgres, autocommit=True)
+        self.conn = connect(self.settings.postgres, role="owner", autocommit=True)
         start_group_at_end(self.settings, f"bench-{self.ns}-{sink}")  # before the inserts: the sink must see them
         self.ids = [r[0] for r in self.conn.execute(
             "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash, status)"
@@ -129,7 +129,7 @@ def latency(args) -> dict:
     started = time.monotonic()
 
     def write(slot: int) -> None:
-        conn = connect(bench.settings.postgres, autocommit=True)
+        conn = connect(bench.settings.postgres, role="owner", autocommit=True)
         own = bench.ids[slot::writers]
         interval, n = writers / args.rate, 0
         try:

@@ -44,13 +44,12 @@ class MilvusStore:
         if self._client is None:
             from pymilvus import MilvusClient
 
-            token = self.settings.token.get_secret_value() if self.settings.token else ""
             # Our own connection alias: pymilvus otherwise shares one per address, and closing any
             # client would close it under every other client in the process.
             alias = f"aegis-{uuid.uuid4().hex}"
-            self._client = self._call(lambda: MilvusClient(uri=self.settings.address, token=token,
-                                                           db_name=self.settings.db_name, alias=alias,
-                                                           timeout=self.fast_timeout), "connect")
+            # address, token and TLS (MILVUS_TLS, MILVUS_TLS_CA_FILE, MILVUS_TLS_SERVER_NAME)
+            kwargs = self.settings.client_kwargs()
+            self._client = self._call(lambda: MilvusClient(**kwargs, alias=alias, timeout=self.fast_timeout), "connect")
         return self._client
 
     def _call(self, fn: Callable[[], T], what: str, *, write: bool = False) -> T:

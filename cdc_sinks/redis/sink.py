@@ -301,10 +301,8 @@ def _document(value: bytes) -> dict[str, Any]:
 
 
 def redis_client(settings: Settings) -> redis.Redis:
-    r = settings.redis
-    return redis.Redis(host=r.host, port=r.port, db=r.db,
-                       password=r.password.get_secret_value() if r.password else None,
-                       socket_timeout=5, socket_connect_timeout=2)
+    """The cache's client: REDIS_HOST/PORT/DB, the ACL user and password, TLS (``RedisSettings.client_kwargs``)."""
+    return redis.Redis(**settings.redis.client_kwargs(), socket_timeout=5, socket_connect_timeout=2)
 
 
 def build_redis_sink(settings: Settings) -> RedisSink:

@@ -22,8 +22,11 @@ class ElasticsearchEngine(SearchEngine):
 
     def __init__(self, search: SearchSettings):
         auth = (search.username, search.password.get_secret_value()) if search.username and search.password else None
-        self.client = Elasticsearch(search.url, basic_auth=auth, request_timeout=search.request_timeout_seconds,
-                                    max_retries=0, retry_on_timeout=False, verify_certs=search.verify_certs)
+        api_key = search.api_key.get_secret_value() if search.api_key else None
+        self.client = Elasticsearch(search.url, basic_auth=None if api_key else auth, api_key=api_key,
+                                    request_timeout=search.request_timeout_seconds, max_retries=0,
+                                    retry_on_timeout=False, verify_certs=search.verify_certs,
+                                    ca_certs=str(search.ca_certs) if search.ca_certs else None)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:

@@ -8,6 +8,7 @@ from typing import Any, Callable, TypeVar
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_errors
 
+from aegis.errors import ConfigError
 from aegis.settings import SearchSettings
 from cdc_sinks.search.engine import SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
@@ -22,10 +23,13 @@ class OpenSearchEngine(SearchEngine):
     def __init__(self, search: SearchSettings):
         # the client logs every 404/400 answer (alias lookups, the nori probe) as a warning: expected here
         logging.getLogger("opensearch").setLevel(logging.ERROR)
+        if search.api_key:
+            raise ConfigError("SEARCH_API_KEY is set, but OpenSearch has no API keys",
+                              hint="use SEARCH_USERNAME and SEARCH_PASSWORD (basic auth), or SEARCH_ENGINE=elasticsearch")
         auth = (search.username, search.password.get_secret_value()) if search.username and search.password else None
         self.client = OpenSearch(hosts=[search.url], http_auth=auth, timeout=search.request_timeout_seconds,
                                  max_retries=0, retry_on_timeout=False, verify_certs=search.verify_certs,
-                                 http_compress=False)
+                                 ca_certs=str(search.ca_certs) if search.ca_certs else None, http_compress=False)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:

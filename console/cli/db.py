@@ -18,7 +18,7 @@ def db() -> None:
 @click.pass_obj
 def migrate(settings: Settings) -> None:
     """Apply pending numbered migrations (idempotent) and Debezium's publication and grants."""
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:
         done = run_migrations(conn, settings.postgres)
         versions = applied_versions(conn)
     if done:

@@ -36,7 +36,7 @@ def lineage(settings: Settings, policy_id: int, as_json: bool, targets: tuple[st
     from console.ops.lineage import policy_lineage
 
     logging.getLogger("neo4j").setLevel(logging.ERROR)  # the driver warns about labels a fresh graph lacks
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True) as conn:  # app: whether the raw payload is still kept
         found = policy_lineage(conn, settings, policy_id, targets=list(targets) or None)
     if found is None:
         raise ConfigError(f"policy {policy_id} is not in PostgreSQL and never was",
@@ -108,7 +108,7 @@ def audit(settings: Settings, policy_id: str | None, since: datetime | None, unt
     def utc(value: datetime | None) -> datetime | None:
         return None if value is None else value.replace(tzinfo=value.tzinfo or timezone.utc)
 
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="reader") as conn:
         entries = read_audit(conn, entity_id=policy_id, since=utc(since), until=utc(until), action=action, limit=limit)
     for e in entries:
         if as_json:
@@ -176,7 +176,7 @@ def retention_run(settings: Settings, dry_run: bool) -> None:
     from aegis.db import connect
     from aegis.db.retention import enforce_retention
 
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:  # it deletes old audit rows
         result = enforce_retention(conn, settings.retention, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     click.echo(f"retention {verb}: " + ", ".join(f"{k} {v}" for k, v in result.removed.items()))

@@ -23,7 +23,7 @@ def explain(settings: Settings, policy_id: int, as_json: bool) -> None:
     from reconciler.explain import explain_policy
     from reconciler.quality import explain as explain_lines
 
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="reader") as conn:
         found = explain_policy(conn, policy_id)
     if as_json:
         click.echo(found.model_dump_json(indent=2))

@@ -68,6 +68,11 @@ def _print_status(result) -> None:
         click.echo(f"last reconcile: {r.checked_at:%Y-%m-%d %H:%M:%S} {'(dry run) ' if r.dry_run else ''}{r.brief()}")
     else:
         click.echo("last reconcile: never")
+    for m in result.embedding_models:
+        sampled = (f"{m.korean_rows} of {m.rows_sampled} sampled rows Korean" if m.rows_sampled is not None
+                   else f"rows unreadable ({m.sample_error})")
+        click.echo(f"milvus {m.collection}{' (current)' if m.current else ''}: model {m.model_version or '?'}"
+                   f"{' — English-only' if m.english_only else ''}; {sampled}")
     click.echo("policies by status: " + (", ".join(f"{k} {v}" for k, v in sorted(result.policies_by_status.items())) or "none"))
     for source, counts in sorted(result.policies_by_source.items()):
         click.echo(f"  {source:<14} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

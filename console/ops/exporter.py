@@ -40,7 +40,7 @@ class PipelineExporter:
     def refresh(self) -> None:
         """Read the current values; a database that does not answer leaves the last values in place."""
         try:
-            with connect(self.settings.postgres, autocommit=True) as conn:
+            with connect(self.settings.postgres, autocommit=True, role="reader") as conn:
                 self._read(conn)
         except AegisError as exc:
             log.warning("exporter refresh failed: %s", exc.message)

@@ -69,7 +69,7 @@ def prepare(settings: Settings, report: Report) -> None:
     from connectors.manage import apply_connector, wait_until_running
 
     StackManager(settings).up(progress=report)
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, autocommit=True, role="owner") as conn:
         applied = migrate(conn, settings.postgres)
     report(f"schema: {len(applied)} migration(s) applied" if applied else "schema: up to date")
     result = apply_connector(settings)
@@ -128,7 +128,7 @@ class RetentionClock:
         from aegis.db.retention import enforce_retention
 
         try:
-            with connect(self.settings.postgres, autocommit=True) as conn:
+            with connect(self.settings.postgres, autocommit=True, role="owner") as conn:  # deletes old audit rows
                 result = enforce_retention(conn, self.settings.retention)
         except Exception as exc:  # noqa: BLE001 - retention is retried at its next interval; the job goes on
             self.report(f"retention failed (retried in {self.settings.retention.interval_hours:g} h): {exc}")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from aegis.db import connect
 from aegis.errors import AegisError
 from aegis.settings import Settings
+from cdc_sinks.milvus.inventory import CollectionModel
 
 SLOT_LAG_ATTENTION_BYTES = 256 * 1024 * 1024
 
@@ -72,6 +73,7 @@ class PipelineStatus(BaseModel):
     connector_state: str | None = None
     slot_lag_bytes: int | None = None
     last_reconcile: ReconcileSummary | None = None
+    embedding_models: list[CollectionModel] = Field(default_factory=list)
     attention: list[str] = Field(default_factory=list)
 
 
@@ -112,7 +114,7 @@ def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
 
 def consumer_lag(settings: Settings, group_id: str, topic: str) -> tuple[int, float]:
     """(events behind, age in seconds of the oldest unapplied event) for ``group_id`` on ``topic``."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group_id,
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": group_id,
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     try:
         metadata = consumer.list_topics(topic, timeout=5)
@@ -153,12 +155,28 @@ def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
         _target_count(settings, name, sink)
         status.sinks.append(sink)
         _sink_attention(status, sink)
+    if "milvus" in sinks:
+        _embedding_part(settings, status)
     return status
+
+
+def _embedding_part(settings: Settings, status: PipelineStatus) -> None:
+    """Which model built each Milvus collection; a warning when an English-only one embeds Korean text."""
+    from cdc_sinks.milvus.inventory import collection_models
+
+    try:
+        status.embedding_models = collection_models(settings.milvus)
+    except AegisError as exc:
+        status.attention.append(f"milvus collections unknown: {exc.message}")
+        return
+    for entry in status.embedding_models:
+        if entry.warning:
+            status.attention.append(entry.warning)
 
 
 def _postgres_part(settings: Settings, status: PipelineStatus) -> None:
     try:
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, autocommit=True, role="reader") as conn:
             for source, state, count in conn.execute(
                     "SELECT source_system, status, count(*) FROM policies GROUP BY 1, 2 ORDER BY 1, 2"):
                 status.policies_by_source.setdefault(source, {})[state] = count

@@ -59,7 +59,7 @@ def fresh_database(settings: Settings) -> None:
     ensure_database(settings)
     delete_connector(settings, drop_replication=True)
     delete_topics(settings, stream_topics(settings))
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         conn.execute("TRUNCATE policies, outbox CASCADE")
 
 
@@ -76,7 +76,7 @@ def fault_suite(stack: Settings):
     try:
         fresh_database(settings)
         with isolated_stream(settings):
-            with connect(settings.postgres, autocommit=True) as conn:
+            with connect(settings.postgres, role="owner", autocommit=True) as conn:
                 hashes = seed_policies(conn, f"faults-{namespace}", WORKING_SET)
             pipeline = SinkPipeline(env, settings.stack.state_path / "logs" / f"faults-{namespace}")
             pipeline.start()

@@ -81,7 +81,7 @@ def dry_run(settings: Settings) -> dict[str, TargetDrift]:
 def newest_lsns(settings: Settings) -> dict[int, int]:
     """Per policy id, the LSN of its newest change event on the change topic (undecodable ones skipped)."""
     topic, decode = settings.sinks.topic(settings.kafka), build_decoder(settings)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"faults-{uuid.uuid4().hex}",
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"faults-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     newest: dict[int, int] = {}
     try:
@@ -158,7 +158,7 @@ def wait_converged(settings: Settings, timeout: float, interval: float = 1.0) ->
 def dlq_offsets(settings: Settings) -> dict[int, int]:
     """The DLQ topic's end offset per partition (empty while it does not exist)."""
     topic = settings.kafka.topic_dlq
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"faults-{uuid.uuid4().hex}"})
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"faults-{uuid.uuid4().hex}"})
     try:
         meta = consumer.list_topics(timeout=10).topics.get(topic)
         if meta is None or meta.error is not None:

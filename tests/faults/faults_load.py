@@ -40,7 +40,7 @@ class SteadyLoad(threading.Thread):
                 next_at = max(next_at + 1 / self.rate, now - 1.0)  # at most a second's catch-up
                 try:
                     if conn is None:
-                        conn = connect(self.settings.postgres, autocommit=True)
+                        conn = connect(self.settings.postgres, role="owner", autocommit=True)
                     change = self.generator.next()
                     apply(conn, self.generator, change)
                     self.generator.done(change)

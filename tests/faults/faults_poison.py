@@ -40,7 +40,7 @@ def poison_record(n: int) -> tuple[bytes, bytes]:
 
 def produce_poison(settings: Settings, topic: str, count: int, seconds: float) -> set[tuple[int, int]]:
     """Produce ``count`` poison records spread over ``seconds``; their (partition, offset)s."""
-    producer = Producer({"bootstrap.servers": settings.kafka.bootstrap_servers, "acks": "all"})
+    producer = Producer({**settings.kafka.client_config(), "acks": "all"})
     delivered: set[tuple[int, int]] = set()
     failures: list[str] = []
 

@@ -44,6 +44,11 @@ def test_compose_file_is_valid():
     jsonschema.validate(_compose(), schema)
 
 
+def test_the_production_profile_is_valid():
+    """compose.production.yaml, the override file of the production profile (docs/deploy.md)."""
+    jsonschema.validate(yaml.safe_load((ROOT / "compose.production.yaml").read_text()), _compose_spec_schema())
+
+
 def test_every_long_running_service_has_a_healthcheck_and_restart_policy():
     for name, service in _compose()["services"].items():
         if service.get("restart") == "no":

@@ -15,7 +15,7 @@ def _schema_fingerprint(conn):
 
 
 def test_migrate_twice_changes_nothing_the_second_time(stack):
-    with connect(stack.postgres, autocommit=True) as conn:
+    with connect(stack.postgres, role="owner", autocommit=True) as conn:
         before = _schema_fingerprint(conn)
         assert migrate(conn, stack.postgres) == []
         assert _schema_fingerprint(conn) == before
@@ -35,7 +35,7 @@ def test_cli_migrate_reports_up_to_date(stack):
 def test_policies_enforce_source_uniqueness_and_known_statuses(stack):
     import psycopg
 
-    with connect(stack.postgres) as conn:
+    with connect(stack.postgres, role="owner") as conn:
         insert = ("INSERT INTO policies (source_system, source_id, title, content, issuing_organization, "
                   "content_hash, status) VALUES (%s, %s, 't', 'c', 'o', repeat('a', 64), %s)")
         conn.execute(insert, ("test-migrations", "dup", "pending_validation"))
@@ -49,7 +49,7 @@ def test_policies_enforce_source_uniqueness_and_known_statuses(stack):
 
 def test_debezium_role_has_replication_and_reads_only_published_tables(stack):
     pg = stack.postgres
-    with connect(pg, autocommit=True) as conn:
+    with connect(pg, role="owner", autocommit=True) as conn:
         assert conn.execute("SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = %s",
                             (pg.debezium_user,)).fetchone() == (True, False)
         readable = {row[0] for row in conn.execute(
@@ -71,14 +71,14 @@ def test_debezium_role_has_replication_and_reads_only_published_tables(stack):
 
 
 def test_wal_level_is_logical(stack):
-    with connect(stack.postgres, autocommit=True) as conn:
+    with connect(stack.postgres, role="owner", autocommit=True) as conn:
         assert conn.execute("SHOW wal_level").fetchone()[0] == "logical"
 
 
 def test_policies_keep_the_row_digest_the_sinks_store(stack):
     from cdc_sinks.checksums import row_digest
 
-    with connect(stack.postgres) as conn:
+    with connect(stack.postgres, role="owner") as conn:
         conn.execute("INSERT INTO policies (source_system, source_id, title, content, issuing_organization, "
                      "content_hash) VALUES ('it', 'row-digest', 't', 'c', 'o', repeat('f', 64))")
         policy_id, content_hash, digest = conn.execute(

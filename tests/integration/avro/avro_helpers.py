@@ -16,12 +16,12 @@ from cdc_sinks.base import Sink
 
 @contextlib.contextmanager
 def scratch_database(settings: Settings, name: str, *, up_to_version: int) -> Iterator[Settings]:
-    """A new database owned by the application role with migrations ``< up_to_version`` applied
+    """A new database owned by the migration owner with migrations ``< up_to_version`` applied
     (as `aegis db migrate` records them); dropped afterwards."""
     scratch = settings.model_copy(update={"postgres": settings.postgres.model_copy(update={"db": name})})
     Postgres(scratch).bootstrap()
     try:
-        with connect(scratch.postgres, autocommit=True) as conn:
+        with connect(scratch.postgres, autocommit=True, role="owner") as conn:
             conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                          " checksum CHAR(64) NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
             for migration in discover():
@@ -36,7 +36,7 @@ def scratch_database(settings: Settings, name: str, *, up_to_version: int) -> It
 
 
 def active_view(settings: Settings, ids: list[int]) -> dict[int, str]:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         rows = conn.execute("SELECT id, content_hash FROM policies WHERE id = ANY(%s) AND status = 'active'",
                             (ids,)).fetchall()
     return {row[0]: row[1].strip() for row in rows}

@@ -73,7 +73,7 @@ def _create_change_topic(settings) -> None:
     snapshot mode no_data creates it only with its first change."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient({**settings.kafka.client_config()})
     topic = settings.sinks.topic(settings.kafka)
     futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
                                             config={"cleanup.policy": "compact"})], operation_timeout=30)
@@ -87,7 +87,7 @@ def _count_framed(settings) -> tuple[int, int]:
     from aegis.changestream.avro_wire import looks_framed
 
     topic = settings.sinks.topic(settings.kafka)
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "enable.auto.commit": False,
+    consumer = Consumer({**settings.kafka.client_config(), "enable.auto.commit": False,
                          "group.id": f"avro-conformance-count-{secrets.token_hex(4)}"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 
 def _read(settings, topic: str, count: int, timeout: float = 60) -> list:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+    consumer = Consumer({**settings.kafka.client_config(),
                          "group.id": f"outbox-avro-{secrets.token_hex(4)}", "enable.auto.commit": False})
     messages, deadline = [], time.monotonic() + timeout
     try:
@@ -40,7 +40,7 @@ def test_policy_events_are_avro_and_read_back_through_the_shared_decoder(schema_
     validated = PolicyValidated(policy_id="9001", title="청년 창업 지원", content="내용", issuing_organization="중기부")
     synced = DataSyncCompleted(sync_id="sync-77", target_databases=["redis"], policies_synced=1)
     with isolated_stream(settings):
-        with connect(settings.postgres) as conn:
+        with connect(settings.postgres, role="owner") as conn:
             ids = [write_event(conn, validated), write_event(conn, synced)]
             conn.commit()
         messages = _read(settings, settings.kafka.topic_policy_events, 2)

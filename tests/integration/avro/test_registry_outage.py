@@ -61,7 +61,7 @@ def _ready(port: int) -> dict | None:
 
 
 def _end_offset(settings, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"peek-{secrets.token_hex(4)}"})
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"peek-{secrets.token_hex(4)}"})
     try:
         return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
     except KafkaException:  # the topic does not exist (nothing was ever dead-lettered)
@@ -71,7 +71,7 @@ def _end_offset(settings, topic: str) -> int:
 
 
 def _committed(settings, group: str, topic: str) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": group,
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": group,
                          "enable.auto.commit": False})
     try:
         return consumer.committed([TopicPartition(topic, 0)], timeout=10)[0].offset  # < 0: nothing committed
@@ -104,7 +104,7 @@ def test_a_registry_outage_pauses_the_sink_process_which_then_loses_nothing(sche
     log = tmp_path / "sink.log"
     process: subprocess.Popen | None = None
     try:
-        with isolated_stream(settings), connect(settings.postgres, autocommit=True) as conn:
+        with isolated_stream(settings), connect(settings.postgres, role="owner", autocommit=True) as conn:
             before = [_insert(conn, tag, n) for n in range(5)]  # the converter registers (and caches) its schemas
             conn.execute("UPDATE policies SET status = 'rejected' WHERE id = %s", (before[0],))
             _wait(lambda: _end_offset(settings, topic) >= 6, 60, "the first changes on the topic")

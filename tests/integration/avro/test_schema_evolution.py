@@ -42,7 +42,7 @@ def _insert(conn, tag: str, n: int, *, amount: int | None = None, with_column: b
 
 
 def _read_topic(settings, topic: str) -> list:
-    consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers, "group.id": f"evo-read-{secrets.token_hex(4)}",
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"evo-read-{secrets.token_hex(4)}",
                         "enable.auto.commit": False})
     try:
         end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
@@ -72,12 +72,12 @@ def test_a_new_nullable_column_flows_through_without_restarting_the_sink(schema_
         with isolated_stream(settings):
             thread.start()
             try:
-                with connect(settings.postgres, autocommit=True) as conn:
+                with connect(settings.postgres, role="owner", autocommit=True) as conn:
                     before = [_insert(conn, tag, n) for n in range(5)]
                     conn.execute("UPDATE policies SET status = 'rejected' WHERE id = %s", (before[0],))
                 wait_mirrored(settings, sink, before)
 
-                with connect(settings.postgres, autocommit=True) as conn:  # `aegis db migrate`, live
+                with connect(settings.postgres, role="owner", autocommit=True) as conn:  # `aegis db migrate`, live
                     applied = [m.version for m in migrate(conn, settings.postgres)]
                     assert NEW_COLUMN_VERSION in applied and NEW_COLUMN_VERSION in applied_versions(conn)
                     after = [_insert(conn, tag, 10 + n, amount=1_000_000 * n, with_column=True) for n in range(5)]

@@ -246,3 +246,25 @@ def test_ping_waits_until_the_collection_serves_reads(sink):
     finally:
         sink.store.run(lambda c: c.load_collection(sink.collection, timeout=sink.store.ddl_timeout), "load collection")
     assert sink.ping()
+
+
+def test_status_names_each_collections_model_and_warns_when_english_only_embeds_korean(sink, settings_for_test):
+    """`aegis status`'s Milvus part, read from the real collection: the packaged English model's
+    collection holding Korean policies is flagged; English policies alone are not."""
+    from console.ops.status import PipelineStatus, _embedding_part
+
+    sink.upsert_batch([record(pid, 2000 + pid) for pid in (101, 102)])  # English text
+    status = PipelineStatus(sinks=[])
+    _embedding_part(settings_for_test, status)
+    [entry] = status.embedding_models
+    assert entry.current and entry.model_version == sink.embedder.version and entry.english_only
+    assert (entry.rows_sampled, entry.korean_rows) == (2, 0) and status.attention == []
+
+    sink.upsert_batch([record(103, 3000, "hash-ko", title="스마트공장 구축 지원사업",
+                              content="제조 중소기업의 생산라인에 자동화 설비와 센서 도입 비용을 지원합니다.")])
+    status = PipelineStatus(sinks=[])
+    _embedding_part(settings_for_test, status)
+    [entry] = status.embedding_models
+    assert (entry.rows_sampled, entry.korean_rows) == (3, 1)
+    assert len(status.attention) == 1 and "English-only model" in status.attention[0]
+    assert "aegis sinks reembed" in status.attention[0]

@@ -10,7 +10,7 @@ SOURCE_SYSTEMS = ["bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss", "b
 CAPTURE_SQL = """
 CREATE TABLE IF NOT EXISTS collectors_test_outbox_capture (
     seq BIGSERIAL PRIMARY KEY, aggregateid TEXT NOT NULL, type TEXT NOT NULL, payload JSONB NOT NULL);
-CREATE OR REPLACE FUNCTION collectors_test_capture() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION collectors_test_capture() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
     INSERT INTO collectors_test_outbox_capture (aggregateid, type, payload)
     VALUES (NEW.aggregateid, NEW.type, NEW.payload);

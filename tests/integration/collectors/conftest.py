@@ -12,7 +12,7 @@ from collectors_helpers import CAPTURE_SQL, DROP_CAPTURE_SQL
 
 @pytest.fixture(scope="module")
 def db(stack):
-    with connect(stack.postgres, autocommit=True) as conn:
+    with connect(stack.postgres, role="owner", autocommit=True) as conn:
         conn.execute(CAPTURE_SQL)
         yield conn
         conn.execute(DROP_CAPTURE_SQL)

@@ -58,7 +58,7 @@ def running_connector(settings: Settings, *, before_start: Callable[[], None] = 
                       overrides: dict[str, str] | None = None) -> Iterator[Settings]:
     """Create the isolated connector's publication, run ``before_start``, apply it (with property
     ``overrides``) and wait until it streams; delete it, its slot and its publication afterwards."""
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         ensure_replication_access(conn, settings.postgres)
     before_start()
     try:
@@ -86,10 +86,10 @@ class TopicReader:
 
     def __init__(self, settings: Settings, topic: str):
         self.topic = topic
-        self.consumer = Consumer({"bootstrap.servers": settings.kafka.bootstrap_servers,
+        self.consumer = Consumer({**settings.kafka.client_config(),
                                   "group.id": f"cstest-reader-{new_tag()}", "enable.auto.commit": False,
                                   "auto.offset.reset": "earliest"})
-        self.admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        self.admin = AdminClient({**settings.kafka.client_config()})
         self.assigned = False
         self.messages: list[Message] = []
 
@@ -134,5 +134,5 @@ def insert_policy(conn, source_system: str, source_id: str, *, status: str = "ac
 
 
 def delete_test_rows(settings: Settings, source_system: str) -> None:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         conn.execute("DELETE FROM policies WHERE source_system = %s", (source_system,))

@@ -27,7 +27,7 @@ def stream_stack(settings: Settings):
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status(STREAM_SERVICES) if s.healthy}
     manager.up(STREAM_SERVICES, progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         migrate(conn, settings.postgres)
     yield settings
     started_here = [name for name in STREAM_SERVICES if name not in was_running]

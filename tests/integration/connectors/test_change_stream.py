@@ -25,7 +25,7 @@ def stream(stream_stack):
     pre_ids: list[int] = []
 
     def rows_before_the_connector() -> None:
-        with connect(settings.postgres) as conn:
+        with connect(settings.postgres, role="owner") as conn:
             pre_ids.extend(insert_policy(conn, source, f"pre-{i}") for i in range(3))
             conn.commit()
 
@@ -38,7 +38,7 @@ def stream(stream_stack):
 
 def test_existing_rows_arrive_as_snapshot_reads_then_changes_as_c_u_d_with_tombstones(stream, reader_factory):
     settings, source, pre_ids = stream
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="owner") as conn:
         new_id = insert_policy(conn, source, "new")
         conn.commit()
         conn.execute("UPDATE policies SET status = 'rejected', title = '바뀐 제목' WHERE id = %s", (new_id,))

@@ -69,12 +69,12 @@ def test_pause_resume_and_restart(managed):
 
 def test_failed_task_trace_is_shown_and_restart_recovers_it(stream_stack):
     settings = isolated_settings(stream_stack, new_tag())
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         ensure_replication_access(conn, settings.postgres)
     try:
         # passes validation (the publication exists), then the task fails when it finds it gone
         apply_connector(settings)
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, role="owner", autocommit=True) as conn:
             conn.execute(f'DROP PUBLICATION "{settings.postgres.publication}"')
         _aegis(settings, "restart", "--no-wait")
         report = None
@@ -87,7 +87,7 @@ def test_failed_task_trace_is_shown_and_restart_recovers_it(stream_stack):
         assert report.failed_tasks, report
         shown = _aegis(settings, "status")
         assert shown.exit_code == 1 and "FAILED" in shown.output and "Exception" in shown.output
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, role="owner", autocommit=True) as conn:
             ensure_replication_access(conn, settings.postgres)
         recovered = _aegis(settings, "restart", "--failed-only")
         assert recovered.exit_code == 0, recovered.output

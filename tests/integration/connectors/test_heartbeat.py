@@ -22,18 +22,18 @@ from changestream_helpers import isolated_settings, new_tag, running_connector
 
 
 def _current_wal_lsn(settings) -> int:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         return conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").fetchone()[0]
 
 
 def _write_unpublished_wal(settings, table: str, rows: int) -> None:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id bigint, filler text)")
         conn.execute(f"INSERT INTO {table} SELECT n, repeat('x', 200) FROM generate_series(1, %s) n", (rows,))
 
 
 def _drop(settings, table: str) -> None:
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 

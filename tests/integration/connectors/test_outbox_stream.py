@@ -35,7 +35,7 @@ def test_each_outbox_event_becomes_exactly_one_message_with_key_type_and_version
                                  quality_score=QualityScorePayload(total_score=0.9, completeness=1, accuracy=0.9,
                                                                    consistency=0.8, timeliness=0.9))
     synced = DataSyncCompleted(sync_id="sync-77", target_databases=["redis"], policies_synced=1)
-    with connect(settings.postgres) as conn:
+    with connect(settings.postgres, role="owner") as conn:
         ids = [write_event(conn, validated), write_event(conn, quality)]
         conn.commit()
         with pytest.raises(DataError, match="policy_id"):  # refused before it reaches the outbox

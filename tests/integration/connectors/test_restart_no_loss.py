@@ -34,7 +34,7 @@ SELECT %(source)s, %(source)s || '-' || n, '정책 ' || n, '내용', '기관', r
 
 def _write_stream(settings, source: str, ids: list[int], progress: list[int], failure: list[BaseException]) -> None:
     try:
-        with connect(settings.postgres) as conn:
+        with connect(settings.postgres, role="owner") as conn:
             batches = []
             for start in range(0, ROWS, BATCH):
                 batch = [r[0] for r in conn.execute(_INSERT, {"source": source, "first": start,

@@ -29,7 +29,7 @@ def reconcile_database(stack: Settings, namespace: str):
     """A database of this module's own, with the project's schema."""
     own = stack.model_copy(update={"postgres": stack.postgres.model_copy(update={"db": namespace})})
     Postgres(own).bootstrap()
-    with connect(own.postgres, autocommit=True) as conn:
+    with connect(own.postgres, autocommit=True, role="owner") as conn:
         migrate(conn, own.postgres)
     yield namespace
     Postgres(stack).drop_database(namespace)
@@ -55,7 +55,7 @@ def rsettings(reconcile_env: dict[str, str]) -> Settings:
 
 @pytest.fixture(scope="module")
 def pg(rsettings: Settings):
-    with connect(rsettings.postgres, autocommit=True) as conn:
+    with connect(rsettings.postgres, role="owner", autocommit=True) as conn:
         yield conn
 
 

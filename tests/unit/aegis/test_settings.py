@@ -57,3 +57,55 @@ def test_log_level_is_checked(monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", "chatty")
     with pytest.raises(ConfigError, match="LOG_LEVEL"):
         load_settings(env_file=None)
+
+
+def test_an_invalid_secret_is_named_but_never_shown(monkeypatch):
+    monkeypatch.setenv("NEO4J_PASSWORD", "short7!")  # too short: Neo4j wants 8+
+    monkeypatch.setenv("POSTGRES_PORT", "not-a-port")  # an ordinary value is still shown
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    text = str(caught.value)
+    assert "NEO4J_PASSWORD" in text and "at least 8 characters" in text and "not shown" in text
+    assert "short7!" not in text and "not-a-port" in text
+
+
+def test_sasl_without_credentials_fails_when_a_client_is_made_not_at_load(monkeypatch):
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "kafka-pw-only")
+    settings = load_settings(env_file=None)  # a process without Kafka clients still starts
+    with pytest.raises(ConfigError, match="KAFKA_SASL_USERNAME") as caught:
+        settings.kafka.client_config()
+    assert "kafka-pw-only" not in str(caught.value)
+
+
+def test_kafka_client_config_carries_sasl_and_tls(monkeypatch, tmp_path):
+    ca = tmp_path / "ca.pem"
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "aegis-sinks")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", 'p"w\\d')
+    monkeypatch.setenv("KAFKA_SSL_CA_LOCATION", str(ca))
+    kafka = load_settings(env_file=None).kafka
+    config = kafka.client_config()
+    assert config["security.protocol"] == "SASL_SSL" and config["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert config["sasl.username"] == "aegis-sinks" and config["sasl.password"] == 'p"w\\d'
+    assert config["ssl.ca.location"] == str(ca) and config["ssl.endpoint.identification.algorithm"] == "https"
+    java = kafka.java_client_properties()
+    assert java["sasl.jaas.config"] == ('org.apache.kafka.common.security.scram.ScramLoginModule required '
+                                        'username="aegis-sinks" password="p\\"w\\\\d";')
+    assert java["ssl.truststore.type"] == "PEM" and java["ssl.truststore.location"] == str(ca)
+
+
+def test_plaintext_kafka_has_no_security_options():
+    kafka = load_settings(env_file=None).kafka
+    assert set(kafka.client_config()) == {"bootstrap.servers", "security.protocol"}
+
+
+def test_postgres_roles_have_their_own_credentials_and_tls(monkeypatch, tmp_path):
+    monkeypatch.setenv("POSTGRES_READER_PASSWORD", "reader-secret")
+    monkeypatch.setenv("POSTGRES_SSLMODE", "verify-full")
+    monkeypatch.setenv("POSTGRES_SSLROOTCERT", str(tmp_path / "root.crt"))
+    pg = load_settings(env_file=None).postgres
+    conninfo = pg.conninfo(role="reader")
+    assert "user=aegis_reader" in conninfo and "password=reader-secret" in conninfo
+    assert "sslmode=verify-full" in conninfo and "root.crt" in conninfo
+    assert "user=aegis_owner" in pg.conninfo(role="owner")

@@ -44,7 +44,7 @@ class PolicyWriter:
     """Writes ``policies`` rows the way collectors and the reconciler do: plain SQL commits."""
 
     def __init__(self, settings: Settings, tag: str):
-        self.conn = connect(settings.postgres, autocommit=True)
+        self.conn = connect(settings.postgres, role="owner", autocommit=True)
         self.tag = tag
         self.ids: list[int] = []
         self.lock = threading.Lock()
@@ -142,7 +142,7 @@ class ChangeTopic:
         self.name = settings.sinks.topic(settings.kafka)
 
     def _consumer(self, group: str | None = None) -> Consumer:
-        return Consumer({"bootstrap.servers": self.settings.kafka.bootstrap_servers,
+        return Consumer({**self.settings.kafka.client_config(),
                          "group.id": group or f"conformance-reader-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
 
@@ -154,7 +154,7 @@ class ChangeTopic:
         on a fresh stack the topic only appears with the first change event."""
         from confluent_kafka.admin import AdminClient, NewTopic
 
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka.bootstrap_servers})
+        admin = AdminClient({**self.settings.kafka.client_config()})
         if self.name in admin.list_topics(timeout=10).topics:
             return
         futures = admin.create_topics([NewTopic(self.name, num_partitions=1, replication_factor=1,
@@ -215,7 +215,7 @@ class ChangeTopic:
         return out
 
     def produce(self, messages: list[tuple[bytes | None, bytes | None]]) -> None:
-        producer = Producer({"bootstrap.servers": self.settings.kafka.bootstrap_servers, "acks": "all"})
+        producer = Producer({**self.settings.kafka.client_config(), "acks": "all"})
         for key, value in messages:
             producer.produce(self.name, key=key, value=value)
         assert producer.flush(30) == 0

@@ -67,7 +67,7 @@ def stack(settings):
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status(names) if s.healthy}
     manager.up(names, progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         migrate(conn, settings.postgres)
     yield settings
     started = [n for n in names if n not in was_running]
