@@ -31,6 +31,10 @@ def describe(value: Any) -> str:
         return f"a list of {len(value)}"
     if isinstance(value, str):
         return f"text of {len(value)} characters"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
     return "null" if value is None else f"a {type(value).__name__}"
 
 

@@ -16,16 +16,20 @@ def sources() -> None:
 @click.pass_obj
 def list_sources(settings: Settings) -> None:
     """Show every source, its kind and where it is collected from (keys are never shown)."""
-    from collectors.sources.registry import API_SOURCES, boards, resolve_endpoint
+    from collectors.sources.registry import API_SOURCES, boards, portal_apis, resolve_endpoint, resolve_portal_endpoint
 
-    click.echo(f"{'source':<18}{'kind':<7}{'mode':<9}url")
+    click.echo(f"{'source':<22}{'kind':<7}{'mode':<9}url")
     for name, spec in API_SOURCES.items():
         endpoint = resolve_endpoint(spec, settings.sources.endpoint(name), settings)
-        click.echo(f"{name:<18}{'api':<7}{'samples' if endpoint.using_samples else 'live':<9}{endpoint.base_url}")
+        click.echo(f"{name:<22}{'api':<7}{'samples' if endpoint.using_samples else 'live':<9}{endpoint.base_url}")
+    for api in portal_apis(settings):
+        endpoint = resolve_portal_endpoint(api, settings)
+        click.echo(f"{api.source_system:<22}{'api':<7}{'samples' if endpoint.using_samples else 'live':<9}"
+                   f"{endpoint.base_url}{api.path}")
     samples = settings.sources.samples_url.rstrip("/") + "/"
     for board in boards(settings):
         mode = "samples" if board.start_url.startswith(samples) else "live"
-        click.echo(f"{board.source_system:<18}{'board':<7}{mode:<9}{board.start_url}")
+        click.echo(f"{board.source_system:<22}{'board':<7}{mode:<9}{board.start_url}")
 
 
 @sources.command("serve-samples")
