@@ -21,6 +21,7 @@ _DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "head"
 _LOOKS_LIKE_HTML = re.compile(r"<\s*(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?\s*>|</\s*[a-zA-Z]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000\f\v]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # libxml2 cannot hold them
 MAX_HTML_DEPTH = 200
 _PARSER = lxml.html.HTMLParser(huge_tree=True, remove_comments=True)
 
@@ -29,7 +30,7 @@ def html_to_text(value: str | None) -> str:
     """Clean text from ``value``: tags removed, entities decoded, one line per block, no blank lines."""
     if value is None:
         return ""
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
     if _LOOKS_LIKE_HTML.search(text):
         text = _strip_markup(text)
     else:
@@ -41,7 +42,7 @@ def html_to_text(value: str | None) -> str:
 def parse_fragment(markup: str) -> lxml.html.HtmlElement | None:
     """``markup`` as one ``<div>`` element (None when lxml cannot parse it); DataError when too deep."""
     try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div", parser=_PARSER)
+        root = lxml.html.fragment_fromstring(_CONTROL.sub("", markup), create_parent="div", parser=_PARSER)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError):
         return None
     stack = [(root, 1)]
