@@ -1,7 +1,8 @@
 """How large one policy may be: the contract between what collectors store and what the change
 stream carries (docs/collectors.md, "Oversized input").
 
-A collected record's text is cut to ``MAX_CONTENT_CHARS`` and its raw payload to
+A collected record's text is cut to ``MAX_CONTENT_CHARS``, each short text field to
+``MAX_FIELD_CHARS`` and its raw payload to
 ``MAX_RAW_DATA_BYTES`` (flagged, see ``collectors.sources.limits``); a record still larger than
 ``MAX_RECORD_BYTES`` as the change stream encodes it is rejected (DP_2004). A change event of a
 ``policies`` row carries the row twice (``before`` and ``after``: REPLICA IDENTITY FULL) plus a
@@ -15,6 +16,11 @@ import json
 from typing import Any
 
 MAX_CONTENT_CHARS = 100_000            # ~300 KB of Hangul; the longest real announcements are ~50,000
+MAX_FIELD_CHARS = 1_000                # each short text field (organisations, target group, period text, ...):
+                                       # ~3 KB, inside a search keyword term (32 KB) and a Neo4j index key (8 KB)
+SHORT_TEXT_FIELDS = ("issuing_organization", "executing_organization", "target_group", "target_industry",
+                     "support_field", "funding_type", "application_period_text", "contact_email", "contact_phone",
+                     "contact_address")
 MAX_RAW_DATA_BYTES = 512 * 1024        # the raw payload as it travels (JSON text inside the event)
 MAX_RECORD_BYTES = 1024 * 1024         # the whole row as it travels
 CHANGE_MESSAGE_MAX_BYTES = 4 * 1024 * 1024  # producer max.request.size and topic max.message.bytes

@@ -123,6 +123,7 @@ class ApiLayout:
     """How one API source lays out its page (the parts a shape changes)."""
 
     list_path: tuple[str, ...]     # where the list of items sits in the default document
+    id: str                        # the item field identifying a record (kept intact by every variant)
     title: str                     # the item field a wrong type is put into
     url: str | None = None         # the item field holding a link
     site: str | None = None        # the site relative links of that field resolve against
@@ -130,11 +131,11 @@ class ApiLayout:
 
 
 LAYOUTS = {
-    "bizinfo": ApiLayout(("jsonArray",), "pblancNm", "pblancUrl", "https://www.bizinfo.go.kr"),
-    "kstartup": ApiLayout(("data",), "biz_pbanc_nm", "detl_pg_url", "https://www.k-startup.go.kr"),
-    "youthcenter": ApiLayout(("result", "youthPolicyList"), "plcyNm"),
-    "gov24": ApiLayout(("data",), "서비스명", "상세조회URL", "https://www.gov.kr"),
-    PORTAL: ApiLayout(("response", "body", "items"), "title", "viewUrl", "https://www.mss.go.kr", xml=True),
+    "bizinfo": ApiLayout(("jsonArray",), "pblancId", "pblancNm", "pblancUrl", "https://www.bizinfo.go.kr"),
+    "kstartup": ApiLayout(("data",), "pbanc_sn", "biz_pbanc_nm", "detl_pg_url", "https://www.k-startup.go.kr"),
+    "youthcenter": ApiLayout(("result", "youthPolicyList"), "plcyNo", "plcyNm"),
+    "gov24": ApiLayout(("data",), "서비스ID", "서비스명", "상세조회URL", "https://www.gov.kr"),
+    PORTAL: ApiLayout(("response", "body", "items"), "itemId", "title", "viewUrl", "https://www.mss.go.kr", xml=True),
 }
 CLASSIC_HEADER = {"resultCode": "00", "resultMsg": "NORMAL SERVICE."}
 
@@ -190,7 +191,8 @@ def api_document(source: str, rows: list[dict[str, Any]], page: int, size: int, 
     first_page = page <= 1  # one bad item per listing, on its first page
     if rows and first_page and Shape.WRONG_TYPES in shapes:
         rows[0][layout.title] = {"ko": rows[0].get(layout.title)}
-        other = next((k for k, v in rows[0].items() if k != layout.title and isinstance(v, str) and v), None)
+        other = next((k for k, v in rows[0].items()
+                      if k not in (layout.title, layout.id) and isinstance(v, str) and v), None)
         if other and not layout.xml:
             rows[0][other] = [1, 2]
     if rows and first_page and Shape.DEEP_ITEM in shapes:

@@ -6,7 +6,8 @@ image): title, organisation, dates and link are what people search for, and the 
 stays one click away at ``original_url``. Rejecting it would drop a real policy for being
 verbose. So:
 
-* ``content`` longer than ``MAX_CONTENT_CHARS`` is cut there;
+* ``content`` longer than ``MAX_CONTENT_CHARS`` is cut there, and each short text field
+  (organisations, target group, period text, contacts) longer than ``MAX_FIELD_CHARS``;
 * a raw payload larger than ``MAX_RAW_DATA_BYTES`` (as the change stream carries it) has its
   longest strings cut, all to the same length, until it fits;
 * either cut is recorded in ``raw_data["_aegis_truncated"]`` (what was cut, original sizes), so
@@ -21,7 +22,8 @@ import json
 from typing import Any
 
 from aegis.errors import DataError, ErrorCode
-from aegis.models.limits import MAX_CONTENT_CHARS, MAX_RAW_DATA_BYTES, MAX_RECORD_BYTES, json_text_size, streamed_size
+from aegis.models.limits import (MAX_CONTENT_CHARS, MAX_FIELD_CHARS, MAX_RAW_DATA_BYTES, MAX_RECORD_BYTES,
+                                 SHORT_TEXT_FIELDS, json_text_size, streamed_size)
 from aegis.models.policy import PolicyRecord
 
 TRUNCATION_KEY = "_aegis_truncated"
@@ -36,6 +38,11 @@ def fit_fields(fields: dict[str, Any]) -> dict[str, Any]:
     if isinstance(content, str) and len(content) > MAX_CONTENT_CHARS:
         fields = {**fields, "content": content[:MAX_CONTENT_CHARS]}
         notes["content"] = {"original_chars": len(content), "kept_chars": MAX_CONTENT_CHARS}
+    for name in SHORT_TEXT_FIELDS:
+        value = fields.get(name)
+        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
+            fields = {**fields, name: value[:MAX_FIELD_CHARS]}
+            notes[name] = {"original_chars": len(value), "kept_chars": MAX_FIELD_CHARS}
     raw = fields.get("raw_data")
     if isinstance(raw, dict):
         raw = {k: v for k, v in raw.items() if k != TRUNCATION_KEY}  # the flag is ours, never the source's

@@ -319,3 +319,11 @@ def test_no_uncaught_exception_from_the_safety_net_either(built, caplog):
 def test_aegis_errors_are_the_only_errors(built):
     with pytest.raises(AegisError):
         built["bizinfo"]._interpret(HttpResponse(200, {}, b"\xef\xbb\xbf" + b"[" * 50_000, "https://x/y"))
+
+
+def test_short_fields_over_their_limit_are_cut_and_flagged():
+    from aegis.models.limits import MAX_FIELD_CHARS
+
+    record = build_record("bizinfo", "X", **fields(support_field="기" * 20_000, executing_organization="기관"))
+    assert len(record.support_field) == MAX_FIELD_CHARS and record.executing_organization == "기관"
+    assert record.raw_data[TRUNCATION_KEY] == {"support_field": {"original_chars": 20_000, "kept_chars": MAX_FIELD_CHARS}}
