@@ -342,3 +342,26 @@ def errors_table() -> str:
     lines = ["| fault (`--fault`) | code | what the collector does |", "|---|---|---|"]
     lines += [f"| `{spec}` | {code} | {what} |" for spec, code, what in ERROR_CASES]
     return "\n".join(lines)
+
+
+_MARKERS = {"shapes-table": shapes_table, "errors-table": errors_table}
+
+
+def render_docs(text: str) -> str:
+    """docs/collectors.md with the text between each table's markers rendered again (``make docs``)."""
+    for name, render in _MARKERS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, found, rest = text.partition(start)
+        if not found:
+            continue
+        _, _, tail = rest.partition(end)
+        text = f"{head}{start}\n{render()}\n{end}{tail}"
+    return text
+
+
+if __name__ == "__main__":  # python -m collectors.samples.shapes docs/collectors.md
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1])
+    path.write_text(render_docs(path.read_text(encoding="utf-8")), encoding="utf-8")

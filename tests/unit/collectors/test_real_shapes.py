@@ -327,3 +327,25 @@ def test_short_fields_over_their_limit_are_cut_and_flagged():
     record = build_record("bizinfo", "X", **fields(support_field="기" * 20_000, executing_organization="기관"))
     assert len(record.support_field) == MAX_FIELD_CHARS and record.executing_organization == "기관"
     assert record.raw_data[TRUNCATION_KEY] == {"support_field": {"original_chars": 20_000, "kept_chars": MAX_FIELD_CHARS}}
+
+
+def test_the_shape_tables_in_the_docs_are_current():
+    from pathlib import Path
+
+    from collectors.samples.shapes import render_docs
+
+    doc = Path(__file__).resolve().parents[3] / "docs" / "collectors.md"
+    text = doc.read_text(encoding="utf-8")
+    assert render_docs(text) == text, "run `make docs`"
+    assert "<!-- shapes-table:start -->\n| shape |" in text and "<!-- errors-table:start -->\n| fault" in text
+
+
+def test_serve_samples_takes_shapes_and_rejects_unknown_ones():
+    from click.testing import CliRunner
+
+    from collectors.samples.shapes import Shape, parse_shape_option
+    from console.cli import cli
+
+    assert parse_shape_option("kstartup=classic-xml,bom") == ("kstartup", [Shape.CLASSIC_XML, Shape.BOM])
+    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "sources", "serve-samples", "--shape", "x=nope"])
+    assert result.exit_code == 2 and "--shape" in result.output
