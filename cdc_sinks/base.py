@@ -18,19 +18,29 @@ Every sink guarantees, inside its own store:
 3. **Errors are translated** into ``aegis.errors``: ``TransientError`` when the target is
    unreachable or overloaded (the runtime retries, then pauses), ``DataError`` for a record the
    target can never take (the runtime isolates it and dead-letters it), ``TerminalError`` else.
+
+For the reconciler every sink also reads its target back, in two depths:
+
+* **lean** — ``range_checksums`` and ``read_back``: the bookkeeping the sink stored with each
+  record (LSN, content hash, digest), cheap enough for every pass;
+* **deep** — ``read_records``: what a *reader* of the target sees for each policy (the search
+  ``_source``, the graph node with its relationships, the cached JSON, the vector row), projected
+  to the same shape as ``project`` makes from PostgreSQL's row, plus the defects the sink can see
+  in its own structure (``Defect``: a partial record, bookkeeping that contradicts the content).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, Sequence, runtime_checkable
+from enum import Enum
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from pydantic import ConfigDict
 
 from aegis.models.policy import PolicyDescription, PolicyRow
 from aegis.privacy import mask_value
-from cdc_sinks.checksums import row_digest
+from cdc_sinks.checksums import RangeChecksum, row_digest
 
 FINAL_LSN = 2**63 - 1
 """LSN recorded for a delete or tombstone: nothing may overwrite it."""
@@ -93,16 +103,50 @@ class StoredVersion:
     content_hash: str
     extra: dict[str, str] = field(default_factory=dict)
     row_digest: int | None = None
-    """The digest the target's own range checksums count for this record (sinks that are a
-    ``ChecksumSource``): stored with it (search, Neo4j, Redis), or derived from its hash (Milvus)."""
+    """The digest the target's own range checksums count for this record: stored with it (search,
+    Neo4j, Redis), or derived from its hash (Milvus)."""
+    guard: int | None = None
+    """The version the target's own stale-write guard compares against, where that is not ``lsn``
+    (the search engine's ``_version``: an ``_update`` through its API raises it above the LSN)."""
+
+    @property
+    def write_version(self) -> int:
+        """The LSN a repair must carry to pass the target's guard without beating a newer change."""
+        return max(self.lsn, self.guard or 0)
+
+
+class DefectKind(str, Enum):
+    PARTIAL = "partial"    # a part of the record is gone (document without version, node without edges)
+    METADATA = "metadata"  # the bookkeeping contradicts itself or the content (hash, digest, guard)
+
+
+@dataclass(frozen=True)
+class Defect:
+    """Something wrong in how one record is stored, that its content alone does not show."""
+
+    kind: DefectKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """One policy as a reader of the target sees it, with the sink's bookkeeping (a deep read).
+
+    ``content`` has the shape ``Sink.project`` gives PostgreSQL's row (None: a reader gets nothing);
+    ``version`` is the bookkeeping stored with it (None: none).
+    """
+
+    policy_id: int
+    version: StoredVersion | None
+    content: Mapping[str, Any] | None
+    defects: tuple[Defect, ...] = ()
 
 
 @runtime_checkable
 class Sink(Protocol):
-    """A target store. Implementations live one per module in ``cdc_sinks/``."""
+    """A target store. Each lives in its own folder ``cdc_sinks/<name>/`` (see ``cdc_sinks.spec``)."""
 
     name: str
-    # Optional: ``batch_size: int`` — this sink's micro-batch instead of ``SINKS_BATCH_SIZE`` (Milvus).
 
     def ensure_ready(self) -> None:
         """Create indexes, collections, constraints idempotently. Raise ``TransientError`` if unreachable."""
@@ -110,8 +154,15 @@ class Sink(Protocol):
     def ping(self) -> bool:
         """True when the target answers (used to resume paused partitions)."""
 
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
-        """Write every record, skipping those older than what is stored (see module doc)."""
+    def describe(self) -> str:
+        """The server and where this sink writes in it (version, address, namespace), for people."""
+
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
+        """Write every record, skipping those older than what is stored (see module doc).
+
+        ``rewrite``: a repair — rewrite everything derived from the record (edges, vectors), taking
+        none of the shortcuts a replay of an unchanged record may take.
+        """
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         """Remove every policy, leaving an LSN marker; skip removals older than what is stored."""
@@ -119,8 +170,28 @@ class Sink(Protocol):
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         """Active records with id > ``after_id``, ordered by id, at most ``limit`` (markers excluded)."""
 
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        """Checksum of every non-empty range among the active records with lo ≤ id < hi (hi None: no end).
+
+        Keys are range indexes (``id // range_size``). A record stored without a digest counts
+        with digest 0, so its range differs and the reconciler reads it.
+        """
+
+    def project(self, record: SinkRecord) -> dict[str, Any]:
+        """What a reader of the target sees for ``record`` once written (the shape of ``read_records``)."""
+
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        """A deep read of ``ids``: every id the target holds anything of (content or bookkeeping)."""
+
+    def stray_ids(self) -> set[int]:
+        """Ids of records a reader can reach that the sink's own index of records does not list
+        (Redis keys outside the id set); empty where every record is found by ``read_back``."""
+
     def count(self) -> int:
         """Number of active records held."""
+
+    def drop_namespace(self) -> None:
+        """Delete everything under this sink's namespace, markers included (tests, benchmarks)."""
 
     def close(self) -> None:
         """Release connections."""

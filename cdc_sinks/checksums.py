@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Iterable
 
 ROW_DIGEST_SQL = "('x' || left(md5(id::text || ':' || content_hash), 8))::bit(32)::bigint"
 """``row_digest`` in PostgreSQL, over a row with ``id`` and ``content_hash`` columns."""
@@ -58,15 +58,3 @@ def checksums_of(records: Iterable[tuple[int, str]], range_size: int) -> dict[in
     for policy_id, content_hash in records:
         checksums.setdefault(policy_id // range_size, RangeChecksum()).add(policy_id, content_hash)
     return checksums
-
-
-@runtime_checkable
-class ChecksumSource(Protocol):
-    """A sink whose target computes range checksums itself (optional, beside ``Sink``)."""
-
-    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
-        """Checksum of every non-empty range among the active records with lo ≤ id < hi (hi None: no end).
-
-        Keys are range indexes (``id // range_size``). A record stored without a digest counts
-        with digest 0, so its range differs and the reconciler rewrites it.
-        """

@@ -1,36 +1,49 @@
-"""Sinks by name, for ``aegis sinks run NAME`` and the conformance suite.
+"""Every sink, by name: the one list (``SPECS``) the runtime, CLI, reconciler, tests and benches read.
 
-A new target adds one line: ``"name": "package.module:build_function"``, where the function
-takes the ``Settings`` tree and returns a ``Sink``. Imports are lazy, so a missing optional
-driver only matters for the sink that needs it.
+A new target is a folder ``cdc_sinks/<name>/`` (``sink.py``, ``errors.py``, ``spec.py``) and one
+line below.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Callable
-
 from aegis.errors import ConfigError
 from aegis.settings import Settings
 from cdc_sinks.base import Sink
+from cdc_sinks.milvus.spec import SPEC as MILVUS
+from cdc_sinks.neo4j.spec import SPEC as NEO4J
+from cdc_sinks.redis.spec import SPEC as REDIS
+from cdc_sinks.search.spec import SPEC as SEARCH
+from cdc_sinks.spec import SinkSpec
 
-SINKS: dict[str, str] = {
-    "search": "cdc_sinks.search.sink:build_search_sink",
-    "redis": "cdc_sinks.redis_cache:build_redis_sink",
-    "milvus": "cdc_sinks.milvus.sink:build_milvus_sink",
-    "neo4j": "cdc_sinks.neo4j_graph.sink:build_neo4j_sink",
-}
+SPECS: dict[str, SinkSpec] = {spec.name: spec for spec in (MILVUS, NEO4J, REDIS, SEARCH)}
 
 
 def sink_names() -> list[str]:
-    return sorted(SINKS)
+    return sorted(SPECS)
+
+
+def spec_of(name: str) -> SinkSpec:
+    """The spec of sink ``name``; ``ConfigError`` for an unknown name."""
+    spec = SPECS.get(name)
+    if spec is None:
+        raise ConfigError(f"unknown sink {name!r}", hint=f"known sinks: {', '.join(sink_names())}")
+    return spec
 
 
 def build_sink(name: str, settings: Settings) -> Sink:
     """The sink called ``name``, configured from ``settings``; ``ConfigError`` for an unknown name."""
-    target = SINKS.get(name)
-    if target is None:
-        raise ConfigError(f"unknown sink {name!r}", hint=f"known sinks: {', '.join(sink_names())}")
-    module_name, _, attr = target.partition(":")
-    factory: Callable[[Settings], Sink] = getattr(import_module(module_name), attr)
-    return factory(settings)
+    return spec_of(name).build(settings)
+
+
+def micro_batch(name: str, settings: Settings) -> int:
+    """Most change events one batch of sink ``name`` holds (``SINKS_BATCH_SIZE`` for an unlisted sink)."""
+    spec = SPECS.get(name)
+    return spec.micro_batch(settings) if spec else settings.sinks.batch_size
+
+
+def namespace_env(namespace: str, names: list[str] | None = None) -> dict[str, str]:
+    """Environment giving run ``namespace`` its own corner of every target in ``names`` (default all)."""
+    env: dict[str, str] = {}
+    for name in names or sink_names():
+        env.update(spec_of(name).namespace_env(namespace))
+    return env

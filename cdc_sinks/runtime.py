@@ -35,6 +35,7 @@ from cdc_sinks.base import FINAL_LSN, Sink
 from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch
 from cdc_sinks.dlq import DeadLetterWriter
 from cdc_sinks.observability import HealthState, SinkMetrics
+from cdc_sinks.registry import micro_batch
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,13 @@ class SinkRuntime:
     """Runs one sink until ``stop()`` is called (or a ``TerminalError`` ends it)."""
 
     def __init__(self, sink: Sink, settings: Settings, *, metrics: SinkMetrics | None = None,
-                 health: HealthState | None = None, group_id: str | None = None):
+                 health: HealthState | None = None, group_id: str | None = None, batch_size: int | None = None):
         cfg = settings.sinks
         self.sink = sink
         self.settings = settings
         self.topic = cfg.topic(settings.kafka)
         self.group_id = group_id or f"{cfg.group_id_prefix}{sink.name}"
-        self.batch_size = getattr(sink, "batch_size", None) or cfg.batch_size  # a sink may carry its own (Milvus)
+        self.batch_size = batch_size or micro_batch(sink.name, settings)  # a sink may have its own (its spec)
         self.retry = RetryPolicy(attempts=cfg.retry_attempts, base_delay=cfg.retry_base_delay_seconds,
                                  max_delay=cfg.retry_max_delay_seconds)
         self.metrics = metrics or SinkMetrics(sink.name)

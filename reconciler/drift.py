@@ -1,48 +1,59 @@
-"""Drift detection: PostgreSQL's active view against one target, range checksums first.
+"""Drift detection: PostgreSQL's active view against one target, cheap checksums first, content when it counts.
 
-The id space is cut into ranges of ``RECONCILE_RANGE_SIZE`` ids. For each range both sides
-reduce their rows to a checksum (``cdc_sinks.checksums``: the row count and the sum of a 32-bit
-digest of ``(id, content_hash)`` per row). PostgreSQL computes every range's checksum in one
-aggregate query. A target whose sink is a ``ChecksumSource`` computes its checksums on its own
-server (``differing_ranges_by_checksum``): only numbers cross the wire, and only the ranges that
-differ are then read back, row by row. Any other target is read once through its sink's
-``read_back`` in pages and its checksums computed while the pages stream by
-(``differing_ranges``); the rows of the current range are kept, so a differing range is compared
-at once. Either way missing, orphaned and stale records are named per differing range, and
-memory stays bounded by one range per target.
+The id space is cut into ranges of ``RECONCILE_RANGE_SIZE`` ids. Two depths of comparison:
+
+* **lean** — for every range both sides reduce their rows to a checksum (``cdc_sinks.checksums``:
+  the row count and the sum of a 32-bit digest of ``(id, content_hash)`` per row). PostgreSQL
+  computes all of them in one aggregate query, each target on its own server (or, for Milvus, from
+  a lean read). This sees what changes the sinks' bookkeeping: missing and orphaned records, another
+  version, a deleted cache document. It cannot see content edited behind the sink's back.
+* **deep** — ``deep_range_diff`` reads every record of a range the way a reader of the target
+  does (``Sink.read_records``) and compares it with the same projection of PostgreSQL's row
+  (``Sink.project``), field by field, and with the sink's own structural checks (``Defect``).
+  A range is read deep when its checksums differ, when it is in this pass's deep slice, or always
+  with ``aegis reconcile --deep``.
+
+Each difference is one ``Drift`` with its ``DriftKind``: missing, orphaned, stale (another
+version), content (edited with the bookkeeping intact), metadata (bookkeeping edited, content
+intact), partial (a part of the record gone) or wiped (the whole target empty).
 
 Why the content hash and not the LSN is compared against PostgreSQL: PostgreSQL does not store
 the LSN of a row's last change, and cannot be made to without a trigger — ``pg_current_wal_lsn()``
-read inside the writing transaction is not that transaction's commit (or change) LSN, and a
-second ``UPDATE`` to record it would itself be a change streamed to every target. The content
-hash is the version PostgreSQL does hold; every target stores it with each record (sinks copy
-``policies.content_hash``), so "stale" means "holds another content hash than PostgreSQL".
-LSNs are used where they are meaningful: to write repairs that win over what a target holds
-without hiding later CDC changes (``reconciler.repair``).
+read inside the writing transaction is not that transaction's commit LSN, and a second ``UPDATE``
+to record it would itself be a change streamed to every target. LSNs are used where they are
+meaningful: to tell a change still in flight from drift (``reconciler.inflight``) and to write
+repairs that pass a target's guard without hiding a later change (``reconciler.repair``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from aegis.models.policy import PolicyRow
-from cdc_sinks.base import Sink, StoredVersion
-from cdc_sinks.checksums import ChecksumSource, RangeChecksum, checksums_of, row_digest
+from cdc_sinks.base import DefectKind, PolicyDocument, Sink, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum, row_digest
 
-__all__ = ["ActiveView", "Drift", "DriftKind", "RangeChecksum", "RangeDiff", "ScanStats", "Segment",
-           "differing_ranges", "differing_ranges_by_checksum", "range_diff", "range_is_consistent", "read_target",
-           "row_digest", "segments"]
+__all__ = ["ActiveView", "DeepPlan", "Drift", "DriftKind", "RangeChecksum", "RangeDiff", "ScanStats", "Segment",
+           "classify", "deep_range_diff", "read_ids", "read_target", "row_digest", "segments"]
+
+DOCUMENT_COLUMNS = sorted(set(PolicyDocument.model_fields) | {"content_hash"})
+"""The ``policies`` columns a target's projection is built from (never ``raw_data``)."""
 
 
 class DriftKind(str, Enum):
     MISSING = "missing"    # active in PostgreSQL, absent from the target
     ORPHANED = "orphaned"  # in the target, not active in PostgreSQL
-    STALE = "stale"        # in both, with another content hash
+    STALE = "stale"        # another version: content and content hash both differ from PostgreSQL's
+    CONTENT = "content"    # content differs while the stored content hash is PostgreSQL's (edited in place)
+    METADATA = "metadata"  # content is PostgreSQL's, the bookkeeping is not (hash, digest, guard, member)
+    PARTIAL = "partial"    # a part of the record is gone (document without version, node without edges)
+    WIPED = "wiped"        # active in PostgreSQL, and the target holds nothing at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +65,38 @@ class Drift:
     source_hash: str | None = None
     target_hash: str | None = None
     target_lsn: int | None = None
+    write_version: int | None = None  # what a repair must carry to pass the target's guard
+    detail: str = ""
 
 
 @dataclass
 class RangeDiff:
-    """The row-level comparison of one differing range."""
+    """The record-level comparison of one range."""
 
     range_index: int
     drifts: list[Drift] = field(default_factory=list)
+    records: int = 0  # records of the range read deep (target side)
+
+
+@dataclass(frozen=True)
+class DeepPlan:
+    """Which ranges a pass reads deep besides the differing ones: all, one slice of ``slices``, or none."""
+
+    every: bool = False
+    slice_index: int | None = None
+    slices: int = 0
+
+    def includes(self, range_index: int) -> bool:
+        if self.every:
+            return True
+        return self.slices > 0 and self.slice_index is not None and range_index % self.slices == self.slice_index
+
+    def describe(self) -> str:
+        if self.every:
+            return "every range deep"
+        if self.slices > 0 and self.slice_index is not None:
+            return f"deep slice {self.slice_index + 1} of {self.slices}"
+        return "no deep slice"
 
 
 class ActiveView:
@@ -82,11 +117,19 @@ class ActiveView:
             f"WHERE status = 'active'{bounds} GROUP BY 1", {"w": range_size, "lo": lo, "hi": hi}).fetchall()
         return {int(r): RangeChecksum(count=int(n), digest=int(d)) for r, n, d in rows}
 
-    def hashes(self, lo: int, hi: int) -> dict[int, str]:
-        """``id → content_hash`` of the active rows with lo ≤ id < hi."""
-        rows = self.conn.execute("SELECT id, content_hash FROM policies WHERE status = 'active' "
-                                 "AND id >= %s AND id < %s", (lo, hi)).fetchall()
-        return {int(i): h.strip() for i, h in rows}
+    def active_rows(self, lo: int, hi: int) -> dict[int, PolicyRow]:
+        """The active rows with lo ≤ id < hi, with the columns a target projection needs."""
+        return self._rows("status = 'active' AND id >= %s AND id < %s", (lo, hi))
+
+    def rows(self, ids: list[int]) -> dict[int, PolicyRow]:
+        """The current rows of ``ids`` (any status; ids PostgreSQL does not have are absent)."""
+        return self._rows("id = ANY(%s)", (list(ids),)) if ids else {}
+
+    def _rows(self, where: str, params: tuple) -> dict[int, PolicyRow]:
+        columns = ", ".join(DOCUMENT_COLUMNS)
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(f"SELECT {columns} FROM policies WHERE {where}", params)
+            return {int(r["id"]): PolicyRow.model_validate(r) for r in cur.fetchall()}
 
     def statuses(self, ids: list[int]) -> dict[int, str]:
         """The status of each id PostgreSQL has (ids it never had, or deleted, are absent)."""
@@ -94,14 +137,6 @@ class ActiveView:
             return {}
         rows = self.conn.execute("SELECT id, status FROM policies WHERE id = ANY(%s)", (ids,)).fetchall()
         return {int(i): s for i, s in rows}
-
-    def rows(self, ids: list[int]) -> list[PolicyRow]:
-        """The current rows of ``ids`` (any status), by id."""
-        if not ids:
-            return []
-        with self.conn.cursor(row_factory=dict_row) as cur:
-            cur.execute("SELECT * FROM policies WHERE id = ANY(%s) ORDER BY id", (ids,))
-            return [PolicyRow.model_validate(r) for r in cur.fetchall()]
 
     def active_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM policies WHERE status = 'active'").fetchone()[0])
@@ -111,8 +146,76 @@ class ActiveView:
         return int(self.conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
 
 
+def expected_content(sink: Sink, row: PolicyRow) -> Mapping[str, Any]:
+    """What a reader of ``sink``'s target should see for the active ``row``."""
+    return sink.project(SinkRecord(row.id, 0, row.content_hash.strip(), PolicyDocument.from_row(row)))
+
+
+def classify(policy_id: int, row: PolicyRow | None, stored: StoredRecord | None, *, sink: Sink,
+             wiped: bool = False, expected: Mapping[str, Any] | None = None) -> Drift | None:
+    """The drift of one record (None: the target holds exactly what PostgreSQL's row projects to).
+
+    ``row`` is PostgreSQL's current row when it is active (None otherwise). One kind per record,
+    the most telling first: absence, another version, a part gone, edited content, bookkeeping.
+    """
+    target_hash = stored.version.content_hash.strip() if stored and stored.version else None
+    target_lsn = stored.version.lsn if stored and stored.version else None
+    write_version = stored.version.write_version if stored and stored.version else None
+    visible = stored is not None and (stored.content is not None or bool(stored.defects))
+
+    def drift(kind: DriftKind, detail: str = "") -> Drift:
+        return Drift(kind, policy_id, source_hash=row.content_hash.strip() if row else None, target_hash=target_hash,
+                     target_lsn=target_lsn, write_version=write_version, detail=detail)
+
+    if row is None:
+        return drift(DriftKind.ORPHANED) if visible else None
+    if stored is None or (stored.content is None and not stored.defects):
+        return drift(DriftKind.WIPED if wiped else DriftKind.MISSING)
+    defects = "; ".join(d.detail for d in stored.defects)
+    if stored.content is None:
+        return drift(DriftKind.PARTIAL, defects)
+    source_hash = row.content_hash.strip()
+    expected = expected if expected is not None else expected_content(sink, row)
+    same_content = stored.content == expected
+    if not same_content and target_hash != source_hash:
+        return drift(DriftKind.STALE)
+    missing_fields = sorted(set(expected) - set(stored.content))
+    some_fields = bool(set(expected) & set(stored.content))  # none at all: replaced wholesale, not partial
+    if any(d.kind is DefectKind.PARTIAL for d in stored.defects) or (missing_fields and some_fields):
+        return drift(DriftKind.PARTIAL, defects or f"fields missing: {', '.join(missing_fields)}")
+    if not same_content:
+        return drift(DriftKind.CONTENT, _first_difference(expected, stored.content))
+    if target_hash != source_hash:
+        return drift(DriftKind.METADATA, f"content hash {target_hash or 'missing'}, PostgreSQL has {source_hash}")
+    if stored.version is None or stored.defects:
+        return drift(DriftKind.METADATA, defects or "no version stored")
+    return None
+
+
+def _first_difference(expected: Mapping[str, Any], stored: Mapping[str, Any]) -> str:
+    for key in sorted(set(expected) | set(stored), key=str):
+        if expected.get(key) != stored.get(key):
+            shown = repr(stored.get(key))
+            return f"{key}: {shown[:80]}{'…' if len(shown) > 80 else ''}"
+    return ""
+
+
+@dataclass
+class ScanStats:
+    ranges_total: int = 0
+    ranges_differing: int = 0
+    target_records: int = 0   # records the target's checksums cover
+    deep_records: int = 0     # records read deep and compared field by field
+
+    def add(self, other: "ScanStats") -> None:
+        self.ranges_total += other.ranges_total
+        self.ranges_differing += other.ranges_differing
+        self.target_records += other.target_records
+        self.deep_records += other.deep_records
+
+
 def read_target(sink: Sink, page_size: int, *, after_id: int = 0, before_id: int | None = None) -> Iterator[StoredVersion]:
-    """Every record ``sink.read_back`` returns with after_id < id (< before_id), page by page, by id."""
+    """Every record ``sink.read_back`` lists with after_id < id (< before_id), page by page, by id."""
     cursor = after_id
     while True:
         page = sink.read_back(cursor, page_size)
@@ -125,118 +228,24 @@ def read_target(sink: Sink, page_size: int, *, after_id: int = 0, before_id: int
         cursor = page[-1].policy_id
 
 
-def diff_rows(range_index: int, source: dict[int, str], target: dict[int, StoredVersion], *,
-              stored_digests: bool = False) -> RangeDiff:
-    """Name every missing, orphaned and stale record of one range.
+def read_ids(sink: Sink, page_size: int, lo: int, hi: int) -> Iterator[int]:
+    """Ids of the active records ``read_back`` lists with lo ≤ id < hi."""
+    return (version.policy_id for version in read_target(sink, page_size, after_id=lo - 1, before_id=hi))
 
-    ``stored_digests``: the target keeps each record's digest for its own checksums, so a record
-    whose stored digest is absent or wrong (written before digests existed, or damaged) is stale
-    too — otherwise its range would differ on every pass without a record to repair.
-    """
-    diff = RangeDiff(range_index)
-    for policy_id in sorted(source.keys() | target.keys()):
-        src, tgt = source.get(policy_id), target.get(policy_id)
-        if tgt is None:
-            diff.drifts.append(Drift(DriftKind.MISSING, policy_id, source_hash=src))
-        elif src is None:
-            diff.drifts.append(Drift(DriftKind.ORPHANED, policy_id, target_hash=tgt.content_hash, target_lsn=tgt.lsn))
-        elif src != tgt.content_hash.strip() or (stored_digests and tgt.row_digest != row_digest(policy_id, src)):
-            diff.drifts.append(Drift(DriftKind.STALE, policy_id, source_hash=src, target_hash=tgt.content_hash,
-                                     target_lsn=tgt.lsn))
+
+def deep_range_diff(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int,
+                    strays: set[int], wiped: bool) -> RangeDiff:
+    """Read one range of the target deep and compare every record with PostgreSQL's projection."""
+    lo, hi = index * range_size, (index + 1) * range_size
+    rows = view.active_rows(lo, hi)
+    ids = set(rows) | set(read_ids(sink, page_size, lo, hi)) | {i for i in strays if lo <= i < hi}
+    stored = sink.read_records(sorted(ids))
+    diff = RangeDiff(index, records=len(stored))
+    for policy_id in sorted(ids):
+        found = classify(policy_id, rows.get(policy_id), stored.get(policy_id), sink=sink, wiped=wiped)
+        if found is not None:
+            diff.drifts.append(found)
     return diff
-
-
-@dataclass
-class ScanStats:
-    ranges_total: int = 0
-    ranges_differing: int = 0
-    target_records: int = 0
-
-    def add(self, other: "ScanStats") -> None:
-        self.ranges_total += other.ranges_total
-        self.ranges_differing += other.ranges_differing
-        self.target_records += other.target_records
-
-
-PROGRESS_EVERY = 50_000
-"""Target records between two progress callbacks."""
-
-
-def differing_ranges(view: ActiveView, sink: Sink, source_checksums: dict[int, RangeChecksum], *,
-                     range_size: int, page_size: int, stats: ScanStats,
-                     segment: "Segment | None" = None,
-                     on_progress: Callable[[int], None] | None = None) -> Iterator[RangeDiff]:
-    """Stream the target once (or one segment of it); yield the row-level diff of each differing range.
-
-    For a target that keeps digests for its own checksums this is the full scan: it also checks
-    each stored digest against the record's hash, which the target's own checksums take on trust.
-
-    ``source_checksums`` are PostgreSQL's (``ActiveView.range_checksums``). Ranges the target
-    has no record in at all are compared after the stream ends. ``on_progress`` gets the number
-    of records read since its last call, every ``PROGRESS_EVERY`` records.
-    """
-    segment = segment or Segment(0, None)
-    seen: set[int] = set()
-    stored_digests = isinstance(sink, ChecksumSource)
-    digests_wrong: set[int] = set()  # ranges holding a record whose stored digest is not its hash's
-
-    def finish(index: int, checksum: RangeChecksum, rows: dict[int, StoredVersion]) -> RangeDiff | None:
-        seen.add(index)
-        expected = source_checksums.get(index, RangeChecksum())
-        if checksum == expected and index not in digests_wrong:
-            return None
-        stats.ranges_differing += 1
-        lo = index * range_size
-        diff = diff_rows(index, view.hashes(lo, lo + range_size), rows, stored_digests=stored_digests)
-        return diff if diff.drifts else None
-
-    current, checksum, rows = None, RangeChecksum(), {}
-    for version in read_target(sink, page_size, after_id=segment.lo - 1, before_id=segment.hi):
-        stats.target_records += 1
-        if on_progress is not None and stats.target_records % PROGRESS_EVERY == 0:
-            on_progress(PROGRESS_EVERY)
-        index = version.policy_id // range_size
-        if index != current:
-            if current is not None and (diff := finish(current, checksum, rows)) is not None:
-                yield diff
-            current, checksum, rows = index, RangeChecksum(), {}
-        digest = row_digest(version.policy_id, version.content_hash)
-        checksum.add_digest(digest)
-        if stored_digests and version.row_digest != digest:
-            digests_wrong.add(index)
-        rows[version.policy_id] = version
-    if current is not None and (diff := finish(current, checksum, rows)) is not None:
-        yield diff
-    for index in sorted(i for i in source_checksums.keys() - seen if segment.holds_range(i, range_size)):
-        if (diff := finish(index, RangeChecksum(), {})) is not None:
-            yield diff
-    stats.ranges_total += len(seen)
-    if on_progress is not None:
-        on_progress(stats.target_records % PROGRESS_EVERY)
-
-
-def differing_ranges_by_checksum(view: ActiveView, sink: ChecksumSource, source_checksums: dict[int, RangeChecksum],
-                                 *, range_size: int, page_size: int, stats: ScanStats,
-                                 segment: "Segment | None" = None,
-                                 on_progress: Callable[[int], None] | None = None) -> Iterator[RangeDiff]:
-    """Compare the target's own range checksums with PostgreSQL's; read back only the ranges that differ.
-
-    Same contract as ``differing_ranges``; ``stats.target_records`` counts the records the
-    target's checksums cover (none of them crossed the wire unless their range differed), and
-    ``on_progress`` is not called: there is no record stream to report on.
-    """
-    segment = segment or Segment(0, None)
-    target_checksums = sink.range_checksums(range_size, segment.lo, segment.hi)
-    stats.target_records += sum(c.count for c in target_checksums.values())
-    indexes = sorted(i for i in source_checksums.keys() | target_checksums.keys() if segment.holds_range(i, range_size))
-    stats.ranges_total += len(indexes)
-    for index in indexes:
-        if source_checksums.get(index, RangeChecksum()) == target_checksums.get(index, RangeChecksum()):
-            continue
-        stats.ranges_differing += 1
-        diff = range_diff(view, sink, index, range_size=range_size, page_size=page_size)
-        if diff.drifts:
-            yield diff
 
 
 @dataclass(frozen=True)
@@ -267,22 +276,3 @@ def segments(source_checksums: dict[int, RangeChecksum], *, range_size: int, cou
             bounds.append((index + 1) * range_size)
     edges = [0, *bounds]
     return [Segment(lo, hi) for lo, hi in zip(edges, [*bounds, None])]
-
-
-def range_is_consistent(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int) -> bool:
-    """Re-check one range: PostgreSQL's checksum against the target's, read back for that range only."""
-    lo, hi = index * range_size, (index + 1) * range_size
-    source = view.range_checksums(range_size, lo, hi).get(index, RangeChecksum())
-    if isinstance(sink, ChecksumSource):
-        target = sink.range_checksums(range_size, lo, hi)
-    else:
-        target = checksums_of(((v.policy_id, v.content_hash)
-                               for v in read_target(sink, page_size, after_id=lo - 1, before_id=hi)), range_size)
-    return source == target.get(index, RangeChecksum())
-
-
-def range_diff(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int) -> RangeDiff:
-    """The row-level diff of one range, read afresh from both sides."""
-    lo, hi = index * range_size, (index + 1) * range_size
-    target = {v.policy_id: v for v in read_target(sink, page_size, after_id=lo - 1, before_id=hi)}
-    return diff_rows(index, view.hashes(lo, hi), target, stored_digests=isinstance(sink, ChecksumSource))

@@ -26,15 +26,16 @@ LISTED_PER_TARGET = 1000
 
 class TargetStatus(str, Enum):
     CONSISTENT = "consistent"    # nothing differed
-    REPAIRED = "repaired"        # drift found, repaired and verified
+    LAGGING = "lagging"          # nothing differed but changes still in flight (left to the stream)
+    REPAIRED = "repaired"        # drift found, repaired, and a fresh read of every repaired record matched
     DRIFTED = "drifted"          # drift found on a dry run (nothing written)
-    UNREPAIRED = "unrepaired"    # drift left after repair and verification
+    UNREPAIRED = "unrepaired"    # a repaired record still differed on a fresh read
     UNREACHABLE = "unreachable"  # the target did not answer: not checked, not counted as drift
     FAILED = "failed"            # the check itself failed (configuration, unexpected error)
 
     @property
     def ok(self) -> bool:
-        return self in (TargetStatus.CONSISTENT, TargetStatus.REPAIRED)
+        return self in (TargetStatus.CONSISTENT, TargetStatus.LAGGING, TargetStatus.REPAIRED)
 
 
 class Inconsistency(BaseModel):
@@ -45,6 +46,7 @@ class Inconsistency(BaseModel):
     source_hash: str | None = None
     target_hash: str | None = None
     target_lsn: int | None = None
+    in_flight: bool = False  # a change for it is still on its way: lag, not drift (not repaired, not counted)
 
 
 class FixApplied(BaseModel):
@@ -57,23 +59,37 @@ class FixApplied(BaseModel):
 
 
 class TargetReport(BaseModel):
+    """One target's share of a pass. Drift counts are per ``DriftKind`` (one field each)."""
+
     target: str
     status: TargetStatus
     error: str | None = None
     source_count: int = 0     # active policies in PostgreSQL
-    target_count: int = 0     # records the target read back
+    target_count: int = 0     # records the target's checksums cover
+    deep_checked: int = 0     # records read as a reader sees them and compared field by field
+    deep_plan: str = ""       # which ranges were read deep besides the differing ones
     ranges_total: int = 0
     ranges_differing: int = 0
     missing: int = 0
     orphaned: int = 0
     stale: int = 0
-    repaired: int = 0
-    unrepaired_ranges: list[int] = Field(default_factory=list)
+    content: int = 0
+    metadata: int = 0
+    partial: int = 0
+    wiped: int = 0
+    in_flight: int = 0        # differences whose change is still on its way (lag, left to the stream)
+    stream_note: str = ""     # what the change stream said about in-flight changes
+    repaired: int = 0         # repairs a fresh read confirmed
+    repair_failed: int = 0    # repairs a fresh read did not confirm
+    failed_ids: list[int] = Field(default_factory=list)
     elapsed_ms: int = 0
 
     @property
     def drift_count(self) -> int:
-        return self.missing + self.orphaned + self.stale
+        return sum(getattr(self, kind.value) for kind in DriftKind)
+
+    def drift_by_kind(self) -> dict[str, int]:
+        return {kind.value: getattr(self, kind.value) for kind in DriftKind}
 
 
 class ConsistencyReport(BaseModel):
@@ -91,6 +107,8 @@ class ConsistencyReport(BaseModel):
     quality: PromotionSummary | None = None
     duplicates: list[DuplicateMatch] = Field(default_factory=list)
     listed_per_target: int = LISTED_PER_TARGET
+    deep: bool = False              # every range read deep (``--deep``)
+    deep_slice: int | None = None   # else the rotating slice read deep this pass
 
     def finish(self) -> "ConsistencyReport":
         """Set ``is_consistent`` and ``checked_at`` from the target results."""
@@ -113,9 +131,11 @@ class ConsistencyReport(BaseModel):
 
     def summary(self) -> dict:
         """The compact per-target view stored beside the full report."""
-        return {"targets": {t.target: {"status": t.status.value, "missing": t.missing, "orphaned": t.orphaned,
-                                       "stale": t.stale, "repaired": t.repaired, "source_count": t.source_count,
-                                       "target_count": t.target_count, "error": t.error} for t in self.targets},
+        return {"targets": {t.target: {"status": t.status.value, **t.drift_by_kind(), "in_flight": t.in_flight,
+                                       "repaired": t.repaired, "repair_failed": t.repair_failed,
+                                       "source_count": t.source_count, "target_count": t.target_count,
+                                       "deep_checked": t.deep_checked, "error": t.error} for t in self.targets},
+                "deep_slice": self.deep_slice,
                 "promoted": self.quality.activated if self.quality else 0,
                 "rejected": self.quality.rejected if self.quality else 0,
                 "archived": (self.quality.archived + self.quality.expired) if self.quality else 0,
@@ -125,8 +145,11 @@ class ConsistencyReport(BaseModel):
         return DataSyncCompleted(
             sync_id=self.run_id, target_databases=[t.target for t in self.targets],
             policies_synced=sum(t.repaired for t in self.targets),
-            sync_results=[SyncResultPayload(target_db=t.target, success=t.status.ok, records_synced=t.repaired)
-                          for t in self.targets],
+            sync_results=[SyncResultPayload(
+                target_db=t.target, success=t.status in (TargetStatus.CONSISTENT, TargetStatus.REPAIRED),
+                records_synced=t.repaired, status=t.status.value,
+                verified_records=t.target_count if t.status in (TargetStatus.CONSISTENT, TargetStatus.REPAIRED) else 0,
+                deep_verified_records=t.deep_checked, in_flight=t.in_flight) for t in self.targets],
             synced_at=self.checked_at)
 
 

@@ -3,8 +3,9 @@
 A pass, holding a PostgreSQL advisory lock so two never overlap (in one process or across hosts):
 
 1. **drift** — PostgreSQL's range checksums once, then every target in parallel (one worker
-   process — or thread — and one PostgreSQL connection each): detect, repair, verify
-   (``reconciler.target_pass``, ``reconciler.workers``);
+   process — or thread — and one PostgreSQL connection each): detect (checksums, and a deep
+   read of differing ranges and of this pass's deep slice), tell changes in flight from drift,
+   repair, verify by reading again (``reconciler.target_pass``, ``reconciler.workers``);
 2. **quality** — score and promote ``pending_validation`` policies, archive active policies
    whose application period ended, archive duplicates among the newly active ones. These are
    ordinary PostgreSQL updates: CDC carries them to the targets, and the next pass checks them;
@@ -35,7 +36,8 @@ from aegis.errors import AegisError, ConfigError, ErrorCode, TerminalError, Tran
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.base import Sink
-from reconciler.drift import ActiveView
+from cdc_sinks.registry import build_sink, sink_names
+from reconciler.drift import ActiveView, DeepPlan
 from reconciler.duplicates import archive_duplicates
 from reconciler.promotion import archive_expired, promote_pending
 from reconciler.report import LISTED_PER_TARGET, ConsistencyReport, store_report
@@ -60,7 +62,7 @@ class PassOptions(BaseModel):
     dry_run: bool = False
     targets: list[str] = Field(default_factory=list)  # empty: RECONCILE_TARGETS, else every registered sink
     as_of: datetime | None = None  # "now" for scoring (tests pin it)
-    full_scan: bool = False  # read every target record back, even where the target computes checksums
+    deep: bool = False  # read every range deep (as a reader sees it, field by field), not only this pass's slice
 
 
 def new_run_id() -> str:
@@ -69,8 +71,6 @@ def new_run_id() -> str:
 
 def registered_sinks(settings: Settings, names: list[str]) -> dict[str, SinkBuilder]:
     """Builders for ``names`` (default: every sink in ``cdc_sinks.registry``); unknown names are an error."""
-    from cdc_sinks.registry import build_sink, sink_names
-
     known = sink_names()
     chosen = names or known
     unknown = [n for n in chosen if n not in known]
@@ -152,10 +152,15 @@ class Reconciler:
 
         started = time.monotonic()
         with self._connect() as conn:
-            checksums = ActiveView(conn).range_checksums(config.range_size)
+            view = ActiveView(conn)
+            read_from_lsn = view.current_lsn()
+            checksums = view.range_checksums(config.range_size)
+            deep = self._deep_plan(conn, options)
+        report.deep, report.deep_slice = deep.every, deep.slice_index
         self._say(f"postgresql: {sum(c.count for c in checksums.values()):,} active policies in "
-                  f"{len(checksums):,} ranges of {config.range_size} ids ({time.monotonic() - started:.1f}s)")
-        for outcome in self._reconcile_targets(targets, checksums, options):
+                  f"{len(checksums):,} ranges of {config.range_size} ids ({time.monotonic() - started:.1f}s); "
+                  f"{deep.describe()}")
+        for outcome in self._reconcile_targets(targets, checksums, options, deep, read_from_lsn):
             report.targets.append(outcome.report)
             report.inconsistencies.extend(outcome.inconsistencies)
             report.fixes_applied.extend(outcome.fixes)
@@ -180,13 +185,25 @@ class Reconciler:
             self._record_run(report.run_id, "completed" if report.is_consistent else "failed", report)
         return report
 
-    def _reconcile_targets(self, targets: dict[str, SinkBuilder], checksums, options: PassOptions) -> list[TargetOutcome]:
+    def _deep_plan(self, conn: psycopg.Connection, options: PassOptions) -> DeepPlan:
+        """Every range (``--deep``), else the slice after the last stored pass's: each record every N passes."""
+        slices = self.settings.reconciler.deep_slices
+        if options.deep:
+            return DeepPlan(every=True)
+        if slices == 0:
+            return DeepPlan()
+        row = conn.execute("SELECT (report->>'deep_slice')::int FROM consistency_reports WHERE NOT dry_run "
+                           "AND report->>'deep_slice' IS NOT NULL ORDER BY checked_at DESC LIMIT 1").fetchone()
+        last = row[0] if row and row[0] is not None else -1
+        return DeepPlan(slice_index=(last + 1) % slices, slices=slices)
+
+    def _reconcile_targets(self, targets: dict[str, SinkBuilder], checksums, options: PassOptions,
+                           deep: DeepPlan, read_from_lsn: int) -> list[TargetOutcome]:
         sinks = self.settings.sinks
         retry = RetryPolicy(attempts=sinks.retry_attempts, base_delay=sinks.retry_base_delay_seconds,
                             max_delay=sinks.retry_max_delay_seconds)
-        jobs = [TargetJob(name=name, build_sink=builder, postgres=self.settings.postgres,
-                          config=self.settings.reconciler, dry_run=options.dry_run, retry=retry,
-                          listed_per_kind=LISTED_PER_TARGET, full_scan=options.full_scan)
+        jobs = [TargetJob(name=name, build_sink=builder, settings=self.settings, dry_run=options.dry_run, retry=retry,
+                          listed_per_kind=LISTED_PER_TARGET, deep=deep, read_from_lsn=read_from_lsn)
                 for name, builder in targets.items()]
         return run_jobs(jobs, checksums, self._say, mode=self.settings.reconciler.workers,
                         log_level=self.settings.service.log_level)

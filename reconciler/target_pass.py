@@ -1,4 +1,13 @@
-"""One target's share of a pass: detect drift, repair it, verify the repaired ranges.
+"""One target's share of a pass: detect drift, tell lag from drift, repair, verify by reading again.
+
+1. **Detect.** The target's range checksums against PostgreSQL's (lean, every range); ranges that
+   differ, and the ranges of this pass's deep plan (``DeepPlan``), are read deep and compared
+   record by record (``reconciler.drift``).
+2. **Lag or drift.** If anything differs, the change stream is asked what it still carries for
+   this sink (``reconciler.inflight``): those records are *in flight* — reported as lag, not drift,
+   and not repaired.
+3. **Repair and verify** (not on a dry run): every drifted record is rewritten or removed, then
+   read again; only a record a fresh read confirms counts as repaired (``reconciler.repair``).
 
 A target that does not answer (``ping`` false, or a ``TransientError`` while it is read or
 written) is reported ``unreachable`` — never as drifted — and the pass goes on with the others.
@@ -12,32 +21,33 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from aegis.errors import AegisError, TransientError
 from aegis.retry import RetryPolicy, retry_call
 from aegis.settings import ReconcilerSettings
-from cdc_sinks.base import Removal, Sink, SinkRecord, StoredVersion
-from cdc_sinks.checksums import ChecksumSource
+from cdc_sinks.base import Removal, Sink, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum
 from reconciler.drift import (
-    PROGRESS_EVERY,
     ActiveView,
+    DeepPlan,
     Drift,
     DriftKind,
-    RangeChecksum,
+    RangeDiff,
     ScanStats,
     Segment,
-    differing_ranges,
-    differing_ranges_by_checksum,
-    range_is_consistent,
+    deep_range_diff,
     segments,
 )
-from reconciler.repair import FixAction, repair_range
+from reconciler.inflight import StreamState
+from reconciler.repair import FixAction, repair
 from reconciler.report import FixApplied, Inconsistency, TargetReport, TargetStatus
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+StreamCheck = Callable[[ActiveView, str, int], StreamState]
+"""(view, sink name, WAL position read before the comparison) → what is still in flight."""
 
 
 @dataclass
@@ -48,59 +58,23 @@ class TargetOutcome:
 
 
 def _detail(target: str, drift: Drift, pg_status: str | None) -> str:
+    extra = f" ({drift.detail})" if drift.detail else ""
     if drift.kind is DriftKind.MISSING:
         return f"active in PostgreSQL, absent from {target}"
+    if drift.kind is DriftKind.WIPED:
+        return f"active in PostgreSQL; {target} holds no record at all"
     if drift.kind is DriftKind.STALE:
-        return (f"{target} holds content {drift.target_hash[:12]}… (LSN {drift.target_lsn}), "
-                f"PostgreSQL has {drift.source_hash[:12]}…")
+        return (f"{target} holds another version: content {(drift.target_hash or '')[:12]}… (LSN {drift.target_lsn}), "
+                f"PostgreSQL has {(drift.source_hash or '')[:12]}…")
+    if drift.kind is DriftKind.CONTENT:
+        return f"{target} content differs from PostgreSQL's though its content hash is the same{extra}"
+    if drift.kind is DriftKind.METADATA:
+        return f"{target} content matches PostgreSQL's, its bookkeeping does not{extra}"
+    if drift.kind is DriftKind.PARTIAL:
+        return f"{target} holds part of the record{extra}"
     if pg_status is None:
         return f"in {target} (LSN {drift.target_lsn}), but PostgreSQL has no policy {drift.policy_id}"
     return f"in {target} (LSN {drift.target_lsn}), but its status in PostgreSQL is {pg_status}"
-
-
-class _SharedProgress:
-    """What the segment threads of one target report into, under one lock."""
-
-    def __init__(self, reconciler: "TargetReconciler", report: TargetReport):
-        self.lock = threading.Lock()
-        self.reconciler = reconciler
-        self.report = report
-        self.records = 0
-        self.ranges_differing = 0
-        self.listed = {kind: 0 for kind in DriftKind}
-
-    def read(self, records: int) -> None:
-        with self.lock:
-            before, self.records = self.records, self.records + records
-            if records and before // PROGRESS_EVERY != self.records // PROGRESS_EVERY:
-                self.reconciler.progress(f"{self.reconciler.name}: read {self.records:,} records, "
-                                         f"{self.ranges_differing} range(s) differ")
-
-    def differing(self) -> None:
-        with self.lock:
-            self.ranges_differing += 1
-
-    def record_drift(self, drifts, pg_status: dict[int, str], outcome: TargetOutcome, limit: int) -> None:
-        name = self.reconciler.name
-        with self.lock:
-            for drift in drifts:
-                setattr(self.report, drift.kind.value, getattr(self.report, drift.kind.value) + 1)
-                if self.listed[drift.kind] < limit:
-                    self.listed[drift.kind] += 1
-                    outcome.inconsistencies.append(Inconsistency(
-                        target=name, kind=drift.kind, policy_id=drift.policy_id,
-                        detail=_detail(name, drift, pg_status.get(drift.policy_id)),
-                        source_hash=drift.source_hash, target_hash=drift.target_hash, target_lsn=drift.target_lsn))
-
-    def record_fixes(self, fixes, outcome: TargetOutcome, limit: int) -> None:
-        name = self.reconciler.name
-        with self.lock:
-            for fix in fixes:
-                if fix.action in (FixAction.REAPPLIED, FixAction.REMOVED):
-                    self.report.repaired += 1
-                if len(outcome.fixes) < limit:
-                    outcome.fixes.append(FixApplied(target=name, kind=fix.kind, policy_id=fix.policy_id,
-                                                    action=fix.action, lsn=fix.lsn, error=fix.error))
 
 
 class RetryingSink:
@@ -115,8 +89,6 @@ class RetryingSink:
         self.name = sink.name
         self.policy = policy
         self.sleep = sleep
-        if isinstance(sink, ChecksumSource):  # only then is this a ChecksumSource too
-            self.range_checksums = self._range_checksums
 
     def _call(self, fn, what: str):
         return retry_call(fn, self.policy, what=f"{self.name} {what}", sleep=self.sleep)
@@ -124,20 +96,41 @@ class RetryingSink:
     def ensure_ready(self) -> None:
         self._call(self.sink.ensure_ready, "set-up")
 
+    def ping(self) -> bool:
+        return self.sink.ping()
+
+    def describe(self) -> str:
+        return self._call(self.sink.describe, "describe")
+
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         return self._call(lambda: self.sink.read_back(after_id, limit), "read-back")
 
-    def _range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         return self._call(lambda: self.sink.range_checksums(range_size, lo, hi), "range checksums")
 
-    def upsert_batch(self, records: list[SinkRecord]) -> None:
-        self._call(lambda: self.sink.upsert_batch(records), f"re-apply of {len(records)} record(s)")
+    def project(self, record: SinkRecord) -> dict:
+        return self.sink.project(record)
 
-    def remove_batch(self, removals: list[Removal]) -> None:
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        return self._call(lambda: self.sink.read_records(ids), f"deep read of {len(ids)} record(s)")
+
+    def stray_ids(self) -> set[int]:
+        return self._call(self.sink.stray_ids, "stray scan")
+
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
+        self._call(lambda: self.sink.upsert_batch(records, rewrite=rewrite), f"rewrite of {len(records)} record(s)")
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
         self._call(lambda: self.sink.remove_batch(removals), f"removal of {len(removals)} record(s)")
 
-    def __getattr__(self, name: str):
-        return getattr(self.sink, name)
+    def count(self) -> int:
+        return self._call(self.sink.count, "count")
+
+    def drop_namespace(self) -> None:
+        self._call(self.sink.drop_namespace, "namespace drop")
+
+    def close(self) -> None:
+        self.sink.close()
 
 
 class TargetReconciler:
@@ -147,7 +140,8 @@ class TargetReconciler:
                  open_view: Callable[[], AbstractContextManager[ActiveView]],
                  config: ReconcilerSettings, *, dry_run: bool, progress: Progress = lambda _: None,
                  listed_per_kind: int = 1000, retry: RetryPolicy = RetryPolicy(attempts=1),
-                 sleep: Callable[[float], None] = time.sleep, full_scan: bool = False):
+                 sleep: Callable[[float], None] = time.sleep, deep: DeepPlan = DeepPlan(),
+                 stream_check: StreamCheck | None = None):
         self.name = name
         self.build_sink = build_sink
         self.open_view = open_view
@@ -157,11 +151,15 @@ class TargetReconciler:
         self.listed_per_kind = listed_per_kind
         self.retry = retry
         self.sleep = sleep
-        self.full_scan = full_scan
+        self.deep = deep
+        self.stream_check = stream_check
+        self._lock = threading.Lock()
 
-    def run(self, source_checksums: dict[int, RangeChecksum]) -> TargetOutcome:
+    def run(self, source_checksums: dict[int, RangeChecksum], read_from_lsn: int = 0) -> TargetOutcome:
+        """``read_from_lsn``: PostgreSQL's WAL position read before its checksums (for the in-flight check)."""
         started = time.monotonic()
-        outcome = TargetOutcome(TargetReport(target=self.name, status=TargetStatus.CONSISTENT))
+        outcome = TargetOutcome(TargetReport(target=self.name, status=TargetStatus.CONSISTENT,
+                                             deep_plan=self.deep.describe()))
         report = outcome.report
         sink: Sink | None = None
         try:
@@ -173,7 +171,7 @@ class TargetReconciler:
             retrying = RetryingSink(sink, self.retry, self.sleep)
             if not self.dry_run:
                 retrying.ensure_ready()
-            self._check_and_repair(retrying, source_checksums, outcome)
+            self._check_and_repair(retrying, source_checksums, read_from_lsn, outcome)
         except TransientError as exc:
             report.status, report.error = TargetStatus.UNREACHABLE, str(exc)
         except AegisError as exc:
@@ -199,72 +197,138 @@ class TargetReconciler:
                 self.sleep(self.retry.delay(attempt))
         return False
 
-    def _check_and_repair(self, sink: Sink, source_checksums: dict[int, RangeChecksum],
+    # ------------------------------------------------------------------ detect
+    def _check_and_repair(self, sink: Sink, source_checksums: dict[int, RangeChecksum], read_from_lsn: int,
                           outcome: TargetOutcome) -> None:
-        """Read the target in segments (threads, one PostgreSQL connection each); repair as drift appears."""
         report = outcome.report
         report.source_count = sum(c.count for c in source_checksums.values())
         parts = segments(source_checksums, range_size=self.config.range_size, count=self.config.segments)
-        how = "range checksums computed by the target" if self._server_checksums(sink) else "reading every record back"
         self.progress(f"{self.name}: comparing with PostgreSQL ({report.source_count:,} active, "
-                      f"{len(parts)} segment(s), {how})")
-        shared = _SharedProgress(self, report)
+                      f"{len(parts)} segment(s), range checksums and {self.deep.describe()})")
+        target_checksums: dict[int, RangeChecksum] = {}
+        for part in parts:
+            target_checksums.update(sink.range_checksums(self.config.range_size, part.lo, part.hi))
+        wants_deep = any(self.deep.includes(i) for i in source_checksums.keys() | target_checksums.keys())
+        differs = any(source_checksums.get(i, RangeChecksum()) != target_checksums.get(i, RangeChecksum())
+                      for i in source_checksums.keys() | target_checksums.keys())
+        strays = sink.stray_ids() if (wants_deep or differs) else set()
+        wiped = report.source_count > 0 and not target_checksums and not strays
         with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix=f"reconcile-{self.name}") as pool:
-            results = list(pool.map(lambda part: self._segment(sink, source_checksums, part, outcome, shared), parts))
+            results = list(pool.map(lambda part: self._segment(sink, source_checksums, target_checksums, part,
+                                                               strays, wiped), parts))
         stats = ScanStats()
-        repaired_ranges: list[int] = []
-        for segment_stats, segment_repairs in results:
+        drifts: list[Drift] = []
+        for segment_stats, segment_drifts in results:
             stats.add(segment_stats)
-            repaired_ranges += segment_repairs
-        report.target_count = stats.target_records
+            drifts += segment_drifts
+        report.target_count = sum(c.count for c in target_checksums.values())
         report.ranges_total, report.ranges_differing = stats.ranges_total, stats.ranges_differing
-        if report.drift_count == 0:
-            report.status = TargetStatus.CONSISTENT
-        elif self.dry_run:
-            report.status = TargetStatus.DRIFTED
-        else:
-            with self.open_view() as view:
-                report.unrepaired_ranges = self._verify(sink, view, sorted(repaired_ranges))
-            report.status = TargetStatus.UNREPAIRED if report.unrepaired_ranges else TargetStatus.REPAIRED
-        held = (f"{report.target_count:,} records, {report.ranges_differing} range(s) read back"
-                if self._server_checksums(sink) else f"{report.target_count:,} records read")
-        self.progress(f"{self.name}: {report.status.value} — {held}, "
-                      f"missing {report.missing}, orphaned {report.orphaned}, stale {report.stale}"
-                      + (f", repaired {report.repaired}" if report.repaired else ""))
-
-    def _segment(self, sink: Sink, source_checksums: dict[int, RangeChecksum], part: Segment,
-                 outcome: TargetOutcome, shared: "_SharedProgress") -> tuple[ScanStats, list[int]]:
-        stats = ScanStats()
-        repaired: list[int] = []
+        report.deep_checked = stats.deep_records
         with self.open_view() as view:
-            compare = differing_ranges_by_checksum if self._server_checksums(sink) else differing_ranges
-            for diff in compare(view, sink, source_checksums, range_size=self.config.range_size,
-                                page_size=self.config.page_size, stats=stats, segment=part, on_progress=shared.read):
-                orphans = [d.policy_id for d in diff.drifts if d.kind is DriftKind.ORPHANED]
-                pg_status = view.statuses(orphans)
-                shared.record_drift(diff.drifts, pg_status, outcome, self.listed_per_kind)
-                shared.differing()
-                if self.dry_run:
+            drifts = self._separate_in_flight(view, drifts, read_from_lsn, outcome)
+            self._record_drift(view, drifts, outcome)
+            if not drifts:
+                report.status = TargetStatus.LAGGING if report.in_flight else TargetStatus.CONSISTENT
+            elif self.dry_run:
+                report.status = TargetStatus.DRIFTED
+            else:
+                self._repair(sink, view, drifts, outcome)
+        self.progress(self._summary(report))
+
+    def _segment(self, sink: Sink, source_checksums: dict[int, RangeChecksum],
+                 target_checksums: dict[int, RangeChecksum], part: Segment, strays: set[int],
+                 wiped: bool) -> tuple[ScanStats, list[Drift]]:
+        stats = ScanStats()
+        drifts: list[Drift] = []
+        size = self.config.range_size
+        indexes = sorted(i for i in source_checksums.keys() | target_checksums.keys() | {s // size for s in strays}
+                         if part.holds_range(i, size))
+        stats.ranges_total = len(indexes)
+        with self.open_view() as view:
+            for index in indexes:
+                differing = source_checksums.get(index, RangeChecksum()) != target_checksums.get(index, RangeChecksum())
+                if not differing and not self.deep.includes(index):
                     continue
-                fixes = repair_range(view, sink, diff, batch_size=self.config.repair_batch_size)
-                repaired.append(diff.range_index)
-                shared.record_fixes(fixes, outcome, self.listed_per_kind * len(DriftKind))
-        return stats, repaired
+                stats.ranges_differing += differing
+                diff: RangeDiff = deep_range_diff(view, sink, index, range_size=size, page_size=self.config.page_size,
+                                                  strays=strays, wiped=wiped)
+                stats.deep_records += diff.records
+                drifts += diff.drifts
+                if stats.deep_records and stats.deep_records % 100_000 < diff.records:
+                    self.progress(f"{self.name}: {stats.deep_records:,} records compared deep in this segment")
+        return stats, drifts
 
-    def _server_checksums(self, sink: Sink) -> bool:
-        return isinstance(sink, ChecksumSource) and not self.full_scan
+    # ------------------------------------------------------------------ lag or drift
+    def _separate_in_flight(self, view: ActiveView, drifts: list[Drift], read_from_lsn: int,
+                            outcome: TargetOutcome) -> list[Drift]:
+        """Drop (and list) the differences whose change is still on its way; the rest is drift."""
+        if not drifts or self.stream_check is None:
+            return drifts
+        state = self.stream_check(view, self.name, read_from_lsn)
+        outcome.report.stream_note = state.note
+        if state.note:
+            self.progress(f"{self.name}: {state.note}")
+        if not state.checked:
+            return drifts
+        real: list[Drift] = []
+        statuses = view.statuses([d.policy_id for d in drifts if d.kind is DriftKind.ORPHANED])
+        for drift in drifts:
+            if state.in_flight(drift.policy_id):
+                outcome.report.in_flight += 1
+                if len(outcome.inconsistencies) < self.listed_per_kind * (len(DriftKind) + 1):
+                    outcome.inconsistencies.append(self._inconsistency(drift, statuses, in_flight=True))
+            else:
+                real.append(drift)
+        return real
 
-    def _verify(self, sink: Sink, view: ActiveView, ranges: list[int]) -> list[int]:
-        """Ranges still differing after ``verify_attempts`` checks (targets refresh asynchronously)."""
-        pending = list(ranges)
-        for attempt in range(self.config.verify_attempts):
-            pending = [index for index in pending
-                       if not range_is_consistent(view, sink, index, range_size=self.config.range_size,
-                                                  page_size=self.config.page_size)]
-            if not pending:
-                break
-            if attempt + 1 < self.config.verify_attempts:
-                self.sleep(self.config.verify_delay_seconds)
-        if pending:
-            self.progress(f"{self.name}: {len(pending)} range(s) still differ after repair")
-        return pending
+    def _inconsistency(self, drift: Drift, statuses: dict[int, str], *, in_flight: bool = False) -> Inconsistency:
+        detail = _detail(self.name, drift, statuses.get(drift.policy_id))
+        if in_flight:
+            detail = f"in flight: a change for it is still on its way to {self.name} ({detail})"
+        return Inconsistency(target=self.name, kind=drift.kind, policy_id=drift.policy_id, detail=detail,
+                             source_hash=drift.source_hash, target_hash=drift.target_hash,
+                             target_lsn=drift.target_lsn, in_flight=in_flight)
+
+    def _record_drift(self, view: ActiveView, drifts: list[Drift], outcome: TargetOutcome) -> None:
+        statuses = view.statuses([d.policy_id for d in drifts if d.kind is DriftKind.ORPHANED])
+        listed = {kind: 0 for kind in DriftKind}
+        for drift in drifts:
+            setattr(outcome.report, drift.kind.value, getattr(outcome.report, drift.kind.value) + 1)
+            if listed[drift.kind] < self.listed_per_kind:
+                listed[drift.kind] += 1
+                outcome.inconsistencies.append(self._inconsistency(drift, statuses))
+
+    # ------------------------------------------------------------------ repair
+    def _repair(self, sink: Sink, view: ActiveView, drifts: list[Drift], outcome: TargetOutcome) -> None:
+        report = outcome.report
+        self.progress(f"{self.name}: repairing {len(drifts):,} record(s), then reading each back")
+        limit = self.listed_per_kind * len(DriftKind)
+        for start in range(0, len(drifts), self.config.repair_batch_size):
+            chunk = drifts[start:start + self.config.repair_batch_size]
+            fixes = repair(view, sink, chunk, batch_size=self.config.repair_batch_size,
+                           verify_attempts=self.config.verify_attempts, verify_delay=self.config.verify_delay_seconds,
+                           sleep=self.sleep)
+            for fix in fixes:
+                if fix.action is FixAction.FAILED:
+                    report.repair_failed += 1
+                    if len(report.failed_ids) < limit:
+                        report.failed_ids.append(fix.policy_id)
+                elif fix.action in (FixAction.REAPPLIED, FixAction.REMOVED):
+                    report.repaired += 1
+                if len(outcome.fixes) < limit:
+                    outcome.fixes.append(FixApplied(target=self.name, kind=fix.kind, policy_id=fix.policy_id,
+                                                    action=fix.action, lsn=fix.lsn, error=fix.error))
+        report.status = TargetStatus.UNREPAIRED if report.repair_failed else TargetStatus.REPAIRED
+        if report.repair_failed:
+            self.progress(f"{self.name}: {report.repair_failed} repair(s) not confirmed by a fresh read: "
+                          f"{', '.join(map(str, report.failed_ids[:10]))}")
+
+    def _summary(self, report: TargetReport) -> str:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in report.drift_by_kind().items() if count) or "no drift"
+        line = (f"{self.name}: {report.status.value} — {report.target_count:,} records by checksum, "
+                f"{report.deep_checked:,} compared deep, {report.ranges_differing} range(s) differing; {kinds}")
+        if report.in_flight:
+            line += f"; {report.in_flight} in flight (lag)"
+        if report.repaired or report.repair_failed:
+            line += f"; repaired and verified {report.repaired}, not verified {report.repair_failed}"
+        return line

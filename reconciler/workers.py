@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from aegis.db import connect
+from aegis.logging import configure_logging
 from aegis.retry import RetryPolicy
-from aegis.settings import PostgresSettings, ReconcilerSettings
+from aegis.settings import Settings
 from cdc_sinks.base import Sink
-from reconciler.drift import ActiveView, RangeChecksum
+from reconciler.drift import ActiveView, DeepPlan, RangeChecksum
+from reconciler.inflight import StreamState, stream_state
 from reconciler.report import TargetReport, TargetStatus
 from reconciler.target_pass import TargetOutcome, TargetReconciler
 
@@ -33,30 +35,33 @@ class TargetJob:
 
     name: str
     build_sink: Callable[[], Sink]
-    postgres: PostgresSettings
-    config: ReconcilerSettings
+    settings: Settings
     dry_run: bool
     retry: RetryPolicy
     listed_per_kind: int
-    full_scan: bool = False
+    deep: DeepPlan = DeepPlan()
+    read_from_lsn: int = 0  # PostgreSQL's WAL position read before its checksums
 
 
 def run_job(job: TargetJob, checksums: dict[int, RangeChecksum], progress: Progress) -> TargetOutcome:
     @contextmanager
     def open_view() -> Iterator[ActiveView]:
-        with connect(job.postgres, autocommit=True) as conn:
+        with connect(job.settings.postgres, autocommit=True) as conn:
             yield ActiveView(conn)
 
-    return TargetReconciler(job.name, job.build_sink, open_view, job.config, dry_run=job.dry_run, progress=progress,
-                            listed_per_kind=job.listed_per_kind, retry=job.retry, full_scan=job.full_scan).run(checksums)
+    def stream_check(view: ActiveView, sink_name: str, read_from_lsn: int) -> StreamState:
+        return stream_state(job.settings, view.conn, sink_name, read_from_lsn,
+                            settle_seconds=job.settings.reconciler.settle_seconds)
+
+    return TargetReconciler(job.name, job.build_sink, open_view, job.settings.reconciler, dry_run=job.dry_run,
+                            progress=progress, listed_per_kind=job.listed_per_kind, retry=job.retry, deep=job.deep,
+                            stream_check=stream_check).run(checksums, job.read_from_lsn)
 
 
 _progress_queue = None  # set in each worker process by _init_worker
 
 
 def _init_worker(progress_queue, log_level: str) -> None:
-    from aegis.logging import configure_logging
-
     global _progress_queue
     _progress_queue = progress_queue
     configure_logging(log_level)

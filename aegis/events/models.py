@@ -68,9 +68,15 @@ class DataQualityUpdated(OutboxEvent):
 
 
 class SyncResultPayload(BaseModel):
+    """One target of a reconcile pass. ``success``: a fresh read showed it equal to PostgreSQL."""
+
     target_db: str
     success: bool
     records_synced: int
+    status: str | None = None            # the pass's word for the target (consistent, lagging, repaired, ...)
+    verified_records: int | None = None  # records the target's checksums (or reads) matched
+    deep_verified_records: int | None = None  # of those, compared field by field as a reader sees them
+    in_flight: int | None = None         # differences left to the change stream (not verified)
 
 
 class DataSyncCompleted(OutboxEvent):

@@ -25,9 +25,10 @@ from typing import Iterable, Sequence
 from confluent_kafka import Consumer, TopicPartition
 
 from aegis.settings import Settings
+from cdc_sinks.registry import namespace_env as registry_namespace_env, sink_names
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = ("search", "neo4j", "redis", "milvus")
+TARGETS = tuple(sink_names())
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class RedisReader:
     name = "redis"
 
     def __init__(self, settings: Settings):
-        from cdc_sinks.redis_cache import build_redis_sink
+        from cdc_sinks.redis.sink import build_redis_sink
 
         self.sink = build_redis_sink(settings)
 
@@ -106,10 +107,10 @@ class Neo4jReader:
     def __init__(self, settings: Settings):
         import neo4j
 
-        from cdc_sinks.neo4j_graph.model import POLICY, REMOVED_POLICY
-        from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
+        from cdc_sinks.neo4j.model import POLICY, REMOVED_POLICY
+        from cdc_sinks.neo4j.sink import Neo4jSink
 
-        self.sink = Neo4jGraphSink(settings.neo4j)
+        self.sink = Neo4jSink(settings.neo4j)
         self.database, self.read_mode = settings.neo4j.database, neo4j.READ_ACCESS
         label = self.sink.statements.label
         self.policies = (f"MATCH (p:{label(POLICY)}) WHERE p.id IN $ids "
@@ -163,14 +164,8 @@ def build_reader(name: str, settings: Settings):
 # ------------------------------------------------------------------- namespaces, processes
 def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[str, str]:
     """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
-    env = {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0"}
-    names = {"search": {"SEARCH_INDEX_ALIAS": f"{prefix}-{ns}"},
-             "redis": {"SINKS_REDIS_KEY_PREFIX": f"{prefix}-{ns}:policy:"},
-             "neo4j": {"NEO4J_NAMESPACE": f"{prefix}_{ns}_"},
-             "milvus": {"MILVUS_COLLECTION_ALIAS": f"{prefix}_{ns}"}}
-    for sink in sinks:
-        env.update(names[sink])
-    return env
+    return {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0",
+            **registry_namespace_env(f"{prefix}_{ns}".lower(), list(sinks))}
 
 
 def start_group_at_end(settings: Settings, group: str) -> None:

@@ -1,4 +1,4 @@
-"""Reconciler benchmark: a clean pass over N active policies, and one drifted record found and repaired.
+"""Reconciler benchmark: a clean pass over N active policies, a deep pass, and one drifted record found and repaired.
 
     .venv/bin/python bench/reconciler/reconcile_bench.py --rows 1000000 [--targets redis,search,neo4j,milvus]
 
@@ -11,11 +11,14 @@ Neo4j namespace ``bench``, Milvus alias ``bench_policies``), so nothing else is 
    have left it. Milvus gets placeholder vectors (a constant unit vector): the benchmark measures
    the reconciler, and embedding a million texts on 2 CPU cores would take most of a day; they are
    upserted directly, 5,000 at a time (the sink's stored-version read first would add ~30 min). Neo4j
-   gets the policy nodes alone (id, LSN, content hash, title) in batches of 10,000: the read-back
-   the reconciler compares needs nothing else, and the sink's edges would take most of an hour.
-2. **clean pass**: ``Reconciler.run_pass`` over the chosen targets (in parallel, as in production);
-   reports the wall time and each target's share.
-3. **one drifted record**: per target, one record made stale behind the sink's back, then a pass
+   is written through the sink in batches of 5,000 (nodes, edges and dimension nodes: the deep
+   pass compares all of them).
+2. **clean pass**: ``Reconciler.run_pass`` over the chosen targets (in parallel, as in production)
+   with the default deep slice (1/``RECONCILE_DEEP_SLICES`` of the ranges read as a reader sees
+   them); reports the wall time and each target's share.
+3. **deep pass** (``--deep-passes``): every record of every target read and compared field by
+   field (``aegis reconcile --deep``), one target at a time so each figure is that target's alone.
+4. **one drifted record**: per target, one record made stale behind the sink's back, then a pass
    over that target alone; reports the time to find and repair it, and checks it was.
 
 Prints one JSON document with every figure (``--json FILE`` also writes it).
@@ -88,10 +91,10 @@ class BenchSink:
             from cdc_sinks.registry import build_sink
 
             return build_sink(self.name, self.settings)
-        from cdc_sinks.milvus.sink import MilvusVectorSink
+        from cdc_sinks.milvus.sink import MilvusSink
         from cdc_sinks.milvus.store import MilvusStore
 
-        return MilvusVectorSink(MilvusStore(self.settings.milvus), self.settings.milvus, PlaceholderEmbedder())
+        return MilvusSink(MilvusStore(self.settings.milvus), self.settings.milvus, PlaceholderEmbedder())
 
 
 def sink_builders(settings: Settings, names: list[str]) -> dict[str, BenchSink]:
@@ -144,7 +147,7 @@ def load_in_pages(settings: Settings, sink: Sink, rows: int, page: int,
             if not ids:
                 break
             records = [SinkRecord(r.id, lsn, r.content_hash.strip(), PolicyDocument.from_row(r))
-                       for r in view.rows(ids)]
+                       for r in view.rows(ids).values()]
             retry_call(lambda: write(records), LOAD_RETRY, what=f"loading {sink.name}")
             written += len(ids)
             after = ids[-1]
@@ -159,24 +162,9 @@ def load_target(settings: Settings, sink: Sink, rows: int) -> dict:
     return load_in_pages(settings, sink, rows, LOAD_BATCH, sink.upsert_batch, "through the sink")
 
 
-def load_graph_nodes(settings: Settings, sink: Sink, rows: int) -> dict:
-    """Neo4j only: the policy nodes with their id, LSN, content hash, digest and title, 10,000 per statement.
-
-    The sink's own write path (edges and dimension nodes, ~1,000 policies/s here) would take most
-    of an hour for a million policies; the reconciler reads back only ``id``, ``lsn`` and
-    ``content_hash``, so the nodes alone measure it the same. Repairs still go through the sink.
-    """
-    statement = (f"UNWIND $rows AS r MERGE (p:{sink.statements.label('Policy')} {{id: r.id}}) "
-                 "SET p.lsn = r.lsn, p.content_hash = r.content_hash, p.row_digest = r.row_digest, "
-                 "p.title = r.title, p.status = 'active'")
-
-    def write(records: list[SinkRecord]) -> None:
-        rows_ = [{"id": r.policy_id, "lsn": r.lsn, "content_hash": r.content_hash, "row_digest": r.row_digest,
-                  "title": r.document.title} for r in records]
-        with sink._driver.session(database=settings.neo4j.database) as session:  # noqa: SLF001 - bench loader
-            session.run(statement, rows=rows_).consume()
-
-    return load_in_pages(settings, sink, rows, 10_000, write, "policy nodes only")
+def load_graph(settings: Settings, sink: Sink, rows: int) -> dict:
+    """Neo4j: through the sink's own write path (nodes, edges, dimension nodes), 5,000 per transaction."""
+    return load_in_pages(settings, sink, rows, 5000, sink.upsert_batch, "through the sink, 5,000 per batch")
 
 
 def load_vectors(settings: Settings, sink: Sink, rows: int) -> dict:
@@ -201,14 +189,14 @@ def make_stale(settings: Settings, sink: Sink, policy_id: int) -> None:
     """Rewrite one record with another content hash at its own LSN, as a lost update would leave it."""
     with connect(settings.postgres, autocommit=True) as conn:
         view = ActiveView(conn)
-        [row] = view.rows([policy_id])
+        row = view.rows([policy_id])[policy_id]
         stored = {v.policy_id: v for v in sink.read_back(policy_id - 1, 1)}
         lsn = stored[policy_id].lsn if policy_id in stored else view.current_lsn()
         old = row.model_copy(update={"title": row.title + " (old)"})
         sink.upsert_batch([SinkRecord(policy_id, lsn, "0" * 64, PolicyDocument.from_row(old))])
 
 
-def run_pass(settings: Settings, names: list[str]) -> dict:
+def run_pass(settings: Settings, names: list[str], *, deep: bool = False) -> dict:
     lines: list[str] = []
 
     def progress(line: str) -> None:
@@ -217,12 +205,13 @@ def run_pass(settings: Settings, names: list[str]) -> dict:
 
     started = time.perf_counter()
     report = Reconciler(settings, sinks=sink_builders(settings, names), progress=progress).run_pass(
-        PassOptions(targets=names))
+        PassOptions(targets=names, deep=deep))
     total = time.perf_counter() - started
-    return {"seconds": round(total, 2), "exit_code": report.exit_code(),
+    return {"seconds": round(total, 2), "exit_code": report.exit_code(), "deep": deep,
             "targets": {t.target: {"status": t.status.value, "seconds": round(t.elapsed_ms / 1000, 2),
-                                   "records_read": t.target_count, "missing": t.missing, "stale": t.stale,
-                                   "orphaned": t.orphaned, "repaired": t.repaired, "error": t.error}
+                                   "records_by_checksum": t.target_count, "deep_checked": t.deep_checked,
+                                   "deep_plan": t.deep_plan, **{k: v for k, v in t.drift_by_kind().items() if v},
+                                   "repaired": t.repaired, "repair_failed": t.repair_failed, "error": t.error}
                         for t in report.targets},
             "progress": lines}
 
@@ -232,6 +221,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--targets", default="redis,search,neo4j,milvus")
     parser.add_argument("--passes", type=int, default=2, help="clean passes to time")
+    parser.add_argument("--deep-passes", type=int, default=1, help="deep passes to time, per target")
     parser.add_argument("--skip-drift", action="store_true")
     parser.add_argument("--db", default="aegis_bench", help="PostgreSQL database of this run (ids 1..ROWS)")
     parser.add_argument("--namespace", default="bench", help="alias / key prefix / label namespace in the targets")
@@ -256,11 +246,13 @@ def main() -> None:
             if args.fresh:
                 sink.drop_namespace()
             sink.ensure_ready()
-            loader = {"neo4j": load_graph_nodes, "milvus": load_vectors}.get(name, load_target)
+            loader = {"neo4j": load_graph, "milvus": load_vectors}.get(name, load_target)
             result["load"][name] = loader(settings, sink, args.rows)
         finally:
             sink.close()
     result["clean_passes"] = [run_pass(settings, names) for _ in range(args.passes)]
+    result["deep_passes"] = {name: [run_pass(settings, [name], deep=True) for _ in range(args.deep_passes)]
+                             for name in names}
     if not args.skip_drift:
         result["one_drifted_record"] = {}
         for name in names:

@@ -29,7 +29,7 @@ from pydantic import BaseModel
 
 from aegis.errors import ErrorCode, TerminalError
 from cdc_sinks.milvus.collection import SCALAR_FIELDS, blank_marker, fit
-from cdc_sinks.milvus.sink import MilvusVectorSink
+from cdc_sinks.milvus.sink import MilvusSink
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class ReembedReport(BaseModel):
 class Reembedder:
     """Builds the new model version's collection from the live one (see module doc)."""
 
-    def __init__(self, sink: MilvusVectorSink, *, page_size: int = 500,
+    def __init__(self, sink: MilvusSink, *, page_size: int = 500,
                  progress: Callable[[ReembedProgress], None] = lambda _: None):
         self.sink = sink
         self.store = sink.store

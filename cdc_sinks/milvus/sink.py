@@ -27,14 +27,17 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
+
+import numpy as np
 
 from aegis.errors import AegisError, ErrorCode, TerminalError
 from aegis.settings import MilvusSettings, Settings
-from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord, StoredVersion
+from cdc_sinks.base import FINAL_LSN, Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
-from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, blank_marker, build_schema, collection_name,
-                                         index_params, kept_marker, record_entity, source_text, StoredRow)
+from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, SCALAR_FIELDS, blank_marker, build_schema,
+                                         collection_name, index_params, kept_marker, record_entity, source_text,
+                                         StoredRow)
 from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
 from cdc_sinks.milvus.store import QUERY_WINDOW, MilvusStore
 
@@ -44,6 +47,10 @@ CHECKSUM_READERS = 2
 """Concurrent window queries of one checksum scan (the server answers each on a core of its own)."""
 
 VERSION_FIELDS = ["id", "lsn", "content_hash", "model_version", "removed"]
+BOOKKEEPING = ("vector", "lsn", "content_hash")
+"""Fields the sink keeps for itself (the vector is checked apart: by model version and norm)."""
+NORM_TOLERANCE = 1e-2
+"""An embedding is L2-normalised: a vector whose norm is further from 1 was not written by the sink."""
 
 
 @dataclass
@@ -57,7 +64,7 @@ class WriteStats:
     embed_seconds: float = 0.0
 
 
-class MilvusVectorSink:
+class MilvusSink:
     """Writes policy embeddings to Milvus (see module doc)."""
 
     name = "milvus"
@@ -67,7 +74,6 @@ class MilvusVectorSink:
         self.settings = milvus
         self.alias = milvus.collection_alias
         self.embedder = embedder
-        self.batch_size = milvus.batch_size  # the runtime's micro-batch for this sink (MILVUS_BATCH_SIZE)
         self.stats = WriteStats()
         self._collection: str | None = None
 
@@ -133,6 +139,11 @@ class MilvusVectorSink:
             self._use(target)
         return self.collection
 
+    def describe(self) -> str:
+        version = self.store.run(lambda c: c.get_server_version(), "server version")
+        return (f"milvus {version} at {self.settings.address} (alias {self.alias} → "
+                f"{self.store.alias_target(self.alias) or 'none yet'}, model {self.embedder.version})")
+
     def ping(self) -> bool:
         """Milvus answers and the collection behind the alias serves the reads every write starts with
         (no alias yet: the write path creates it)."""
@@ -148,7 +159,8 @@ class MilvusVectorSink:
     def stored_rows(self, collection: str, ids: Sequence[int], fields: Sequence[str]) -> dict[int, StoredRow]:
         return {row.policy_id: row for row in map(StoredRow.from_entity, self.store.query_ids(collection, ids, fields))}
 
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
+        """Write the batch's newest record per policy; ``rewrite`` (a repair) embeds every one afresh."""
         collection = self._check_alias()
         latest: dict[int, SinkRecord] = {}
         for record in records:
@@ -162,7 +174,8 @@ class MilvusVectorSink:
             held = stored.get(record.policy_id)
             if held is not None and held.lsn > record.lsn:
                 self.stats.stale += 1
-            elif held is not None and held.content_hash == record.content_hash and held.model_version == version:
+            elif (not rewrite and held is not None and held.content_hash == record.content_hash
+                  and held.model_version == version):
                 to_reuse.append(record)
             else:
                 to_embed.append(record)
@@ -237,6 +250,33 @@ class MilvusVectorSink:
             after_id = int(rows[-1]["id"])
         return result
 
+    def project(self, record: SinkRecord) -> dict[str, Any]:
+        entity = record_entity(record, source_text(record), [], self.embedder.version)
+        return {k: v for k, v in entity.items() if k not in BOOKKEEPING}
+
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        """Every scalar field and the vector of each id through the alias (``MILVUS_CONSISTENCY_LEVEL``)."""
+        if not ids or self.store.alias_target(self.alias) is None:
+            return {}
+        found: dict[int, StoredRecord] = {}
+        for entity in self.store.query_ids(self.alias, ids, SCALAR_FIELDS + ["vector"]):
+            if entity.get("removed"):
+                continue  # a removal marker: nothing a search returns
+            policy_id = int(entity["id"])
+            version = StoredVersion(policy_id, int(entity["lsn"]), entity.get("content_hash", ""),
+                                    {"model_version": entity.get("model_version", "")},
+                                    row_digest=row_digest(policy_id, entity.get("content_hash", "")))
+            defects = []
+            norm = float(np.linalg.norm(np.asarray(entity.get("vector") or [], dtype=np.float32)))
+            if abs(norm - 1.0) > NORM_TOLERANCE:
+                defects.append(Defect(DefectKind.PARTIAL, f"vector norm {norm:.3f}: not an embedding the sink wrote"))
+            content = {k: (list(v) if k == "regions" else v) for k, v in entity.items() if k not in BOOKKEEPING}
+            found[policy_id] = StoredRecord(policy_id, version, content, tuple(defects))
+        return found
+
+    def stray_ids(self) -> set[int]:
+        return set()
+
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """Computed here, from ``id`` and ``content_hash`` alone (Milvus 2.3 cannot aggregate).
 
@@ -300,6 +340,6 @@ class MilvusVectorSink:
         self.store.close()
 
 
-def build_milvus_sink(settings: Settings) -> MilvusVectorSink:
+def build_milvus_sink(settings: Settings) -> MilvusSink:
     """The sink for ``aegis sinks run milvus``; the model loads on its first use, once per process."""
-    return MilvusVectorSink(MilvusStore(settings.milvus), settings.milvus, LazyEmbedder(settings.embedding))
+    return MilvusSink(MilvusStore(settings.milvus), settings.milvus, LazyEmbedder(settings.embedding))

@@ -10,7 +10,8 @@ import elasticsearch
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import SearchEngine, ndjson, translate_status
+from cdc_sinks.search.engine import SearchEngine, ndjson
+from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
 ADMIN_TIMEOUT = 60  # index and alias changes wait for the cluster state: slower than writes

@@ -2,8 +2,7 @@
 
 The ``elasticsearch`` client refuses to talk to OpenSearch (product check) and ``opensearch-py``
 is OpenSearch's own, so each engine wraps its own client; the sink only sees ``SearchEngine``.
-Client exceptions are translated here: unreachable / timeouts / 429 / 5xx → ``TransientError``,
-other 4xx → ``TerminalError`` (per-item bulk errors are judged by the sink).
+Client exceptions are translated by ``errors.translate_status``.
 """
 
 from __future__ import annotations
@@ -13,21 +12,7 @@ from typing import Any
 
 import orjson
 
-from aegis.errors import ErrorCode, TerminalError, TransientError
-from aegis.settings import SearchSettings
-
-TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
-
-
-def translate_status(status: int | None, what: str, detail: str) -> Exception:
-    """The Aegis error for a failed call with HTTP ``status`` (None: no answer at all)."""
-    if status is None or status in TRANSIENT_STATUS:
-        return TransientError(f"search engine {what} failed: {detail}", code=ErrorCode.ELASTICSEARCH_SYNC_FAILED,
-                              hint="the sink pauses and resumes when the engine answers; check SEARCH_URL")
-    return TerminalError(f"search engine {what} was refused ({status}): {detail}",
-                         code=ErrorCode.ELASTICSEARCH_SYNC_FAILED,
-                         hint="check SEARCH_URL, credentials and the index template (cdc_sinks/search/template.py)")
-
+from aegis.errors import TerminalError, TransientError
 
 class SearchEngine(ABC):
     """What the search sink needs from an engine."""

@@ -9,19 +9,22 @@ read alias filters markers out, so searches never see them.
 
 Every document carries ``row_digest`` (``cdc_sinks.checksums``), so the reconciler's range
 checksums are one aggregation on the engine (``range_checksums``), not a read of every document.
+The reconciler reads through the read alias — what searches see — and takes the engine's own
+``_version`` as the guard a repair must pass (an ``_update`` through the API raises it).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from aegis.errors import DataError, ErrorCode, TransientError
 from aegis.settings import SearchSettings, Settings
-from cdc_sinks.base import Removal, SinkRecord, StoredVersion
-from cdc_sinks.checksums import RangeChecksum
+from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum, row_digest
 from cdc_sinks.search.elasticsearch_engine import ElasticsearchEngine
-from cdc_sinks.search.engine import TRANSIENT_STATUS, SearchEngine
+from cdc_sinks.search.engine import SearchEngine
+from cdc_sinks.search.errors import TRANSIENT_STATUS
 from cdc_sinks.search.opensearch_engine import OpenSearchEngine
 from cdc_sinks.search.template import (
     CHECKSUM_FIELDS,
@@ -36,6 +39,9 @@ log = logging.getLogger(__name__)
 
 CHECKSUM_PAGE = 5000
 """Ranges per composite-aggregation page (the engine's default bucket limit is 65,535)."""
+
+BOOKKEEPING = ("lsn", "content_hash", "row_digest", "removed")
+"""Fields the sink adds to each document for itself; the rest of ``_source`` is what searches read."""
 
 
 class SearchSink:
@@ -106,15 +112,21 @@ class SearchSink:
     def ping(self) -> bool:
         return self.engine.ping()
 
+    def describe(self) -> str:
+        version = self.engine.info().get("version", {})
+        return (f"{self.engine.kind} {version.get('number', '?')} at {self.settings.url} "
+                f"(alias {self.alias}, index {', '.join(self.engine.alias_targets(self.alias)) or 'none yet'})")
+
     # ------------------------------------------------------------------ writes
     def _operation(self, policy_id: int, lsn: int) -> dict[str, Any]:
         return {"index": {"_index": self.write_alias, "_id": str(policy_id), "version": lsn,
                           "version_type": "external_gte"}}
 
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
+        """Index each document at version = LSN (a repair carries the version it read: ``StoredVersion.write_version``)."""
         operations: list[dict[str, Any]] = []
         for r in records:
-            doc = r.document.model_dump(mode="json")
+            doc = self.project(r)
             doc.update(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
             operations += [self._operation(r.policy_id, r.lsn), doc]
         self._bulk(operations, len(records))
@@ -148,16 +160,60 @@ class SearchSink:
                             hint="the mapping (cdc_sinks/search/template.py) cannot take this document")
 
     # ------------------------------------------------------------------- reads
+    def project(self, record: SinkRecord) -> dict[str, Any]:
+        return record.document.model_dump(mode="json")
+
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
-        if after_id <= 0 and not self._refresh_for_reading():
+        ready = self._refresh_for_reading() if after_id <= 0 else bool(self.engine.alias_targets(self.alias))
+        if not ready:  # no index behind the alias: the target holds nothing
             return []
         body = {"size": limit, "sort": [{"id": "asc"}], "_source": ["id", "lsn", "content_hash", "row_digest"],
-                "query": self._active_ids({"gt": after_id})}
-        hits = self.engine.search(self.write_alias, body)["hits"]["hits"]
+                "version": True, "query": self._active_ids({"gt": after_id})}
+        hits = self.engine.search(self.alias, body)["hits"]["hits"]
         return [StoredVersion(policy_id=int(h["_source"]["id"]), lsn=int(h["_source"]["lsn"]),
                               content_hash=h["_source"]["content_hash"], extra={"index": h["_index"]},
-                              row_digest=h["_source"].get("row_digest"))
+                              row_digest=h["_source"].get("row_digest"), guard=h.get("_version"))
                 for h in hits]
+
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        """The ``_source`` of each id as searches get it (through the read alias), with ``_version``."""
+        if not ids or not self._refresh_for_reading():
+            return {}
+        body = {"size": 2 * len(ids), "version": True,
+                "query": {"bool": {"filter": [{"ids": {"values": [str(i) for i in ids]}}],
+                                   "must_not": [{"term": {"removed": True}}]}}}
+        by_id: dict[int, list[dict[str, Any]]] = {}
+        for hit in self.engine.search(self.alias, body)["hits"]["hits"]:
+            if hit["_id"].isdigit():
+                by_id.setdefault(int(hit["_id"]), []).append(hit)
+        current = self.engine.alias_targets(self.write_alias)
+        return {policy_id: self._stored_record(policy_id, hits, current) for policy_id, hits in by_id.items()}
+
+    @staticmethod
+    def _stored_record(policy_id: int, hits: list[dict[str, Any]], current: list[str]) -> StoredRecord:
+        hit = next((h for h in hits if h["_index"] in current), hits[0])
+        source: Mapping[str, Any] = hit["_source"]
+        defects = [Defect(DefectKind.METADATA, f"also in index {h['_index']} behind the read alias")
+                   for h in hits if h is not hit]
+        if hit["_index"] not in current:
+            defects.append(Defect(DefectKind.METADATA, f"in index {hit['_index']}, not the write index {current}"))
+        lsn, content_hash, digest = source.get("lsn"), source.get("content_hash"), source.get("row_digest")
+        version = None
+        if isinstance(lsn, int) and isinstance(content_hash, str):
+            version = StoredVersion(policy_id, lsn, content_hash, extra={"index": hit["_index"]},
+                                    row_digest=digest if isinstance(digest, int) else None, guard=hit.get("_version"))
+            if hit.get("_version") != lsn:
+                defects.append(Defect(DefectKind.METADATA, f"engine _version {hit.get('_version')} differs from the "
+                                                           f"stored lsn {lsn} (a write outside the sink)"))
+            if digest != row_digest(policy_id, content_hash):
+                defects.append(Defect(DefectKind.METADATA, f"row_digest {digest} is not the digest of its content hash"))
+        else:
+            defects.append(Defect(DefectKind.METADATA, "lsn or content_hash missing from the document"))
+        content = {k: v for k, v in source.items() if k not in BOOKKEEPING}
+        return StoredRecord(policy_id, version, content, tuple(defects))
+
+    def stray_ids(self) -> set[int]:
+        return set()
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """A composite aggregation over ``id`` ranges with the sum of ``row_digest`` each, in pages."""
@@ -170,7 +226,7 @@ class SearchSink:
                                                     "aggs": {"digest": {"sum": {"field": "row_digest"}}}}}}
         checksums: dict[int, RangeChecksum] = {}
         while True:
-            answer = self.engine.search(self.write_alias, body)["aggregations"]["ranges"]
+            answer = self.engine.search(self.alias, body)["aggregations"]["ranges"]
             for bucket in answer["buckets"]:
                 checksums[int(bucket["key"]["r"]) // range_size] = RangeChecksum(
                     count=int(bucket["doc_count"]), digest=int(round(bucket["digest"]["value"])))
@@ -179,10 +235,10 @@ class SearchSink:
             ranges["after"] = answer["after_key"]
 
     def _refresh_for_reading(self) -> bool:
-        """Make every write searchable before a reconciler read; False if the sink has no index yet (it holds nothing)."""
-        if not self.engine.alias_targets(self.write_alias):
+        """Make every write searchable before a reconciler read; False if there is no read alias (nothing to read)."""
+        if not self.engine.alias_targets(self.alias):
             return False
-        self.engine.refresh(self.write_alias)
+        self.engine.refresh(self.alias)
         return True
 
     @staticmethod

@@ -10,7 +10,9 @@ import click
 from aegis.errors import AegisError, ConfigError
 from aegis.settings import Settings
 
-EXIT_HELP = "Exit status: 0 consistent (or repaired), 1 a --dry-run found drift, 2 an error or a target not checked."
+EXIT_HELP = ("Exit status: 0 every target consistent, lagging (changes in flight, left to the stream) or repaired "
+             "and verified by a fresh read; 1 a --dry-run found drift; 2 an error, a target not checked, or a "
+             "repair a fresh read did not confirm (DP_3010).")
 
 
 def _progress(line: str) -> None:
@@ -19,6 +21,7 @@ def _progress(line: str) -> None:
 
 def render_summary(report) -> list[str]:
     """The readable end-of-pass summary (the JSON form is `--json`)."""
+    from reconciler.drift import DriftKind
     from reconciler.report import TargetStatus
 
     lines = [f"reconcile {report.run_id}{' (dry run: nothing written)' if report.dry_run else ''}"]
@@ -28,26 +31,48 @@ def render_summary(report) -> list[str]:
         lines.append(f"quality: {q.scored} scored, {verb} {q.activated} active / {q.rejected} rejected / "
                      f"{q.archived} archived; {q.expired} expired archived; {len(report.duplicates)} duplicate(s)"
                      + (f"; {q.skipped} skipped (changed meanwhile)" if q.skipped else ""))
-    lines.append(f"{'target':<10} {'status':<12} {'postgres':>10} {'target':>10} {'missing':>8} {'orphaned':>9} "
-                 f"{'stale':>6} {'repaired':>9} {'time':>7}")
-    colours = {TargetStatus.CONSISTENT: "green", TargetStatus.REPAIRED: "green", TargetStatus.DRIFTED: "yellow"}
+    kinds = [kind for kind in DriftKind]
+    lines.append(f"{'target':<8} {'status':<11} {'postgres':>9} {'checked':>9} {'deep':>8} "
+                 + " ".join(f"{kind.value:>{max(5, len(kind.value))}}" for kind in kinds)
+                 + f" {'in flight':>9} {'repaired':>8} {'time':>6}")
+    colours = {TargetStatus.CONSISTENT: "green", TargetStatus.REPAIRED: "green", TargetStatus.LAGGING: "cyan",
+               TargetStatus.DRIFTED: "yellow"}
     for t in report.targets:
-        status = click.style(f"{t.status.value:<12}", fg=colours.get(t.status, "red"))
-        lines.append(f"{t.target:<10} {status} {t.source_count:>10,} {t.target_count:>10,} {t.missing:>8} "
-                     f"{t.orphaned:>9} {t.stale:>6} {t.repaired:>9} {t.elapsed_ms / 1000:>6.1f}s")
+        status = click.style(f"{t.status.value:<11}", fg=colours.get(t.status, "red"))
+        lines.append(f"{t.target:<8} {status} {t.source_count:>9,} {t.target_count:>9,} {t.deep_checked:>8,} "
+                     + " ".join(f"{getattr(t, kind.value):>{max(5, len(kind.value))}}" for kind in kinds)
+                     + f" {t.in_flight:>9} {t.repaired:>8} {t.elapsed_ms / 1000:>5.1f}s")
         if t.error:
             lines.append(f"    {t.error.splitlines()[0]}")
-    if report.inconsistencies:
+        if t.repair_failed:
+            lines.append(f"    [DP_3010] {t.repair_failed} repair(s) not confirmed by a fresh read: ids "
+                         f"{', '.join(map(str, t.failed_ids[:20]))}{' …' if len(t.failed_ids) > 20 else ''}"
+                         f"\n      -> see the drift lines below; the record may be held by something outside the sink "
+                         f"(a foreign index behind the alias, a guard version set by hand)")
+        if t.stream_note:
+            lines.append(f"    change stream: {t.stream_note}")
+    drift = [i for i in report.inconsistencies if not i.in_flight]
+    flight = [i for i in report.inconsistencies if i.in_flight]
+    if drift:
         lines.append("drift:")
-        for item in report.inconsistencies[:50]:
+        for item in drift[:50]:
             lines.append(f"  {item.target:<8} {item.kind.value:<8} #{item.policy_id}: {item.detail}")
-        if len(report.inconsistencies) > 50:
-            lines.append(f"  … {len(report.inconsistencies) - 50} more (--json lists up to "
+        if len(drift) > 50:
+            lines.append(f"  … {len(drift) - 50} more (--json lists up to "
                          f"{report.listed_per_target} per kind and target)")
+    if flight:
+        lines.append("in flight (lag, left to the change stream; not repaired):")
+        for item in flight[:20]:
+            lines.append(f"  {item.target:<8} #{item.policy_id}: {item.detail}")
+        if len(flight) > 20:
+            lines.append(f"  … {len(flight) - 20} more")
     for dup in report.duplicates[:20]:
         lines.append(f"duplicate #{dup.duplicate_id} → #{dup.canonical_id}: {dup.reason}")
     code = report.exit_code()
-    verdict = {0: "consistent" + (" after repair" if report.drift_found and not report.dry_run else ""),
+    lagging = sum(t.in_flight for t in report.targets)
+    verdict = {0: ("consistent" + (" after repair, every repair verified by a fresh read"
+                                   if report.drift_found and not report.dry_run else "")
+                   + (f"; {lagging} change(s) still in flight" if lagging else "")),
                1: "drift found", 2: "not every target could be checked or repaired"}[code]
     lines.append(f"result: {verdict} (exit {code})")
     return lines
@@ -60,24 +85,30 @@ def render_summary(report) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Only detect and report: repair, promote, store nothing.")
 @click.option("--target", "targets", multiple=True, metavar="NAME",
               help="Reconcile only this target (repeatable; default RECONCILE_TARGETS, else every sink).")
-@click.option("--full-scan", is_flag=True,
-              help="Read every record of every target back, also where the target computes its own range "
-                   "checksums (slower: also checks each record's stored digest against its content hash).")
+@click.option("--deep", is_flag=True,
+              help="Read every record of every target as a reader sees it and compare it field by field with "
+                   "PostgreSQL (slower; each pass already does this for the differing ranges and a rotating "
+                   "1/RECONCILE_DEEP_SLICES of the rest).")
+@click.option("--full-scan", "deep", is_flag=True, hidden=True, help="Old name of --deep.")
 @click.option("--json", "as_json", is_flag=True, help="Print the ConsistencyReport as JSON on stdout.")
 @click.pass_obj
 def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, targets: tuple[str, ...],
-              full_scan: bool, as_json: bool) -> None:
+              deep: bool, as_json: bool) -> None:
     """Score and promote pending policies, archive duplicates, and find and repair drift
     between PostgreSQL's active view and every target (search, graph, vector, cache).
 
-    Progress goes to stderr; the summary (or --json report) to stdout.
+    Drift kinds: missing, orphaned, stale (another version), content (edited in the target),
+    metadata (bookkeeping edited), partial (a part of the record gone), wiped (target empty).
+    A difference whose change is still on its way is reported "in flight" (lag), not repaired.
+    Every repair is verified by reading the record again. Progress goes to stderr; the summary
+    (or --json report) to stdout.
     """
     from reconciler.runner import PassOptions, Reconciler, run_scheduled
 
     if once == scheduled:
         raise ConfigError("choose exactly one of --once and --schedule",
                           hint="`aegis reconcile --once` runs one pass; `--schedule` runs one every RECONCILE_INTERVAL")
-    options = PassOptions(dry_run=dry_run, targets=list(targets), full_scan=full_scan)
+    options = PassOptions(dry_run=dry_run, targets=list(targets), deep=deep)
     reconciler = Reconciler(settings, progress=_progress)
 
     def show(report) -> None:

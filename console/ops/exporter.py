@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 from aegis.db import connect
 from aegis.errors import AegisError
 from aegis.settings import Settings
+from reconciler.drift import DriftKind
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,10 @@ class PipelineExporter:
         if row:
             self.last_pass.set(float(row[0]))
             for target, result in (row[1].get("targets") or {}).items():
-                found = result.get("missing", 0) + result.get("orphaned", 0) + result.get("stale", 0)
+                found = sum(int(result.get(kind.value, 0) or 0) for kind in DriftKind)
                 self.drift.labels(target, "found").set(found)
-                self.drift.labels(target, "unrepaired").set(found if result.get("status") == "unrepaired" else 0)
+                self.drift.labels(target, "unrepaired").set(int(result.get("repair_failed", 0) or 0)
+                                                            if result.get("status") == "unrepaired" else 0)
 
     def serve(self, port: int, host: str = "127.0.0.1", every: float = 15.0) -> threading.Event:
         """Serve /metrics on ``port`` and refresh every ``every`` seconds until the returned event is set."""

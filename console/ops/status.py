@@ -41,11 +41,27 @@ class ReconcileSummary(BaseModel):
     summary: dict
 
     def brief(self) -> str:
-        """``consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 0)``."""
+        """``consistent (promoted 200, …; repaired 0); verified: search 200 by checksum, 9 field by field; …``.
+
+        "Verified" counts only what the pass read and found equal to PostgreSQL: a target that was
+        lagging, drifted or not reachable is named with its state instead.
+        """
         counts = ", ".join(f"{key} {self.summary[key]}" for key in ("promoted", "rejected", "archived", "duplicates")
                            if key in self.summary)
-        repaired = sum((target or {}).get("repaired", 0) for target in self.summary.get("targets", {}).values())
-        return f"{'consistent' if self.is_consistent else 'drift found'} ({counts}; repaired {repaired})"
+        targets = self.summary.get("targets", {})
+        repaired = sum((target or {}).get("repaired", 0) for target in targets.values())
+        parts = []
+        for name, target in sorted(targets.items()):
+            state = (target or {}).get("status", "?")
+            if state in ("consistent", "repaired"):
+                parts.append(f"{name} {target.get('target_count', 0):,} by checksum, "
+                             f"{target.get('deep_checked', 0):,} field by field")
+            elif state == "lagging":
+                parts.append(f"{name} lagging ({target.get('in_flight', 0)} in flight, not verified)")
+            else:
+                parts.append(f"{name} {state} (not verified)")
+        verdict = ("dry run" if self.dry_run else "consistent") if self.is_consistent else "drift found"
+        return (f"{verdict} ({counts}; repaired {repaired})" + (f"; verified: {'; '.join(parts)}" if parts else ""))
 
 
 class PipelineStatus(BaseModel):

@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from aegis.db import connect
 from devstack.manager import StackManager
-from cdc_sinks.redis_cache import build_redis_sink
+from cdc_sinks.redis.sink import build_redis_sink
 from connectors.isolated import change_topic, isolated_env, isolated_settings, isolated_stream
 
 from avro_helpers import wait_mirrored

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from aegis.db import connect
 from aegis.db.migrate import applied_versions, migrate
 from aegis.changestream.decoding import AvroChangeDecoder, build_decoder
-from cdc_sinks.redis_cache import build_redis_sink
+from cdc_sinks.redis.sink import build_redis_sink
 from cdc_sinks.runtime import SinkRuntime
 from connectors.isolated import change_topic, isolated_settings, isolated_stream
 

@@ -24,7 +24,7 @@ from cdc_sinks.milvus.collection import collection_name
 from cdc_sinks.milvus.embedder import get_embedder
 from cdc_sinks.milvus.reembed import Reembedder
 from cdc_sinks.milvus.search import SearchFilter, VectorSearch
-from cdc_sinks.milvus.sink import MilvusVectorSink, build_milvus_sink
+from cdc_sinks.milvus.sink import MilvusSink, build_milvus_sink
 from cdc_sinks.milvus.store import MilvusStore
 from reconciler.drift import read_target
 
@@ -103,12 +103,12 @@ def sink(settings_for_test: Settings):
 
 
 @pytest.fixture
-def loaded(sink: MilvusVectorSink) -> MilvusVectorSink:
+def loaded(sink: MilvusSink) -> MilvusSink:
     sink.upsert_batch([record(pid, 1000 + pid) for pid in POLICIES])
     return sink
 
 
-def search(sink: MilvusVectorSink, text: str, **where) -> list[int]:
+def search(sink: MilvusSink, text: str, **where) -> list[int]:
     searcher = VectorSearch(sink.store, sink.settings, sink.embedder)
     return [hit.policy_id for hit in searcher.search(text, where=SearchFilter(**where) if where else None, limit=6)]
 
@@ -210,7 +210,7 @@ def test_reembed_builds_the_new_version_and_swaps_the_alias(loaded, settings_for
 
 
 def test_ensure_ready_refuses_a_collection_of_another_model_version(loaded, settings_for_test):
-    other = MilvusVectorSink(MilvusStore(settings_for_test.milvus), settings_for_test.milvus,
+    other = MilvusSink(MilvusStore(settings_for_test.milvus), settings_for_test.milvus,
                              get_embedder(settings_for_test.embedding.model_copy(update={"model_version": "other"})))
     try:
         with pytest.raises(TerminalError) as raised:

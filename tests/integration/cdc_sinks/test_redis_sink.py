@@ -12,7 +12,7 @@ from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
 from cdc_sinks.checksums import checksums_of
-from cdc_sinks.redis_cache import RedisCacheSink, redis_client
+from cdc_sinks.redis.sink import RedisSink, redis_client
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def _message(policy_id, lsn, **kwargs):
 
 @pytest.fixture
 def cache(stack: Settings):
-    sink = RedisCacheSink(redis_client(stack), key_prefix=f"it-{secrets.token_hex(4)}:policy:", ttl_seconds=600)
+    sink = RedisSink(redis_client(stack), key_prefix=f"it-{secrets.token_hex(4)}:policy:", ttl_seconds=600)
     sink.ensure_ready()
     yield sink
     keys = list(sink.client.scan_iter(match=f"{sink.prefix}*"))
@@ -77,22 +77,34 @@ def test_range_checksums_follow_updates_removals_and_expiry(cache):
     assert cache.client.zcard(cache.ids_key) == 6  # one member per cached id, the replaced one gone
     assert cache.range_checksums(3, 3, 6) == {1: checksums[1]}
 
-    short = RedisCacheSink(cache.client, key_prefix=cache.prefix, ttl_seconds=1)
+    short = RedisSink(cache.client, key_prefix=cache.prefix, ttl_seconds=1)
     _upsert(short, _message(7, 30))
     time.sleep(2.2)
     assert cache.get_document(7) is None and 7 not in {v.policy_id for v in cache.read_back(0, 100)}
     assert cache.range_checksums(3, 0, None) == _expected_checksums(cache, 3)  # expired: counted by neither
 
 
-def test_range_checksums_read_members_written_before_digests_through_the_record(cache):
+def test_a_member_without_its_digest_makes_its_range_differ_until_rewritten(cache):
     _upsert(cache, _message(1, 10), _message(2, 10))
     legacy = cache.client.hget(cache.version_key(2), "member")
     cache.client.zrem(cache.ids_key, legacy)
     cache.client.zadd(cache.ids_key, {"2": 2})  # the layout before members carried the digest
-    assert cache.range_checksums(10, 0, None) == _expected_checksums(cache, 10)
+    assert cache.range_checksums(10, 0, None) != _expected_checksums(cache, 10)  # counted with digest 0
     assert [v.policy_id for v in cache.read_back(0, 10)] == [1, 2]
+    [defect] = cache.read_records([2])[2].defects
+    assert defect.kind.value == "metadata" and "member" in defect.detail
     _upsert(cache, _message(2, 11, title="rewritten"))
     assert cache.client.zcard(cache.ids_key) == 2
+    assert cache.range_checksums(10, 0, None) == _expected_checksums(cache, 10)
+
+
+def test_a_deleted_document_no_longer_counts_in_the_cheap_checksums(cache):
+    _upsert(cache, _message(1, 10), _message(2, 10))
+    both = _expected_checksums(cache, 10)
+    cache.client.delete(cache.doc_key(2))  # by hand, behind the sink
+    assert cache.range_checksums(10, 0, None) != both
+    assert cache.range_checksums(10, 0, None)[0].count == 1
+    assert cache.read_records([2])[2].defects[0].detail == "version hash without its cached document"
 
 
 def test_scripts_flushed_by_a_restart_are_loaded_again(cache):

@@ -15,6 +15,7 @@ from reconciler_it import Aegis, WalTap
 from aegis.db import connect
 from aegis.db.migrate import migrate
 from aegis.settings import Settings, load_settings
+from cdc_sinks.registry import build_sink, namespace_env, sink_names
 from devstack.postgres import Postgres
 
 
@@ -37,10 +38,7 @@ def reconcile_database(stack: Settings, namespace: str):
 @pytest.fixture(scope="module")
 def reconcile_env(stack: Settings, namespace: str, reconcile_database: str) -> dict[str, str]:
     """What gives this module its own database and corner of each target, and small ranges (several per test)."""
-    return {"POSTGRES_DB": reconcile_database,
-            "SEARCH_INDEX_ALIAS": f"{namespace}-policies", "SEARCH_REFRESH_INTERVAL": "100ms",
-            "SINKS_REDIS_KEY_PREFIX": f"{namespace}:policy:", "NEO4J_NAMESPACE": namespace,
-            "MILVUS_COLLECTION_ALIAS": f"{namespace}_policies",
+    return {"POSTGRES_DB": reconcile_database, **namespace_env(namespace), "SEARCH_REFRESH_INTERVAL": "100ms",
             "RECONCILE_RANGE_SIZE": "25", "RECONCILE_PAGE_SIZE": "40", "RECONCILE_VERIFY_DELAY_SECONDS": "0.3"}
 
 
@@ -77,8 +75,6 @@ def wal_tap(rsettings: Settings, namespace: str):
 def drop_target_corners(rsettings: Settings):
     """After the module: delete what it wrote in each target's corner (best effort, never failing a test)."""
     yield
-    from cdc_sinks.registry import build_sink, sink_names
-
     for name in sink_names():
         try:
             sink = build_sink(name, rsettings)

@@ -32,6 +32,26 @@ class Aegis:
         return result.exit_code, json.loads(result.stdout)
 
 
+def converge(aegis: Aegis, *targets: str, deep: bool = False) -> None:
+    """Bring the targets in step (leftovers of other tests included), then require a clean dry run."""
+    import pytest
+
+    only = [arg for name in targets for arg in ("--target", name)] + (["--deep"] if deep else [])
+    for _ in range(3):
+        code, report = aegis.report(*only)
+        assert code == 0, [(t["target"], t["status"], t["error"]) for t in report["targets"]]
+        code, report = aegis.report("--dry-run", *only)
+        if code == 0:
+            return
+    pytest.fail(f"targets do not converge: {report['inconsistencies'][:5]}")
+
+
+def listed(report: dict, *, in_flight: bool = False) -> set[tuple[str, str, int]]:
+    """(target, kind, id) of every record the report names (drift, or with ``in_flight`` the lag)."""
+    return {(i["target"], i["kind"], i["policy_id"]) for i in report["inconsistencies"]
+            if i.get("in_flight", False) is in_flight}
+
+
 def content_hash(values: dict) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 

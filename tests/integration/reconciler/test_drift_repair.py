@@ -10,14 +10,14 @@ import secrets
 
 import neo4j
 import pytest
-from reconciler_it import good_policy, insert_policy
+from reconciler_it import converge, good_policy, insert_policy, listed
 
 from aegis.models.policy import PolicyStatus
 from devstack.manager import StackManager
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
-from cdc_sinks.neo4j_graph.cypher import GraphStatements
-from cdc_sinks.neo4j_graph.model import POLICY
+from cdc_sinks.neo4j.cypher import GraphStatements
+from cdc_sinks.neo4j.model import POLICY
 from cdc_sinks.registry import build_sink, sink_names
 from reconciler.drift import ActiveView
 
@@ -38,22 +38,6 @@ def policy_ids(pg) -> list[int]:
 def rejected_id(pg) -> int:
     return insert_policy(pg, good_policy("gov24", f"d-rejected-{secrets.token_hex(3)}", status="rejected",
                                          quality_score=0.3))
-
-
-def converge(aegis, *targets: str) -> None:
-    """Bring the targets in step (leftovers of other suites included), then require a clean dry run."""
-    only = [arg for name in targets for arg in ("--target", name)]
-    for _ in range(3):
-        code, report = aegis.report(*only)
-        assert code == 0, [(t["target"], t["status"], t["error"]) for t in report["targets"]]
-        code, report = aegis.report("--dry-run", *only)
-        if code == 0:
-            return
-    pytest.fail(f"targets do not converge: {report['inconsistencies'][:5]}")
-
-
-def listed(report: dict) -> set[tuple[str, str, int]]:
-    return {(i["target"], i["kind"], i["policy_id"]) for i in report["inconsistencies"]}
 
 
 def inject_search(settings, missing: list[int], foreign_id: int) -> None:
@@ -92,7 +76,7 @@ def neo4j_title(settings, policy_id: int) -> str:
 
 def inject_redis_orphan(settings, pg, rejected_id: int) -> None:
     """The cache still holds a policy PostgreSQL rejected (its removal never reached Redis)."""
-    [row] = ActiveView(pg).rows([rejected_id])
+    row = ActiveView(pg).rows([rejected_id])[rejected_id]
     sink = build_sink("redis", settings)
     try:
         sink.upsert_batch([SinkRecord(row.id, 1, row.content_hash.strip(),

@@ -35,11 +35,15 @@ def test_a_busy_metrics_port_stops_the_job_before_it_starts_anything():
     assert "SINKS_METRICS_PORT" in error.value.hint
 
 
-def test_the_last_reconcile_in_one_line():
-    summary = {"targets": {"redis": {"repaired": 2}, "search": {"repaired": 1}, "neo4j": None},
+def test_the_last_reconcile_in_one_line_says_what_was_verified():
+    summary = {"targets": {"redis": {"status": "repaired", "repaired": 2, "target_count": 200, "deep_checked": 9},
+                           "search": {"status": "lagging", "repaired": 1, "in_flight": 3},
+                           "neo4j": {"status": "unreachable"}},
                "promoted": 200, "rejected": 24, "archived": 521, "duplicates": 0}
     report = ReconcileSummary(checked_at=datetime.now(timezone.utc), dry_run=False, is_consistent=True, summary=summary)
-    assert report.brief() == "consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 3)"
+    assert report.brief() == ("consistent (promoted 200, rejected 24, archived 521, duplicates 0; repaired 3); "
+                              "verified: neo4j unreachable (not verified); redis 200 by checksum, 9 field by field; "
+                              "search lagging (3 in flight, not verified)")
 
 
 @pytest.mark.parametrize(("health", "expected"), [

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from aegis.errors import DataError, ErrorCode, TransientError
-from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+from cdc_sinks.base import Removal, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.checksums import RangeChecksum, checksums_of
 
 
 class MemorySink:
@@ -35,7 +36,13 @@ class MemorySink:
     def ping(self) -> bool:
         return True
 
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+    def describe(self) -> str:
+        return "memory"
+
+    def project(self, record: SinkRecord) -> dict[str, Any]:
+        return {"id": record.policy_id}
+
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         self._guard([r.policy_id for r in records])
         for r in records:
             if not self._older(r.policy_id, r.lsn):
@@ -50,6 +57,20 @@ class MemorySink:
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         active = sorted((i, v) for i, v in self.records.items() if not v[2] and i > after_id)
         return [StoredVersion(i, v[0], v[1]) for i, v in active[:limit]]
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        return checksums_of(((v.policy_id, v.content_hash) for v in self.read_back(lo - 1, len(self.records))
+                             if hi is None or v.policy_id < hi), range_size)
+
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        return {v.policy_id: StoredRecord(v.policy_id, v, {"id": v.policy_id})
+                for v in self.read_back(0, len(self.records)) if v.policy_id in set(ids)}
+
+    def stray_ids(self) -> set[int]:
+        return set()
+
+    def drop_namespace(self) -> None:
+        self.records.clear()
 
     def count(self) -> int:
         return sum(1 for v in self.records.values() if not v[2])

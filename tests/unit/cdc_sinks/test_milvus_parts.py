@@ -15,7 +15,7 @@ from cdc_sinks.base import FINAL_LSN, PolicyDocument, SinkRecord
 from cdc_sinks.milvus.collection import (LIMITS, StoredRow, blank_marker, collection_name, end_date_number, fit,
                                          kept_marker, record_entity)
 from cdc_sinks.milvus.search import SearchFilter
-from cdc_sinks.milvus.store import translate
+from cdc_sinks.milvus.errors import translate
 from cdc_sinks.milvus.text import SOURCE_TEXT_CHARS, clean_text, embedding_text
 
 

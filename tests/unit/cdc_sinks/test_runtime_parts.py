@@ -67,17 +67,29 @@ class _CountingConsumer:
         return []
 
 
-@pytest.mark.parametrize("own, expected", [(None, 500), (2000, 2000)])
-def test_a_sink_may_carry_its_own_batch_size(own, expected):
+@pytest.mark.parametrize("name, expected", [("memory", 500), ("search", 500), ("milvus", 2000)])
+def test_the_micro_batch_comes_from_the_sink_spec(name, expected):
     from cdc_sinks.runtime import SinkRuntime
     from sink_memory import MemorySink
 
     sink = MemorySink()
-    if own is not None:
-        sink.batch_size = own
+    sink.name = name  # the registry's spec decides; an unlisted sink gets SINKS_BATCH_SIZE
     runtime = SinkRuntime(sink, load_settings(None))
     consumer = _CountingConsumer()
     assert runtime._consume(consumer) == [] and consumer.asked == [expected]
+
+
+def test_every_registered_sink_has_the_same_folder_shape():
+    from pathlib import Path
+
+    from cdc_sinks.registry import SPECS
+
+    root = Path(__file__).resolve().parents[3] / "cdc_sinks"
+    for name, spec in SPECS.items():
+        folder = root / name
+        assert {p.name for p in folder.glob("*.py")} >= {"__init__.py", "sink.py", "errors.py", "spec.py"}, name
+        assert spec.builder.startswith(f"cdc_sinks.{name}.sink:"), spec.builder
+        assert spec.namespace_env("t1") and list(spec.namespace_env("t1").values())[0].startswith("t1")
 
 
 class _AssignmentConsumer:

@@ -2,60 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
 
 from aegis.errors import TransientError
 from aegis.models.policy import PolicyRow
-from cdc_sinks.base import Removal, SinkRecord, StoredVersion
+from cdc_sinks.base import Defect, Removal, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import RangeChecksum, checksums_of
 
 
+@dataclass
+class Held:
+    """One record as the fake target holds it: bookkeeping, guard, content and defects."""
+
+    lsn: int
+    content_hash: str
+    row_digest: int | None
+    content: dict[str, Any] | None
+    guard: int | None = None
+    defects: tuple[Defect, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 class FakeSink:
-    """Keeps the Sink contract: LSN guard (equal LSN rewrites), removal markers, paged read-back."""
+    """Keeps the Sink contract in memory: LSN guard (equal LSN rewrites), removal markers, checksums
+    from the stored digests, deep reads of content. Tests edit ``records`` to play drift."""
 
     name = "fake"
 
     def __init__(self) -> None:
-        self.records: dict[int, StoredVersion] = {}
+        self.records: dict[int, Held] = {}
         self.markers: dict[int, int] = {}
+        self.strays: set[int] = set()
         self.down = False
         self.fail_after_reads: int | None = None
-        self.flaky_reads = 0  # this many read-backs fail (transiently) before they succeed
+        self.flaky_reads = 0  # this many reads fail (transiently) before they succeed
+        self.drop_writes = False  # acknowledge writes and keep nothing (a target that lies)
         self.reads = 0
         self.writes = 0
+        self.rewrites = 0
 
     def _check(self) -> None:
         if self.down:
             raise TransientError("fake target is down")
 
-    def ensure_ready(self) -> None:
-        self._check()
-
-    def ping(self) -> bool:
-        return not self.down
-
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
-        self._check()
-        for r in records:
-            stored = self.records.get(r.policy_id)
-            floor = max(stored.lsn if stored else -1, self.markers.get(r.policy_id, -1))
-            if r.lsn < floor or (r.policy_id in self.markers and r.lsn <= self.markers[r.policy_id]):
-                continue
-            self.markers.pop(r.policy_id, None)
-            self.records[r.policy_id] = StoredVersion(r.policy_id, r.lsn, r.content_hash)
-            self.writes += 1
-
-    def remove_batch(self, removals: Sequence[Removal]) -> None:
-        self._check()
-        for r in removals:
-            stored = self.records.get(r.policy_id)
-            if stored is not None and r.lsn < stored.lsn:
-                continue
-            self.records.pop(r.policy_id, None)
-            self.markers[r.policy_id] = max(r.lsn, self.markers.get(r.policy_id, r.lsn))
-            self.writes += 1
-
-    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+    def _read(self) -> None:
         self._check()
         self.reads += 1
         if self.flaky_reads > 0:
@@ -63,38 +54,84 @@ class FakeSink:
             raise TransientError("fake target timed out")
         if self.fail_after_reads is not None and self.reads > self.fail_after_reads:
             raise TransientError("fake target went away mid-scan")
-        ids = sorted(i for i in self.records if i > after_id)[:limit]
-        return [self.records[i] for i in ids]
+
+    def ensure_ready(self) -> None:
+        self._check()
+
+    def ping(self) -> bool:
+        return not self.down
+
+    def describe(self) -> str:
+        return "fake target"
+
+    def project(self, record: SinkRecord) -> dict[str, Any]:
+        return {"id": record.policy_id, "title": record.document.title, "content": record.document.content}
+
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
+        self._check()
+        self.rewrites += rewrite
+        if self.drop_writes:
+            return
+        for r in records:
+            held = self.records.get(r.policy_id)
+            guard = max(held.guard or held.lsn, held.lsn) if held else -1
+            if r.lsn < guard or (r.policy_id in self.markers and r.lsn <= self.markers[r.policy_id]):
+                continue
+            self.markers.pop(r.policy_id, None)
+            self.records[r.policy_id] = Held(r.lsn, r.content_hash, r.row_digest, self.project(r))
+            self.writes += 1
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        self._check()
+        if self.drop_writes:
+            return
+        for r in removals:
+            held = self.records.get(r.policy_id)
+            if held is not None and r.lsn < held.lsn:
+                continue
+            self.records.pop(r.policy_id, None)
+            self.strays.discard(r.policy_id)
+            self.markers[r.policy_id] = max(r.lsn, self.markers.get(r.policy_id, r.lsn))
+            self.writes += 1
+
+    def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
+        self._read()
+        ids = sorted(i for i in self.records if i > after_id and i not in self.strays)[:limit]
+        return [self._version(i) for i in ids]
+
+    def _version(self, policy_id: int) -> StoredVersion:
+        held = self.records[policy_id]
+        return StoredVersion(policy_id, held.lsn, held.content_hash, row_digest=held.row_digest, guard=held.guard)
+
+    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
+        self._read()
+        out: dict[int, RangeChecksum] = {}
+        for i, held in sorted(self.records.items()):
+            if i >= lo and (hi is None or i < hi) and i not in self.strays:
+                out.setdefault(i // range_size, RangeChecksum()).add_digest(held.row_digest or 0)
+        return out
+
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        self._read()
+        return {i: StoredRecord(i, self._version(i), self.records[i].content, self.records[i].defects)
+                for i in ids if i in self.records}
+
+    def stray_ids(self) -> set[int]:
+        return set(self.strays)
+
+    def edit(self, policy_id: int, **changes: Any) -> None:
+        """Change what the target holds for one record behind the sink's back."""
+        self.records[policy_id] = replace(self.records[policy_id], **changes)
 
     def count(self) -> int:
         return len(self.records)
 
+    def drop_namespace(self) -> None:
+        self.records.clear()
+        self.markers.clear()
+
     def close(self) -> None:
         pass
-
-
-class FakeChecksumSink(FakeSink):
-    """A target that stores each record's digest and sums it per range itself (like search, Neo4j, Redis)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.checksum_calls = 0
-
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
-        super().upsert_batch(records)
-        for r in records:
-            if self.records.get(r.policy_id) == StoredVersion(r.policy_id, r.lsn, r.content_hash):
-                self.records[r.policy_id] = StoredVersion(r.policy_id, r.lsn, r.content_hash,
-                                                          row_digest=r.row_digest)
-
-    def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
-        self._check()
-        self.checksum_calls += 1
-        out: dict[int, RangeChecksum] = {}
-        for i, v in sorted(self.records.items()):
-            if i >= lo and (hi is None or i < hi):
-                out.setdefault(i // range_size, RangeChecksum()).add_digest(v.row_digest or 0)
-        return out
 
 
 class FakeView:
@@ -103,7 +140,7 @@ class FakeView:
     def __init__(self, rows: list[PolicyRow], lsn: int = 10_000) -> None:
         self.rows_by_id = {r.id: r for r in rows}
         self.lsn = lsn
-        self.hash_queries = 0
+        self.conn = None
 
     def _active(self):
         return {i: r for i, r in self.rows_by_id.items() if r.is_active}
@@ -112,15 +149,14 @@ class FakeView:
         return checksums_of(((i, r.content_hash) for i, r in self._active().items()
                              if (lo is None or i >= lo) and (hi is None or i < hi)), range_size)
 
-    def hashes(self, lo, hi):
-        self.hash_queries += 1
-        return {i: r.content_hash for i, r in self._active().items() if lo <= i < hi}
+    def active_rows(self, lo, hi):
+        return {i: r for i, r in self._active().items() if lo <= i < hi}
 
     def statuses(self, ids):
         return {i: self.rows_by_id[i].status.value for i in ids if i in self.rows_by_id}
 
     def rows(self, ids):
-        return [self.rows_by_id[i] for i in sorted(ids) if i in self.rows_by_id]
+        return {i: self.rows_by_id[i] for i in sorted(ids) if i in self.rows_by_id}
 
     def active_count(self):
         return len(self._active())

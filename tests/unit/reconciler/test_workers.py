@@ -5,7 +5,7 @@ from functools import partial
 import pytest
 
 from aegis.retry import RetryPolicy
-from aegis.settings import PostgresSettings, ReconcilerSettings
+from aegis.settings import load_settings
 from reconciler.report import TargetStatus
 from reconciler.workers import TargetJob, run_jobs
 
@@ -32,7 +32,7 @@ def broken_builder() -> DownSink:
 
 @pytest.mark.parametrize("mode", ["process", "thread"])
 def test_outcomes_come_back_from_workers_in_job_order(mode):
-    jobs = [TargetJob(name=name, build_sink=builder, postgres=PostgresSettings(), config=ReconcilerSettings(),
+    jobs = [TargetJob(name=name, build_sink=builder, settings=load_settings(None),
                       dry_run=True, retry=RetryPolicy(attempts=1), listed_per_kind=10)
             for name, builder in (("a", partial(build_down_sink, "a")), ("b", broken_builder))]
     lines: list[str] = []

@@ -2,7 +2,9 @@
 
 The check is always the same: the target holds exactly PostgreSQL's active view of the rows this
 test touched — the same ids, each with PostgreSQL's content hash and the LSN of the row's newest
-change event on the topic — and nothing else.
+change event on the topic — and nothing else; its own range checksums say so too; and a deep read
+of every record (``Sink.read_records``) equals the sink's projection of PostgreSQL's row, as the
+reconciler compares them.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from aegis.changestream.decoding import build_decoder
 from aegis.changestream.event import decode_change
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.checksums import ChecksumSource, checksums_of
+from cdc_sinks.checksums import checksums_of
 from cdc_sinks.runtime import SinkRuntime
-from reconciler.drift import read_target
+from reconciler.drift import ActiveView, classify, read_target
 
 REPO = Path(__file__).resolve().parents[4]
 T = TypeVar("T")
@@ -243,12 +245,19 @@ CHECKSUM_RANGE = 1000
 
 
 def checksums_agree(sink: Sink, expected: dict[int, tuple[int, str]]) -> bool:
-    """A target computing range checksums itself gives those of ``expected`` (True for any other target)."""
-    if not isinstance(sink, ChecksumSource):
-        return True
+    """The target's own range checksums are those of ``expected``."""
     want = checksums_of(((policy_id, content_hash) for policy_id, (_, content_hash) in expected.items()),
                         CHECKSUM_RANGE)
     return sink.range_checksums(CHECKSUM_RANGE, 0, None) == want
+
+
+def deep_differences(sink: Sink, settings: Settings, ids: list[int]) -> list[str]:
+    """Records whose deep read differs from the sink's projection of PostgreSQL's row (the reconciler's view)."""
+    with connect(settings.postgres, autocommit=True) as conn:
+        rows = {i: r for i, r in ActiveView(conn).rows(ids).items() if r.is_active}
+    stored = sink.read_records(ids)
+    found = [classify(i, rows.get(i), stored.get(i), sink=sink) for i in ids]
+    return [f"{d.policy_id} {d.kind.value} {d.detail}" for d in found if d is not None]
 
 
 @dataclass
@@ -257,6 +266,7 @@ class Verdict:
     expected: dict[int, tuple[int, str]]
     stored: dict[int, tuple[int, str]]
     checksums_agree: bool = True
+    deep: list[str] = None  # type: ignore[assignment]
 
     def diff(self) -> str:
         missing = sorted(set(self.expected) - set(self.stored))
@@ -264,7 +274,8 @@ class Verdict:
         wrong = sorted(i for i in set(self.expected) & set(self.stored) if self.expected[i] != self.stored[i])
         return (f"missing={missing[:10]} ({len(missing)}), extra={extra[:10]} ({len(extra)}), "
                 f"stale={[(i, self.stored[i], self.expected[i]) for i in wrong[:3]]} ({len(wrong)})"
-                + ("" if self.checksums_agree else ", the target's own range checksums differ"))
+                + ("" if self.checksums_agree else ", the target's own range checksums differ")
+                + (f", deep reads differ: {self.deep[:3]}" if self.deep else ""))
 
 
 class SinkUnderTest:
@@ -331,7 +342,8 @@ class SinkUnderTest:
         stored = stored_state(self.sink)
         same = stored == expected
         agree = checksums_agree(self.sink, expected) if same else True  # asked once the records match
-        return Verdict(same and agree, expected, stored, agree)
+        deep = deep_differences(self.sink, self.settings, list(writer.ids)) if same and agree else []
+        return Verdict(same and agree and not deep, expected, stored, agree, deep)
 
     def wait_converged(self, writer: PolicyWriter, timeout: float = 60.0) -> Verdict:
         deadline = time.monotonic() + timeout

@@ -1,17 +1,16 @@
 """The sink conformance suite: every sink must pass the same tests against the real path,
 PostgreSQL commit → Debezium → Kafka → sink → target.
 
-How it is parametrised: ``conformance_targets.TARGETS`` lists one ``ConformanceTarget`` per sink
-(see that module's docstring to add yours). Every test here takes the ``sut`` fixture, which is
-parametrised over those targets (``AEGIS_CONFORMANCE_SINKS=search,redis`` narrows it). The test id
-names the sink and its engine (``[search-opensearch]``); the full engine version is printed in
-the terminal summary.
+How it is parametrised: over every sink of the registry (``cdc_sinks.registry.SPECS``: a new sink
+is tested here without a line of this suite changing). Every test here takes the ``sut`` fixture,
+parametrised over those sinks (``AEGIS_CONFORMANCE_SINKS=search,redis`` narrows it). The test id
+names the sink (and the search engine); ``Sink.describe()`` of each is printed in the terminal summary.
 
 Only the servers these tests need are started: PostgreSQL, Kafka, Kafka Connect and each selected
 target's ``stack_service``.
 
 Each test gets a fresh namespace: its own consumer group (starting at the topic's end, so only
-this test's changes are seen), its own corner of the target (``env(namespace)``) and its own rows
+this test's changes are seen), its own corner of the target (the spec's ``namespace_env``) and its own rows
 in PostgreSQL; the target corner is dropped at the end.
 
 Cost knobs: ``AEGIS_CONFORMANCE_OUTAGE_SECONDS`` (default 30) is how long the target stays down
@@ -27,8 +26,11 @@ import pytest
 
 from aegis.settings import load_settings
 from cdc_sinks.registry import build_sink
+from cdc_sinks.registry import SPECS
 from conformance_harness import PolicyWriter, SinkUnderTest
-from conformance_targets import TARGETS
+
+TARGETS = SPECS
+TUNING = {"SEARCH_REFRESH_INTERVAL": "100ms"}  # writes searchable sooner: checks converge faster
 
 _ENGINES: dict[str, str] = {}
 
@@ -46,7 +48,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "target_name" in metafunc.fixturenames:
         base = load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
         names = _selected()
-        metafunc.parametrize("target_name", names, ids=[f"{n}-{TARGETS[n].engine_label(base)}" for n in names])
+        labels = {"search": base.search.engine}
+        metafunc.parametrize("target_name", names, ids=[f"{n}-{labels.get(n, n)}" for n in names])
 
 
 CORE_SERVICES = ["postgres", "kafka", "kafka-connect"]
@@ -86,13 +89,17 @@ def change_stream(stack):
 def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch):
     target = TARGETS[target_name]
     namespace = secrets.token_hex(4)
-    env = {**target.env(namespace), "SINKS_GROUP_ID_PREFIX": f"conformance-{namespace}-",
+    env = {**target.namespace_env(f"conf{namespace}"), **TUNING, "SINKS_GROUP_ID_PREFIX": f"conformance-{namespace}-",
            "SINKS_PROBE_INTERVAL_SECONDS": "1", "SINKS_RETRY_ATTEMPTS": "3", "SINKS_RETRY_MAX_DELAY_SECONDS": "1",
            "SINKS_BATCH_WAIT_MS": "50"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
-    engine = target.engine(settings)
+    probe = build_sink(target_name, settings)
+    try:
+        engine = probe.describe()
+    finally:
+        probe.close()
     _ENGINES[target_name] = engine
     print(f"[conformance] sink={target_name} engine={engine} namespace={namespace}")
     under_test = SinkUnderTest(target_name, settings, env, lambda: build_sink(target_name, settings))
@@ -105,7 +112,7 @@ def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch):
         try:
             under_test.stop()
         finally:
-            target.cleanup(under_test.sink)
+            under_test.sink.drop_namespace()
             under_test.close()
 
 

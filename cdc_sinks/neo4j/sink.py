@@ -8,24 +8,31 @@ after Neo4j restarts). The graph model and the Cypher are in ``model`` and ``cyp
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from datetime import date, datetime, timezone
 from typing import Any, Sequence
 
 import neo4j
 
 from aegis.settings import Neo4jSettings, Settings
-from cdc_sinks.base import Removal, SinkRecord, StoredVersion
-from cdc_sinks.checksums import ID_CEILING, RangeChecksum
-from cdc_sinks.neo4j_graph import cypher
-from cdc_sinks.neo4j_graph.cypher import GraphStatements
-from cdc_sinks.neo4j_graph.errors import translated
-from cdc_sinks.neo4j_graph.model import GraphPolicy
+from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
+from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
+from cdc_sinks.neo4j import cypher
+from cdc_sinks.neo4j.cypher import GraphStatements
+from cdc_sinks.neo4j.errors import translated
+from cdc_sinks.neo4j.model import GraphPolicy
+
+BOOKKEEPING = ("lsn", "content_hash", "row_digest", "links_hash")
+"""Node properties the sink keeps for itself; the others, and the relationships, are what readers see."""
+READ_CHUNK = 2000
+"""Policies per deep-read query."""
 
 log = logging.getLogger(__name__)
 
 
-class Neo4jGraphSink:
+class Neo4jSink:
     """Keeps the policy knowledge graph in Neo4j in step with the active policies."""
 
     name = "neo4j"
@@ -39,7 +46,8 @@ class Neo4jGraphSink:
             settings.bolt_uri, auth=(settings.user, settings.password.get_secret_value()),
             connection_timeout=connection_timeout_seconds,
             connection_acquisition_timeout=2 * connection_timeout_seconds,
-            max_transaction_retry_time=0)
+            max_transaction_retry_time=0,
+            notifications_min_severity="OFF")  # "unknown property" on an empty graph is expected, not news
 
     # -- protocol ---------------------------------------------------------------------------
 
@@ -61,7 +69,12 @@ class Neo4jGraphSink:
         except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError):
             return False
 
-    def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
+    def describe(self) -> str:
+        info = self._driver.get_server_info()
+        return f"{info.agent} at {info.address} (database {self._database}, namespace {self.statements.namespace!r})"
+
+    def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
+        """One transaction; ``rewrite`` (a repair) replaces every property and relationship of each node."""
         newest: dict[int, SinkRecord] = {}
         for record in records:
             if record.policy_id not in newest or newest[record.policy_id].lsn <= record.lsn:
@@ -70,7 +83,8 @@ class Neo4jGraphSink:
             return
         with translated(f"projecting {len(newest)} policies"):
             rows = [GraphPolicy.from_record(r).to_parameters() for r in newest.values()]
-        self._write(self.statements.upsert_policies, rows, f"upserting {len(rows)} policies")
+        statement = self.statements.rewrite_policies if rewrite else self.statements.upsert_policies
+        self._write(statement, rows, f"{'rewriting' if rewrite else 'upserting'} {len(rows)} policies")
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         newest: dict[int, int] = {}
@@ -88,6 +102,28 @@ class Neo4jGraphSink:
                 result = session.run(self.statements.read_back, after_id=after_id, limit=limit)
                 return [StoredVersion(policy_id=r["id"], lsn=r["lsn"], content_hash=r["content_hash"],
                                       row_digest=r["row_digest"]) for r in result]
+
+    def project(self, record: SinkRecord) -> dict[str, Any]:
+        graph = GraphPolicy.from_record(record)
+        node = {k: _plain(v) for k, v in graph.node.model_dump().items() if v is not None}
+        return {"node": node, "links": graph.to_parameters()["links"]}
+
+    def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
+        """Each ``:Policy`` node's properties and outgoing relationships (type and target key)."""
+        found: dict[int, StoredRecord] = {}
+        with translated("reading policies deep"):
+            with self._driver.session(database=self._database,
+                                      default_access_mode=neo4j.READ_ACCESS) as session:
+                for start in range(0, len(ids), READ_CHUNK):
+                    result = session.run(self.statements.read_records, ids=list(ids[start:start + READ_CHUNK]))
+                    for r in result:
+                        record = _stored_record(dict(r["props"]), sorted(r["links"]))
+                        if record is not None:
+                            found[record.policy_id] = record
+        return found
+
+    def stray_ids(self) -> set[int]:
+        return set()
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """One aggregating read over the policy id index: count and ``row_digest`` sum per range."""
@@ -133,6 +169,42 @@ class Neo4jGraphSink:
                   1000 * (time.monotonic() - started), record["orphans_deleted"] if record else 0)
 
 
-def build_neo4j_sink(settings: Settings) -> Neo4jGraphSink:
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _plain(value: Any) -> Any:
+    """Temporal values as ``read_records`` returns them: datetimes as epoch microseconds (a naive one
+    taken as UTC), dates as ISO text; anything else as is."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        delta = aware - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _stored_record(props: dict[str, Any], links: list[str]) -> StoredRecord | None:
+    policy_id = props.get("id")
+    if not isinstance(policy_id, int):
+        return None
+    defects: list[Defect] = []
+    lsn, content_hash, digest = props.get("lsn"), props.get("content_hash"), props.get("row_digest")
+    version = None
+    if isinstance(lsn, int) and isinstance(content_hash, str):
+        version = StoredVersion(policy_id, lsn, content_hash, row_digest=digest if isinstance(digest, int) else None)
+        if digest != row_digest(policy_id, content_hash):
+            defects.append(Defect(DefectKind.METADATA, f"row_digest {digest} is not the digest of its content hash"))
+    else:
+        defects.append(Defect(DefectKind.METADATA, "lsn or content_hash missing from the node"))
+    if not links:
+        defects.append(Defect(DefectKind.PARTIAL, "policy node without relationships"))
+    elif props.get("links_hash") != hashlib.sha256("\n".join(links).encode()).hexdigest():
+        defects.append(Defect(DefectKind.METADATA, "links_hash does not match the node's relationships"))
+    node = {k: v for k, v in props.items() if k not in BOOKKEEPING and v is not None}
+    return StoredRecord(policy_id, version, {"node": node, "links": links}, tuple(defects))
+
+
+def build_neo4j_sink(settings: Settings) -> Neo4jSink:
     """The graph sink configured from the settings tree (``NEO4J_*``)."""
-    return Neo4jGraphSink(settings.neo4j)
+    return Neo4jSink(settings.neo4j)

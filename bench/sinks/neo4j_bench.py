@@ -1,9 +1,9 @@
 """Neo4j graph sink benchmarks (issue 6), on the running local stack (`aegis stack up`).
 
-    .venv/bin/python bench/sinks/neo4j_graph.py write-path [--policies 20000] [--batch 500]
-    .venv/bin/python bench/sinks/neo4j_graph.py pipeline   [--rate 200] [--seconds 30] [--sustained 20000]
+    .venv/bin/python bench/sinks/neo4j_bench.py write-path [--policies 20000] [--batch 500]
+    .venv/bin/python bench/sinks/neo4j_bench.py pipeline   [--rate 200] [--seconds 30] [--sustained 20000]
 
-write-path  drives ``Neo4jGraphSink`` directly with ``SinkRecord``s: inserts, updates that move
+write-path  drives ``Neo4jSink`` directly with ``SinkRecord``s: inserts, updates that move
             every policy's edges, replays (same content hash), content-only edits (same edges)
             and deletes, in batches; reports
             changes/s, the batch latency, and the CPU time per change of the Neo4j server process
@@ -41,7 +41,7 @@ from typing import Sequence
 
 from aegis.settings import Settings, load_settings
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord, StoredVersion
-from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
+from cdc_sinks.neo4j.sink import Neo4jSink
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common.targets import start_group_at_end  # noqa: E402
@@ -109,7 +109,7 @@ def server_cpu_seconds(settings: Settings) -> float | None:
 # ------------------------------------------------------------------------------ write path
 def write_path(settings: Settings, policies: int, batch: int) -> None:
     rng = random.Random(6)
-    sink = Neo4jGraphSink(settings.neo4j)
+    sink = Neo4jSink(settings.neo4j)
     sink.ensure_ready()
     base_id = 50_000_000
     with sink._driver.session(database=settings.neo4j.database) as session:  # noqa: SLF001 - bench clean-up
@@ -171,7 +171,7 @@ class VisibilityClock:
 class TimedSink:
     """The real sink, with the commit time of every upsert recorded (a bench-only wrapper)."""
 
-    def __init__(self, inner: Neo4jGraphSink, clock: VisibilityClock):
+    def __init__(self, inner: Neo4jSink, clock: VisibilityClock):
         self.inner, self.clock, self.name = inner, clock, inner.name
 
     def upsert_batch(self, records: Sequence[SinkRecord]) -> None:
@@ -246,7 +246,7 @@ def pipeline(settings: Settings, rate: float, seconds: float, sustained: int) ->
     apply_connector(settings)
     wait_until_running(settings, timeout=120)
     clock = VisibilityClock()
-    sink = TimedSink(Neo4jGraphSink(settings.neo4j), clock)
+    sink = TimedSink(Neo4jSink(settings.neo4j), clock)
     run_id = uuid.uuid4().hex[:8]
     group = f"bench-neo4j-{run_id}"
     start_group_at_end(settings, group)  # earlier changes on the topic are not this run's to measure

@@ -6,7 +6,7 @@ import neo4j.exceptions as neo
 import pytest
 
 from aegis.errors import DataError, ErrorCode, TerminalError, TransientError
-from cdc_sinks.neo4j_graph.errors import translate, translated
+from cdc_sinks.neo4j.errors import translate, translated
 
 
 def _server_error(code: str, message: str = "failed") -> neo.Neo4jError:

@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict
 
 from cdc_sinks.base import SinkRecord
 from cdc_sinks.checksums import row_digest
-from cdc_sinks.neo4j_graph import normalise
-from cdc_sinks.neo4j_graph.normalise import DimensionName
+from cdc_sinks.neo4j import normalise
+from cdc_sinks.neo4j.normalise import DimensionName
 
 POLICY = "Policy"
 REMOVED_POLICY = "RemovedPolicy"

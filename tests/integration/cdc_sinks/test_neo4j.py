@@ -14,8 +14,8 @@ import pytest
 
 from aegis.errors import TerminalError, TransientError
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, Sink, SinkRecord
-from cdc_sinks.neo4j_graph.model import DIMENSION_LABELS
-from cdc_sinks.neo4j_graph.sink import Neo4jGraphSink
+from cdc_sinks.neo4j.model import DIMENSION_LABELS
+from cdc_sinks.neo4j.sink import Neo4jSink
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def graph_driver(stack):
 
 @pytest.fixture(scope="module")
 def ready_sink(stack):
-    sink = Neo4jGraphSink(stack.neo4j)
+    sink = Neo4jSink(stack.neo4j)
     sink.ensure_ready()
     yield sink
     sink.close()
@@ -258,12 +258,12 @@ def test_schema_is_created_idempotently(sink, graph_driver):
 
 def test_wrong_password_is_terminal_and_an_unreachable_server_is_transient(stack):
     wrong = stack.neo4j.model_copy(update={"password": type(stack.neo4j.password)("not-the-password")})
-    with closing(Neo4jGraphSink(wrong)) as bad:
+    with closing(Neo4jSink(wrong)) as bad:
         with pytest.raises(TerminalError) as refused:
             bad.upsert_batch([record(YOUTH_HOUSING, 1)])
         assert "NEO4J_PASSWORD" in refused.value.hint
     closed_port = stack.neo4j.model_copy(update={"port": _free_port()})
-    with closing(Neo4jGraphSink(closed_port, connection_timeout_seconds=1)) as down:
+    with closing(Neo4jSink(closed_port, connection_timeout_seconds=1)) as down:
         assert not down.ping()
         with pytest.raises(TransientError):
             down.upsert_batch([record(YOUTH_HOUSING, 1)])
@@ -272,7 +272,7 @@ def test_wrong_password_is_terminal_and_an_unreachable_server_is_transient(stack
 
 
 def test_namespaces_keep_two_graphs_apart_in_one_database(stack, sink, graph_driver):
-    other = Neo4jGraphSink(stack.neo4j.model_copy(update={"namespace": "itestOther"}))
+    other = Neo4jSink(stack.neo4j.model_copy(update={"namespace": "itestOther"}))
     try:
         other.ensure_ready()
         other.upsert_batch([record(BIZINFO_EXPORT, 7)])

@@ -4,8 +4,8 @@ from datetime import date
 
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
-from cdc_sinks.neo4j_graph import normalise
-from cdc_sinks.neo4j_graph.model import DIMENSIONS, TEMPORAL_PROPERTIES, GraphPolicy
+from cdc_sinks.neo4j import normalise
+from cdc_sinks.neo4j.model import DIMENSIONS, TEMPORAL_PROPERTIES, GraphPolicy
 
 
 def _document(**overrides) -> PolicyDocument:

@@ -6,6 +6,8 @@ keep the sink's guarantees inside Cypher:
 * **LSN guard** — a policy is written only if it has no ``lsn`` yet or an ``lsn`` ≤ the row's,
   and only if no ``:RemovedPolicy`` marker holds an ``lsn`` ≥ the row's. A removal applies only if
   the stored policy's ``lsn`` ≤ the removal's, and leaves (or raises) the marker's ``lsn``.
+* **Repairs** (``rewrite_policies``) replace every property and every outgoing relationship, so a
+  node edited by hand is put back whole.
 * **No stale edges** — when the policy's set of links (``links_hash``: its dimension
   relationships, computed by the sink) changed, the outgoing relationships no longer listed in
   ``row.links`` are deleted and the missing ones merged; the rest are left alone. A change that
@@ -19,7 +21,7 @@ pipelines or test runs can share Community Edition's single database without see
 
 from __future__ import annotations
 
-from cdc_sinks.neo4j_graph.model import DIMENSION_LABELS, DIMENSIONS, POLICY, REMOVED_POLICY, TEMPORAL_PROPERTIES
+from cdc_sinks.neo4j.model import DIMENSION_LABELS, DIMENSIONS, POLICY, REMOVED_POLICY, TEMPORAL_PROPERTIES
 
 _RELATIONSHIP_TYPES = "|".join(d.relationship for d in DIMENSIONS)
 
@@ -49,26 +51,9 @@ class GraphStatements:
         policy, removed = self.label(POLICY), self.label(REMOVED_POLICY)
         links = "".join(self._link(d.field, d.relationship, self.label(d.label)) for d in DIMENSIONS)
         temporal = ", ".join(f"p.{name} = {function}(row.{name})" for name, function in TEMPORAL_PROPERTIES.items())
-        self.upsert_policies = f"""
-UNWIND $rows AS row
-OPTIONAL MATCH (gone:{removed} {{id: row.id}})
-WITH row, gone
-WHERE gone IS NULL OR gone.lsn < row.lsn
-MERGE (p:{policy} {{id: row.id}})
-WITH row, gone, p
-WHERE p.lsn IS NULL OR p.lsn <= row.lsn
-FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
-WITH row, p, p.links_hash IS NULL OR p.links_hash <> row.links_hash AS relink
-SET p += row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.row_digest = row.row_digest,
-    p.links_hash = row.links_hash, {temporal}
-WITH row, p, relink
-CALL (p, relink, row) {{
-  OPTIONAL MATCH (p)-[old:{_RELATIONSHIP_TYPES}]->(d)
-  WHERE relink AND NOT type(old) + ':' + d.key IN row.links
-  DELETE old
-  RETURN collect(DISTINCT d) AS previous
-}}
-{links}{_DELETE_ORPHANS}"""
+        self.upsert_policies = self._upsert(policy, removed, links, temporal, rewrite=False)
+        self.rewrite_policies = self._upsert(policy, removed, links, temporal, rewrite=True)
+        """A repair: every outgoing relationship not listed is deleted and every listed one merged."""
         self.remove_policies = f"""
 UNWIND $rows AS row
 OPTIONAL MATCH (p:{policy} {{id: row.id}})
@@ -95,6 +80,16 @@ MATCH (p:{policy})
 WHERE p.id >= $lo AND p.id < $hi
 RETURN p.id / $range_size AS range, count(*) AS n, sum(coalesce(p.row_digest, 0)) AS digest
 """
+        # temporal properties come back as plain values (hydrating a driver DateTime costs more than the row)
+        self.read_records = f"""
+UNWIND $ids AS id
+MATCH (p:{policy} {{id: id}})
+OPTIONAL MATCH (p)-[r]->(d)
+RETURN p {{.*, updated_at: p.updated_at.epochSeconds * 1000000 + p.updated_at.microsecond,
+           application_start_date: toString(p.application_start_date),
+           application_end_date: toString(p.application_end_date)}} AS props,
+       collect(CASE WHEN r IS NULL THEN NULL ELSE type(r) + ':' + coalesce(toString(d.key), '') END) AS links
+"""
         self.count_policies = f"MATCH (p:{policy}) RETURN count(p) AS n"
         self.schema: tuple[str, ...] = (
             f"CREATE CONSTRAINT {self.schema_name('policy_id')} IF NOT EXISTS "
@@ -112,6 +107,32 @@ RETURN p.id / $range_size AS range, count(*) AS n, sum(coalesce(p.row_digest, 0)
         self.labels: tuple[str, ...] = tuple(self.label(base) for base in (POLICY, REMOVED_POLICY, *DIMENSION_LABELS))
         self.drop_schema: tuple[str, ...] = tuple(
             f"DROP {statement.split()[1]} {statement.split()[2]} IF EXISTS" for statement in self.schema)
+
+    @staticmethod
+    def _upsert(policy: str, removed: str, links: str, temporal: str, *, rewrite: bool) -> str:
+        relink = "true" if rewrite else "p.links_hash IS NULL OR p.links_hash <> row.links_hash"
+        old = "old" if rewrite else f"old:{_RELATIONSHIP_TYPES}"
+        assign = "=" if rewrite else "+="  # a repair replaces every property: one added by hand goes too
+        return f"""
+UNWIND $rows AS row
+OPTIONAL MATCH (gone:{removed} {{id: row.id}})
+WITH row, gone
+WHERE gone IS NULL OR gone.lsn < row.lsn
+MERGE (p:{policy} {{id: row.id}})
+WITH row, gone, p
+WHERE p.lsn IS NULL OR p.lsn <= row.lsn
+FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
+WITH row, p, {relink} AS relink
+SET p {assign} row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.row_digest = row.row_digest,
+    p.links_hash = row.links_hash, {temporal}
+WITH row, p, relink
+CALL (p, relink, row) {{
+  OPTIONAL MATCH (p)-[{old}]->(d)
+  WHERE relink AND NOT type(old) + ':' + coalesce(d.key, '') IN row.links
+  DELETE old
+  RETURN collect(DISTINCT d) AS previous
+}}
+{links}{_DELETE_ORPHANS}"""
 
     def label(self, base: str) -> str:
         """``base`` with the namespace prefix, quoted for Cypher."""
