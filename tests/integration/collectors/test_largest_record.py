@@ -32,7 +32,8 @@ from collectors.store import store_page
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdc_sinks" / "conformance"))
 from conformance_harness import SinkUnderTest  # noqa: E402
-from conformance_targets import TARGETS  # noqa: E402
+
+from cdc_sinks.registry import SPECS, build_sink, namespace_env  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,7 @@ def largest_record():
     quote_heavy = '"\\' * 150_000  # escapes count twice in the event: the limit is on streamed bytes
     fields = dict(
         title="가" * 500,
-        content="대한민국 정책 " * (MAX_CONTENT_CHARS // 4),
+        content="대한민국정책안내" * (MAX_CONTENT_CHARS // 4),
         issuing_organization="중" * (MAX_FIELD_CHARS + 10), executing_organization="소" * (MAX_FIELD_CHARS + 10),
         target_group="청" * MAX_FIELD_CHARS, support_field="기" * MAX_FIELD_CHARS, funding_type="현" * MAX_FIELD_CHARS,
         application_period_text="상시 " * MAX_FIELD_CHARS, target_regions=["서울특별시", "부산광역시"],
@@ -111,17 +112,13 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
     assert json_text_size({k: v for k, v in record.raw_data.items() if k != TRUNCATION_KEY}) <= MAX_RAW_DATA_BYTES
     assert {"content", "issuing_organization", "raw_data"} <= set(record.raw_data[TRUNCATION_KEY])
 
-    namespace = secrets.token_hex(4)
-    env = {"SINKS_GROUP_ID_PREFIX": f"largest-{namespace}-", "SINKS_PROBE_INTERVAL_SECONDS": "1",
+    namespace = f"largest_{secrets.token_hex(4)}"
+    env = {**namespace_env(namespace), "SINKS_GROUP_ID_PREFIX": f"{namespace}-", "SINKS_PROBE_INTERVAL_SECONDS": "1",
            "SINKS_BATCH_WAIT_MS": "50", "SEARCH_REFRESH_INTERVAL": "100ms"}
-    for target in TARGETS.values():
-        env.update(target.env(namespace))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
-    from cdc_sinks.registry import build_sink
-
-    suts = {name: SinkUnderTest(name, settings, env, lambda n=name: build_sink(n, settings)) for name in TARGETS}
+    suts = {name: SinkUnderTest(name, settings, env, lambda n=name: build_sink(n, settings)) for name in SPECS}
     policy_id = None
     try:
         with connect(settings.postgres, autocommit=True) as conn:
@@ -152,9 +149,10 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
         search = suts["search"].sink
         document = httpx.get(f"{settings.search.url}/{search.write_alias}/_doc/{policy_id}", timeout=30).json()
         assert document["_source"]["content"] == record.content
-        from cdc_sinks.redis_cache import redis_client
+        import redis
 
-        client = redis_client(settings)
+        client = redis.Redis(host=settings.redis.host, port=settings.redis.port, db=settings.redis.db,
+                             password=settings.redis.password.get_secret_value() if settings.redis.password else None)
         try:
             cached = json.loads(client.get(f"{settings.sinks.redis_key_prefix}{policy_id}"))
         finally:
@@ -164,9 +162,9 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
 
         with neo4j.GraphDatabase.driver(settings.neo4j.bolt_uri, auth=(
                 settings.neo4j.user, settings.neo4j.password.get_secret_value())) as driver:
-            nodes = driver.execute_query("MATCH (p) WHERE p.id = $id AND p.source_system = $system "
-                                         "RETURN p.title AS title, p.content_hash AS hash", id=policy_id,
-                                         system=SOURCE).records
+            label = f"{settings.neo4j.namespace}Policy"  # the sink's namespaced label (cdc_sinks/neo4j/cypher.py)
+            nodes = driver.execute_query(f"MATCH (p:`{label}` {{id: $id}}) RETURN p.title AS title, "
+                                         "p.content_hash AS hash", id=policy_id).records
         assert [(n["title"], n["hash"]) for n in nodes] == [(record.title, stored[1].strip())]
         from pymilvus import MilvusClient
 
@@ -182,7 +180,7 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
             try:
                 sut.stop()
             finally:
-                TARGETS[sut.name].cleanup(sut.sink)
+                sut.sink.drop_namespace()
                 sut.close()
         if policy_id is not None:
             with connect(settings.postgres, autocommit=True) as conn:
