@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from aegis.errors import DataError, ErrorCode
+from aegis.errors import DataError, ErrorCode, TerminalError
 from aegis.models.policy import PolicyRecord
 from collectors.http.client import SourceHttpClient
 from collectors.models import FetchedPage, MappedPage, RawItem, Rejection
@@ -117,6 +117,15 @@ class ApiSource(Source, ABC):
 
     def close(self) -> None:
         self.client.close()
+
+
+def check_first_page(source: str, number: int, count: int, total: int | None) -> None:
+    """A first page without items while the source states it has some is DP_1004, not an empty
+    listing: a response that silently yields zero records is an error, not success."""
+    if number == 1 and count == 0 and total is not None and total > 0:
+        raise TerminalError(f"{source} page 1: the source states {total:,} records but the page holds none",
+                            code=ErrorCode.INVALID_DATA_FORMAT,
+                            hint="the source changed its format or its paging; nothing was stored")
 
 
 def build_record(source_system: str, source_id: str | None, **fields: Any) -> PolicyRecord:

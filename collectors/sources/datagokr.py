@@ -165,6 +165,8 @@ def read_listing(response: HttpResponse, what: str, *, source: str, key_setting:
     else:
         present, listing = follow(data, CLASSIC_ITEMS)
         total = _total(data, total_path or CLASSIC_TOTAL)
+    if not present and total == 0:  # an empty result may leave `items` out altogether
+        return Listing([], 0)
     if not present:
         raise TerminalError(f"{what}: unexpected response shape: {describe(data)} "
                             f"(no {'/'.join(items_path or CLASSIC_ITEMS)} and no odcloud 'data')",

@@ -10,7 +10,7 @@ from collectors.http.client import HttpResponse
 from collectors.models import FetchedPage, RawItem
 from collectors.parsing.dates import parse_kst_timestamp, parse_period
 from collectors.parsing.regions import NATIONWIDE, regions_from_text
-from collectors.sources.base import ApiSource, build_record, without_keys
+from collectors.sources.base import ApiSource, build_record, check_first_page, without_keys
 from collectors.sources.datagokr import Listing, read_listing
 from collectors.sources.envelope import has_any, raw_items
 from collectors.sources.fields import ItemFields
@@ -35,6 +35,7 @@ class Gov24Source(ApiSource):
                       "perPage": self.endpoint.page_size, "returnType": "JSON"}
             listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
                                                what=f"page {number}")
+            check_first_page(self.name, number, len(listing.items), listing.total)
             if not listing.items:
                 return
             seen += len(listing.items)

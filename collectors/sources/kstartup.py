@@ -14,7 +14,7 @@ from collectors.http.client import HttpResponse
 from collectors.models import FetchedPage, RawItem
 from collectors.parsing.dates import period_from_dates
 from collectors.parsing.regions import regions_from_text
-from collectors.sources.base import ApiSource, build_record, without_keys
+from collectors.sources.base import ApiSource, build_record, check_first_page, without_keys
 from collectors.sources.datagokr import Listing, read_listing
 from collectors.sources.envelope import has_any, raw_items
 from collectors.sources.fields import ItemFields
@@ -37,6 +37,7 @@ class KStartupSource(ApiSource):
                       "perPage": self.endpoint.page_size, "returnType": "json"}
             listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
                                                what=f"page {number}")
+            check_first_page(self.name, number, len(listing.items), listing.total)
             if not listing.items:
                 return
             seen += len(listing.items)

@@ -17,7 +17,7 @@ from collectors.parsing.contacts import find_email, find_phone
 from collectors.parsing.dates import parse_kst_timestamp, parse_period, period_from_dates
 from collectors.parsing.regions import regions_from_text
 from collectors.parsing.urls import canonical_url
-from collectors.sources.base import ApiSource, Endpoint, build_record, without_keys
+from collectors.sources.base import ApiSource, Endpoint, build_record, check_first_page, without_keys
 from collectors.sources.datagokr import Listing, read_listing
 from collectors.sources.envelope import has_any, raw_items
 from collectors.sources.fields import ItemFields
@@ -41,6 +41,7 @@ class PortalSource(ApiSource):
             params = {**self.api.params, self.api.key_param: self.endpoint.api_key or "",
                       paging.page_param: number, paging.size_param: self.endpoint.page_size}
             listing: Listing = self.client.get(url, params, self._interpret, what=f"page {number}")
+            check_first_page(self.name, offset + 1, len(listing.items), listing.total)
             if not listing.items:
                 return
             seen += len(listing.items)

@@ -349,3 +349,27 @@ def test_serve_samples_takes_shapes_and_rejects_unknown_ones():
     assert parse_shape_option("kstartup=classic-xml,bom") == ("kstartup", [Shape.CLASSIC_XML, Shape.BOM])
     result = CliRunner().invoke(cli, ["--env-file", "/nonexistent", "sources", "serve-samples", "--shape", "x=nope"])
     assert result.exit_code == 2 and "--shape" in result.output
+
+
+def test_a_first_page_without_items_while_the_source_states_some_is_an_error(built):
+    from types import SimpleNamespace
+
+    source = built["kstartup"]
+    body = json.dumps({"currentCount": 0, "data": [], "matchCount": 50, "page": 1, "perPage": 100}).encode()
+    client = source.client
+    source.client = SimpleNamespace(get=lambda url, params, interpret, what: interpret(
+        HttpResponse(200, {}, body, "https://apis.data.go.kr/x")))
+    try:
+        with pytest.raises(TerminalError) as raised:
+            list(source.pages())
+    finally:
+        source.client = client
+    assert raised.value.code is ErrorCode.INVALID_DATA_FORMAT and "states 50 records" in raised.value.message
+
+
+def test_an_empty_classic_result_may_leave_items_out():
+    body = {"response": {"header": {"resultCode": "00"}, "body": {"numOfRows": 10, "pageNo": 1, "totalCount": 0}}}
+    assert listing(json.dumps(body).encode()).items == []
+    with pytest.raises(TerminalError, match="unexpected response shape"):
+        body["response"]["body"]["totalCount"] = 3
+        listing(json.dumps(body).encode())
