@@ -109,12 +109,6 @@ def looks_like_xml(content: bytes) -> bool:
     return body_start(content).startswith(b"<")
 
 
-def looks_like_json(content: bytes) -> bool:
-    start = body_start(content)
-    return start[:1] in (b"{", b"[", b'"') or start[:4] in (b"null", b"true") or start[:5] == b"false" \
-        or start[:1].isdigit() or start[:1] == b"-"
-
-
 def depth_exceeds(value: Any, limit: int) -> bool:
     """True when ``value`` (JSON data) nests containers deeper than ``limit``; iterative, never recursive."""
     stack: list[tuple[Any, int]] = [(value, 1)]
