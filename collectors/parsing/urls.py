@@ -41,6 +41,15 @@ _BARE_HOST = re.compile(
     re.I)
 _HOST = re.compile(r"^(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# An absolute URL that ``_canonical`` would return unchanged: lower-case scheme and host, no port,
+# user info, fragment, space or non-ASCII, every % a valid escape (a property test holds them equal).
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PATH_CHARS = r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9\-._~!$&'()*+,;=:@/])"
+_QUERY = r"(?:\?(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9\-._~!$&()*+,;=:@/?])+)?"  # no empty query (dropped), no quote (escaped)
+_CANONICAL = re.compile(rf"https?://(?:{_LABEL}\.)*{_LABEL}(?:/{_PATH_CHARS}*{_QUERY})?")
+_HAS_PATH = re.compile(r"https?://[^/]+/")
+_CANONICAL_PATH = re.compile(rf"/(?!/)(?:(?!;){_PATH_CHARS})*{_QUERY}")  # no ";": urljoin drops empty params
+_ORIGIN = re.compile(rf"https?://(?:{_LABEL}\.)*{_LABEL}(?=/|$)")
 
 
 class InvalidUrl(DataError):
@@ -62,6 +71,10 @@ def canonical_url(value: object, base: str | None = None, *, field: str = "url")
         return None
     if len(text) > MAX_URL_CHARS:
         raise InvalidUrl(f"{field}: a URL of {len(text):,} characters (more than {MAX_URL_CHARS:,})")
+    if _CANONICAL.fullmatch(text):  # already canonical (most links): nothing for the URL library to do
+        return text if _HAS_PATH.match(text) else text + "/"
+    if base and _CANONICAL_PATH.fullmatch(text) and "/." not in text and (origin := _ORIGIN.match(base)):
+        return origin[0] + text  # a root-relative link on a canonical site (Bizinfo's attachments)
     candidate = _target(text)
     if candidate is None:
         raise InvalidUrl(f"{field}: not a URL")

@@ -171,12 +171,12 @@ def storable(value: Any) -> Any:
     if isinstance(value, str):
         return _UNSTORABLE.sub("", value) if _UNSTORABLE.search(value) else value
     if isinstance(value, (dict, list)):
-        try:
-            text = json.dumps(value, ensure_ascii=True, default=str)
+        try:  # NUL is written as the escape "\\u0000"; a lone surrogate stays a character: both found in C
+            text = json.dumps(value, ensure_ascii=False, default=str)
         except (ValueError, RecursionError):
             text = "\\u0000"
-        if "\\u0000" not in text and "\\ud" not in text:
-            return value  # the common case, checked in C
+        if "\\u0000" not in text and not _UNSTORABLE.search(text):
+            return value  # the common case
         if isinstance(value, dict):
             return {storable(str(k)): storable(v) for k, v in value.items()}
         return [storable(v) for v in value]

@@ -45,9 +45,11 @@ def fit_fields(fields: dict[str, Any]) -> dict[str, Any]:
             notes[name] = {"original_chars": len(value), "kept_chars": MAX_FIELD_CHARS}
     raw = fields.get("raw_data")
     if isinstance(raw, dict):
-        raw = {k: v for k, v in raw.items() if k != TRUNCATION_KEY}  # the flag is ours, never the source's
-        size = json_text_size(raw)
-        if size > MAX_RAW_DATA_BYTES:
+        if TRUNCATION_KEY in raw:
+            raw = {k: v for k, v in raw.items() if k != TRUNCATION_KEY}  # the flag is ours, never the source's
+        if not _may_exceed(raw, MAX_RAW_DATA_BYTES):
+            size = 0
+        elif (size := json_text_size(raw)) > MAX_RAW_DATA_BYTES:
             raw, cap, cut = _shrink(raw)
             notes["raw_data"] = {"original_bytes": size, "strings_cut_to_chars": cap, "fields": cut[:20],
                                  "fields_cut": len(cut)}
@@ -57,14 +59,32 @@ def fit_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def _may_exceed(value: Any, limit: int) -> bool:
+    """False when ``value`` as JSON text inside an event is surely within ``limit``: escaping the
+    text a second time at most doubles it (quotes, backslashes and control escapes are ASCII)."""
+    return 2 * len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")) + 2 > limit
+
+
 def check_record_size(record: PolicyRecord) -> PolicyRecord:
     """``record``, or DP_2004 when even after truncation it exceeds ``MAX_RECORD_BYTES`` as streamed."""
+    if not _may_exceed(record.raw_data, MAX_RECORD_BYTES // 2) and _text_bound(record) < MAX_RECORD_BYTES // 2:
+        return record  # both halves surely small: the common case, without serialising the record
     size = streamed_size(record.model_dump(mode="json"))
     if size > MAX_RECORD_BYTES:
         raise DataError(f"{record.source_system} {record.source_id}: record of {size:,} bytes exceeds the "
                         f"{MAX_RECORD_BYTES:,}-byte limit even after truncation", code=ErrorCode.RECORD_TOO_LARGE,
                         hint="kept in dead_letters with its raw payload; docs/collectors.md, 'Oversized input'")
     return record
+
+
+def _text_bound(record: PolicyRecord) -> int:
+    """An upper bound of the streamed bytes of everything but ``raw_data``: at most 4 UTF-8 bytes a
+    character, at most 7 bytes once escaped twice (``\\u0001``), plus room for names and dates."""
+    chars = sum(len(v) for v in (record.title, record.content, record.source_id, record.source_system,
+                                 *(getattr(record, f) or "" for f in SHORT_TEXT_FIELDS),
+                                 record.original_url or "", *record.target_regions))
+    chars += sum(len(k) + len(v) + 8 for a in record.attachments for k, v in a.items())
+    return 28 * chars + 4096
 
 
 def _shrink(raw: dict[str, Any]) -> tuple[dict[str, Any], int, list[str]]:
