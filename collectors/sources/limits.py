@@ -28,6 +28,7 @@ from aegis.models.policy import PolicyRecord
 
 TRUNCATION_KEY = "_aegis_truncated"
 _MIN_STRING_CAP = 64
+_NOTE_ROOM = 16 * 1024  # the truncation note in raw_data, with room to spare
 _ELLIPSIS = "…"
 
 
@@ -51,7 +52,7 @@ def fit_fields(fields: dict[str, Any]) -> dict[str, Any]:
             size = 0
         elif (size := json_text_size(raw)) > MAX_RAW_DATA_BYTES:
             raw, cap, cut = _shrink(raw)
-            notes["raw_data"] = {"original_bytes": size, "strings_cut_to_chars": cap, "fields": cut[:20],
+            notes["raw_data"] = {"original_bytes": size, "strings_cut_to_chars": cap, "fields": [c[:200] for c in cut[:20]],
                                  "fields_cut": len(cut)}
         if notes:
             raw = {**raw, TRUNCATION_KEY: notes}
@@ -66,9 +67,10 @@ def _may_exceed(value: Any, limit: int) -> bool:
 
 
 def check_record_size(record: PolicyRecord) -> PolicyRecord:
-    """``record``, or DP_2004 when even after truncation it exceeds ``MAX_RECORD_BYTES`` as streamed."""
-    if not _may_exceed(record.raw_data, MAX_RECORD_BYTES // 2) and _text_bound(record) < MAX_RECORD_BYTES // 2:
-        return record  # both halves surely small: the common case, without serialising the record
+    """``record`` (built from ``fit_fields``: its raw data is within ``MAX_RAW_DATA_BYTES`` plus the
+    truncation note), or DP_2004 when it exceeds ``MAX_RECORD_BYTES`` as streamed."""
+    if _text_bound(record) + MAX_RAW_DATA_BYTES + _NOTE_ROOM < MAX_RECORD_BYTES:
+        return record  # surely small: the common case, without serialising the record
     size = streamed_size(record.model_dump(mode="json"))
     if size > MAX_RECORD_BYTES:
         raise DataError(f"{record.source_system} {record.source_id}: record of {size:,} bytes exceeds the "
