@@ -52,8 +52,8 @@ def fit_fields(fields: dict[str, Any]) -> dict[str, Any]:
             size = 0
         elif (size := json_text_size(raw)) > MAX_RAW_DATA_BYTES:
             raw, cap, cut = _shrink(raw)
-            notes["raw_data"] = {"original_bytes": size, "strings_cut_to_chars": cap, "fields": [c[:200] for c in cut[:20]],
-                                 "fields_cut": len(cut)}
+            notes["raw_data"] = {"original_bytes": size, "strings_cut_to_chars": cap,
+                                 "fields": [path[:200] for path in cut[:20]], "fields_cut": len(cut)}
         if notes:
             raw = {**raw, TRUNCATION_KEY: notes}
         fields = {**fields, "raw_data": raw}
