@@ -88,6 +88,7 @@ clean:  ## stop the stack and delete its state (data, logs, jars)
 	-$(BIN)/aegis stack down
 	rm -rf .stack
 
-docs: python-deps  ## regenerate the README's configuration table and CLI reference
+docs: python-deps  ## regenerate the README's configuration table and CLI reference, and the collectors' shape tables
 	$(BIN)/python -m aegis.settings README.md
+	$(BIN)/python -m collectors.samples.shapes docs/collectors.md
 	$(BIN)/python -c "import pathlib; from console.cli import cli; from console.cli.reference import render_readme_cli as r; p = pathlib.Path('README.md'); p.write_text(r(p.read_text(encoding='utf-8'), cli), encoding='utf-8')"

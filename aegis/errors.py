@@ -27,6 +27,7 @@ class ErrorCode(str, Enum):
     VALIDATION_FAILED = "DP_2001"
     QUALITY_SCORE_TOO_LOW = "DP_2002"
     DUPLICATE_DATA_DETECTED = "DP_2003"
+    RECORD_TOO_LARGE = "DP_2004"  # ours: a record larger than the change stream carries (aegis.models.limits)
     # Sync (DP_3xxx)
     MILVUS_SYNC_FAILED = "DP_3001"
     NEO4J_SYNC_FAILED = "DP_3002"

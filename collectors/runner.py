@@ -23,7 +23,7 @@ from collectors.http.breaker import CircuitOpenError
 from collectors.http.quota import QuotaExceededError
 from collectors.models import SourceError, SourceSummary
 from collectors.sources.base import Source, SourceKind
-from collectors.sources.registry import CollectorState, build_sources
+from collectors.sources.registry import CollectorState, build_sources, samples_refused, samples_refused_error
 from collectors.store import record_pass, store_page
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,11 @@ class Collector:
     """Runs collection passes; keep one instance alive to keep breakers and quota windows."""
 
     def __init__(self, settings: Settings, state: CollectorState | None = None,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, *, allow_samples: bool = False):
         self.settings = settings
         self.state = state or CollectorState.from_settings(settings)
         self.transport = transport
+        self.refuse_samples = samples_refused(settings, allow_samples)
 
     def run_once(self, names: list[str] | None = None, kinds: set[SourceKind] | None = None,
                  progress: Progress = lambda _: None) -> PassResult:
@@ -78,6 +79,12 @@ class Collector:
     def _collect(self, source: Source, run_id: str, progress: Progress) -> SourceSummary:
         summary = SourceSummary(source=source.name, using_samples=source.using_samples)
         started = time.monotonic()
+        if source.using_samples and self.refuse_samples:
+            refused = samples_refused_error(source)
+            summary.skipped, summary.error = refused.message, _error(refused)
+            log.error("source refused: sample data in production", extra={
+                "source": source.name, "code": refused.code.value, "error": refused.message, "hint": refused.hint})
+            return summary
         blocked = self.state.quota.blocked_until(source.name)
         if blocked is not None:
             summary.skipped = f"quota used up; next window {blocked.isoformat()}"

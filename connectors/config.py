@@ -29,6 +29,7 @@ from importlib import resources
 from pydantic import BaseModel, ConfigDict
 
 from aegis.errors import ConfigError
+from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
 from aegis.settings import Settings
 
 TEMPLATE = "policies-source.json"
@@ -68,6 +69,7 @@ def template_variables(settings: Settings) -> dict[str, str]:
         "max_batch_size": str(connector.max_batch_size),
         "max_queue_size": str(connector.max_queue_size),
         "producer_linger_ms": str(connector.producer_linger_ms),
+        "change_message_max_bytes": str(CHANGE_MESSAGE_MAX_BYTES),  # the largest record twice, and room (limits.py)
         "schema_registry_url": settings.schema_registry.converter_url,  # the Avro profile (below)
     }
 

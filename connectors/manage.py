@@ -17,6 +17,7 @@ from aegis.settings import Settings
 from connectors.config import ConnectorConfig, load_connector_config
 from connectors.rest import ConnectClient, ConnectorNotFound, TaskState, ValidationProblem
 from connectors.slot import SlotInfo, drop_publication, drop_slot, publication_exists, slot_info
+from connectors.topics import ensure_message_limit
 
 Progress = Callable[[str], None]
 OFFSET_RESET_TIMEOUT_SECONDS = 120.0
@@ -110,6 +111,7 @@ def apply_connector(settings: Settings, *, overrides: dict[str, str] | None = No
         raise TerminalError(f"publication {settings.postgres.publication} does not exist",
                             code=ErrorCode.CONNECTOR_FAILED,
                             hint="run `aegis db migrate` (it creates the publication and Debezium's grants)")
+    ensure_message_limit(settings)  # topics from before the template set it take the largest record too
     wanted = {**config.config, "name": config.name}
     with _client(settings) as client:
         current = client.get_config(config.name)

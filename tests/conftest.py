@@ -11,6 +11,11 @@ import os
 
 import pytest
 
+# pymilvus calls python-dotenv's load_dotenv() when imported, which copies the .env it finds (a
+# worktree's own ports) into os.environ for the rest of the session: then a test asking for the
+# defaults (load_settings(env_file=None)) got the worktree's. Settings read .env themselves.
+os.environ.setdefault("PYTHON_DOTENV_DISABLED", "1")
+
 from aegis.settings import Settings, load_settings
 
 

@@ -47,10 +47,6 @@ class HttpResponse:
     location: str  # scheme://host/path, never the query (it may hold a key)
     elapsed_seconds: float = 0.0
 
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", errors="replace")
-
 
 class _HttpxRedactingFilter(logging.Filter):
     """httpx logs every request URL (query and key included) at INFO: redact every known secret."""
@@ -137,22 +133,21 @@ class SourceHttpClient:
 
     def _attempt(self, url: str, params: Mapping[str, Any], interpret: Callable[[HttpResponse], T],
                  what: str) -> T:
-        self.breaker.before_call()
-        self.limiter.acquire()
-        try:
-            response = self._fetch(url, params, what)
-            result = interpret(response)
-        except QuotaExceededError:
-            raise  # not the source being broken: the quota gate takes over
-        except AegisError as exc:
-            self.breaker.record_failure()
-            exc.message = self.redact(exc.message)
-            log.warning("source request failed", extra={"source": self.source, "code": exc.code.value,
-                                                         "error": exc.message,
-                                                         "breaker_failures": self.breaker.consecutive_failures})
-            raise
-        self.breaker.record_success()
-        return result
+        # The guard gives the breaker one verdict per call whatever happens: a quota answer is
+        # not the source being broken (the quota gate takes over), so it ends a trial neutrally.
+        with self.breaker.guard(neutral=(QuotaExceededError,)):
+            self.limiter.acquire()
+            try:
+                response = self._fetch(url, params, what)
+                return interpret(response)
+            except QuotaExceededError:
+                raise
+            except AegisError as exc:
+                exc.message = self.redact(exc.message)
+                log.warning("source request failed", extra={"source": self.source, "code": exc.code.value,
+                                                             "error": exc.message,
+                                                             "breaker_failures": self.breaker.consecutive_failures + 1})
+                raise
 
     def _fetch(self, url: str, params: Mapping[str, Any], what: str) -> HttpResponse:
         location = _without_query(url)

@@ -1,1 +1,2 @@
-"""Parsing helpers shared by every source: dates and periods, HTML to text, regions, safe XML."""
+"""Parsing helpers shared by every source: bodies (charsets, JSON, safe XML), dates and periods,
+HTML to text, URLs, regions and contacts."""

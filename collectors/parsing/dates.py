@@ -90,7 +90,7 @@ _TIMESTAMP_LAYOUTS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y%m%d%H%M%S", "%Y
 
 def parse_kst_timestamp(value: str | None) -> datetime | None:
     """``YYYY-MM-DD HH:MM:SS`` / ``YYYYMMDDHHMMSS`` (and date-only forms) read as KST."""
-    if not value or not value.strip():
+    if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().rstrip(".")
     if "." in text and text.count(":") == 2 and re.search(r":\d{2}\.\d+$", text):
@@ -104,11 +104,32 @@ def parse_kst_timestamp(value: str | None) -> datetime | None:
 
 
 def parse_rfc822(value: str | None) -> datetime | None:
-    """RSS ``pubDate`` (``Mon, 03 Mar 2025 10:00:00 +0900``); a missing zone is taken as KST."""
-    if not value or not value.strip():
+    """RSS ``pubDate``: RFC 822 with a numeric zone (``Mon, 03 Mar 2025 10:00:00 +0900``) or a zone
+    name (``KST``, ``GMT``), ISO 8601 (``2025-03-03T10:00:00+09:00``, ``...Z``) or a local
+    ``YYYY-MM-DD HH:MM:SS``. A missing or unknown zone is taken as KST (the sources are Korean)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = " ".join(value.split())
+    parsed = _iso8601(text)
+    if parsed is None:
+        named = _KST_NAME.sub("+0900", text)
+        try:
+            parsed = parsedate_to_datetime(named)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            parsed = None
+    if parsed is None:
+        return parse_kst_timestamp(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=KST)
+
+
+_KST_NAME = re.compile(r"\b(?:KST|Asia/Seoul)\b", re.I)
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$", re.I)
+
+
+def _iso8601(text: str) -> datetime | None:
+    if not _ISO.match(text):
         return None
     try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError):
+        return datetime.fromisoformat(text.replace(",", ".").replace("z", "Z"))
+    except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=KST)

@@ -35,7 +35,8 @@ _GOV24_TYPES = ["현금", "현물", "서비스", "이용권", "현금||서비스
 
 
 ID_FIELDS = {"bizinfo": "pblancId", "kstartup": "pbanc_sn", "youthcenter": "plcyNo", "gov24": "서비스ID",
-             "korea_rss": "newsId"}
+             "korea_rss": "newsId", "portal:mss-notices": "itemId"}
+_MSS_DEPARTMENTS = ["스마트제조혁신과", "소상공인정책과", "글로벌성장정책과", "창업정책과", "기술혁신정책과", "지역혁신정책과"]
 
 
 def _load(name: str) -> Any:
@@ -71,20 +72,24 @@ class SampleCatalog:
         for number, row in enumerate(self.kstartup, start=1):
             row["id"] = number
         self.boards = {"garam-si": self._garam_posts(), "nuri-gu": self._nuri_posts()}
+        mss_rng = random.Random(seed + 1)  # its own generator: the other sources' data stays as it was
+        self.portal = {"mss-notices": _load("mss.json") + [self._mss(mss_rng, i) for i in range(n(42))]}
 
     # -- change detection support -------------------------------------------------------------
     def update(self, source: str, source_id: str, changes: dict[str, Any]) -> None:
         """Change fields of one upstream record (raises KeyError if there is no such record)."""
         with self.lock:
-            for record in self._records(source):
+            for record in self.records(source):
                 if str(self._id(source, record)) == source_id:
                     record.update(changes)
                     return
         raise KeyError(f"{source} has no record {source_id}")
 
-    def _records(self, source: str) -> list[dict[str, Any]]:
+    def records(self, source: str) -> list[dict[str, Any]]:
         if source == "korea_rss":
             return [r for feed in self.rss.values() for r in feed]
+        if source.startswith("portal:"):
+            return self.portal[source.split(":", 1)[1]]
         return getattr(self, source)
 
     @staticmethod
@@ -195,6 +200,27 @@ class SampleCatalog:
             "서비스분야": r.choice(_GOV24_FIELDS), "접수기관": "읍면동 행정복지센터",
             "전화문의": f"정책과/0{r.randint(2, 64)}-{r.randint(200, 999)}-{r.randint(1000, 9999)}",
             "등록일시": f"{y}{m:02d}{d:02d}090000", "수정일시": f"{y}{m:02d}{d:02d}180000",
+        }
+
+    @staticmethod
+    def _mss(r: random.Random, i: int) -> dict[str, Any]:
+        """중소벤처기업부_사업공고 (data.go.kr 15113297): one file is one value, several are repeated."""
+        item_id = str(1072000 + i)
+        m, d = r.randint(1, 11), r.randint(1, 28)
+        files = r.randint(0, 3)
+        urls = [f"https://www.mss.go.kr/common/board/Download.do?bcIdx={item_id}&cbIdx=310&fileNo={k + 1}"
+                for k in range(files)]
+        names = [f"첨부{k + 1}_{item_id}.hwp" for k in range(files)]
+        return {
+            "itemId": item_id, "title": f"2025년 {r.choice(_TOPICS)} {r.choice(_KINDS)} ({i + 1})",
+            "dataContents": f"<p>□ 지원내용</p><p>- 기업당 최대 {r.randint(1, 20) * 1000:,}만원</p>",
+            "applicationStartDate": f"2025-{m:02d}-{d:02d}",
+            "applicationEndDate": f"2025-{m + 1:02d}-{d:02d}" if r.random() < 0.8 else None,
+            "writerName": r.choice(["김민수", "이수진", "박지훈"]), "writerPosition": r.choice(_MSS_DEPARTMENTS),
+            "writerPhone": f"044-204-{r.randint(7000, 7999)}", "writerEmail": f"notice{i}@mss.go.kr",
+            "viewUrl": f"https://www.mss.go.kr/site/smba/ex/bbs/View.do?cbIdx=310&bcIdx={item_id}&parentSeq={item_id}",
+            "fileName": names[0] if files == 1 else (names or None),
+            "fileUrl": urls[0] if files == 1 else (urls or None),
         }
 
     def _rss(self, feed: str, i: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 class FaultKind(str, Enum):
     AUTH = "auth"              # the source's own bad-key answer (Bizinfo reqErr, data.go.kr XML 30, odcloud 401)
     QUOTA = "quota"            # data.go.kr XML code 22 with HTTP 200 (K-Startup, 보조금24); HTTP 429 elsewhere
-    GATEWAY = "gateway"        # data.go.kr XML error with the given ``code``, HTTP 200
+    GATEWAY = "gateway"        # data.go.kr error with the given ``code`` in the given ``form``, HTTP 200
     HTTP_ERROR = "http_error"  # HTTP ``status`` (default 503) with an HTML error page
     SLOW = "slow"              # answer normally after ``delay`` seconds
     TRUNCATED = "truncated"    # connection closed half-way through the declared body
@@ -25,6 +25,7 @@ class Fault(BaseModel):
     times: int = Field(1, ge=-1)  # how many requests get it; -1 = every request until reset
     page: int | None = None    # only requests for this page (None = any)
     code: str = "30"
+    form: str = Field("xml", pattern="^(xml|openapi-json|classic-xml|classic-json)$")  # how a gateway error is written
     status: int = 503
     delay: float = 0.0
 
@@ -67,8 +68,10 @@ class FaultPlan:
 
 
 def parse_fault_option(text: str) -> Fault:
-    """``SOURCE=KIND[:ARG][@PAGE][xTIMES]`` (CLI form), e.g. ``kstartup=gateway:22``,
-    ``bizinfo=http_error:500@2x3``, ``gov24=slow:5``, ``youthcenter=auth x-1``."""
+    """``SOURCE=KIND[:ARG][/FORM][@PAGE][xTIMES]`` (CLI form), e.g. ``kstartup=gateway:22``,
+    ``gov24=gateway:22/classic-json``, ``bizinfo=http_error:500@2x3``, ``gov24=slow:5``,
+    ``youthcenter=authx-1``. FORM (gateway and quota errors): xml (the gateway's
+    OpenAPI_ServiceResponse, default), openapi-json, classic-xml, classic-json (response/header/resultCode)."""
     source, _, rest = text.partition("=")
     times = 1
     if "x" in rest and rest.rsplit("x", 1)[1].lstrip("-").isdigit():
@@ -78,8 +81,10 @@ def parse_fault_option(text: str) -> Fault:
     if "@" in rest:
         rest, page_text = rest.split("@", 1)
         page = int(page_text)
+    rest, _, form = rest.partition("/")
     kind, _, arg = rest.partition(":")
-    fault = Fault(source=source.strip(), kind=FaultKind(kind.strip()), times=times, page=page)
+    fault = Fault(source=source.strip(), kind=FaultKind(kind.strip()), times=times, page=page,
+                  form=form.strip() or "xml")
     if arg:
         if fault.kind is FaultKind.GATEWAY:
             fault.code = arg

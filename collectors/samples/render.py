@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -19,6 +20,10 @@ DATA_GO_KR_ERRORS = {
 }
 
 
+JSON_TYPE = "application/json;charset=UTF-8"
+XML_TYPE = "text/xml;charset=UTF-8"
+
+
 def dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode("utf-8")
 
@@ -28,54 +33,53 @@ def page_slice(rows: list[Any], page: int, size: int) -> list[Any]:
     return rows[start:start + size]
 
 
-def bizinfo_page(catalog: SampleCatalog, page: int, size: int) -> bytes:
-    with catalog.lock:
-        total = len(catalog.bizinfo)
-        rows = [dict(r, totCnt=str(total)) for r in page_slice(catalog.bizinfo, page, size)]
-    return dumps({"jsonArray": rows})
-
-
-def odcloud_page(rows: list[dict[str, Any]], page: int, size: int) -> bytes:
-    """K-Startup and 보조금24 (odcloud) shape: page, perPage, totalCount, currentCount, matchCount, data."""
-    chunk = page_slice(rows, page, size)
-    return dumps({"currentCount": len(chunk), "data": chunk, "matchCount": len(rows), "page": page,
-                  "perPage": size, "totalCount": len(rows) + 29_000})
-
-
-def youth_page(catalog: SampleCatalog, page: int, size: int) -> bytes:
-    with catalog.lock:
-        rows = [dict(r) for r in page_slice(catalog.youthcenter, page, size)]
-        total = len(catalog.youthcenter)
-    return dumps({"resultCode": 200, "resultMessage": "성공",
-                  "result": {"pagging": {"totCount": total, "pageNum": page, "pageSize": size},
-                             "youthPolicyList": rows}})
-
-
-def data_go_kr_error(code: str) -> bytes:
+def data_go_kr_error(code: str, form: str = "xml") -> tuple[bytes, str]:
+    """A data.go.kr gateway answer with ``code``, as (body, content type). ``form``: ``xml`` (the
+    gateway's OpenAPI_ServiceResponse, what most APIs send), ``openapi-json``, ``classic-xml`` or
+    ``classic-json`` (the classic envelope's response/header/resultCode)."""
     name = DATA_GO_KR_ERRORS.get(code, "UNKNOWN_ERROR")
+    if form == "openapi-json":
+        return dumps({"OpenAPI_ServiceResponse": {"cmmMsgHeader": {
+            "errMsg": "SERVICE ERROR", "returnAuthMsg": name, "returnReasonCode": code}}}), JSON_TYPE
+    if form in ("classic-xml", "classic-json"):
+        document = {"response": {"header": {"resultCode": code, "resultMsg": name}, "body": None}}
+        if form == "classic-json":
+            return dumps(document), JSON_TYPE
+        return (f'<?xml version="1.0" encoding="UTF-8"?><response><header><resultCode>{code}</resultCode>'
+                f"<resultMsg>{name}</resultMsg></header></response>").encode("utf-8"), XML_TYPE
     return ("<OpenAPI_ServiceResponse><cmmMsgHeader><errMsg>SERVICE ERROR</errMsg>"
             f"<returnAuthMsg>{name}</returnAuthMsg><returnReasonCode>{code}</returnReasonCode>"
-            "</cmmMsgHeader></OpenAPI_ServiceResponse>").encode("utf-8")
+            "</cmmMsgHeader></OpenAPI_ServiceResponse>").encode("utf-8"), XML_TYPE
 
 
-def rss_feed(catalog: SampleCatalog, feed: str, base: str) -> bytes:
+def rss_feed(catalog: SampleCatalog, feed: str, base: str, *, empty: bool = False,
+             pub_date: Callable[[str, int], str] | None = None, link: Callable[[str, int], str] | None = None,
+             deep_first: bool = False, root: str = "rss") -> bytes:
+    """A 정책브리핑 feed; the keyword arguments give its real-shape variants (``shapes``)."""
     with catalog.lock:
-        items = [dict(i) for i in catalog.rss[feed]]
+        items = [] if empty else [dict(i) for i in catalog.rss[feed]]
     parts = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>',
+             f'<{root} version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>',
              f"<title><![CDATA[정책브리핑 - {'정책뉴스' if feed == 'policy' else '보도자료'}]]></title>",
              f"<link>{base}/</link><description>대한민국 정책브리핑</description><language>ko</language>"]
-    for item in items:
+    for index, item in enumerate(items):
         view = f"https://www.korea.kr/news/policyNewsView.do?newsId={item['newsId']}"
+        body = item["body"]
+        if deep_first and index == 0:
+            body = "<div>" * 300 + body + "</div>" * 300
         description = (f'<a href="{view}" target="_blank"><img src="https://www.korea.kr/images/rss/btn_view.gif" '
-                       f'alt="기사 원문 보기"></a>{item["body"]}')
+                       f'alt="기사 원문 보기"></a>{body}')
+        shown_link = view + "&call_from=rsslink"
+        if link is not None:
+            shown_link = link(shown_link, index)
         parts.append(
             f"<item><title><![CDATA[{item['title']}]]></title>"
-            f"<link>{escape(view + '&call_from=rsslink')}</link>"
+            f"<link>{escape(shown_link)}</link>"
             f"<description><![CDATA[{description}]]></description>"
-            f"<pubDate>{item['pubDate']}</pubDate><guid>{escape(view)}</guid>"
+            f"<pubDate>{pub_date(item['pubDate'], index) if pub_date else item['pubDate']}</pubDate>"
+            f"<guid>{escape(view)}</guid>"
             f"<dc:creator>{escape(item['creator'])}</dc:creator></item>")
-    parts.append("</channel></rss>")
+    parts.append(f"</channel></{root}>")
     return "\n".join(parts).encode("utf-8")
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from enum import Enum
@@ -10,10 +13,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from aegis.errors import DataError, ErrorCode
+from aegis.errors import DataError, ErrorCode, TerminalError
 from aegis.models.policy import PolicyRecord
 from collectors.http.client import SourceHttpClient
 from collectors.models import FetchedPage, MappedPage, RawItem, Rejection
+from collectors.parsing.body import depth_exceeds
+from collectors.sources.envelope import NOT_AN_OBJECT, describe
+from collectors.sources.limits import check_record_size, fit_fields, payload_excerpt
+
+log = logging.getLogger(__name__)
+MAX_ITEM_DEPTH = 32  # nesting one item may have; deeper is rejected before anything walks it
 
 
 class SourceKind(str, Enum):
@@ -57,12 +66,42 @@ class Source(ABC):
         """Map every item of ``page``; invalid ones become ``Rejection``s, the rest carry on."""
         records, rejections = [], []
         for item in page.items:
-            try:
-                records.append(self.map_item(item))
-            except DataError as exc:
-                rejections.append(Rejection(source_id=item.source_id, error_code=exc.code.value,
-                                            reason=exc.message, raw_payload=item.payload))
+            outcome = self.map_one(item)
+            (records if isinstance(outcome, PolicyRecord) else rejections).append(outcome)
         return MappedPage(number=page.number, records=records, rejections=rejections)
+
+    def map_one(self, item: RawItem) -> PolicyRecord | Rejection:
+        """One item as a record, or its rejection (DP_2xxx): whatever the item holds, never an exception.
+
+        Before ``map_item`` the payload is bounded (nesting at most ``MAX_ITEM_DEPTH``) and cleaned
+        of what PostgreSQL cannot store (U+0000, lone surrogates), so the rejection itself can be
+        stored too."""
+        payload = item.payload
+        try:
+            if depth_exceeds(payload, MAX_ITEM_DEPTH):
+                raise DataError(f"item nested deeper than {MAX_ITEM_DEPTH} levels", code=ErrorCode.VALIDATION_FAILED,
+                                hint="kept in dead_letters (an excerpt of its raw payload)")
+            payload = storable(payload)
+            if NOT_AN_OBJECT in payload:
+                value = payload[NOT_AN_OBJECT]
+                raise DataError(f"list entry is not an object but {describe(value)}", code=ErrorCode.VALIDATION_FAILED,
+                                hint="kept in dead_letters with its raw value")
+            return self.map_item(item.model_copy(update={"payload": payload}))
+        except DataError as exc:
+            return self._rejection(item, payload, exc.code.value, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a mapping bug must cost this item only, and be visible
+            log.exception("record mapping failed unexpectedly", extra={
+                "source": self.name, "source_id": item.source_id, "code": ErrorCode.VALIDATION_FAILED.value})
+            return self._rejection(item, payload, ErrorCode.VALIDATION_FAILED.value,
+                                   f"unexpected {type(exc).__name__} while mapping (a collector bug): {exc}"[:1000])
+
+    def _rejection(self, item: RawItem, payload: dict[str, Any], code: str, reason: str) -> Rejection:
+        try:
+            kept = payload_excerpt(storable(payload))
+        except (RecursionError, ValueError, TypeError):
+            kept = {"_aegis_excerpt": "(payload could not be serialised)"}
+        source_id = item.source_id[:255] if item.source_id else None
+        return Rejection(source_id=storable(source_id), error_code=code, reason=storable(reason), raw_payload=kept)
 
     def close(self) -> None:
         """Release connections (HTTP clients); called once after the pass."""
@@ -80,25 +119,28 @@ class ApiSource(Source, ABC):
         self.client.close()
 
 
+def check_first_page(source: str, number: int, count: int, total: int | None) -> None:
+    """A first page without items while the source states it has some is DP_1004, not an empty
+    listing: a response that silently yields zero records is an error, not success."""
+    if number == 1 and count == 0 and total is not None and total > 0:
+        raise TerminalError(f"{source} page 1: the source states {total:,} records but the page holds none",
+                            code=ErrorCode.INVALID_DATA_FORMAT,
+                            hint="the source changed its format or its paging; nothing was stored")
+
+
 def build_record(source_system: str, source_id: str | None, **fields: Any) -> PolicyRecord:
-    """``PolicyRecord(...)`` with pydantic's errors turned into one DP_2001 ``DataError``."""
+    """``PolicyRecord(...)`` cut to the size limits (``collectors.sources.limits``), with pydantic's
+    errors turned into one DP_2001 ``DataError`` and an oversized record into DP_2004."""
     if not source_id:
         raise DataError(f"{source_system}: record has no source id", code=ErrorCode.VALIDATION_FAILED,
                         hint="kept in dead_letters with its raw payload")
     try:
-        return PolicyRecord(source_system=source_system, source_id=source_id, **_without_nul(fields))
+        record = PolicyRecord(source_system=source_system, source_id=source_id, **fit_fields(storable(fields)))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise DataError(f"{source_system} {source_id}: {problems}", code=ErrorCode.VALIDATION_FAILED,
+        raise DataError(f"{source_system} {source_id}: {problems}"[:2000], code=ErrorCode.VALIDATION_FAILED,
                         hint="kept in dead_letters with its raw payload") from None
-
-
-def text_or_none(value: Any) -> str | None:
-    """A trimmed string, or None for null/empty/whitespace."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+    return check_record_size(record)
 
 
 def without_keys(payload: dict[str, Any], volatile: frozenset[str]) -> dict[str, Any]:
@@ -107,21 +149,35 @@ def without_keys(payload: dict[str, Any], volatile: frozenset[str]) -> dict[str,
 
 
 def as_int(value: Any) -> int | None:
-    """``value`` as an int (numbers as strings included), or None."""
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
+    """``value`` as an int (numbers as strings included), or None; never raises."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, (int, str)):
+        try:
+            return int(str(value).strip())
+        except ValueError:
+            return None
+    return None
 
 
-def _without_nul(value: Any) -> Any:
-    """PostgreSQL text and jsonb cannot hold U+0000; some sources send it inside text."""
-    if isinstance(value, dict) and "\\u0000" not in json.dumps(value, default=str):
-        return value  # the common case, checked in C
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """``value`` without what PostgreSQL text and jsonb cannot hold: U+0000 (some sources send it)
+    and lone surrogates (``"\\udcff"`` escapes in JSON). Cheap when there is nothing to clean."""
     if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {k: _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
+        return _UNSTORABLE.sub("", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, (dict, list)):
+        try:  # NUL is written as the escape "\\u0000"; a lone surrogate stays a character: both found in C
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):
+            text = "\\u0000"
+        if "\\u0000" not in text and not _UNSTORABLE.search(text):
+            return value  # the common case
+        if isinstance(value, dict):
+            return {storable(str(k)): storable(v) for k, v in value.items()}
+        return [storable(v) for v in value]
     return value

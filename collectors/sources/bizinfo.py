@@ -1,10 +1,14 @@
-"""Bizinfo (기업마당) support programmes — ``GET /uss/rss/bizinfoApi.do`` (formats.md §1)."""
+"""Bizinfo (기업마당) support programmes — ``GET /uss/rss/bizinfoApi.do`` (formats.md §1, §8).
+
+The list arrives as ``{"jsonArray": [...]}`` or, as Bizinfo's own documentation shows it,
+``{"jsonArray": {"title", "link", "item": [...]}}`` (and every other envelope of
+``collectors.sources.envelope``). Errors come with HTTP 200 as ``{"reqErr": "..."}``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import urljoin
+from itertools import zip_longest
 
 from aegis.errors import ErrorCode, TerminalError
 from aegis.models.policy import PolicyRecord
@@ -12,15 +16,18 @@ from collectors.http.client import HttpResponse
 from collectors.models import FetchedPage, RawItem
 from collectors.parsing.contacts import find_email, find_phone
 from collectors.parsing.dates import parse_kst_timestamp, parse_period
-from collectors.parsing.html import html_to_text, unescape
 from collectors.parsing.regions import regions_from_text
-from collectors.sources.base import ApiSource, as_int, build_record, text_or_none, without_keys
-from collectors.sources.responses import decode_json, expect_object
+from collectors.parsing.urls import canonical_url
+from collectors.sources.base import ApiSource, as_int, build_record, without_keys
+from collectors.sources.envelope import has_any, items_in, raw_items
+from collectors.sources.fields import ItemFields
+from collectors.sources.responses import json_body
 
 LIVE_URL = "https://www.bizinfo.go.kr"
 PATH = "/uss/rss/bizinfoApi.do"
 KEY_SETTING = "SOURCE_BIZINFO_API_KEY"
 _VOLATILE = frozenset({"inqireCo", "totCnt"})  # view count and list size change without the programme changing
+_LOOKS_LIKE_ITEM = has_any("pblancId", "pblancNm")
 
 
 class BizinfoSource(ApiSource):
@@ -35,59 +42,72 @@ class BizinfoSource(ApiSource):
             if not items:
                 return
             if total is None:
-                total = as_int(items[0].get("totCnt"))
+                total = next((as_int(i.payload.get("totCnt")) for i in items if "totCnt" in i.payload), None)
             seen += len(items)
-            yield FetchedPage(number=number, total=total,
-                              items=[RawItem(source_id=text_or_none(i.get("pblancId")), payload=i) for i in items])
+            yield FetchedPage(number=number, total=total, items=items)
             if total is not None and seen >= total or len(items) < self.endpoint.page_size:
                 return
 
-    def _interpret(self, response: HttpResponse) -> list[dict[str, Any]]:
+    def _interpret(self, response: HttpResponse) -> list[RawItem]:
         what = f"{self.name} {response.location}"
         if response.status_code != 200:
             raise TerminalError(f"{what}: unexpected HTTP {response.status_code}", code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                                 hint="check SOURCE_BIZINFO_BASE_URL")
-        body = decode_json(response, what)
+        body = json_body(response, what)
         if isinstance(body, dict) and "reqErr" in body:
-            raise TerminalError(f"{what}: Bizinfo refused the request: {body['reqErr']}",
+            raise TerminalError(f"{what}: Bizinfo refused the request: {str(body['reqErr'])[:300]}",
                                 code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                                 hint=f"check {KEY_SETTING} (the key issued by bizinfo.go.kr)")
-        items = expect_object(body, what, "jsonArray")["jsonArray"]
-        if not isinstance(items, list):
-            raise TerminalError(f"{what}: jsonArray is not a list", code=ErrorCode.INVALID_DATA_FORMAT)
-        return [i for i in items if isinstance(i, dict)]
+        if isinstance(body, dict) and "jsonArray" in body:
+            listing = body["jsonArray"]
+        elif isinstance(body, list):
+            listing = body
+        else:
+            raise TerminalError(f"{what}: unexpected response shape (no 'jsonArray')", code=ErrorCode.INVALID_DATA_FORMAT,
+                                hint="the source changed its format; the collector needs updating")
+        return raw_items(items_in(listing, what, looks_like_item=_LOOKS_LIKE_ITEM), lambda i: i.get("pblancId"))
 
     def map_item(self, item: RawItem) -> PolicyRecord:
         raw = item.payload
-        period = parse_period(text_or_none(raw.get("reqstBeginEndDe")))
-        large, medium = unescape(raw.get("pldirSportRealmLclasCodeNm")), unescape(raw.get("pldirSportRealmMlsfcCodeNm"))
-        reference = unescape(raw.get("refrncNm"))
-        url = text_or_none(raw.get("pblancUrl"))
+        f = ItemFields(raw)
+        period = parse_period(f.text("reqstBeginEndDe"))
+        large, medium = f.plain("pldirSportRealmLclasCodeNm"), f.plain("pldirSportRealmMlsfcCodeNm")
+        reference = f.plain("refrncNm")
         return build_record(
             self.name, item.source_id,
-            title=unescape(raw.get("pblancNm")) or "",
-            content=html_to_text(raw.get("bsnsSumryCn")),
-            issuing_organization=unescape(raw.get("jrsdInsttNm")) or "",
-            executing_organization=unescape(raw.get("excInsttNm")),
-            target_regions=regions_from_text(raw.get("hashtags")),
-            target_group=unescape(raw.get("trgetNm")),
+            title=f.plain("pblancNm") or "",
+            content=f.html("bsnsSumryCn"),
+            issuing_organization=f.plain("jrsdInsttNm") or "",
+            executing_organization=f.plain("excInsttNm"),
+            target_regions=regions_from_text(f.text("hashtags")),
+            target_group=f.plain("trgetNm"),
             support_field=" > ".join(x for x in (large, medium) if x) or None,
             application_start_date=period.start, application_end_date=period.end,
             application_period_text=period.text, application_always_open=period.always_open,
-            original_url=urljoin(LIVE_URL, url) if url else None,
+            original_url=f.url("pblancUrl", LIVE_URL),
             contact_phone=find_phone(reference), contact_email=find_email(reference),
-            attachments=_attachments(raw),
+            attachments=_attachments(f),
             raw_data=without_keys(raw, _VOLATILE),
-            source_updated_at=parse_kst_timestamp(raw.get("updtPnttm")) or parse_kst_timestamp(raw.get("creatPnttm")),
+            source_updated_at=parse_kst_timestamp(f.text("updtPnttm")) or parse_kst_timestamp(f.text("creatPnttm")),
         )
 
 
-def _attachments(raw: dict[str, Any]) -> list[dict[str, str]]:
+def _attachments(f: ItemFields) -> list[dict[str, str]]:
+    """Attachments joined with ``@``. Names and URLs are paired by position, empty segments
+    (``a@@b``) included; when the two lists have different lengths but the same number of
+    non-empty entries, the non-empty ones are paired in order instead."""
     found: list[dict[str, str]] = []
     for kind, urls_key, names_key in (("attachment", "flpthNm", "fileNm"), ("print", "printFlpthNm", "printFileNm")):
-        urls = [u.strip() for u in (raw.get(urls_key) or "").split("@") if u.strip()]
-        names = [n.strip() for n in (raw.get(names_key) or "").split("@")]
-        for index, url in enumerate(urls):
-            name = names[index] if index < len(names) and names[index] else url.rsplit("/", 1)[-1]
-            found.append({"name": name, "url": urljoin(LIVE_URL, url), "kind": kind})
+        urls = [u.strip() for u in (f.text(urls_key) or "").split("@")]
+        names = [n.strip() for n in (f.text(names_key) or "").split("@")]
+        if len(urls) != len(names):
+            present_urls, present_names = [u for u in urls if u], [n for n in names if n]
+            if len(present_urls) == len(present_names):
+                urls, names = present_urls, present_names
+        for url, name in zip_longest(urls, names, fillvalue=""):
+            if not url:
+                continue
+            absolute = canonical_url(url, LIVE_URL, field=urls_key)
+            found.append({"name": name or absolute.rsplit("/", 1)[-1].split("?", 1)[0] or absolute,
+                          "url": absolute, "kind": kind})
     return found

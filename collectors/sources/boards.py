@@ -23,9 +23,10 @@ from collectors.http.breaker import CircuitBreaker
 from collectors.models import FetchedPage, RawItem
 from collectors.parsing.contacts import find_email, find_phone
 from collectors.parsing.dates import parse_kst_timestamp, parse_period
-from collectors.parsing.html import html_to_text, unescape
 from collectors.parsing.regions import regions_from_text
-from collectors.sources.base import Source, SourceKind, build_record, text_or_none
+from collectors.sources.base import Source, SourceKind, build_record
+from collectors.sources.envelope import raw_items
+from collectors.sources.fields import ItemFields, wrong_type
 from collectors.spider.config import BoardConfig
 
 log = logging.getLogger(__name__)
@@ -57,20 +58,15 @@ class BoardSource(Source):
         for start in range(0, len(items), size):
             chunk = items[start:start + size]
             yield FetchedPage(number=start // size + 1, total=len(items),
-                              items=[RawItem(source_id=text_or_none(i.get("source_id")), payload=i) for i in chunk])
+                              items=raw_items(chunk, lambda i: i.get("source_id")))
 
     def crawl(self) -> list[dict[str, Any]]:
         """Run the spider once; raise DP_1001/DP_1003 when the board cannot be read at all."""
-        self.breaker.before_call()
-        try:
+        with self.breaker.guard():
             items, stats = self._run_spider()
             failure = stats.get("aegis/start_failure")
             if failure:
                 self._raise_start_failure(str(failure), stats)
-        except (TransientError, TerminalError):
-            self.breaker.record_failure()
-            raise
-        self.breaker.record_success()
         if stats.get("aegis/detail_failures"):
             log.warning("some board posts could not be fetched", extra={
                 "source": self.name, "code": ErrorCode.DATA_SOURCE_UNAVAILABLE.value,
@@ -98,12 +94,19 @@ class BoardSource(Source):
                                     code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                                     hint="check the board's YAML selectors; run the crawl by hand with "
                                          "`python -m collectors.spider.crawl --help`")
-            stats = json.loads(stats_path.read_text(encoding="utf-8"))
-            items = []
-            if items_path.exists():
-                for line in items_path.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        items.append(json.loads(line))
+            try:
+                stats = json.loads(stats_path.read_text(encoding="utf-8"))
+                items = []
+                if items_path.exists():
+                    for line in items_path.read_text(encoding="utf-8").splitlines():
+                        if line.strip():
+                            items.append(json.loads(line))
+            except (OSError, ValueError, RecursionError) as exc:
+                raise TerminalError(f"{self.name}: the crawler's output cannot be read ({type(exc).__name__}: {exc})"[:500],
+                                    code=ErrorCode.INVALID_DATA_FORMAT,
+                                    hint="run the crawl by hand with `python -m collectors.spider.crawl --help`") from None
+            if not isinstance(stats, dict):
+                stats = {}
             return items, stats
 
     def _raise_start_failure(self, failure: str, stats: dict[str, Any]) -> None:
@@ -119,22 +122,38 @@ class BoardSource(Source):
 
     def map_item(self, item: RawItem) -> PolicyRecord:
         raw = item.payload
-        period = parse_period(text_or_none(raw.get("application_period")))
-        contact = text_or_none(raw.get("contact"))
-        posted = text_or_none(raw.get("date")) or text_or_none(raw.get("list_date"))
+        f = ItemFields(raw)
+        period = parse_period(f.text("application_period"))
+        contact = f.text("contact")
+        posted = f.text("date") or f.text("list_date")
         return build_record(
             self.name, item.source_id,
-            title=unescape(raw.get("title")) or unescape(raw.get("list_title")) or "",
-            content=html_to_text(raw.get("body_html")),
+            title=f.plain("title") or f.plain("list_title") or "",
+            content=f.html("body_html"),
             issuing_organization=self.board.organization,
-            executing_organization=unescape(raw.get("department")) or unescape(raw.get("list_department")),
+            executing_organization=f.plain("department") or f.plain("list_department"),
             target_regions=regions_from_text(self.board.region),
             application_start_date=period.start, application_end_date=period.end,
             application_period_text=period.text, application_always_open=period.always_open,
-            original_url=text_or_none(raw.get("url")),
+            original_url=f.url("url", self.board.start_url),
             contact_phone=find_phone(contact), contact_email=find_email(contact),
-            attachments=[{"name": str(a.get("name")), "url": str(a.get("url")), "kind": "attachment"}
-                         for a in raw.get("attachments") or [] if isinstance(a, dict) and a.get("url")],
+            attachments=self._attachments(raw.get("attachments")),
             raw_data=dict(raw),
             source_updated_at=parse_kst_timestamp(posted),
         )
+
+    def _attachments(self, value: Any) -> list[dict[str, str]]:
+        if value is None or value == "":
+            return []
+        if not isinstance(value, list):
+            raise wrong_type("attachments", "a list", value)
+        found = []
+        for entry in value:
+            if not isinstance(entry, dict):
+                raise wrong_type("attachments[]", "an object", entry)
+            fields = ItemFields(entry)
+            url = fields.url("url", self.board.start_url)
+            if url:
+                found.append({"name": fields.plain("name") or url.rsplit("/", 1)[-1] or url, "url": url,
+                              "kind": "attachment"})
+        return found

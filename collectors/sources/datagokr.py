@@ -1,19 +1,34 @@
-"""data.go.kr gateway and odcloud conventions shared by K-Startup and 보조금24 (formats.md §3).
+"""data.go.kr gateway and odcloud conventions shared by K-Startup, 보조금24 and every configured
+공공데이터포털 API (formats.md §3, §8).
 
-Gateway errors are XML even when JSON was asked for, usually with HTTP 200. Code 22 is the
-daily quota (stop until 00:00 KST); 03 is "no data" (an empty page); the key/access codes are
-terminal; the rest are the gateway's own trouble and are retried.
+A body is read as XML or JSON, whichever it is (gateway errors are XML even when JSON was asked
+for), with or without a UTF-8 BOM or leading whitespace, in any declared charset. Then:
+
+* the gateway error envelope ``OpenAPI_ServiceResponse/cmmMsgHeader/returnReasonCode`` and the
+  classic envelope's ``response/header/resultCode`` are recognised, in XML and in JSON;
+  code 22 is the daily quota (stop until 00:00 KST); 03 is "no data" (an empty page); the
+  key/parameter codes are terminal; the rest are the gateway's own trouble and are retried;
+* odcloud's bad-key answer is HTTP 401 ``{"code": -4, "msg": ...}``;
+* the list is found in odcloud's ``data`` or the classic ``response/body/items/item`` (or a
+  configured path), in every envelope of ``collectors.sources.envelope``.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from collectors.http.client import HttpResponse
 from collectors.http.quota import QuotaExceededError
-from collectors.parsing.xml import child_text, parse_xml
+from collectors.parsing.body import local_name, looks_like_xml, xml_to_data
+from collectors.sources.base import as_int
+from collectors.sources.envelope import describe, follow, items_in
+from collectors.sources.fields import source_id_of
+from collectors.sources.responses import json_body, xml_root
 
+NORMAL = "00"
 NO_DATA = "03"
 QUOTA = "22"
 _TERMINAL = {"10", "11", "12", "20", "21", "30", "31", "32", "33"}
@@ -26,36 +41,68 @@ _NAMES = {
     "31": "DEADLINE_HAS_EXPIRED_ERROR", "32": "UNREGISTERED_IP_ERROR", "33": "UNSIGNED_CALL_ERROR",
     "99": "UNKNOWN_ERROR",
 }
+_CODES = {name: code for code, name in _NAMES.items()}
+CLASSIC_ITEMS = ("response", "body", "items")
+CLASSIC_TOTAL = ("response", "body", "totalCount")
 
 
 class NoData(Exception):
     """Gateway code 03: the query matched nothing (not an error; an empty page)."""
 
 
-def gateway_error_code(response: HttpResponse, what: str) -> tuple[str, str] | None:
-    """``(code, name)`` when the body is the gateway's XML error envelope, else None."""
-    body = response.content.lstrip()
-    if not body.startswith(b"<") or b"OpenAPI_ServiceResponse" not in body[:400]:
+@dataclass(frozen=True)
+class GatewayCode:
+    code: str
+    name: str
+    message: str | None = None
+
+
+def read_body(response: HttpResponse, what: str) -> Any:
+    """The body as data: JSON as is, XML as ``{root name: xml_to_data(root)}``; DP_1004 when neither."""
+    if looks_like_xml(response.content):
+        root = xml_root(response, what)
+        return {local_name(root.tag): xml_to_data(root)}
+    return json_body(response, what)
+
+
+def _code(value: Any) -> str | None:
+    text = source_id_of(value)
+    if text is None:
         return None
-    root = parse_xml(body, what=what)
-    code = child_text(root, "cmmMsgHeader/returnReasonCode") or "99"
-    name = child_text(root, "cmmMsgHeader/returnAuthMsg") or _NAMES.get(code, "UNKNOWN_ERROR")
-    return code, name
+    return text.zfill(2) if text.isdigit() and len(text) < 2 else text
 
 
-def raise_for_gateway_error(response: HttpResponse, source: str, what: str, key_setting: str) -> None:
-    """Turn a gateway XML error into the right error (see module docstring)."""
-    found = gateway_error_code(response, what)
-    if found is None:
+def gateway_code(data: Any) -> GatewayCode | None:
+    """The gateway's answer code when ``data`` is its error envelope or a classic envelope, else None."""
+    if not isinstance(data, dict):
+        return None
+    found, header = follow(data, ("OpenAPI_ServiceResponse", "cmmMsgHeader"))
+    if not found:
+        found, header = follow(data, ("cmmMsgHeader",))
+    if found and isinstance(header, dict):
+        name = source_id_of(header.get("returnAuthMsg")) or source_id_of(header.get("errMsg"))
+        code = _code(header.get("returnReasonCode")) or _CODES.get(name or "", "99")
+        return GatewayCode(code, name or _NAMES.get(code, "UNKNOWN_ERROR"), source_id_of(header.get("errMsg")))
+    for path in (("response", "header"), ("header",)):
+        found, header = follow(data, path)
+        if found and isinstance(header, dict) and "resultCode" in header:
+            code = _code(header.get("resultCode")) or "99"
+            message = source_id_of(header.get("resultMsg"))
+            return GatewayCode(code, _NAMES.get(code, message or "UNKNOWN_ERROR"), message)
+    return None
+
+
+def raise_for_gateway(found: GatewayCode, source: str, what: str, key_setting: str) -> None:
+    """Turn a gateway code into the right error (see module docstring); return on a normal answer."""
+    if found.code in (NORMAL, "0", "000", "0000"):
         return
-    code, name = found
-    message = f"{what}: data.go.kr gateway error {code} {name}"
-    if code == NO_DATA:
+    message = f"{what}: data.go.kr gateway error {found.code} {found.name}"[:500]
+    if found.code == NO_DATA:
         raise NoData()
-    if code == QUOTA:
+    if found.code == QUOTA:
         raise QuotaExceededError(message + " (daily quota used up)", code=ErrorCode.API_RATE_LIMIT_EXCEEDED,
                                  hint=f"{source} is left alone until the quota resets at 00:00 KST")
-    if code in _TERMINAL:
+    if found.code in _TERMINAL:
         raise TerminalError(message, code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                             hint=f"check {key_setting} (use the decoded key, or the encoded one as issued, "
                                  "not encoded twice) and that the key is approved for this API")
@@ -63,18 +110,73 @@ def raise_for_gateway_error(response: HttpResponse, source: str, what: str, key_
                          hint="the gateway reported its own trouble; retried with backoff")
 
 
-def raise_for_odcloud_error(response: HttpResponse, what: str, key_setting: str) -> None:
-    """odcloud answers a bad key with HTTP 401 ``{"code": -4, "msg": ...}``."""
+def raise_for_odcloud(response: HttpResponse, data: Any, what: str, key_setting: str) -> None:
+    """odcloud answers a bad key with HTTP 401 ``{"code": -4, "msg": ...}`` (and other negative codes)."""
+    detail = ""
+    if isinstance(data, dict) and "code" in data and "msg" in data:
+        detail = f" (code {source_id_of(data.get('code'))}: {str(data.get('msg'))[:200]})"
     if response.status_code in (401, 403):
-        detail = ""
-        try:
-            body = json.loads(response.content)
-            detail = f" (code {body.get('code')}: {body.get('msg')})"
-        except (ValueError, AttributeError):
-            pass
         raise TerminalError(f"{what}: HTTP {response.status_code} from odcloud{detail}",
                             code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                             hint=f"check {key_setting}: the key is not registered for this API")
     if response.status_code != 200:
-        raise TerminalError(f"{what}: unexpected HTTP {response.status_code} from {response.location}",
+        raise TerminalError(f"{what}: unexpected HTTP {response.status_code} from {response.location}{detail}",
                             code=ErrorCode.DATA_SOURCE_UNAVAILABLE, hint="check the source's base URL setting")
+    code = as_int(data.get("code")) if isinstance(data, dict) and "data" not in data else None
+    if code is not None and code < 0:
+        raise TerminalError(f"{what}: odcloud refused the request{detail}", code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
+                            hint=f"check {key_setting} and the request parameters")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a data.go.kr API: its items (raw values) and the total the source states."""
+
+    items: list[Any]
+    total: int | None
+
+
+def read_listing(response: HttpResponse, what: str, *, source: str, key_setting: str,
+                 looks_like_item: Callable[[dict[str, Any]], bool],
+                 items_path: Sequence[str] | None = None, total_path: Sequence[str] | None = None) -> Listing:
+    """A page of any data.go.kr API: gateway errors raised, the list found in any envelope."""
+    if response.status_code != 200:  # an error page: say what it says if it can be read, else its status
+        try:
+            data = read_body(response, what)
+        except AegisError:
+            data = None
+    else:
+        data = read_body(response, what)
+    found = gateway_code(data)
+    if found is not None:
+        try:
+            raise_for_gateway(found, source, what, key_setting)
+        except NoData:
+            return Listing([], 0)
+    raise_for_odcloud(response, data, what, key_setting)
+    if items_path:
+        present, listing = follow(data, items_path)
+        total = _total(data, total_path)
+    elif isinstance(data, dict) and "data" in data:  # odcloud: {page, perPage, totalCount, matchCount, data}
+        present, listing = True, data["data"]
+        total = as_int(data.get("matchCount"))
+        if total is None:
+            total = as_int(data.get("totalCount"))
+    else:
+        present, listing = follow(data, CLASSIC_ITEMS)
+        total = _total(data, total_path or CLASSIC_TOTAL)
+    if not present and total == 0:  # an empty result may leave `items` out altogether
+        return Listing([], 0)
+    if not present:
+        raise TerminalError(f"{what}: unexpected response shape: {describe(data)} "
+                            f"(no {'/'.join(items_path or CLASSIC_ITEMS)} and no odcloud 'data')",
+                            code=ErrorCode.INVALID_DATA_FORMAT,
+                            hint="the source changed its format, or the configured items path is wrong")
+    return Listing(items_in(listing, what, looks_like_item=looks_like_item), total)
+
+
+def _total(data: Any, path: Sequence[str] | None) -> int | None:
+    if not path:
+        return None
+    present, value = follow(data, path)
+    return as_int(value) if present else None

@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from xml.etree.ElementTree import Element
 
-import lxml.html
 from lxml import etree
 
 from aegis.errors import ErrorCode, TerminalError
 from aegis.models.policy import PolicyRecord
-from collectors.http.client import HttpResponse
+from collectors.http.client import HttpResponse, SourceHttpClient
 from collectors.models import FetchedPage, RawItem
+from collectors.parsing.body import local_name
 from collectors.parsing.dates import parse_rfc822
-from collectors.parsing.html import html_to_text, unescape
-from collectors.parsing.xml import child_text, parse_xml
-from collectors.sources.base import ApiSource, Endpoint, build_record, text_or_none
-from collectors.http.client import SourceHttpClient
+from collectors.parsing.html import html_to_text, parse_fragment
+from collectors.sources.base import ApiSource, Endpoint, build_record
+from collectors.sources.fields import ItemFields
+from collectors.sources.responses import xml_root
 
 LIVE_URL = "https://www.korea.kr"
-DC = "http://purl.org/dc/elements/1.1/"
 _FOOTER = re.compile(r"\[\s*자료제공\s*:\s*(?P<who>[^\]]*)\]\s*$")
 _TRACKING_PARAMS = {"call_from"}
 
@@ -55,69 +54,74 @@ class KoreaRssSource(ApiSource):
         if response.status_code != 200:
             raise TerminalError(f"{what}: unexpected HTTP {response.status_code}", code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                                 hint="check SOURCE_KOREA_RSS_BASE_URL and SOURCE_KOREA_RSS_FEEDS")
-        root = parse_xml(response.content, what=what)
-        channel = root.find("channel")
-        if root.tag != "rss" or channel is None:
-            raise TerminalError(f"{what}: not an RSS 2.0 document (root <{root.tag}>)",
+        root = xml_root(response, what)
+        channel = next((c for c in root if local_name(c.tag) == "channel"), None)
+        if local_name(root.tag) != "rss" or channel is None:
+            raise TerminalError(f"{what}: not an RSS 2.0 document (root <{local_name(root.tag) or '?'}>)",
                                 code=ErrorCode.INVALID_DATA_FORMAT, hint="check SOURCE_KOREA_RSS_FEEDS")
         items = []
-        for element in channel.findall("item"):
-            payload = {
-                "title": child_text(element, "title"),
-                "link": child_text(element, "link"),
-                "description": child_text(element, "description"),
-                "pubDate": child_text(element, "pubDate"),
-                "guid": child_text(element, "guid"),
-                "creator": child_text(element, f"{{{DC}}}creator"),
-            }
+        for element in channel:
+            if local_name(element.tag) != "item":
+                continue
+            payload = {name: _text(element, name) for name in ("title", "link", "description", "pubDate", "guid")}
+            payload["creator"] = _text(element, "creator")
             items.append(RawItem(source_id=news_id(payload["link"]) or payload["guid"], payload=payload))
         return items
 
     def map_item(self, item: RawItem) -> PolicyRecord:
         raw = item.payload
-        body, provider = _article_text(raw.get("description"))
+        f = ItemFields(raw)
+        body, provider = _article_text(f.text("description"))
         return build_record(
             self.name, item.source_id,
-            title=html_to_text(raw.get("title")),
+            title=f.html("title"),
             content=body,
-            issuing_organization=unescape(raw.get("creator")) or provider or "",
-            original_url=clean_link(raw.get("link")),
+            issuing_organization=f.plain("creator") or provider or "",
+            original_url=clean_link(f.url("link", LIVE_URL)),
             raw_data=dict(raw),
-            source_updated_at=parse_rfc822(raw.get("pubDate")),
+            source_updated_at=parse_rfc822(f.text("pubDate")),
         )
+
+
+def _text(item: Element, name: str) -> str | None:
+    """All text of the item's first child called ``name`` (any namespace: ``dc:creator``), trimmed."""
+    child = next((c for c in item if local_name(c.tag) == name), None)
+    if child is None:
+        return None
+    return "".join(child.itertext()).strip() or None
 
 
 def news_id(link: str | None) -> str | None:
     """``newsId`` from an article link (``...?newsId=148939000&call_from=rsslink``)."""
     if not link:
         return None
-    values = parse_qs(urlsplit(link.strip()).query).get("newsId")
-    return values[0] if values else None
+    try:
+        values = parse_qs(urlsplit(link.strip()).query).get("newsId")
+    except ValueError:
+        return None
+    return values[0].strip()[:255] or None if values else None
 
 
 def clean_link(link: str | None) -> str | None:
-    """The article link without RSS tracking parameters (``call_from=rsslink``)."""
+    """A canonical article link without RSS tracking parameters (``call_from=rsslink``)."""
     if not link:
         return None
-    parts = urlsplit(link.strip())
-    query = [(k, v) for k, values in parse_qs(parts.query, keep_blank_values=True).items()
-             for v in values if k not in _TRACKING_PARAMS]
+    parts = urlsplit(link)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in _TRACKING_PARAMS]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _article_text(description: Any) -> tuple[str, str | None]:
+def _article_text(description: str | None) -> tuple[str, str | None]:
     """Press-release text without the leading view-button link and the ``[자료제공 : ...]`` footer."""
-    markup = text_or_none(description)
-    if markup is None:
+    markup = description
+    if not markup:
         return "", None
-    try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    root = parse_fragment(markup)  # DataError when nested too deeply
+    if root is not None:
         for anchor in root.xpath(".//a[img]"):
             if not (anchor.text_content() or "").strip():  # the image-only "view" button
                 anchor.drop_tree()
         markup = etree.tostring(root, encoding="unicode", method="html")
-    except (etree.ParserError, ValueError):
-        pass
     text = html_to_text(markup)
     provider = None
     if match := _FOOTER.search(text):

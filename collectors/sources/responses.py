@@ -1,23 +1,22 @@
-"""Decoding a response body into JSON with clear DP_1004 errors."""
+"""Reading a response body as JSON, with clear DP_1004 errors (see ``collectors.parsing.body``)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.errors import ErrorCode, TerminalError
 from collectors.http.client import HttpResponse
+from collectors.parsing.body import content_type_of, parse_json, parse_xml
 
 
-def decode_json(response: HttpResponse, what: str) -> Any:
-    """The JSON body, or DP_1004 (retried: a cut-off body is usually a transient failure)."""
-    try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise TransientError(f"{what}: response is not valid JSON ({type(exc).__name__} at "
-                             f"{getattr(exc, 'pos', '?')} of {len(response.content)} bytes)",
-                             code=ErrorCode.INVALID_DATA_FORMAT,
-                             hint="the body was cut off or is not JSON; retried, then the source is skipped") from None
+def json_body(response: HttpResponse, what: str) -> Any:
+    """The JSON body (any charset, BOM or leading whitespace), or DP_1004."""
+    return parse_json(response.content, what, content_type_of(response.headers))
+
+
+def xml_root(response: HttpResponse, what: str):
+    """The XML body's root element (any declared charset, BOM or leading whitespace), or DP_1004."""
+    return parse_xml(response.content, what, content_type_of(response.headers))
 
 
 def expect_object(value: Any, what: str, required: str) -> dict[str, Any]:

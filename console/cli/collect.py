@@ -26,17 +26,20 @@ from collectors.sources.base import SourceKind
 @click.option("--run-now/--no-run-now", default=True, show_default=True,
               help="With --schedule: collect the API sources at start instead of waiting for the first interval.")
 @click.option("--quiet", is_flag=True, help="No per-page progress lines.")
+@click.option("--allow-samples", is_flag=True,
+              help="With ENVIRONMENT=production: collect sources that resolve to the bundled sample server or "
+                   "sample boards anyway (refused by default; same as SOURCE_ALLOW_SAMPLES_IN_PRODUCTION=true).")
 @click.option("--metrics-port", type=int, default=None,
               help="With --schedule: serve /metrics (seed §6.4 names), /health and /health/ready on this port "
                    "(address: SINKS_METRICS_HOST).")
 @click.pass_obj
 def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: str | None, run_now: bool,
-            quiet: bool, metrics_port: int | None) -> None:
+            quiet: bool, allow_samples: bool, metrics_port: int | None) -> None:
     """Collect public policy sources into PostgreSQL (new and changed records only).
 
     Sources without an API key are collected from the local sample server
-    (SOURCE_SAMPLES_URL), which is started in this process if nothing answers there.
-    Exit status: 0 when every source succeeded, 1 when some failed (each is reported with its
+    (SOURCE_SAMPLES_URL), which is started in this process if nothing answers there; with
+    ENVIRONMENT=production they are refused (DP_5001) unless --allow-samples. Exit status: 0 when every source succeeded, 1 when some failed (each is reported with its
     DP code and what to do), 2 when nothing could run.
     """
     if mode is None:
@@ -46,15 +49,22 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
 
     from aegis.db import connect
 
-    collector = Collector(settings)
+    collector = Collector(settings, allow_samples=allow_samples)
     kinds = {SourceKind(kind)} if kind else None
     planned = [s for s in build_sources(settings, collector.state, list(names)) if kinds is None or s.kind in kinds]
     for source in planned:
         source.close()
+    refused = [s for s in planned if s.using_samples and collector.refuse_samples]
+    if refused and len(refused) == len(planned):  # nothing real to collect: say so before touching anything
+        raise ConfigError(f"ENVIRONMENT=production and every selected source resolves to the bundled sample data "
+                          f"({', '.join(s.name for s in refused)}); nothing was collected",
+                          hint="give the sources their keys (SOURCE_<NAME>_API_KEY, SOURCE_PORTAL_API_KEY) or base "
+                               "URLs and point boards at real sites; or collect sample data on purpose with "
+                               "`aegis collect --allow-samples` or SOURCE_ALLOW_SAMPLES_IN_PRODUCTION=true")
     with connect(settings.postgres):  # fail early, once, with DP_5004 and a hint, if PostgreSQL is down
         pass
     server = None
-    if any(s.using_samples for s in planned):
+    if any(s.using_samples and not collector.refuse_samples for s in planned):
         server = ensure_sample_server(settings.sources.samples_url)
         if server is not None:
             click.echo(f"no sample server was running: serving the sample sources at {server.url} for this run", err=True)

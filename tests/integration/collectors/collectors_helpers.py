@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collectors.samples.server import SampleServer
 
-SOURCE_SYSTEMS = ["bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss", "board:garam-si", "board:nuri-gu",
-                  "board:closed-gu"]
+SOURCE_SYSTEMS = ["bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss", "portal:mss-notices", "board:garam-si",
+                  "board:nuri-gu", "board:closed-gu"]
 
 CAPTURE_SQL = """
 CREATE TABLE IF NOT EXISTS collectors_test_outbox_capture (
@@ -26,14 +26,14 @@ DROP TABLE IF EXISTS collectors_test_outbox_capture;
 """
 
 
-def wipe_collected(conn) -> None:
-    """Remove what earlier runs of these tests collected (only our source systems)."""
+def wipe_collected(conn, systems: list[str] | None = None) -> None:
+    """Remove what earlier runs of these tests collected (only our source systems, or ``systems``)."""
+    systems = systems or SOURCE_SYSTEMS
     with conn.transaction():
-        ids = [str(r[0]) for r in conn.execute("SELECT id FROM policies WHERE source_system = ANY(%s)",
-                                               (SOURCE_SYSTEMS,))]
+        ids = [str(r[0]) for r in conn.execute("SELECT id FROM policies WHERE source_system = ANY(%s)", (systems,))]
         conn.execute("DELETE FROM processing_history WHERE policy_id = ANY(%s)", (ids,))
-        conn.execute("DELETE FROM policies WHERE source_system = ANY(%s)", (SOURCE_SYSTEMS,))
-        conn.execute("DELETE FROM dead_letters WHERE source_system = ANY(%s)", (SOURCE_SYSTEMS,))
+        conn.execute("DELETE FROM policies WHERE source_system = ANY(%s)", (systems,))
+        conn.execute("DELETE FROM dead_letters WHERE source_system = ANY(%s)", (systems,))
         conn.execute("DELETE FROM collectors_test_outbox_capture")
 
 
@@ -45,6 +45,7 @@ def settings_for(stack, server: SampleServer, **overrides):
     """The stack's settings with every source on ``server``, fast rates and fast retries."""
     fast = {"samples_url": server.url, "retry_base_delay_seconds": 0.01, "retry_max_delay_seconds": 0.05,
             "board_requests_per_second": 40.0, "board_timeout_seconds": 5.0}
-    fast.update({f"{n}_requests_per_second": 200.0 for n in ("bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss")})
+    fast.update({f"{n}_requests_per_second": 200.0 for n in ("bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss",
+                                                             "portal")})
     fast.update(overrides)
     return stack.model_copy(update={"sources": stack.sources.model_copy(update=fast)})

@@ -15,7 +15,7 @@ from collectors_helpers import SOURCE_SYSTEMS, events, settings_for, wipe_collec
 pytestmark = pytest.mark.integration
 
 EXPECTED_COUNTS = {"bizinfo": 230, "kstartup": 179, "youthcenter": 120, "gov24": 150, "korea_rss": 24,
-                   "board:garam-si": 24, "board:nuri-gu": 18}
+                   "portal:mss-notices": 45, "board:garam-si": 24, "board:nuri-gu": 18}
 
 
 def row(conn, source_system: str, source_id: str) -> dict:
@@ -96,6 +96,11 @@ def test_records_are_normalised_field_by_field(first_pass, db):
     assert (gov["application_start_date"], gov["application_end_date"]) == (date(2025, 4, 1), date(2026, 3, 31))
     parent = row(db, "gov24", "149200000026")
     assert parent["application_always_open"] is True and parent["application_period_text"] == "상시신청"
+
+    mss = row(db, "portal:mss-notices", "1071373")  # the configured data.go.kr API (XML, classic envelope)
+    assert mss["issuing_organization"] == "중소벤처기업부" and mss["executing_organization"] == "스마트제조혁신과"
+    assert (mss["application_start_date"], mss["application_end_date"]) == (date(2025, 3, 10), date(2025, 4, 4))
+    assert [a["name"] for a in mss["attachments"]] == ["2025 스마트공장 지원사업 공고문.hwp", "사업계획서 양식.hwpx"]
 
     rss = row(db, "korea_rss", "148939123")
     assert rss["issuing_organization"] == "중소벤처기업부" and "call_from" not in rss["original_url"]

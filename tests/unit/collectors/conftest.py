@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from collectors.samples.server import SampleServer
+
+# Property-based tests (hypothesis): bounded in the unit suite; HYPOTHESIS_PROFILE=collectors-deep for more.
+_COMMON = dict(deadline=None, database=None, print_blob=True,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+settings.register_profile("collectors-unit", max_examples=40, **_COMMON)
+settings.register_profile("collectors-deep", max_examples=2000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "collectors-unit"))
 
 
 @pytest.fixture

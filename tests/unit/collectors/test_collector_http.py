@@ -158,3 +158,83 @@ def test_quota_gate_blocks_until_next_kst_midnight():
     assert gate.blocked_until("kstartup") == until and gate.blocked_until("gov24") is None
     now[0] += timedelta(hours=2)
     assert gate.blocked_until("kstartup") is None
+
+
+def _kstartup_listing(response: HttpResponse):
+    from collectors.sources.datagokr import read_listing
+    from collectors.sources.envelope import has_any
+
+    return read_listing(response, "kstartup page 1", source="kstartup", key_setting="SOURCE_KSTARTUP_API_KEY",
+                        looks_like_item=has_any("pbanc_sn"))
+
+
+def _open_then_half_open(sample_server, clock: FakeClock) -> tuple[CircuitBreaker, SourceHttpClient]:
+    breaker = CircuitBreaker("kstartup", failure_threshold=2, recovery_seconds=60, clock=clock)
+    client = make_client(breaker, attempts=1)
+    sample_server.faults.add(Fault(source="kstartup", kind=FaultKind.HTTP_ERROR, status=503, times=2))
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            client.get(kstartup(sample_server), {"serviceKey": "SAMPLE-KEY"}, status_of, what="page 1")
+    assert breaker.state is BreakerState.OPEN
+    clock.now += 60
+    assert breaker.state is BreakerState.HALF_OPEN
+    return breaker, client
+
+
+def test_a_half_open_trial_ending_in_a_quota_error_does_not_leave_the_breaker_open(sample_server):
+    from collectors.http.quota import QuotaExceededError
+
+    clock = FakeClock()
+    breaker, client = _open_then_half_open(sample_server, clock)
+    sample_server.faults.add(Fault(source="kstartup", kind=FaultKind.QUOTA, times=1))  # data.go.kr code 22
+    with client, pytest.raises(QuotaExceededError):
+        client.get(kstartup(sample_server), {"serviceKey": "SAMPLE-KEY"}, _kstartup_listing, what="page 1")
+        # the quota answer ends the trial without a verdict: still half-open, and the next call goes out
+    assert breaker.state is BreakerState.HALF_OPEN
+    sent = sample_server.faults.requests("kstartup")
+    with make_client(breaker, attempts=1) as again:
+        listing = again.get(kstartup(sample_server), {"serviceKey": "SAMPLE-KEY", "perPage": 5}, _kstartup_listing,
+                            what="page 1")
+    assert len(listing.items) == 5 and sample_server.faults.requests("kstartup") == sent + 1
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_a_half_open_trial_ending_in_an_unexpected_exception_opens_it_again_not_for_ever(sample_server):
+    clock = FakeClock()
+    breaker, client = _open_then_half_open(sample_server, clock)
+
+    def broken(response: HttpResponse):
+        raise KeyError("a bug in a parser")
+
+    with client, pytest.raises(KeyError):
+        client.get(kstartup(sample_server), {"serviceKey": "SAMPLE-KEY"}, broken, what="page 1")
+    assert breaker.state is BreakerState.OPEN                       # a failed trial: open for another period
+    clock.now += 60
+    with make_client(breaker, attempts=1) as again:
+        assert again.get(kstartup(sample_server), {"serviceKey": "SAMPLE-KEY"}, status_of, what="page 1") == 200
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_a_trial_that_never_ends_is_given_up_after_the_recovery_time():
+    clock = FakeClock()
+    breaker = CircuitBreaker("x", failure_threshold=1, recovery_seconds=60, clock=clock)
+    breaker.record_failure()
+    clock.now += 60
+    breaker.before_call()                  # the trial goes out, and its thread dies without a verdict
+    with pytest.raises(CircuitOpenError):
+        breaker.before_call()              # meanwhile no second trial
+    clock.now += 60
+    breaker.before_call()                  # given up: a new trial may go
+    breaker.record_success()
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_guard_gives_exactly_one_verdict():
+    breaker = CircuitBreaker("x", failure_threshold=1, recovery_seconds=60, clock=FakeClock())
+    with pytest.raises(ValueError), breaker.guard():
+        raise ValueError("not ours")
+    assert breaker.state is BreakerState.OPEN and breaker.consecutive_failures == 1
+    fresh = CircuitBreaker("y", failure_threshold=1, recovery_seconds=60, clock=FakeClock())
+    with pytest.raises(KeyboardInterrupt), fresh.guard():
+        raise KeyboardInterrupt
+    assert fresh.state is BreakerState.CLOSED and fresh.consecutive_failures == 0
