@@ -88,7 +88,8 @@ clean:  ## stop the stack and delete its state (data, logs, jars)
 	-$(BIN)/aegis stack down
 	rm -rf .stack
 
-docs: python-deps  ## regenerate the README's configuration table and CLI reference, and the collectors' shape tables
+docs: python-deps  ## regenerate the README's configuration table and CLI reference, the collectors' shape tables and the Strimzi connector
 	$(BIN)/python -m aegis.settings README.md
+	$(BIN)/python deploy/k8s/tools/render_connector.py
 	$(BIN)/python -m collectors.samples.shapes docs/collectors.md
 	$(BIN)/python -c "import pathlib; from console.cli import cli; from console.cli.reference import render_readme_cli as r; p = pathlib.Path('README.md'); p.write_text(r(p.read_text(encoding='utf-8'), cli), encoding='utf-8')"
