@@ -19,10 +19,17 @@ import uuid
 from datetime import datetime, timezone
 from typing import Iterable
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from pydantic import BaseModel, ConfigDict
 
 from aegis.errors import AegisError, ErrorCode, TransientError
+from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
 from aegis.privacy import mask_bytes, mask_text
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import ConsumedMessage, Rejected
@@ -75,8 +82,9 @@ def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> lis
 
 
 def _producer(kafka: KafkaSettings) -> Producer:
-    return Producer({**kafka.client_config(), "acks": "all",
-                     "enable.idempotence": True, "linger.ms": 5, "message.timeout.ms": 30_000})
+    # a dead letter is the original message: as large as the largest change event (aegis.models.limits)
+    return Producer({**kafka.client_config(), "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                     "message.timeout.ms": 30_000, "message.max.bytes": CHANGE_MESSAGE_MAX_BYTES})
 
 
 class DeadLetterWriter:

@@ -10,8 +10,8 @@ to it here, so `aegis connectors apply` fixes an existing deployment too.
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
 from aegis.errors import ErrorCode, TransientError
 from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
@@ -21,14 +21,24 @@ MESSAGE_LIMIT_KEY = "max.message.bytes"
 
 
 def change_topics(settings: Settings) -> list[str]:
-    return [settings.sinks.topic(settings.kafka), settings.kafka.topic_policy_events]
+    """The topics a change event (or a dead letter, which is one byte for byte) travels on."""
+    return [settings.sinks.topic(settings.kafka), settings.kafka.topic_policy_events, settings.kafka.topic_dlq]
 
 
 def ensure_message_limit(settings: Settings, limit: int = CHANGE_MESSAGE_MAX_BYTES) -> list[str]:
     """Raise ``max.message.bytes`` of each existing change topic below ``limit`` to it; the raised ones."""
-    admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+    admin = AdminClient(settings.kafka.client_config())
     try:
         existing = set(admin.list_topics(timeout=10).topics)
+        if settings.kafka.topic_dlq not in existing:  # else the first dead letter would auto-create it at 1 MB
+            future = admin.create_topics([NewTopic(settings.kafka.topic_dlq, num_partitions=1, replication_factor=-1,
+                                                   config={MESSAGE_LIMIT_KEY: str(limit)})])[settings.kafka.topic_dlq]
+            try:
+                future.result(timeout=15)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+            existing.add(settings.kafka.topic_dlq)
         resources = [ConfigResource(ResourceType.TOPIC, t) for t in change_topics(settings) if t in existing]
         if not resources:
             return []
