@@ -50,7 +50,7 @@ READER_TABLES: tuple[str, ...] = ("consistency_reports", "quality_metrics", "aud
 
 # Columns of personal data (seed §6.5) and the raw source payload that holds them: the reader never sees them.
 PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "policies": ("contact_email", "contact_phone", "contact_address", "raw_data"),
+    "policies": ("contact_email", "contact_phone", "contact_address"),
     "policy_sources": ("raw_data",),  # the unmasked source payload: lineage reads its digest, URL and run
 }
 

@@ -396,11 +396,9 @@ def run(settings: Settings, policies: int = 600, *, log_dir: Path, env_file: str
     from devstack.manager import StackManager
 
     StackManager(settings).up(STACK)
-    from aegis.db import connect
-    from aegis.db.migrate import migrate
+    from aegis.db.migrate import migrate_database
 
-    with connect(settings.postgres, autocommit=True) as conn:
-        migrate(conn, settings.postgres)
+    migrate_database(settings.postgres)
     apply_connector(settings)
     wait_until_running(settings, timeout=120)
     ids, planted = load_corpus(settings, policies, seed if seed is not None else int(time.time()))

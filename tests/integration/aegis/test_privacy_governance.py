@@ -134,25 +134,27 @@ def test_lineage_names_source_versions_events_and_targets(conn, stack):
 
 
 def test_retention_removes_old_rows_and_keeps_the_latest_version(conn, stack):
-    sid = f"ret-{uuid.uuid4().hex[:8]}"
-    store_page(conn, "it-privacy", MappedPage(number=1, records=[_record(sid)], rejections=[]), run_id="run-ret")
-    policy_id = conn.execute("SELECT id FROM policies WHERE source_id = %s", (sid,)).fetchone()[0]
-    old = datetime.now(timezone.utc) - timedelta(days=3000)
-    conn.execute("UPDATE policy_sources SET fetched_at = %s WHERE policy_id = %s", (old, policy_id))
-    conn.execute("UPDATE policies SET target_group = 'x' WHERE id = %s", (policy_id,))  # a second version
-    conn.execute("UPDATE policy_versions SET changed_at = %s WHERE policy_id = %s", (old, policy_id))
-    conn.execute("INSERT INTO processing_history (policy_id, processing_path, status, processed_at) "
-                 "VALUES (%s, 'hot', 'x', %s)", (str(policy_id), old))
-    conn.execute("INSERT INTO audit_logs (entity_type, entity_id, action, \"timestamp\") VALUES ('policy', %s, 'x', %s)",
-                 (str(policy_id), old))
-    dry = enforce_retention(conn, stack.retention, dry_run=True)
-    assert all(dry.removed[k] >= 1 for k in ("raw_data", "processing_history", "audit_logs", "policy_versions"))
-    result = enforce_retention(conn, stack.retention)
-    assert result.removed["raw_data"] >= 1 and result.removed["policy_versions"] >= 1
-    raw, digest = conn.execute("SELECT raw_data, raw_digest FROM policy_sources WHERE policy_id = %s",
-                               (policy_id,)).fetchone()
-    assert raw is None and digest is not None  # the payload is gone, its digest stays for lineage
-    assert conn.execute("SELECT count(*) FROM policy_versions WHERE policy_id = %s", (policy_id,)).fetchone()[0] == 1
-    assert conn.execute("SELECT count(*) FROM audit_logs WHERE entity_id = %s AND action = 'x'",
-                        (str(policy_id),)).fetchone()[0] == 0
-    assert [e.action for e in read_audit(conn, entity_id="retention", limit=1)] == ["retention_purged"]
+    # backdating is set-up; retention runs as the owner (as `aegis retention` does)
+    with connect(stack.postgres, autocommit=True, role="owner") as owner:
+        sid = f"ret-{uuid.uuid4().hex[:8]}"
+        store_page(conn, "it-privacy", MappedPage(number=1, records=[_record(sid)], rejections=[]), run_id="run-ret")
+        policy_id = conn.execute("SELECT id FROM policies WHERE source_id = %s", (sid,)).fetchone()[0]
+        old = datetime.now(timezone.utc) - timedelta(days=3000)
+        owner.execute("UPDATE policy_sources SET fetched_at = %s WHERE policy_id = %s", (old, policy_id))
+        owner.execute("UPDATE policies SET target_group = 'x' WHERE id = %s", (policy_id,))  # a second version
+        owner.execute("UPDATE policy_versions SET changed_at = %s WHERE policy_id = %s", (old, policy_id))
+        owner.execute("INSERT INTO processing_history (policy_id, processing_path, status, processed_at) "
+                      "VALUES (%s, 'hot', 'x', %s)", (str(policy_id), old))
+        owner.execute("INSERT INTO audit_logs (entity_type, entity_id, action, \"timestamp\") VALUES ('policy', %s, 'x', %s)",
+                      (str(policy_id), old))
+        dry = enforce_retention(owner, stack.retention, dry_run=True)
+        assert all(dry.removed[k] >= 1 for k in ("raw_data", "processing_history", "audit_logs", "policy_versions"))
+        result = enforce_retention(owner, stack.retention)
+        assert result.removed["raw_data"] >= 1 and result.removed["policy_versions"] >= 1
+        raw, digest = owner.execute("SELECT raw_data, raw_digest FROM policy_sources WHERE policy_id = %s",
+                                    (policy_id,)).fetchone()
+        assert raw is None and digest is not None  # the payload is gone, its digest stays for lineage
+        assert owner.execute("SELECT count(*) FROM policy_versions WHERE policy_id = %s", (policy_id,)).fetchone()[0] == 1
+        assert owner.execute("SELECT count(*) FROM audit_logs WHERE entity_id = %s AND action = 'x'",
+                             (str(policy_id),)).fetchone()[0] == 0
+        assert [e.action for e in read_audit(owner, entity_id="retention", limit=1)] == ["retention_purged"]

@@ -19,15 +19,13 @@ from collectors_helpers import CAPTURE_SQL, DROP_CAPTURE_SQL
 @pytest.fixture(scope="session")
 def stack(settings):
     """Overrides the root ``stack``: PostgreSQL only (started if needed, stopped again if we started it)."""
-    from aegis.db import connect
-    from aegis.db.migrate import migrate
+    from aegis.db.migrate import migrate_database
     from devstack.manager import StackManager
 
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status(["postgres"]) if s.healthy}
     manager.up(["postgres"], progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
-        migrate(conn, settings.postgres)
+    migrate_database(settings.postgres)
     yield settings
     if "postgres" not in was_running and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
         manager.down(["postgres"], progress=lambda line: print(f"[stack] {line}"))

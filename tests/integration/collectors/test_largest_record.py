@@ -45,15 +45,14 @@ KAFKA_DEFAULT_MESSAGE_BYTES = 1_048_576
 @pytest.fixture(scope="module")
 def full_stack(settings):
     """Every target and the change stream, with the connector applied (from this branch's template)."""
-    from aegis.db.migrate import migrate
+    from aegis.db.migrate import migrate_database
     from connectors.manage import apply_connector, wait_until_running
     from devstack.manager import StackManager
 
     manager = StackManager(settings)
     was_running = {s.name for s in manager.status(SERVICES) if s.healthy}
     manager.up(SERVICES, progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
-        migrate(conn, settings.postgres)
+    migrate_database(settings.postgres)
     apply_connector(settings)
     wait_until_running(settings, timeout=120)
     yield settings
