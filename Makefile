@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: docs help install system-deps python-deps jars run stop test test-all test-unit faults clean
+.PHONY: docs help install system-deps python-deps jars run stop test test-all test-unit test-stop faults clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -59,24 +59,33 @@ stop:  ## stop every server the stack started
 CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors tests/integration/connectors \
 	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler
 
-test: install  ## unit tests, then the CI integration suites against the real stack (started and stopped here)
+# The tests' own stack (tests/stack-test.env: state directory .stack-test, ports 1xxxx), never the one
+# `make run` uses; another file separates parallel runs: `make test AEGIS_TEST_ENV_FILE=other.env`.
+AEGIS_TEST_ENV_FILE ?= tests/stack-test.env
+TEST_ENV := AEGIS_TEST_ENV_FILE=$(AEGIS_TEST_ENV_FILE)
+
+test: install  ## unit tests, then the CI integration suites against the test stack (started and stopped here)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
-	$(BIN)/pytest $(CI_INTEGRATION) -m "integration and not slow" -v --durations=25 $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest $(CI_INTEGRATION) -m "integration and not slow" -v --durations=25 $(PYTEST_ARGS)
 
 test-all: install  ## unit tests, then every integration test except the slow ones
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
-	$(BIN)/pytest tests/integration -m "integration and not slow" -v --durations=25 $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest tests/integration -m "integration and not slow" -v --durations=25 $(PYTEST_ARGS)
+
+test-stop:  ## stop the test stack (left running by AEGIS_TEST_KEEP_STACK=1)
+	AEGIS_ENV_FILE=$(AEGIS_TEST_ENV_FILE) $(BIN)/aegis stack down
 
 test-unit: python-deps  ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)
 
 # Not part of `make test`: ~20 minutes on 2 cores (every sink killed, every server stopped or restarted in turn); docs/faults.md.
 faults: install  ## fault-injection suite: each fault under load, checked for zero drift; results into bench/RESULTS.md
-	$(BIN)/pytest tests/faults -m faults -v -s -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest tests/faults -m faults -v -s -p no:cacheprovider --durations=0 $(PYTEST_ARGS)
 
-clean:  ## stop the stack and delete its state (data, logs, jars)
+clean:  ## stop the stack and the test stack and delete their state (data, logs, jars)
 	-$(BIN)/aegis stack down
-	rm -rf .stack
+	-AEGIS_ENV_FILE=$(AEGIS_TEST_ENV_FILE) $(BIN)/aegis stack down
+	rm -rf .stack .stack-test
 
 docs: python-deps  ## regenerate the README's configuration table and CLI reference
 	$(BIN)/python -m aegis.settings README.md

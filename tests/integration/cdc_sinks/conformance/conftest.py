@@ -29,6 +29,7 @@ from aegis.settings import load_settings
 from cdc_sinks.registry import build_sink
 from conformance_harness import PolicyWriter, SinkUnderTest
 from conformance_targets import TARGETS
+from tests.conftest import running_stack
 
 _ENGINES: dict[str, str] = {}
 
@@ -56,20 +57,9 @@ CORE_SERVICES = ["postgres", "kafka", "kafka-connect"]
 def stack(settings):
     """Overrides the root ``stack``: only the change stream's servers and the selected sinks' targets,
     so each sink costs only its own server."""
-    from aegis.db import connect
-    from aegis.db.migrate import migrate
-    from devstack.manager import StackManager
-
     names = CORE_SERVICES + sorted({TARGETS[n].stack_service for n in _selected()})
-    manager = StackManager(settings)
-    was_running = {s.name for s in manager.status(names) if s.healthy}
-    manager.up(names, progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
-        migrate(conn, settings.postgres)
-    yield settings
-    started = [n for n in names if n not in was_running]
-    if started and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
-        manager.down(started, progress=lambda line: print(f"[stack] {line}"))
+    with running_stack(settings, names) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
