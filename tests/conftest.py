@@ -42,7 +42,7 @@ def settings() -> Settings:
 
 @contextlib.contextmanager
 def running_stack(settings: Settings, names: list[str] | None = None) -> Iterator[Settings]:
-    """The test stack's ``names`` (default: every default service) running and migrated; on exit
+    """The test stack's ``names`` (default: every default service) running (and PostgreSQL migrated); on exit
     stops what this call started (unless AEGIS_TEST_KEEP_STACK=1)."""
     from aegis.db import connect
     from aegis.db.migrate import migrate
@@ -55,8 +55,9 @@ def running_stack(settings: Settings, names: list[str] | None = None) -> Iterato
     except SlotCollision as exc:
         pytest.exit(str(exc), returncode=2)
     manager.up(names, progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True) as conn:
-        migrate(conn, settings.postgres)
+    if names is None or "postgres" in names:
+        with connect(settings.postgres, autocommit=True) as conn:
+            migrate(conn, settings.postgres)
     try:
         yield settings
     finally:
