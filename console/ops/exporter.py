@@ -3,8 +3,8 @@
 * ``policies_total{status}`` — policies by status;
 * ``data_quality_score{source}`` — mean quality score of the active policies of each source (seed §6.4);
 * ``replication_slot_lag_bytes{slot}`` — WAL written since Debezium's last confirmed position;
-* ``reconcile_drift_records{target_db,state}`` — drift the last reconcile pass found / left unrepaired;
-* ``reconcile_last_pass_timestamp_seconds`` — when it ran.
+* ``reconcile_last_pass_timestamp_seconds`` — when the last stored reconcile pass ran (the reconciler
+  itself serves the rest: reconciler/metrics.py).
 
 `aegis run` serves it beside the processes it supervises; `aegis exporter` serves it alone (compose).
 """
@@ -31,8 +31,6 @@ class PipelineExporter:
         self.policies = Gauge("policies_total", "Policies in PostgreSQL by status", ["status"], registry=r)
         self.quality = Gauge("data_quality_score", "Mean quality score of the active policies", ["source"], registry=r)
         self.slot_lag = Gauge("replication_slot_lag_bytes", "WAL not yet confirmed by Debezium", ["slot"], registry=r)
-        self.drift = Gauge("reconcile_drift_records", "Drifted records in the last reconcile pass",
-                           ["target_db", "state"], registry=r)
         self.last_pass = Gauge("reconcile_last_pass_timestamp_seconds", "When the last reconcile pass finished",
                                registry=r)
 
@@ -59,15 +57,10 @@ class PipelineExporter:
                 "FROM pg_replication_slots WHERE slot_name = %s", (self.settings.postgres.slot_name,)):
             if lag is not None:
                 self.slot_lag.labels(slot).set(float(lag))
-        row = conn.execute("SELECT extract(epoch FROM checked_at), summary FROM consistency_reports "
+        row = conn.execute("SELECT extract(epoch FROM checked_at) FROM consistency_reports "
                            "WHERE NOT dry_run ORDER BY checked_at DESC LIMIT 1").fetchone()
-        self.drift.clear()
         if row:
             self.last_pass.set(float(row[0]))
-            for target, result in (row[1].get("targets") or {}).items():
-                found = result.get("missing", 0) + result.get("orphaned", 0) + result.get("stale", 0)
-                self.drift.labels(target, "found").set(found)
-                self.drift.labels(target, "unrepaired").set(found if result.get("status") == "unrepaired" else 0)
 
     def serve(self, port: int, host: str = "127.0.0.1", every: float = 15.0) -> threading.Event:
         """Serve /metrics on ``port`` and refresh every ``every`` seconds until the returned event is set."""

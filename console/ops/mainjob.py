@@ -29,7 +29,8 @@ from aegis.db import connect
 from aegis.errors import ConfigError
 from aegis.db.migrate import migrate
 from console.ops.exporter import PipelineExporter
-from console.ops.ports import collector_metrics_port, exporter_metrics_port, sink_metrics_port
+from console.ops.ports import (collector_metrics_port, exporter_metrics_port, reconciler_metrics_port,
+                               sink_metrics_port)
 from aegis.settings import Settings
 from devstack.base import port_open
 from devstack.manager import StackManager
@@ -46,16 +47,17 @@ def process_specs(settings: Settings, sinks: list[str]) -> list[ProcessSpec]:
                                        "--metrics-port", str(collector_metrics_port(settings, sinks))])]
     specs += [ProcessSpec(f"sink-{name}", [*AEGIS, "sinks", "run", name, "--metrics-port",
                                            str(sink_metrics_port(settings, name, sinks))]) for name in sinks]
-    specs.append(ProcessSpec("reconciler", [*AEGIS, "reconcile", "--schedule"]))
+    specs.append(ProcessSpec("reconciler", [*AEGIS, "reconcile", "--schedule", "--metrics-port",
+                                            str(reconciler_metrics_port(settings, sinks))]))
     return specs
 
 
 def check_ports_free(settings: Settings, sinks: list[str]) -> None:
-    """The /metrics ports of the sinks, the collector and the exporter must be free: a process
-    already serving there would make `aegis status` read its figures instead of ours."""
+    """The /metrics ports of the sinks, the collector, the reconciler and the exporter must be free:
+    a process already serving there would make `aegis status` read its figures instead of ours."""
     host = settings.sinks.metrics_host
-    ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks),
-             collector_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
+    ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks), collector_metrics_port(settings, sinks),
+             reconciler_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
     busy = [port for port in ports if port_open(port, host)]
     if busy:
         raise ConfigError(f"metrics port(s) {', '.join(map(str, busy))} on {host} are in use "

@@ -55,7 +55,10 @@ def exported_metrics() -> set[str]:
     from aegis.settings import load_settings
     from cdc_sinks.observability import SinkMetrics
 
+    from reconciler.metrics import ReconcileMetrics
+
     names = _exported(REGISTRY) | _exported(SinkMetrics("conformance-check").registry)
+    names |= _exported(ReconcileMetrics(["redis"], 3600).registry)
     return names | _exported(PipelineExporter(load_settings(env_file=None)).registry)
 
 
