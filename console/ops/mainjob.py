@@ -35,7 +35,7 @@ from aegis.settings import Settings
 from devstack.base import port_open
 from devstack.manager import StackManager
 from console.supervisor import ProcessSpec, Supervisor
-from connectors.watchdog import ConnectorWatchdog
+from connectors.watchdog import ConnectorWatchdog, WatchdogMetrics
 
 Report = Callable[[str], None]
 AEGIS = [sys.executable, "-m", "console.cli"]
@@ -122,10 +122,13 @@ def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print
     prepare(settings, report)
     first_collection(log_dir, report)
     exporter_port = exporter_metrics_port(settings, sinks)
-    stop_exporter = PipelineExporter(settings).serve(exporter_port, host=settings.sinks.metrics_host)
+    exporter = PipelineExporter(settings)
+    stop_exporter = exporter.serve(exporter_port, host=settings.sinks.metrics_host)
     report(f"pipeline metrics on http://{settings.sinks.metrics_host}:{exporter_port}/metrics")
     supervisor = Supervisor(process_specs(settings, sinks), log_dir, report)
-    watchdog = ConnectorWatchdog(settings, report)
+    # the watchdog's counts are served beside the exporter's gauges (compose runs it as its own service)
+    watchdog = ConnectorWatchdog(settings, report,
+                                 metrics=WatchdogMetrics(settings.connector.name, registry=exporter.registry))
     started = time.monotonic()
     last = [0.0]
 
