@@ -12,7 +12,7 @@ help:  ## list the targets
 
 install: system-deps python-deps jars models  ## install everything missing (Debian packages, .venv, server jars, model)
 
-system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, JDK 17, Maven), when missing
+system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, JDK 17, Maven, Prometheus), when missing
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
@@ -23,10 +23,12 @@ system-deps:  ## Debian packages for the native stack (PostgreSQL, Redis, JDK 17
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	@# CPU-only torch for the embeddings (PyPI's x86_64 torch pulls GBs of CUDA); OpenBLAS, not reference BLAS
+	@# CPU-only torch for the embeddings (PyPI's x86_64 torch pulls GBs of CUDA); OpenBLAS, not reference BLAS;
+	@# Prometheus and promtool (the local stack's monitoring, alert-rule tests) without the node exporter
 	@missing=""; \
 	test -d /usr/lib/python3/dist-packages/torch || missing="$$missing python3-torch"; \
 	ls /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || missing="$$missing libopenblas0-pthread"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
@@ -57,7 +59,7 @@ stop:  ## stop every server the stack started
 # (the reconciler suite works in a database of its own). `make test-all` runs tests/integration as a
 # whole, so a new suite runs there before it is listed here; the fault suite is `make faults`.
 CI_INTEGRATION ?= tests/integration/aegis tests/integration/collectors tests/integration/connectors \
-	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler
+	tests/integration/cdc_sinks tests/integration/avro tests/integration/reconciler tests/integration/monitoring
 
 # The tests' own stack (tests/stack-test.env: state directory .stack-test, ports 1xxxx), never the one
 # `make run` uses; another file separates parallel runs: `make test AEGIS_TEST_ENV_FILE=other.env`.

@@ -6,9 +6,11 @@ Taken from each pass's ``ConsistencyReport`` as it is, without knowing its kinds
 * ``reconcile_passes_total{result}`` — passes by result: consistent, repaired, drifted (a dry run
   found drift), incomplete (a target not checked, or not repaired), error (the pass failed),
   busy (another pass held the lock: the turn was skipped);
-* ``reconcile_last_pass_ok`` — 1 when the last pass checked every target and left it consistent;
-* ``reconcile_last_success_timestamp_seconds`` — when that last happened (seeded from PostgreSQL
-  at start, so a restart does not forget it);
+* ``reconcile_last_pass_failed`` — 1 when the last pass raised, or left a target unchecked or
+  unrepaired (0 before the first pass, and after a good one);
+* ``reconcile_last_success_timestamp_seconds`` — when a pass last checked every target and left it
+  consistent: seeded from PostgreSQL at start, so a restart does not forget it (never: the
+  process's start, so "no success for two intervals" still means something);
 * ``reconcile_interval_seconds`` — RECONCILE_INTERVAL, so an alert can tell a pass is overdue;
 * ``reconcile_drift_records{target_db,kind}`` — records out of step in the last pass, for every
   drift kind the target's report counts;
@@ -62,8 +64,8 @@ class ReconcileMetrics:
         self.duration = Histogram("reconcile_pass_duration_seconds", "Duration of one reconcile pass",
                                   buckets=_DURATION_BUCKETS, registry=r)
         self.passes = Counter("reconcile_passes_total", "Reconcile passes by result", ["result"], registry=r)
-        self.last_ok = Gauge("reconcile_last_pass_ok",
-                             "1 when the last pass checked every target and left it consistent", registry=r)
+        self.last_failed = Gauge("reconcile_last_pass_failed",
+                                 "1 when the last pass failed or left a target unchecked or unrepaired", registry=r)
         self.last_success = Gauge("reconcile_last_success_timestamp_seconds",
                                   "When a pass last checked every target and left it consistent", registry=r)
         self.interval = Gauge("reconcile_interval_seconds", "Seconds between scheduled passes (RECONCILE_INTERVAL)",
@@ -88,8 +90,10 @@ class ReconcileMetrics:
             self.repaired.labels(target, verified)
 
     def seed_last_success(self, timestamp: float | None) -> None:
-        """The last consistent pass stored before this process started (None: never)."""
-        if timestamp is not None:
+        """The last consistent pass stored before this process started (None: never, so now)."""
+        if timestamp is None:
+            self.last_success.set_to_current_time()
+        else:
             self.last_success.set(timestamp)
 
     def observe(self, report: ConsistencyReport) -> None:
@@ -97,7 +101,7 @@ class ReconcileMetrics:
         result = pass_result(report)
         self.passes.labels(result).inc()
         self.duration.observe(max((report.checked_at - report.started_at).total_seconds(), 0.0))
-        self.last_ok.set(1 if result in ("consistent", "repaired") else 0)
+        self.last_failed.set(1 if result == "incomplete" else 0)
         if result in ("consistent", "repaired"):
             self.last_success.set(report.checked_at.timestamp())
         for target in report.targets:
@@ -120,7 +124,7 @@ class ReconcileMetrics:
         """A pass that raised (``busy``: skipped because another pass held the lock)."""
         self.passes.labels("busy" if busy else "error").inc()
         if not busy:
-            self.last_ok.set(0)
+            self.last_failed.set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

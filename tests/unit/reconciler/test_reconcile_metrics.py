@@ -3,6 +3,7 @@ reconciler hands them over."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -60,7 +61,7 @@ def test_a_repaired_pass_counts_drift_by_kind_and_verified_repairs():
     assert value(metrics, "reconcile_repaired_records_total", target_db="redis", verified="true") == 3
     assert value(metrics, "reconcile_target_status", target_db="redis", status="repaired") == 1
     assert value(metrics, "reconcile_target_status", target_db="redis", status="consistent") == 0
-    assert value(metrics, "reconcile_last_pass_ok") == 1
+    assert value(metrics, "reconcile_last_pass_failed") == 0
     assert value(metrics, "reconcile_last_success_timestamp_seconds") == datetime(
         2026, 12, 6, 10, 0, 12, tzinfo=timezone.utc).timestamp()
     assert value(metrics, "reconcile_pass_duration_seconds_sum") == 12.0
@@ -74,7 +75,7 @@ def test_an_unrepaired_or_unchecked_target_makes_the_pass_incomplete_and_keeps_n
         TargetReport(target="redis", status=TargetStatus.UNREPAIRED, missing=5, repaired=5),
         TargetReport(target="neo4j", status=TargetStatus.UNREACHABLE, error="connection refused")))
     assert value(metrics, "reconcile_passes_total", result="incomplete") == 1
-    assert value(metrics, "reconcile_last_pass_ok") == 0
+    assert value(metrics, "reconcile_last_pass_failed") == 1
     assert value(metrics, "reconcile_repaired_records_total", target_db="redis", verified="false") == 5
     assert value(metrics, "reconcile_target_status", target_db="neo4j", status="unreachable") == 1
     assert value(metrics, "reconcile_drift_records", target_db="neo4j", kind="orphaned") is None
@@ -85,6 +86,15 @@ def test_a_failed_pass_and_a_busy_turn():
     metrics.seed_last_success(1000.0)
     metrics.observe(pass_report(TargetReport(target="redis", status=TargetStatus.CONSISTENT)))
     metrics.failed(busy=True)
-    assert value(metrics, "reconcile_passes_total", result="busy") == 1 and value(metrics, "reconcile_last_pass_ok") == 1
+    assert value(metrics, "reconcile_passes_total", result="busy") == 1
+    assert value(metrics, "reconcile_last_pass_failed") == 0
     metrics.failed()
-    assert value(metrics, "reconcile_passes_total", result="error") == 1 and value(metrics, "reconcile_last_pass_ok") == 0
+    assert value(metrics, "reconcile_passes_total", result="error") == 1
+    assert value(metrics, "reconcile_last_pass_failed") == 1
+
+
+def test_a_reconciler_that_never_succeeded_counts_from_its_start():
+    metrics = ReconcileMetrics(["redis"], 3600)
+    before = time.time()
+    metrics.seed_last_success(None)
+    assert before <= value(metrics, "reconcile_last_success_timestamp_seconds") <= time.time()
