@@ -86,8 +86,8 @@ def _print_status(result) -> None:
 @click.option("--every", type=float, default=15.0, show_default=True, help="Seconds between refreshes.")
 @click.pass_obj
 def exporter(settings: Settings, port: int, host: str, every: float) -> None:
-    """Serve the pipeline gauges read from PostgreSQL (policies by status, quality score per source,
-    replication slot lag, last reconcile drift) on /metrics until stopped."""
+    """Serve the pipeline gauges seen from outside on /metrics until stopped: PostgreSQL (policies,
+    quality per source, replication slot), Kafka (each sink group's lag) and every target (pinged)."""
     import signal
     import threading
 
