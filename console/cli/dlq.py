@@ -51,18 +51,26 @@ def _ref(value: str) -> tuple[int, int]:
               help="Read at most this many dead letters (one page).")
 @click.option("--from", "start", default=None, metavar="PARTITION:OFFSET",
               help="Start here (default: the oldest retained); each page prints where the next starts.")
+@click.option("--newest", is_flag=True, help="Start --limit before the end of each partition: the newest page.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON lines, then one line {\"page\": ...} with what was read and where the next page starts.")
 @click.pass_obj
-def list_letters(settings: Settings, sink: str | None, limit: int, start: str | None, as_json: bool) -> None:
+def list_letters(settings: Settings, sink: str | None, limit: int, start: str | None, newest: bool,
+                 as_json: bool) -> None:
     """List dead letters, oldest first, one page at a time.
 
     A page reads at most --limit messages from --from and says how far it got: it never reports
     "no more" past the point it read to (the end is the topic's end when the page started).
     """
-    from cdc_sinks.dlq import read_page
+    from cdc_sinks.dlq import count_dead_letters, read_page
 
-    page = read_page(settings.kafka, start=_position(start), limit=limit, sink=sink)
+    if newest and start:
+        raise click.UsageError("give --from or --newest, not both")
+    position = _position(start)
+    if newest:
+        marks = count_dead_letters(settings.kafka).partitions
+        position = {p: max(low, high - limit) for p, (low, high) in marks.items()} or None
+    page = read_page(settings.kafka, start=position, limit=limit, sink=sink)
     where = settings.kafka.topic_dlq
     next_ref = None if page.next is None else "{}:{}".format(*next(iter(page.next.items())))
     if as_json:

@@ -83,5 +83,7 @@ def test_the_cli_pages_and_names_the_next_page(dlq_settings: Settings):
     lines = [json.loads(line) for line in last.stdout.splitlines()]
     assert [d["ref"] for d in lines[:-1]] == ["0:20", "0:21", "0:22"]
     assert lines[-1]["page"] == {"read": 3, "shown": 3, "total": 23, "complete": True, "stalled": False, "next": None}
+    newest = CliRunner().invoke(cli, ["dlq", "list", "--newest", "--limit", "4", "--json"], env=env)
+    assert [json.loads(line).get("ref") for line in newest.stdout.splitlines()] == ["0:19", "0:20", "0:21", "0:22", None]
     missing = CliRunner().invoke(cli, ["dlq", "show", "0:999"], env=env)
     assert missing.exit_code == 2 and "no dead letter 0:999" in missing.output
