@@ -231,7 +231,8 @@ def read_page(kafka: KafkaSettings, *, start: dict[int, int] | None = None, limi
                     continue
                 if msg.error():
                     if msg.error().code() == KafkaError._PARTITION_EOF:
-                        break  # the end moved back under us (retention): nothing more to read
+                        position = max(position, ends[partition])  # nothing is left before the end
+                        break
                     raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
                                          code=ErrorCode.BATCH_PROCESSING_ERROR)
                 last_progress = time.monotonic()
