@@ -8,9 +8,11 @@
    PostgreSQL's active records, the first reconcile pass done, nothing pending) must be `all well`
    with zero dead letters — leftovers of the tests would show there;
 3. with that main job still running, the suites that once wrote into the user's stack (collectors,
-   the main job, the poison-record conformance test) run again on the test stack, and the user's
-   stack must be exactly as before: policies (ids, statuses, content hashes), every topic's end
-   offsets, the consumer groups and their offsets, the dead letters, each target's record count;
+   the main job, the poison-record conformance test) run again on a fresh test stack (the test slot's
+   ports, a state directory of its own: the main-job test expects a change stream without the
+   backlog `make test` left), and the user's stack must be exactly as before: policies (ids,
+   statuses, content hashes), every topic's end offsets, the consumer groups and their offsets, the
+   dead letters, each target's record count;
 4. the main job is stopped with Ctrl-C and the servers with `make stop`, whatever happened.
 
 Exit 0 when all of it holds, 1 otherwise. Run from the repository root, after `make test`.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +34,7 @@ sys.path.insert(0, str(REPO))
 AEGIS = [str(REPO / ".venv" / "bin" / "aegis")]
 CONVERGE_SECONDS = 20 * 60
 SERVER_DIRS = ("postgres", "redis", "kafka", "kafka-connect", "neo4j", "opensearch", "milvus", "logs")
+BESIDE_STATE = ".stack-test-beside"
 WHILE_RUNNING = ["tests/integration/collectors", "tests/integration/aegis/test_main_job.py",
                  "tests/integration/cdc_sinks/conformance/test_conformance.py"
                  "::test_poison_record_is_dead_lettered_and_its_neighbours_applied"]
@@ -134,11 +138,24 @@ def snapshot(settings) -> dict:
     return found
 
 
+def fresh_test_slot() -> Path:
+    """tests/stack-test.env with a state directory of its own (the server jars linked, not resolved again)."""
+    state = REPO / BESIDE_STATE
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir()
+    for jars in (REPO / ".stack-test").glob("jars*"):
+        (state / jars.name).symlink_to(jars, target_is_directory=True)
+    env_file = state / "stack-test.env"
+    env_file.write_text((REPO / "tests" / "stack-test.env").read_text() + f"\nAEGIS_STACK_STATE_DIR={state}\n")
+    return env_file
+
+
 def tests_while_running(settings) -> bool:
     before = snapshot(settings)
     say(f"user's stack before the tests: {json.dumps(before)[:600]}")
     result = subprocess.run([str(REPO / ".venv" / "bin" / "pytest"), *WHILE_RUNNING, "-m", "integration and not slow",
-                             "-q", "-p", "no:cacheprovider"], cwd=REPO)
+                             "-q", "-p", "no:cacheprovider"], cwd=REPO,
+                            env={**os.environ, "AEGIS_TEST_ENV_FILE": str(fresh_test_slot())})
     after = snapshot(settings)
     changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
     if result.returncode != 0:
@@ -175,6 +192,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(job.pid, signal.SIGKILL)
         subprocess.run(["make", "stop"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        shutil.rmtree(REPO / BESIDE_STATE, ignore_errors=True)
         log.close()
 
 
