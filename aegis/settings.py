@@ -344,6 +344,20 @@ class StackSettings(BaseSettings):
         return self.state_dir.resolve()
 
 
+class PrometheusSettings(BaseSettings):
+    """The local stack's Prometheus (`aegis stack up prometheus`): it scrapes every process the main
+    job starts and evaluates monitoring/prometheus/alerts.yml (docs/monitoring.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="PROMETHEUS_", **_COMMON)
+
+    port: int = Field(29090, ge=1, le=65535, description="Port of the local stack's Prometheus (web UI and HTTP API).")
+    in_stack: bool = Field(False, description="`aegis stack up` (and so `aegis run`) also starts Prometheus (it always does when named).")
+    scrape_interval_seconds: float = Field(15.0, gt=0, description="How often the local Prometheus scrapes each process.")
+    rule_interval_seconds: float | None = Field(None, gt=0, description="How often it evaluates the alert rules (unset: as alerts.yml says).")
+    alert_for_max_seconds: float | None = Field(None, ge=0, description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
+    retention: str = Field("2d", description="How long the local Prometheus keeps its samples.")
+
+
 class ConnectorSettings(BaseSettings):
     """The Debezium source connector rendered from ``connectors/policies-source.json``.
 
@@ -541,6 +555,7 @@ class Settings(BaseModel):
     milvus: MilvusSettings
     embedding: EmbeddingSettings
     stack: StackSettings
+    prometheus: PrometheusSettings
     collection: CollectionSettings
     processing: ProcessingSettings
     reconciler: ReconcilerSettings
@@ -562,6 +577,7 @@ _GROUPS = {
     "milvus": MilvusSettings,
     "embedding": EmbeddingSettings,
     "stack": StackSettings,
+    "prometheus": PrometheusSettings,
     "collection": CollectionSettings,
     "processing": ProcessingSettings,
     "reconciler": ReconcilerSettings,

@@ -7,9 +7,11 @@ message stays decodable): the change stream carries masked text already (docs/pr
 changes nothing unless a message from before the masking policy is dead-lettered. The
 runtime only commits an offset after the dead letters of that batch are acknowledged by Kafka.
 
-``aegis dlq list|show|replay`` reads the topic from the start (no consumer group) and replays a
-dead letter by producing its original key and value to its original topic: every sink sees it
-again, and the LSN guard makes an outdated replay harmless.
+Reads are bounded: ``count_dead_letters`` takes the watermarks alone (``aegis status``),
+``read_page`` reads one page from a position (``aegis dlq list --limit --from``) and says whether
+it reached the end, ``read_refs`` reads exact positions (``show``, ``replay REFS``). No consumer
+group is committed. A dead letter is replayed by producing its original key and value to its
+original topic: every sink sees it again, and the LSN guard makes an outdated replay harmless.
 """
 
 from __future__ import annotations
@@ -138,48 +140,170 @@ def _to_dead_letter(msg) -> DeadLetter:
         failed_at=_header(headers, H_FAILED_AT) or None, key=msg.key(), value=msg.value())
 
 
-def read_dead_letters(kafka: KafkaSettings, *, sink: str | None = None, limit: int | None = None,
-                      timeout: float = 10.0) -> list[DeadLetter]:
-    """Every dead letter on the topic, oldest first (optionally one sink's, at most ``limit`` newest)."""
-    consumer = Consumer({**kafka.client_config(), "group.id": f"aegis-dlq-reader-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+class DeadLetterCount(BaseModel):
+    """How many dead letters the topic holds, from its watermarks alone (nothing is read)."""
+
+    topic: str
+    partitions: dict[int, tuple[int, int]]  # partition -> (low, high) watermark
+
+    @property
+    def total(self) -> int:
+        return sum(high - low for low, high in self.partitions.values())
+
+
+class DeadLetterPage(BaseModel):
+    """One page of dead letters, read from ``start`` up to at most ``limit`` messages, oldest first.
+
+    ``ends`` are the high watermarks taken before reading: ``complete`` says the page reached them
+    in every partition (nothing older than ``ends`` is left unread after it); ``next`` is where the
+    following page starts, None once complete. ``stalled`` says reading stopped because Kafka
+    returned nothing for the idle timeout, before ``limit`` or the end was reached.
+    """
+
+    topic: str
+    letters: list[DeadLetter]
+    read: int
+    start: dict[int, int]
+    ends: dict[int, int]
+    lows: dict[int, int]
+    next: dict[int, int] | None
+    stalled: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.next is None
+
+    @property
+    def total(self) -> int:
+        return sum(self.ends[p] - self.lows[p] for p in self.ends)
+
+
+def _reader(kafka: KafkaSettings) -> Consumer:
+    return Consumer({**kafka.client_config(), "group.id": f"aegis-dlq-reader-{uuid.uuid4().hex}",
+                     "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": True})
+
+
+def _watermarks(consumer: Consumer, kafka: KafkaSettings, timeout: float) -> dict[int, tuple[int, int]]:
     try:
-        try:
-            metadata = consumer.list_topics(kafka.topic_dlq, timeout=timeout)
-        except KafkaException as exc:
-            raise TransientError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}",
-                                 code=ErrorCode.BATCH_PROCESSING_ERROR, hint="start it with `aegis stack up`") from None
-        topic = metadata.topics.get(kafka.topic_dlq)
-        if topic is None or topic.error is not None or not topic.partitions:
-            return []
-        ends: dict[int, int] = {}
-        assignment = []
-        for partition in topic.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition), timeout=timeout)
-            if high > low:
-                ends[partition] = high
-                assignment.append(TopicPartition(kafka.topic_dlq, partition, low))
-        if not assignment:
-            return []
-        consumer.assign(assignment)
+        metadata = consumer.list_topics(kafka.topic_dlq, timeout=timeout)
+    except KafkaException as exc:
+        raise TransientError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}",
+                             code=ErrorCode.BATCH_PROCESSING_ERROR, hint="start it with `aegis stack up`") from None
+    topic = metadata.topics.get(kafka.topic_dlq)
+    if topic is None or topic.error is not None or not topic.partitions:
+        return {}
+    marks = {}
+    try:
+        for partition in sorted(topic.partitions):
+            marks[partition] = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition), timeout=timeout)
+    except KafkaException as exc:
+        raise TransientError(f"cannot read the watermarks of {kafka.topic_dlq}: {exc}",
+                             code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check that Kafka is up (`aegis stack status`)") from None
+    return marks
+
+
+def count_dead_letters(kafka: KafkaSettings, *, timeout: float = 10.0) -> DeadLetterCount:
+    """The dead letters the topic retains (high minus low watermark per partition); reads none of them."""
+    consumer = _reader(kafka)
+    try:
+        return DeadLetterCount(topic=kafka.topic_dlq, partitions=_watermarks(consumer, kafka, timeout))
+    finally:
+        consumer.close()
+
+
+def read_page(kafka: KafkaSettings, *, start: dict[int, int] | None = None, limit: int = 50,
+              sink: str | None = None, idle_timeout: float = 10.0) -> DeadLetterPage:
+    """Read at most ``limit`` dead letters from ``start`` (partition -> offset; partitions before the
+    lowest one named are skipped, the others start at their oldest), oldest first, partition by
+    partition. ``sink`` keeps only that sink's letters (``read`` still counts every message read)."""
+    consumer = _reader(kafka)
+    try:
+        marks = _watermarks(consumer, kafka, idle_timeout)
+        lows = {p: low for p, (low, _high) in marks.items()}
+        ends = {p: high for p, (_low, high) in marks.items()}
+        first = min(start) if start else None
+        positions = {p: max(lows[p], (start or {}).get(p, lows[p])) for p in marks if first is None or p >= first}
         letters: list[DeadLetter] = []
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None:
+        read, stalled = 0, False
+        begun = dict(positions)
+        for partition in sorted(positions):
+            if read >= limit:
+                break
+            position = positions[partition]
+            if position >= ends[partition]:
                 continue
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
+            consumer.assign([TopicPartition(kafka.topic_dlq, partition, position)])
+            last_progress = time.monotonic()
+            while read < limit and position < ends[partition]:
+                msg = consumer.poll(0.5)
+                if msg is None:
+                    if time.monotonic() - last_progress > idle_timeout:
+                        stalled = True
+                        break
+                    continue
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        position = max(position, ends[partition])  # nothing is left before the end
+                        break
                     raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
                                          code=ErrorCode.BATCH_PROCESSING_ERROR)
-                continue
-            letter = _to_dead_letter(msg)
-            if sink is None or letter.sink == sink:
-                letters.append(letter)
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
-        letters.sort(key=lambda d: (d.failed_at or "", d.dlq_partition, d.dlq_offset))
-        return letters[-limit:] if limit else letters
+                last_progress = time.monotonic()
+                position = msg.offset() + 1
+                read += 1
+                letter = _to_dead_letter(msg)
+                if sink is None or letter.sink == sink:
+                    letters.append(letter)
+            positions[partition] = position
+            consumer.unassign()
+            if stalled:
+                break
+        unfinished = {p: o for p, o in sorted(positions.items()) if o < ends[p]}
+        return DeadLetterPage(topic=kafka.topic_dlq, letters=letters, read=read, start=begun, ends=ends, lows=lows,
+                              next=unfinished or None, stalled=stalled)
+    finally:
+        consumer.close()
+
+
+def read_dead_letters(kafka: KafkaSettings, *, sink: str | None = None, page_size: int = 5000,
+                      idle_timeout: float = 10.0) -> list[DeadLetter]:
+    """Every dead letter up to the watermarks taken at the first page, oldest first (optionally
+    one sink's). Raises ``TransientError`` rather than return less: it never stops silently."""
+    letters: list[DeadLetter] = []
+    page = read_page(kafka, limit=page_size, sink=sink, idle_timeout=idle_timeout)
+    ends = page.ends
+    while True:
+        letters += page.letters
+        if page.stalled:
+            raise TransientError(f"reading {kafka.topic_dlq} stalled after {len(letters)} dead letter(s), before its end",
+                                 code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check Kafka (`aegis stack status`), then try again")
+        remaining = {p: o for p, o in (page.next or {}).items() if o < ends.get(p, 0)}
+        if not remaining:
+            return letters
+        page = read_page(kafka, start=remaining, limit=page_size, sink=sink, idle_timeout=idle_timeout)
+
+
+def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *, timeout: float = 10.0) -> dict[tuple[int, int], DeadLetter]:
+    """The dead letters at exactly these (partition, offset) positions; absent ones are left out."""
+    consumer = _reader(kafka)
+    found: dict[tuple[int, int], DeadLetter] = {}
+    try:
+        for partition, offset in refs:
+            consumer.assign([TopicPartition(kafka.topic_dlq, partition, offset)])
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                msg = consumer.poll(0.5)
+                if msg is None:
+                    continue
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        break
+                    raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
+                                         code=ErrorCode.BATCH_PROCESSING_ERROR)
+                if msg.offset() == offset:
+                    found[(partition, offset)] = _to_dead_letter(msg)
+                break  # a later offset: the one asked for is gone (retention)
+            consumer.unassign()
+        return found
     finally:
         consumer.close()
 

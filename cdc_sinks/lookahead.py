@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from cdc_sinks.batching import ConsumedMessage
+from aegis.settings import KafkaSettings
 from cdc_sinks.topic_reader import Stretch
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,10 @@ class LookAhead:
         """A later message of the same key is ahead in this partition."""
         return self.last.get((message.partition, message.key), -1) > message.offset
 
-    def read(self, bootstrap_servers: str, topic: str, starts: dict[int, int], ends: dict[int, int]) -> int:
+    def read(self, kafka: KafkaSettings, topic: str, starts: dict[int, int], ends: dict[int, int]) -> int:
         """Read the keys from ``starts`` to ``ends``; returns how many messages were read (0: nothing kept,
         when the stretch could not be read whole)."""
-        stretch = Stretch(bootstrap_servers, topic, starts, ends)
+        stretch = Stretch(kafka, topic, starts, ends)
         last: dict[tuple[int, bytes | None], int] = {}
         read = 0
         for message in stretch:

@@ -13,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from aegis.health_server import HealthServer
 
+SYNC_STATUSES = ("success", "failed")  # db_sync_total{status}
+PROCESSING_STATUSES = ("applied", "dead_letter", "superseded")  # pipeline_processing_total{status}
 _WRITE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -46,14 +48,21 @@ class SinkMetrics:
                               ["target_db"], registry=r)
         self.transient_errors = Counter("sink_transient_errors_total", "Batch writes that failed transiently",
                                         ["target_db"], registry=r)
+        # every series an alert selects exists from the start (0), so rate() and increase() see its first change
+        for status in SYNC_STATUSES:
+            self.sync_total.labels(sink, status)
+        for status in PROCESSING_STATUSES:
+            self.processing_total.labels(self.path, status)
+        self.paused.labels(sink).set(0)
+        self.transient_errors.labels(sink)
 
     def batch_written(self, *, upserted: int, removed: int, dead: int, superseded: int, seconds: float,
                       commit_ages: list[float], max_lsn: int | None) -> None:
         t, p = self.target, self.path
         if upserted + removed:
-            self.sync_total.labels(t, "success").inc(upserted + removed)
+            self.sync_total.labels(t, SYNC_STATUSES[0]).inc(upserted + removed)
         if dead:
-            self.sync_total.labels(t, "failed").inc(dead)
+            self.sync_total.labels(t, SYNC_STATUSES[1]).inc(dead)
             self.processing_total.labels(p, "dead_letter").inc(dead)
         self.processing_total.labels(p, "applied").inc(upserted + removed)
         if superseded:

@@ -272,7 +272,7 @@ class SinkRuntime:
             if high is not None and high - first > threshold:
                 starts[partition], ends[partition] = first, high
         if starts:
-            read = self._lookahead.read(self.settings.kafka.bootstrap_servers, self.topic, starts, ends)
+            read = self._lookahead.read(self.settings.kafka, self.topic, starts, ends)
             log.info("look-ahead read", extra={"sink": self.sink.name, "messages": read,
                                               "keys": len(self._lookahead.last)})
 

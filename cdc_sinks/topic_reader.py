@@ -13,11 +13,12 @@ from typing import Iterator
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from aegis.errors import ErrorCode, TransientError
+from aegis.settings import KafkaSettings
 
 
-def watermarks(bootstrap_servers: str, topic: str, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
+def watermarks(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
     """(low, high) offsets of every partition of ``topic`` ({} when it does not exist)."""
-    consumer = _consumer(bootstrap_servers, "watermarks")
+    consumer = _consumer(kafka, "watermarks")
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:
@@ -37,9 +38,9 @@ class Stretch:
     ``timeout`` seconds (a caller must not act on a partial read as if it were whole).
     """
 
-    def __init__(self, bootstrap_servers: str, topic: str, starts: dict[int, int], ends: dict[int, int],
+    def __init__(self, kafka: KafkaSettings, topic: str, starts: dict[int, int], ends: dict[int, int],
                  timeout: float = 60.0):
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.topic = topic
         self.starts = starts
         self.ends = ends
@@ -51,7 +52,7 @@ class Stretch:
         if not open_partitions:
             self.complete = True
             return
-        consumer = _consumer(self.bootstrap_servers, "stretch")
+        consumer = _consumer(self.kafka, "stretch")
         try:
             consumer.assign([TopicPartition(self.topic, p, self.starts[p]) for p in open_partitions])
             deadline = time.monotonic() + self.timeout
@@ -75,6 +76,6 @@ class Stretch:
             consumer.close()
 
 
-def _consumer(bootstrap_servers: str, purpose: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"aegis-{purpose}-{uuid.uuid4().hex[:8]}",
+def _consumer(kafka: KafkaSettings, purpose: str) -> Consumer:
+    return Consumer({**kafka.client_config(), "group.id": f"aegis-{purpose}-{uuid.uuid4().hex[:8]}",
                      "enable.auto.commit": False, "enable.partition.eof": True})

@@ -90,7 +90,9 @@ class Collector:
             summary.skipped = f"quota used up; next window {blocked.isoformat()}"
             summary.error = SourceError(code=ErrorCode.API_RATE_LIMIT_EXCEEDED.value, message=summary.skipped)
             log.warning("source skipped: quota window", extra={"source": source.name, "until": blocked.isoformat()})
+            metrics.record_attempt(source.name, ok=False, quota_exhausted=True)
             return summary
+        quota_exhausted = False
         try:
             with connect(self.settings.postgres, autocommit=True) as conn:
                 for page in source.pages():
@@ -112,6 +114,7 @@ class Collector:
                     progress(PageProgress(source=source.name, page=page.number, fetched=summary.fetched,
                                           total=page.total))
         except QuotaExceededError as exc:
+            quota_exhausted = True
             until = self.state.quota.block(source.name)
             summary.error = _error(exc)
             log.error("source quota used up; left alone until the next window", extra={
@@ -132,8 +135,8 @@ class Collector:
             log.exception("source failed unexpectedly", extra={"source": source.name,
                                                                "code": ErrorCode.BATCH_PROCESSING_ERROR.value})
         summary.seconds = round(time.monotonic() - started, 3)
-        metrics.data_collection_total.labels(source.name, "success" if summary.error is None else "failure").inc()
-        metrics.data_collection_latency.labels(source.name).observe(summary.seconds)
+        metrics.record_attempt(source.name, ok=summary.error is None, seconds=summary.seconds,
+                               quota_exhausted=quota_exhausted)
         return summary
 
     @staticmethod

@@ -12,8 +12,9 @@ def build_services(settings: Settings) -> list[Service]:
     from devstack.neo4j import Neo4j
     from devstack.opensearch import OpenSearch
     from devstack.postgres import Postgres
+    from devstack.prometheus import Prometheus
     from devstack.redis import Redis
     from devstack.schema_registry import SchemaRegistry
 
     return [Postgres(settings), Redis(settings), SchemaRegistry(settings), Kafka(settings), KafkaConnect(settings),
-            Neo4j(settings), OpenSearch(settings), Milvus(settings)]
+            Neo4j(settings), OpenSearch(settings), Milvus(settings), Prometheus(settings)]

@@ -98,12 +98,12 @@ def pending_changes(settings: Settings, conn: psycopg.Connection, sink_name: str
 def _pending(settings: Settings, sink_name: str) -> StreamState:
     topic = settings.sinks.topic(settings.kafka)
     group = f"{settings.sinks.group_id_prefix}{sink_name}"
-    marks = watermarks(settings.kafka.bootstrap_servers, topic)
+    marks = watermarks(settings.kafka, topic)
     if not marks:
         return StreamState(checked=True, note=f"topic {topic} holds nothing yet")
     try:
         partitions = [TopicPartition(topic, p) for p in marks]
-        admin = AdminClient({"bootstrap.servers": settings.kafka.bootstrap_servers})
+        admin = AdminClient(settings.kafka.client_config())
         future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, partitions)])[group]
         committed = {tp.partition: tp.offset for tp in future.result(timeout=10).topic_partitions}
     except KafkaException as exc:
@@ -129,7 +129,7 @@ def dead_letter_ids(settings: Settings, *, limit: int = MAX_PENDING) -> set[int]
     None when the topic cannot be read whole (too long, or Kafka unreachable)."""
     topic = settings.kafka.topic_dlq
     try:
-        marks = watermarks(settings.kafka.bootstrap_servers, topic)
+        marks = watermarks(settings.kafka, topic)
         if sum(high - low for low, high in marks.values()) > limit:
             return None
         ids, complete = _read_key_ids(settings, topic, {p: low for p, (low, _) in marks.items()},
@@ -142,7 +142,7 @@ def dead_letter_ids(settings: Settings, *, limit: int = MAX_PENDING) -> set[int]
 def _read_key_ids(settings: Settings, topic: str, starts: dict[int, int], ends: dict[int, int],
                   decoder) -> tuple[set[int], bool]:
     """Policy ids of the message keys from ``starts`` to ``ends``; False if not all were read in time."""
-    stretch = Stretch(settings.kafka.bootstrap_servers, topic, starts, ends)
+    stretch = Stretch(settings.kafka, topic, starts, ends)
     ids = {policy_id for message in stretch if (policy_id := _key_id(decoder, message.key())) is not None}
     return ids, stretch.complete
 

@@ -1,13 +1,21 @@
 """Test session set-up.
 
-Unit tests need nothing. Tests marked ``integration`` get the ``stack`` fixture: the real local
-stack, started for the session if it is not already running (and stopped again at the end
-only if this session started it), with the schema migrated.
+Every session runs on the test slot (``tests/stack_slot.py``): the stack described by
+``AEGIS_TEST_ENV_FILE`` (default ``tests/stack-test.env``: state directory ``.stack-test``, ports
+1xxxx), exported into the session's environment so that every settings tree and every ``aegis``
+process a test starts uses it. The user's stack — the repository's ``.env`` or the defaults — is
+never touched; a slot that shares a state directory or a port with it is refused.
+
+Unit tests need nothing (and see the environment as it was). Tests marked ``integration`` get the
+``stack`` fixture: the real test stack, started for the session if it is not already running (and
+stopped again at the end only if this session started it), with the schema migrated.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Iterator
 
 import pytest
 
@@ -17,24 +25,51 @@ import pytest
 os.environ.setdefault("PYTHON_DOTENV_DISABLED", "1")
 
 from aegis.settings import Settings, load_settings
+from tests.stack_slot import SlotCollision, StackSlot, check_ports_free
+
+SLOT = StackSlot.activate()
+
+
+@pytest.fixture(scope="session")
+def test_slot() -> StackSlot:
+    return SLOT
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return load_settings(env_file=os.environ.get("AEGIS_TEST_ENV_FILE"))
+    settings = load_settings(env_file=SLOT.env_file)
+    try:
+        SLOT.check_apart(settings)
+    except SlotCollision as exc:
+        pytest.exit(str(exc), returncode=2)
+    return settings
+
+
+@contextlib.contextmanager
+def running_stack(settings: Settings, names: list[str] | None = None) -> Iterator[Settings]:
+    """The test stack's ``names`` (default: every default service) running (and PostgreSQL migrated); on exit
+    stops what this call started (unless AEGIS_TEST_KEEP_STACK=1)."""
+    from aegis.db.migrate import migrate_database
+    from devstack.manager import StackManager
+
+    manager = StackManager(settings)
+    was_running = {s.name for s in manager.status(names) if s.healthy}
+    try:
+        check_ports_free(settings, names)
+    except SlotCollision as exc:
+        pytest.exit(str(exc), returncode=2)
+    manager.up(names, progress=lambda line: print(f"[stack] {line}"))
+    if names is None or "postgres" in names:
+        migrate_database(settings.postgres)
+    try:
+        yield settings
+    finally:
+        started = [s.name for s in manager.select(names) if s.name not in was_running]
+        if started and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
+            manager.down(started, progress=lambda line: print(f"[stack] {line}"))
 
 
 @pytest.fixture(scope="session")
 def stack(settings: Settings):
-    from aegis.db import connect
-    from aegis.db.migrate import migrate
-    from devstack.manager import StackManager
-
-    manager = StackManager(settings)
-    was_running = {s.name for s in manager.status() if s.healthy}
-    manager.up(progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, autocommit=True, role="owner") as conn:
-        migrate(conn, settings.postgres)
-    yield settings
-    if not was_running and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
-        manager.down(progress=lambda line: print(f"[stack] {line}"))
+    with running_stack(settings) as running:
+        yield running

@@ -25,6 +25,7 @@ class AegisGroup(click.Group):
 
 @click.group(cls=AegisGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--env-file", default=".env", show_default=True, type=click.Path(dir_okay=False),
+              envvar="AEGIS_ENV_FILE", show_envvar=True,
               help="Read settings from this file as well as from the environment (the environment wins).")
 @click.pass_context
 def cli(ctx: click.Context, env_file: str) -> None:

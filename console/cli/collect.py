@@ -73,8 +73,10 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
             result = collector.run_once(list(names), kinds, progress=(lambda _: None) if quiet else _print_progress)
             _print_summary(result)
             sys.exit(0 if result.ok else 1)
+        from collectors import metrics
         from collectors.observability import CollectorHealth, ObservabilityServer
 
+        metrics.init_sources(s.name for s in planned)
         health, observability = CollectorHealth(), None
         if metrics_port is not None:
             try:

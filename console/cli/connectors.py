@@ -190,3 +190,57 @@ def delete(settings: Settings, drop_slot: bool) -> None:
             click.secho(f"warning: slot {slot.slot_name} still exists and keeps WAL (lag {_bytes(slot.lag_bytes)}); "
                         "re-apply the connector soon or run `aegis connectors delete --drop-slot`",
                         fg="yellow", err=True)
+
+
+@connectors.command()
+@click.option("--every", type=click.FloatRange(min=1), default=15.0, show_default=True,
+              help="Seconds between two looks at the connector.")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve /metrics, /health and /health/ready on this port (connector_running, "
+                   "connector_failed_tasks, connector_task_restarts_total).")
+@click.pass_obj
+def watch(settings: Settings, every: float, metrics_port: int | None) -> None:
+    """Restart the connector's failed tasks, with backoff, until stopped (SIGTERM / Ctrl-C).
+
+    Kafka Connect never restarts a FAILED task by itself; `aegis run` does this in its own process,
+    this command does it alone (compose's connector-watchdog service). Every restart is printed with
+    the first line of the task's trace.
+    """
+    import signal
+    import threading
+    import time
+
+    from aegis.errors import ConfigError
+    from connectors.watchdog import ConnectorWatchdog
+
+    watchdog = ConnectorWatchdog(settings, lambda line: click.echo(f"{time.strftime('%H:%M:%S')} {line}"),
+                                 check_every=every)
+    server = None
+    if metrics_port is not None:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from aegis.health_server import HealthServer
+
+        try:
+            server = HealthServer(settings.sinks.metrics_host, metrics_port,
+                                  metrics=lambda: generate_latest(watchdog.metrics.registry),
+                                  metrics_content_type=CONTENT_TYPE_LATEST, alive=lambda: True,
+                                  readiness=lambda: {"ready": True, "restarts": watchdog.restarts},
+                                  thread_name="watchdog-metrics").start()
+        except OSError as exc:
+            raise ConfigError(f"cannot serve metrics on {settings.sinks.metrics_host}:{metrics_port}: {exc}",
+                              hint="choose a free --metrics-port") from None
+        click.echo(f"metrics and health on {server.url}", err=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    click.echo(f"watching connector {settings.connector.name} on {settings.kafka.connect_url} every {every:.0f}s",
+               err=True)
+    try:
+        while not done.is_set():
+            watchdog.check()
+            done.wait(1.0)
+    finally:
+        if server is not None:
+            server.stop()
+    click.echo("stopped", err=True)

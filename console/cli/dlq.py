@@ -28,44 +28,94 @@ def dlq() -> None:
     """
 
 
-@dlq.command("list")
-@click.option("--sink", default=None, help="Only this sink's dead letters.")
-@click.option("--limit", type=int, default=50, show_default=True, help="Show at most this many (newest).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-@click.pass_obj
-def list_letters(settings: Settings, sink: str | None, limit: int, as_json: bool) -> None:
-    """List dead letters, oldest first."""
-    from cdc_sinks.dlq import read_dead_letters
+def _position(value: str | None) -> dict[int, int] | None:
+    """``--from``: ``PARTITION:OFFSET`` (a ref, or the "next page" a listing printed)."""
+    if value is None:
+        return None
+    try:
+        partition, offset = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise click.BadParameter("expected PARTITION:OFFSET, e.g. 0:50", param_hint="--from") from None
+    return {partition: offset}
 
-    letters = read_dead_letters(settings.kafka, sink=sink, limit=limit)
+
+def _ref(value: str) -> tuple[int, int]:
+    try:
+        partition, offset = (int(part) for part in value.split(":"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected PARTITION:OFFSET (see `aegis dlq list`)",
+                                 param_hint="REFS") from None
+    return partition, offset
+
+
+@dlq.command("list")
+@click.option("--sink", default=None, help="Only this sink's dead letters (among those the page reads).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True,
+              help="Read at most this many dead letters (one page).")
+@click.option("--from", "start", default=None, metavar="PARTITION:OFFSET",
+              help="Start here (default: the oldest retained); each page prints where the next starts.")
+@click.option("--newest", is_flag=True, help="Start --limit before the end of each partition: the newest page.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON lines, then one line {\"page\": ...} with what was read and where the next page starts.")
+@click.pass_obj
+def list_letters(settings: Settings, sink: str | None, limit: int, start: str | None, newest: bool,
+                 as_json: bool) -> None:
+    """List dead letters, oldest first, one page at a time.
+
+    A page reads at most --limit messages from --from and says how far it got: it never reports
+    "no more" past the point it read to (the end is the topic's end when the page started).
+    """
+    from cdc_sinks.dlq import count_dead_letters, read_page
+
+    if newest and start:
+        raise click.UsageError("give --from or --newest, not both")
+    position = _position(start)
+    if newest:
+        marks = count_dead_letters(settings.kafka).partitions
+        position = {p: max(low, high - limit) for p, (low, high) in marks.items()} or None
+    page = read_page(settings.kafka, start=position, limit=limit, sink=sink)
+    where = settings.kafka.topic_dlq
+    next_ref = None if page.next is None else "{}:{}".format(*next(iter(page.next.items())))
     if as_json:
-        for d in letters:
+        for d in page.letters:
             click.echo(json.dumps({**d.model_dump(exclude={"key", "value", "error_message"}), "ref": d.ref,
                                    "error_message": mask_text(d.error_message), "key": _text(d.key)},
                                   ensure_ascii=False))
+        click.echo(json.dumps({"page": {"read": page.read, "shown": len(page.letters), "total": page.total,
+                                        "complete": page.complete, "stalled": page.stalled, "next": next_ref}}))
         return
-    if not letters:
-        click.echo(f"no dead letters on {settings.kafka.topic_dlq}" + (f" for sink {sink}" if sink else ""))
+    if page.letters:
+        click.echo(f"{'REF':<10} {'SINK':<8} {'CODE':<8} {'ORIGIN':<32} {'KEY':<14} MESSAGE")
+        for d in page.letters:
+            origin = f"{d.original_topic}:{d.original_partition}:{d.original_offset}"
+            click.echo(f"{d.ref:<10} {d.sink:<8} {d.error_code:<8} {origin:<32} {_text(d.key, 14):<14} "
+                       f"{mask_text(d.error_message)[:80]}")
+    if page.total == 0:
+        click.echo(f"no dead letters on {where}")
         return
-    click.echo(f"{'REF':<10} {'SINK':<8} {'CODE':<8} {'ORIGIN':<32} {'KEY':<14} MESSAGE")
-    for d in letters:
-        origin = f"{d.original_topic}:{d.original_partition}:{d.original_offset}"
-        click.echo(f"{d.ref:<10} {d.sink:<8} {d.error_code:<8} {origin:<32} {_text(d.key, 14):<14} "
-                   f"{mask_text(d.error_message)[:80]}")
+    shown = f"{len(page.letters)} of them from sink {sink}" if sink else f"{len(page.letters)} shown"
+    click.echo(f"read {page.read} of the {page.total} dead letter(s) on {where} ({shown})", err=True)
+    if page.stalled:
+        click.echo(f"stopped early: Kafka returned nothing for a while; the rest was not read "
+                   f"(continue with --from {next_ref})", err=True)
+    elif next_ref is not None:
+        click.echo(f"more: aegis dlq list --from {next_ref}" + (f" --sink {sink}" if sink else ""), err=True)
+    else:
+        click.echo("end of the topic reached (as of the start of this page)", err=True)
 
 
 def _select(settings: Settings, refs: tuple[str, ...], sink: str | None, every: bool):
-    from cdc_sinks.dlq import read_dead_letters
+    from cdc_sinks.dlq import read_dead_letters, read_refs
 
-    letters = read_dead_letters(settings.kafka, sink=sink)
     if every:
-        return letters
-    by_ref = {d.ref: d for d in letters}
-    missing = [r for r in refs if r not in by_ref]
+        return read_dead_letters(settings.kafka, sink=sink)
+    wanted = [_ref(r) for r in refs]
+    found = read_refs(settings.kafka, wanted)
+    missing = [f"{p}:{o}" for p, o in wanted if (p, o) not in found]
     if missing:
         raise ConfigError(f"no dead letter {', '.join(missing)} on {settings.kafka.topic_dlq}",
                           hint="see `aegis dlq list` for the PARTITION:OFFSET references")
-    return [by_ref[r] for r in refs]
+    return [found[ref] for ref in wanted]
 
 
 @dlq.command()

@@ -91,9 +91,11 @@ def render_summary(report) -> list[str]:
                    "1/RECONCILE_DEEP_SLICES of the rest).")
 @click.option("--full-scan", "deep", is_flag=True, hidden=True, help="Old name of --deep.")
 @click.option("--json", "as_json", is_flag=True, help="Print the ConsistencyReport as JSON on stdout.")
+@click.option("--metrics-port", type=int, default=None,
+              help="With --schedule: serve /metrics, /health and /health/ready on this port (reconciler/metrics.py).")
 @click.pass_obj
 def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, targets: tuple[str, ...],
-              deep: bool, as_json: bool) -> None:
+              deep: bool, as_json: bool, metrics_port: int | None) -> None:
     """Score and promote pending policies, archive duplicates, and find and repair drift
     between PostgreSQL's active view and every target (search, graph, vector, cache).
 
@@ -108,6 +110,9 @@ def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, ta
     if once == scheduled:
         raise ConfigError("choose exactly one of --once and --schedule",
                           hint="`aegis reconcile --once` runs one pass; `--schedule` runs one every RECONCILE_INTERVAL")
+    if metrics_port is not None and not scheduled:
+        raise ConfigError("--metrics-port serves a long-running reconciler: use it with --schedule",
+                          hint="`aegis reconcile --schedule --metrics-port 9100`")
     options = PassOptions(dry_run=dry_run, targets=list(targets), deep=deep)
     reconciler = Reconciler(settings, progress=_progress)
 
@@ -123,10 +128,63 @@ def reconcile(settings: Settings, once: bool, scheduled: bool, dry_run: bool, ta
         show(report)
         sys.exit(report.exit_code())
 
+    observe, failed, server = (lambda _report: None), (lambda _exc: None), None
+    if metrics_port is not None:
+        observe, failed, server = _serve_metrics(settings, options, metrics_port)
+
+    def on_report(report) -> None:
+        observe(report)
+        show(report)
+
     def on_error(exc: AegisError) -> None:
+        failed(exc)
         click.secho(f"error: {exc}", fg="red", err=True)
 
     click.echo(f"reconciling every {settings.reconciler.interval}s (Ctrl-C to stop)", err=True)
-    run_scheduled(reconciler, options, interval_seconds=settings.reconciler.interval, on_report=show,
-                  on_error=on_error, stop=threading.Event())
+    try:
+        run_scheduled(reconciler, options, interval_seconds=settings.reconciler.interval, on_report=on_report,
+                      on_error=on_error, stop=threading.Event())
+    finally:
+        if server is not None:
+            server.stop()
     click.echo("stopped", err=True)
+
+
+def _serve_metrics(settings: Settings, options, port: int):
+    """The scheduled reconciler's /metrics and health: (observe a report, record a failure, server)."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from aegis.db import connect
+    from aegis.health_server import HealthServer
+    from reconciler.metrics import LAST_SUCCESS_SQL, ReconcileMetrics
+    from reconciler.runner import ReconcileBusy, registered_sinks
+
+    targets = list(registered_sinks(settings, options.targets or settings.reconciler.target_names))
+    metrics = ReconcileMetrics(targets, settings.reconciler.interval)
+    try:
+        with connect(settings.postgres, autocommit=True) as conn:
+            row = conn.execute(LAST_SUCCESS_SQL).fetchone()
+        metrics.seed_last_success(float(row[0]) if row else None)
+    except AegisError as exc:
+        click.secho(f"warning: last successful pass unknown ({exc.message})", fg="yellow", err=True)
+    state = {"ready": True, "passes": 0, "last_result": None}
+    try:
+        server = HealthServer(settings.sinks.metrics_host, port, metrics=metrics.render,
+                              metrics_content_type=CONTENT_TYPE_LATEST, alive=lambda: True,
+                              readiness=lambda: dict(state), thread_name="reconciler-metrics").start()
+    except OSError as exc:
+        raise ConfigError(f"cannot serve metrics on {settings.sinks.metrics_host}:{port}: {exc}",
+                          hint="choose a free --metrics-port") from None
+    click.echo(f"metrics and health on {server.url}", err=True)
+
+    def observe(report) -> None:
+        from reconciler.metrics import pass_result
+
+        metrics.observe(report)
+        state.update(passes=state["passes"] + 1, last_result=pass_result(report))
+
+    def failed(exc: AegisError) -> None:
+        metrics.failed(busy=isinstance(exc, ReconcileBusy))
+        state.update(last_result="busy" if isinstance(exc, ReconcileBusy) else "error")
+
+    return observe, failed, server

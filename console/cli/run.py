@@ -39,8 +39,8 @@ def run(settings: Settings, sinks: tuple[str, ...], progress_every: float, durat
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 def status(settings: Settings, sinks: tuple[str, ...], as_json: bool) -> None:
-    """Show the pipeline: per sink lag, LSN, state, DLQ; per target counts vs PostgreSQL; slot lag;
-    last reconcile; policies by status and source.
+    """Show the pipeline: per sink lag, LSN, state; per target counts vs PostgreSQL; dead letters
+    (counted from the topic's watermarks); slot lag; last reconcile; policies by status and source.
 
     Exit status 0 when all is well, 1 when something needs attention (listed at the end).
     """
@@ -58,9 +58,10 @@ def _print_status(result) -> None:
     click.echo("sinks:")
     for s in result.sinks:
         click.echo(f"  {s.name:<8} {s.state:<20} lag {s.lag_events if s.lag_events is not None else '?'} events "
-                   f"/ {(s.lag_seconds or 0):.1f}s  lsn {s.last_applied_lsn or '-'}  dlq {s.dead_letters if s.dead_letters is not None else '?'}  "
+                   f"/ {(s.lag_seconds or 0):.1f}s  lsn {s.last_applied_lsn or '-'}  "
                    f"records {s.target_count if s.target_count is not None else 'unreachable'} "
                    f"(PostgreSQL active {result.postgres_active if result.postgres_active is not None else '?'})")
+    click.echo(f"dead letters: {result.dead_letters if result.dead_letters is not None else '?'}")
     click.echo(f"connector: {result.connector_state or 'unknown'}; replication slot lag "
                f"{result.slot_lag_bytes if result.slot_lag_bytes is not None else '?'} bytes")
     if result.last_reconcile:
@@ -90,8 +91,8 @@ def _print_status(result) -> None:
 @click.option("--every", type=float, default=15.0, show_default=True, help="Seconds between refreshes.")
 @click.pass_obj
 def exporter(settings: Settings, port: int, host: str, every: float) -> None:
-    """Serve the pipeline gauges read from PostgreSQL (policies by status, quality score per source,
-    replication slot lag, last reconcile drift) on /metrics until stopped."""
+    """Serve the pipeline gauges seen from outside on /metrics until stopped: PostgreSQL (policies,
+    quality per source, replication slot), Kafka (each sink group's lag) and every target (pinged)."""
     import signal
     import threading
 

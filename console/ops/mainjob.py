@@ -6,7 +6,9 @@
    finds every record it collected and promotes those that pass the quality check: a new user
    sees them in the targets within minutes, not after RECONCILE_INTERVAL;
 3. supervised processes: the collector scheduler (its first pass at the next interval), one
-   process per sink, the hourly reconciler;
+   process per sink, the hourly reconciler. Each serves /metrics, and so does the job itself (the
+   pipeline exporter and the connector watchdog); their addresses are registered for the local
+   stack's Prometheus (``devstack.prometheus``: `aegis stack up prometheus`, or PROMETHEUS_IN_STACK);
 4. every ``progress_every`` seconds a progress block: records collected by status, per sink its
    state, applied LSN and lag, and the reconciler's last result; failed connector tasks are
    restarted with backoff (``connectors.watchdog``: Kafka Connect never restarts them itself);
@@ -29,12 +31,14 @@ from aegis.db import connect
 from aegis.errors import ConfigError
 from aegis.db.migrate import migrate
 from console.ops.exporter import PipelineExporter
-from console.ops.ports import collector_metrics_port, exporter_metrics_port, sink_metrics_port
+from console.ops.ports import (collector_metrics_port, exporter_metrics_port, reconciler_metrics_port,
+                               sink_metrics_port)
 from aegis.settings import Settings
 from devstack.base import port_open
 from devstack.manager import StackManager
+from devstack.prometheus import write_scrape_targets
 from console.supervisor import ProcessSpec, Supervisor
-from connectors.watchdog import ConnectorWatchdog
+from connectors.watchdog import ConnectorWatchdog, WatchdogMetrics
 
 Report = Callable[[str], None]
 AEGIS = [sys.executable, "-m", "console.cli"]
@@ -46,22 +50,38 @@ def process_specs(settings: Settings, sinks: list[str]) -> list[ProcessSpec]:
                                        "--metrics-port", str(collector_metrics_port(settings, sinks))])]
     specs += [ProcessSpec(f"sink-{name}", [*AEGIS, "sinks", "run", name, "--metrics-port",
                                            str(sink_metrics_port(settings, name, sinks))]) for name in sinks]
-    specs.append(ProcessSpec("reconciler", [*AEGIS, "reconcile", "--schedule"]))
+    specs.append(ProcessSpec("reconciler", [*AEGIS, "reconcile", "--schedule", "--metrics-port",
+                                            str(reconciler_metrics_port(settings, sinks))]))
     return specs
 
 
 def check_ports_free(settings: Settings, sinks: list[str]) -> None:
-    """The /metrics ports of the sinks, the collector and the exporter must be free: a process
-    already serving there would make `aegis status` read its figures instead of ours."""
+    """The /metrics ports of the sinks, the collector, the reconciler and the exporter must be free:
+    a process already serving there would make `aegis status` read its figures instead of ours."""
     host = settings.sinks.metrics_host
-    ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks),
-             collector_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
+    ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks), collector_metrics_port(settings, sinks),
+             reconciler_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
     busy = [port for port in ports if port_open(port, host)]
     if busy:
         raise ConfigError(f"metrics port(s) {', '.join(map(str, busy))} on {host} are in use "
                           "(another `aegis run` or `aegis sinks run`?)",
                           hint=f"stop that process, or set SINKS_METRICS_PORT to the first of "
                                f"{ports[-1] - settings.sinks.metrics_port + 1} free consecutive ports")
+
+
+def register_scrape_targets(settings: Settings, sinks: list[str]) -> None:
+    """Tell the local stack's Prometheus (if it runs, or once it does) where every process serves /metrics."""
+    host = settings.sinks.metrics_host if settings.sinks.metrics_host not in ("0.0.0.0", "::") else "127.0.0.1"
+
+    def at(port: int) -> list[str]:
+        return [f"{host}:{port}"]
+
+    write_scrape_targets(settings, {
+        "aegis-sinks": [f"{host}:{sink_metrics_port(settings, name, sinks)}" for name in sinks],
+        "aegis-collector": at(collector_metrics_port(settings, sinks)),
+        "aegis-reconciler": at(reconciler_metrics_port(settings, sinks)),
+        "aegis-pipeline": at(exporter_metrics_port(settings, sinks)),  # the exporter and the connector watchdog
+    })
 
 
 def prepare(settings: Settings, report: Report) -> None:
@@ -144,10 +164,14 @@ def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print
     prepare(settings, report)
     first_collection(log_dir, report)
     exporter_port = exporter_metrics_port(settings, sinks)
-    stop_exporter = PipelineExporter(settings).serve(exporter_port, host=settings.sinks.metrics_host)
+    exporter = PipelineExporter(settings, sinks)
+    stop_exporter = exporter.serve(exporter_port, host=settings.sinks.metrics_host)
     report(f"pipeline metrics on http://{settings.sinks.metrics_host}:{exporter_port}/metrics")
+    register_scrape_targets(settings, sinks)
     supervisor = Supervisor(process_specs(settings, sinks), log_dir, report)
-    watchdog = ConnectorWatchdog(settings, report)
+    # the watchdog's counts are served beside the exporter's gauges (compose runs it as its own service)
+    watchdog = ConnectorWatchdog(settings, report,
+                                 metrics=WatchdogMetrics(settings.connector.name, registry=exporter.registry))
     started = time.monotonic()
     last = [0.0]
     retention = RetentionClock(settings, report)

@@ -2,7 +2,8 @@
 
 Per sink: consumer lag in events (committed offsets of its group against the topic's end) and in
 seconds (age of the oldest unapplied change), last applied LSN and state (from the sink process's
-/metrics and /health/ready), dead letters. Per target: record count next to PostgreSQL's active
+/metrics and /health/ready). Dead letters retained on the dead-letter topic, counted from its
+watermarks (none is read). Per target: record count next to PostgreSQL's active
 count. The replication slot's lag, the last reconcile, and policies by status and source.
 ``attention`` lists what needs a person; the CLI exits non-zero when it is not empty.
 """
@@ -30,7 +31,6 @@ class SinkStatus(BaseModel):
     lag_events: int | None = None
     lag_seconds: float | None = None
     last_applied_lsn: int | None = None
-    dead_letters: int | None = None
     target_count: int | None = None
     target_error: str | None = None
 
@@ -70,6 +70,7 @@ class PipelineStatus(BaseModel):
     postgres_active: int | None = None
     policies_by_status: dict[str, int] = Field(default_factory=dict)
     policies_by_source: dict[str, dict[str, int]] = Field(default_factory=dict)
+    dead_letters: int | None = None  # retained on KAFKA_TOPIC_DLQ (watermarks; none is read)
     connector_state: str | None = None
     slot_lag_bytes: int | None = None
     last_reconcile: ReconcileSummary | None = None
@@ -143,11 +144,11 @@ def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
     status = PipelineStatus(sinks=[])
     _postgres_part(settings, status)
     _connector_part(settings, status)
-    dead = _dead_letter_counts(settings, status)
+    _dead_letter_part(settings, status)
     topic = settings.sinks.topic(settings.kafka)
     for name in sinks:
         state, lsn = _process_state(settings, sink_metrics_port(settings, name, sinks))
-        sink = SinkStatus(name=name, state=state, last_applied_lsn=lsn, dead_letters=dead.get(name, 0) if dead is not None else None)
+        sink = SinkStatus(name=name, state=state, last_applied_lsn=lsn)
         try:
             sink.lag_events, sink.lag_seconds = consumer_lag(settings, f"{settings.sinks.group_id_prefix}{name}", topic)
         except (KafkaException, KeyError) as exc:
@@ -210,17 +211,17 @@ def _connector_part(settings: Settings, status: PipelineStatus) -> None:
         status.attention.append(f"replication slot holds {status.slot_lag_bytes} bytes of WAL")
 
 
-def _dead_letter_counts(settings: Settings, status: PipelineStatus) -> dict[str, int] | None:
-    from cdc_sinks.dlq import read_dead_letters
+def _dead_letter_part(settings: Settings, status: PipelineStatus) -> None:
+    from cdc_sinks.dlq import count_dead_letters
 
     try:
-        counts: dict[str, int] = {}
-        for letter in read_dead_letters(settings.kafka, timeout=5):
-            counts[letter.sink] = counts.get(letter.sink, 0) + 1
-        return counts
+        status.dead_letters = count_dead_letters(settings.kafka, timeout=5).total
     except AegisError as exc:
         status.attention.append(f"dead-letter topic unreadable: {exc.message}")
-        return None
+        return
+    if status.dead_letters:
+        status.attention.append(f"{status.dead_letters} dead letter(s) on {settings.kafka.topic_dlq} "
+                                "(`aegis dlq list`)")
 
 
 def _target_count(settings: Settings, name: str, sink: SinkStatus) -> None:
@@ -241,8 +242,6 @@ def _target_count(settings: Settings, name: str, sink: SinkStatus) -> None:
 def _sink_attention(status: PipelineStatus, sink: SinkStatus) -> None:
     if sink.state != "running":
         status.attention.append(f"sink {sink.name} is {sink.state}")
-    if sink.dead_letters:
-        status.attention.append(f"sink {sink.name} has {sink.dead_letters} dead letter(s) (`aegis dlq list`)")
     if sink.target_error:
         status.attention.append(f"target {sink.name} unreachable: {sink.target_error}")
     elif (sink.lag_events == 0 and status.postgres_active is not None

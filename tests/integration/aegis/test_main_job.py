@@ -2,7 +2,8 @@
 with a new user's settings (RECONCILE_INTERVAL one hour): every sample record is scored by the
 reconciler's first pass and every active one reaches all four targets through the change stream
 (nothing dead-lettered), `aegis status` converges to zero lag with target counts equal to
-PostgreSQL's active count, and a SIGKILLed sink is restarted by the supervisor."""
+PostgreSQL's active count, and a SIGKILLed sink is restarted by the supervisor. The local
+Prometheus scrapes every process it starts."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ import sys
 import threading
 import time
 
+import httpx
 import pytest
+
+from tests.conftest import running_stack
 
 # Its own bound: it may start the whole stack (first test of a session) before the main job runs.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -87,13 +91,39 @@ def _wait_converged(env: dict[str, str], timeout: float) -> dict:
     raise AssertionError(f"status did not converge within {timeout}s: {json.dumps(status, indent=1)[:3000]}")
 
 
-def _dead_letters(status: dict) -> dict[str, int]:
-    return {s["name"]: s["dead_letters"] or 0 for s in status["sinks"]}
+def _dead_letters(status: dict) -> int:
+    return status["dead_letters"] or 0
+
+
+def _scraped(settings) -> dict[str, list[str]]:
+    """Health of every target the local Prometheus scrapes, by job."""
+    answer = httpx.get(f"http://127.0.0.1:{settings.prometheus.port}/api/v1/targets", timeout=10).json()
+    jobs: dict[str, list[str]] = {}
+    for target in answer["data"]["activeTargets"]:
+        jobs.setdefault(target["labels"]["job"], []).append(target["health"])
+    return jobs
+
+
+def _every_process_scraped(settings) -> bool:
+    jobs = _scraped(settings)
+    expected = {"aegis-sinks": 4, "aegis-collector": 1, "aegis-reconciler": 1, "aegis-pipeline": 1}
+    return all(jobs.get(job, []).count("up") == count for job, count in expected.items())
+
+
+def _prometheus_value(settings, promql: str) -> float | None:
+    answer = httpx.get(f"http://127.0.0.1:{settings.prometheus.port}/api/v1/query", params={"query": promql},
+                       timeout=10).json()["data"]["result"]
+    return float(answer[0]["value"][1]) if answer else None
 
 
 def test_main_job_fills_every_target_and_survives_a_killed_sink(stack):
     env = {"RECONCILE_INTERVAL": "3600"}  # the default: the first pass alone must promote the samples
     _, before = _status(env)
+    with running_stack(stack, ["prometheus"]):
+        _main_job(stack, env, before)
+
+
+def _main_job(stack, env: dict[str, str], before: dict) -> None:
     job = MainJob(env)
     try:
         job.wait_for(r"connector .*: running", 300)
@@ -106,6 +136,15 @@ def test_main_job_fills_every_target_and_survives_a_killed_sink(stack):
         samples = {src for src in status["policies_by_source"]}
         assert {"bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss"} <= samples, samples
         assert _dead_letters(status) == _dead_letters(before), "changes were dead-lettered"
+
+        # the local Prometheus scrapes every process the main job started, the reconciler included
+        deadline = time.monotonic() + 60
+        while not _every_process_scraped(stack) and time.monotonic() < deadline:
+            time.sleep(2)
+        assert _every_process_scraped(stack), _scraped(stack)
+        assert (_prometheus_value(stack, 'sum(reconcile_passes_total{result=~"consistent|repaired"})') or 0) >= 1
+        assert _prometheus_value(stack, "min(connector_running)") == 1
+        assert _prometheus_value(stack, "min(target_up)") == 1
 
         pid = int(job.wait_for(r"sink-redis: started \(pid (\d+)\)", 5).group(1))
         os.killpg(pid, signal.SIGKILL)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from aegis.settings import Settings
+from tests.conftest import running_stack
 
 
 @pytest.fixture(scope="session")
-def schema_registry(stack: Settings) -> Settings:
-    """The stack plus the schema registry (`aegis stack up schema-registry`)."""
-    from devstack.manager import StackManager
-
-    StackManager(stack).up(["schema-registry"], progress=lambda line: print(f"[stack] {line}"))
-    return stack
+def schema_registry(stack: Settings):
+    """The stack plus the schema registry (`aegis stack up schema-registry`), stopped again at the
+    end if this session started it."""
+    with running_stack(stack, ["schema-registry"]) as running:
+        yield running

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -48,6 +49,12 @@ def test_apply_twice_changes_the_connector_once(managed):
 
 def test_status_json_reports_states_and_slot_lag(managed):
     wait_until_running(managed)
+    # the task may run a moment before it has (re)opened its replication connection (the test before
+    # re-applied the config, which restarts it): the slot reads as active once it has
+    deadline = time.monotonic() + 60
+    while not ((slot := connector_status(managed).slot) is not None and slot.active):
+        assert time.monotonic() < deadline, "the slot did not become active within 60 s"
+        time.sleep(0.5)
     result = _aegis(managed, "status", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

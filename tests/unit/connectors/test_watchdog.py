@@ -63,3 +63,28 @@ def test_a_running_connector_is_left_alone_and_an_unreachable_connect_reported_o
     down = Fake([TransientError("connect down", code=ErrorCode.CONNECTOR_FAILED)])
     _run(down, down.watchdog(), 60)
     assert down.restarts == 0 and len(down.lines) == 1 and "cannot read the connector's state" in down.lines[0]
+
+
+def test_what_it_sees_and_does_is_counted():
+    fake = Fake([FAILED, FAILED, RUNNING])
+    watchdog = fake.watchdog()
+    registry = watchdog.metrics.registry
+
+    def value(name: str) -> float:
+        return registry.get_sample_value(name, {"connector": "aegis-policies-source"})
+
+    assert value("connector_task_restarts_total") == 0 and value("connector_running") == 0
+    _run(fake, watchdog, 1)
+    assert value("connector_failed_tasks") == 1 and value("connector_task_restarts_total") == 1
+    _run(fake, watchdog, 20)
+    assert value("connector_failed_tasks") == 0 and value("connector_running") == 1
+    assert value("connector_task_restarts_total") == 1
+
+
+def test_kafka_connect_unreachable_means_not_running():
+    fake = Fake([RUNNING, TransientError("connection refused", code=ErrorCode.DATABASE_UNAVAILABLE)])
+    watchdog = fake.watchdog()
+    _run(fake, watchdog, 1)
+    assert watchdog.metrics.registry.get_sample_value("connector_running", {"connector": "aegis-policies-source"}) == 1
+    _run(fake, watchdog, 6)
+    assert watchdog.metrics.registry.get_sample_value("connector_running", {"connector": "aegis-policies-source"}) == 0

@@ -21,9 +21,13 @@ ALLOWED = {
     "sink-redis": {"REDIS_PASSWORD", "KAFKA_SASL_PASSWORD"},
     "sink-neo4j": {"NEO4J_PASSWORD", "KAFKA_SASL_PASSWORD"},
     "sink-milvus": {"MILVUS_TOKEN", "KAFKA_SASL_PASSWORD"},
+    # the reconciler reads every target and the sinks' committed offsets (in-flight changes)
     "reconciler": {"POSTGRES_PASSWORD", "SEARCH_PASSWORD", "SEARCH_API_KEY", "REDIS_PASSWORD", "NEO4J_PASSWORD",
-                   "MILVUS_TOKEN"},
-    "pipeline-exporter": {"POSTGRES_READER_PASSWORD"},
+                   "MILVUS_TOKEN", "KAFKA_SASL_PASSWORD"},
+    # the exporter pings every target and reads the sink groups' lag
+    "pipeline-exporter": {"POSTGRES_READER_PASSWORD", "SEARCH_PASSWORD", "SEARCH_API_KEY", "REDIS_PASSWORD",
+                          "NEO4J_PASSWORD", "MILVUS_TOKEN", "KAFKA_SASL_PASSWORD"},
+    "connector-watchdog": set(),
 }
 
 

@@ -31,6 +31,7 @@ from conformance_harness import PolicyWriter, SinkUnderTest
 
 TARGETS = SPECS
 TUNING = {"SEARCH_REFRESH_INTERVAL": "100ms"}  # writes searchable sooner: checks converge faster
+from tests.conftest import running_stack
 
 _ENGINES: dict[str, str] = {}
 
@@ -59,20 +60,9 @@ CORE_SERVICES = ["postgres", "kafka", "kafka-connect"]
 def stack(settings):
     """Overrides the root ``stack``: only the change stream's servers and the selected sinks' targets,
     so each sink costs only its own server."""
-    from aegis.db import connect
-    from aegis.db.migrate import migrate
-    from devstack.manager import StackManager
-
     names = CORE_SERVICES + sorted({TARGETS[n].stack_service for n in _selected()})
-    manager = StackManager(settings)
-    was_running = {s.name for s in manager.status(names) if s.healthy}
-    manager.up(names, progress=lambda line: print(f"[stack] {line}"))
-    with connect(settings.postgres, role="owner", autocommit=True) as conn:
-        migrate(conn, settings.postgres)
-    yield settings
-    started = [n for n in names if n not in was_running]
-    if started and os.environ.get("AEGIS_TEST_KEEP_STACK") != "1":
-        manager.down(started, progress=lambda line: print(f"[stack] {line}"))
+    with running_stack(settings, names) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -85,9 +85,11 @@ def test_poison_record_is_dead_lettered_and_its_neighbours_applied(sut, writer):
 
     from console.cli import cli
     runner = CliRunner()
-    listed = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "list", "--sink", sut.name, "--json", "--limit", "1000"])
+    listed = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "list", "--sink", sut.name, "--json", "--newest",
+                                 "--limit", "1000"])
     assert listed.exit_code == 0, listed.output
-    assert {letters[0].ref} <= {json.loads(line)["ref"] for line in listed.output.splitlines()}
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {letters[0].ref} <= {line["ref"] for line in lines[:-1]} and "page" in lines[-1]
     shown = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "show", letters[0].ref])
     assert shown.exit_code == 0 and "DP_3006" in shown.output and sut.topic.name in shown.output
     replayed = runner.invoke(cli, ["--env-file", "/dev/null", "dlq", "replay", *(d.ref for d in letters)])
