@@ -7,7 +7,7 @@ import logging
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, ClassVar
 
@@ -117,6 +117,21 @@ class ApiSource(Source, ABC):
 
     def close(self) -> None:
         self.client.close()
+
+    def paged(self, fetch_page: Callable[[int], tuple[list[RawItem], int | None]]) -> Iterator[FetchedPage]:
+        """The paged APIs' one listing loop: ``fetch_page(number)`` gives a page's items and the total
+        the source states; pages 1 to ``max_pages`` until that total is reached or a page comes back
+        short or empty (an empty first page while the source states records is DP_1004)."""
+        seen = 0
+        for number in range(1, self.endpoint.max_pages + 1):
+            items, total = fetch_page(number)
+            check_first_page(self.name, number, len(items), total)
+            if not items:
+                return
+            seen += len(items)
+            yield FetchedPage(number=number, total=total, items=items)
+            if total is not None and seen >= total or len(items) < self.endpoint.page_size:
+                return
 
 
 def check_first_page(source: str, number: int, count: int, total: int | None) -> None:

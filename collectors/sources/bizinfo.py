@@ -34,19 +34,14 @@ class BizinfoSource(ApiSource):
     name = "bizinfo"
 
     def pages(self) -> Iterator[FetchedPage]:
-        seen, total = 0, None
-        for number in range(1, self.endpoint.max_pages + 1):
-            params = {"crtfcKey": self.endpoint.api_key or "", "dataType": "json",
-                      "pageUnit": self.endpoint.page_size, "pageIndex": number}
-            items = self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
-            if not items:
-                return
-            if total is None:
-                total = next((as_int(i.payload.get("totCnt")) for i in items if "totCnt" in i.payload), None)
-            seen += len(items)
-            yield FetchedPage(number=number, total=total, items=items)
-            if total is not None and seen >= total or len(items) < self.endpoint.page_size:
-                return
+        return self.paged(self._page)
+
+    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
+        params = {"crtfcKey": self.endpoint.api_key or "", "dataType": "json",
+                  "pageUnit": self.endpoint.page_size, "pageIndex": number}
+        items = self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
+        total = next((as_int(i.payload.get("totCnt")) for i in items if "totCnt" in i.payload), None)
+        return items, total
 
     def _interpret(self, response: HttpResponse) -> list[RawItem]:
         what = f"{self.name} {response.location}"

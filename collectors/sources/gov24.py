@@ -10,7 +10,7 @@ from collectors.http.client import HttpResponse
 from collectors.models import FetchedPage, RawItem
 from collectors.parsing.dates import parse_kst_timestamp, parse_period
 from collectors.parsing.regions import NATIONWIDE, regions_from_text
-from collectors.sources.base import ApiSource, build_record, check_first_page, without_keys
+from collectors.sources.base import ApiSource, build_record, without_keys
 from collectors.sources.datagokr import Listing, read_listing
 from collectors.sources.envelope import has_any, raw_items
 from collectors.sources.fields import ItemFields
@@ -29,20 +29,13 @@ class Gov24Source(ApiSource):
     name = "gov24"
 
     def pages(self) -> Iterator[FetchedPage]:
-        seen = 0
-        for number in range(1, self.endpoint.max_pages + 1):
-            params = {"serviceKey": self.endpoint.api_key or "", "page": number,
-                      "perPage": self.endpoint.page_size, "returnType": "JSON"}
-            listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
-                                               what=f"page {number}")
-            check_first_page(self.name, number, len(listing.items), listing.total)
-            if not listing.items:
-                return
-            seen += len(listing.items)
-            yield FetchedPage(number=number, total=listing.total,
-                              items=raw_items(listing.items, lambda r: r.get("서비스ID")))
-            if listing.total is not None and seen >= listing.total or len(listing.items) < self.endpoint.page_size:
-                return
+        return self.paged(self._page)
+
+    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
+        params = {"serviceKey": self.endpoint.api_key or "", "page": number,
+                  "perPage": self.endpoint.page_size, "returnType": "JSON"}
+        listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
+        return raw_items(listing.items, lambda r: r.get("서비스ID")), listing.total
 
     def _interpret(self, response: HttpResponse) -> Listing:
         return read_listing(response, f"{self.name} {response.location}", source=self.name, key_setting=KEY_SETTING,

@@ -12,7 +12,7 @@ from collectors.models import FetchedPage, RawItem
 from collectors.parsing.dates import ApplicationPeriod, parse_kst_timestamp, parse_period
 from collectors.parsing.regions import regions_from_district_codes
 from collectors.parsing.urls import canonical_url
-from collectors.sources.base import ApiSource, as_int, build_record, check_first_page, without_keys
+from collectors.sources.base import ApiSource, as_int, build_record, without_keys
 from collectors.sources.envelope import describe, follow, has_any, items_in, raw_items
 from collectors.sources.fields import ItemFields, source_id_of
 from collectors.sources.responses import expect_object, json_body
@@ -30,18 +30,12 @@ class YouthCenterSource(ApiSource):
     name = "youthcenter"
 
     def pages(self) -> Iterator[FetchedPage]:
-        seen = 0
-        for number in range(1, self.endpoint.max_pages + 1):
-            params = {"apiKeyNm": self.endpoint.api_key or "", "pageNum": number,
-                      "pageSize": self.endpoint.page_size, "pageType": 1, "rtnType": "json"}
-            items, total = self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
-            check_first_page(self.name, number, len(items), total)
-            if not items:
-                return
-            seen += len(items)
-            yield FetchedPage(number=number, total=total, items=items)
-            if total is not None and seen >= total or len(items) < self.endpoint.page_size:
-                return
+        return self.paged(self._page)
+
+    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
+        params = {"apiKeyNm": self.endpoint.api_key or "", "pageNum": number,
+                  "pageSize": self.endpoint.page_size, "pageType": 1, "rtnType": "json"}
+        return self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
 
     def _interpret(self, response: HttpResponse) -> tuple[list[RawItem], int | None]:
         what = f"{self.name} {response.location}"
