@@ -98,7 +98,8 @@ def dlq_cli_output(settings: Settings, env_file: str | None) -> str:
     """What a person sees: `aegis dlq list --json` and `aegis dlq show` of every dead letter."""
     base = [sys.executable, "-m", "console.cli"] + (["--env-file", env_file] if env_file else []) + ["dlq"]
     listed = subprocess.run(base + ["list", "--json", "--limit", "1000"], capture_output=True, text=True, timeout=120)
-    refs = [json.loads(line)["ref"] for line in listed.stdout.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+    refs = [d["ref"] for d in lines if "ref" in d]  # the last line describes the page
     shown = subprocess.run(base + ["show", *refs], capture_output=True, text=True, timeout=120) if refs else None
     return listed.stdout + listed.stderr + (shown.stdout + shown.stderr if shown else "")
 

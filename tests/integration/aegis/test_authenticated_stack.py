@@ -179,5 +179,7 @@ def test_a_sink_process_its_dead_letters_and_the_lag_reader_use_sasl_and_the_acl
 
     listed = _aegis(secure_env, "dlq", "list", "--json")
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    letters = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    letters, page = [d for d in lines if "page" not in d], lines[-1]["page"]  # the last line describes the page
     assert [(d["sink"], d["error_code"]) for d in letters] == [("redis", "DP_3006")]
+    assert page["complete"] and page["read"] == 1
