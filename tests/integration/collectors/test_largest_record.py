@@ -120,7 +120,7 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
     suts = {name: SinkUnderTest(name, settings, env, lambda n=name: build_sink(n, settings)) for name in SPECS}
     policy_id = None
     try:
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, role="owner", autocommit=True) as conn:  # the app role never deletes policies
             conn.execute("DELETE FROM policies WHERE source_system = %s", (SOURCE,))
             outcome = store_page(conn, SOURCE, MappedPage(number=1, records=[record], rejections=[]),
                                  run_id=f"largest-{namespace}")
@@ -182,6 +182,6 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
                 sut.sink.drop_namespace()
                 sut.close()
         if policy_id is not None:
-            with connect(settings.postgres, autocommit=True) as conn:
+            with connect(settings.postgres, role="owner", autocommit=True) as conn:
                 conn.execute("DELETE FROM processing_history WHERE policy_id = %s", (str(policy_id),))
                 conn.execute("DELETE FROM policies WHERE id = %s", (policy_id,))

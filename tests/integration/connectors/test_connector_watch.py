@@ -49,14 +49,14 @@ def _wait(what: str, check, timeout: float):
 
 def test_a_failed_task_is_restarted_and_counted_until_it_runs(stream_stack):
     settings = isolated_settings(stream_stack, new_tag())
-    with connect(settings.postgres, autocommit=True) as conn:
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
         ensure_replication_access(conn, settings.postgres)
     port = _free_port()
     lines: queue.Queue[str] = queue.Queue()
     watch = None
     try:
         apply_connector(settings)  # passes validation, then its task fails when the publication is gone
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, role="owner", autocommit=True) as conn:
             conn.execute(f'DROP PUBLICATION "{settings.postgres.publication}"')
         restart_connector(settings, only_failed=False)
         _wait("the task to fail", lambda: connector_status(settings, with_slot=False).failed_tasks, 60)
@@ -77,7 +77,7 @@ def test_a_failed_task_is_restarted_and_counted_until_it_runs(stream_stack):
         assert _wait("the restart counted", lambda: (_metric(port, "connector_task_restarts_total") or 0) >= 1, 30)
         assert _metric(port, "connector_running") == 0
 
-        with connect(settings.postgres, autocommit=True) as conn:
+        with connect(settings.postgres, role="owner", autocommit=True) as conn:
             ensure_replication_access(conn, settings.postgres)  # the cause is gone: the next restart sticks
         _wait("the connector to run again", lambda: line_matching(r"running again after \d+ restart"), 90)
         assert _wait("the running gauge", lambda: _metric(port, "connector_running") == 1, 30)
