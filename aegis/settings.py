@@ -8,10 +8,12 @@ once in the entry point and hand the result to whatever needs it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis.errors import ConfigError
@@ -426,7 +428,7 @@ class CollectionSettings(BaseSettings):
 
 
 class SourceEndpoint(BaseModel):
-    """How one collector source is reached (built by ``SourcesSettings.endpoint``)."""
+    """How one API source is reached: its ``SOURCE_<NAME>_*`` settings (``Settings.source_apis``)."""
 
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -435,45 +437,75 @@ class SourceEndpoint(BaseModel):
     page_size: int = 100
 
 
+@dataclass(frozen=True)
+class ApiSourceSettings:
+    """Which ``SOURCE_<NAME>_*`` variables one API source reads, their defaults and limits.
+
+    Every source has ``_BASE_URL``, ``_TIMEOUT_SECONDS`` and ``_REQUESTS_PER_SECOND``; a keyed one
+    ``_API_KEY``, a paged one ``_PAGE_SIZE``. ``group()`` is the settings class that reads them.
+    """
+
+    name: str
+    label: str
+    keyed: bool = True
+    paged: bool = True
+    timeout_seconds: float = 15.0
+    min_timeout_seconds: float | None = None
+    max_page_size: int = 500
+    live: str = "the live service"
+    note: str = ""
+
+    @property
+    def env_prefix(self) -> str:
+        return f"SOURCE_{self.name.upper()}_"
+
+    def group(self) -> type[BaseSettings]:
+        """The settings class reading this source's variables (made once per source)."""
+        return _source_group(self)
+
+
+API_SOURCE_SETTINGS: tuple[ApiSourceSettings, ...] = (
+    ApiSourceSettings("bizinfo", "Bizinfo (기업마당)", timeout_seconds=30.0, min_timeout_seconds=20.0),
+    ApiSourceSettings("kstartup", "K-Startup"),
+    ApiSourceSettings("youthcenter", "온통청년"),
+    ApiSourceSettings("gov24", "보조금24"),
+    ApiSourceSettings("korea_rss", "정책브리핑 RSS", keyed=False, paged=False),
+    ApiSourceSettings("portal", "Configured 공공데이터포털 (data.go.kr) APIs", max_page_size=1000,
+                      live="each API's own endpoint",
+                      note="; one key serves every API the account is approved for; a config's own timeout_seconds, "
+                           "requests_per_second and paging.page_size win over these settings"),
+)
+
+
+@cache
+def _source_group(source: ApiSourceSettings) -> type[BaseSettings]:
+    label, fields = source.label, {}
+    unset = f"{source.live} when a key is set, else the sample server" if source.keyed else "the sample server"
+    fields["base_url"] = (str | None, Field(None, description=f"{label}: base URL (unset: {unset})."))
+    if source.keyed:
+        fields["api_key"] = (SecretStr | None, Field(None, description=f"{label}: API key (unset: collect from the sample server{source.note})."))
+    timeout_limit = {"ge": source.min_timeout_seconds} if source.min_timeout_seconds else {"gt": 0}
+    fields["timeout_seconds"] = (float, Field(source.timeout_seconds, **timeout_limit, description=f"{label}: timeout of one request."))
+    fields["requests_per_second"] = (float, Field(2.0, gt=0, description=f"{label}: rate limit (requests per second)."))
+    if source.paged:
+        fields["page_size"] = (int, Field(100, ge=1, le=source.max_page_size, description=f"{label}: records asked for per page."))
+    namespace = {"__module__": __name__, "__doc__": f"The SOURCE_{source.name.upper()}_* settings.",
+                 "__annotations__": {name: kind for name, (kind, _) in fields.items()},
+                 "model_config": SettingsConfigDict(env_prefix=source.env_prefix, **_COMMON),
+                 **{name: info for name, (_, info) in fields.items()}}
+    return type(f"Source{source.name.title().replace('_', '')}Settings", (BaseSettings,), namespace)
+
+
 class SourcesSettings(BaseSettings):
-    """Collector sources. Each API source has ``SOURCE_<NAME>_BASE_URL``, ``_API_KEY``,
-    ``_TIMEOUT_SECONDS``, ``_REQUESTS_PER_SECOND`` and ``_PAGE_SIZE``; NAME is BIZINFO, KSTARTUP,
-    YOUTHCENTER, GOV24 or KOREA_RSS (no key: RSS goes live only when its base URL is set)."""
+    """What every collector source shares (``SOURCE_*``); each API source's own settings are data,
+    ``API_SOURCE_SETTINGS``, read into ``Settings.source_apis``."""
 
     model_config = SettingsConfigDict(env_prefix="SOURCE_", **_COMMON)
 
     samples_url: str = Field("http://127.0.0.1:28800", description="The local sample server (`aegis sources serve-samples`), used by every source without a key.")
-    bizinfo_base_url: str | None = Field(None, description="Bizinfo (기업마당): base URL (unset: the live service when a key is set, else the sample server).")
-    bizinfo_api_key: SecretStr | None = Field(None, description="Bizinfo (기업마당): API key (unset: collect from the sample server).")
-    bizinfo_timeout_seconds: float = Field(30.0, ge=20, description="Bizinfo (기업마당): timeout of one request.")
-    bizinfo_requests_per_second: float = Field(2.0, gt=0, description="Bizinfo (기업마당): rate limit (requests per second).")
-    bizinfo_page_size: int = Field(100, ge=1, le=500, description="Bizinfo (기업마당): records asked for per page.")
-    kstartup_base_url: str | None = Field(None, description="K-Startup: base URL (unset: the live service when a key is set, else the sample server).")
-    kstartup_api_key: SecretStr | None = Field(None, description="K-Startup: API key (unset: collect from the sample server).")
-    kstartup_timeout_seconds: float = Field(15.0, gt=0, description="K-Startup: timeout of one request.")
-    kstartup_requests_per_second: float = Field(2.0, gt=0, description="K-Startup: rate limit (requests per second).")
-    kstartup_page_size: int = Field(100, ge=1, le=500, description="K-Startup: records asked for per page.")
-    youthcenter_base_url: str | None = Field(None, description="온통청년: base URL (unset: the live service when a key is set, else the sample server).")
-    youthcenter_api_key: SecretStr | None = Field(None, description="온통청년: API key (unset: collect from the sample server).")
-    youthcenter_timeout_seconds: float = Field(15.0, gt=0, description="온통청년: timeout of one request.")
-    youthcenter_requests_per_second: float = Field(2.0, gt=0, description="온통청년: rate limit (requests per second).")
-    youthcenter_page_size: int = Field(100, ge=1, le=500, description="온통청년: records asked for per page.")
-    gov24_base_url: str | None = Field(None, description="보조금24: base URL (unset: the live service when a key is set, else the sample server).")
-    gov24_api_key: SecretStr | None = Field(None, description="보조금24: API key (unset: collect from the sample server).")
-    gov24_timeout_seconds: float = Field(15.0, gt=0, description="보조금24: timeout of one request.")
-    gov24_requests_per_second: float = Field(2.0, gt=0, description="보조금24: rate limit (requests per second).")
-    gov24_page_size: int = Field(100, ge=1, le=500, description="보조금24: records asked for per page.")
-    korea_rss_base_url: str | None = Field(None, description="정책브리핑 RSS base URL (unset: the sample server).")
-    korea_rss_timeout_seconds: float = Field(15.0, gt=0, description="정책브리핑 RSS: timeout of one request.")
-    korea_rss_requests_per_second: float = Field(2.0, gt=0, description="정책브리핑 RSS: rate limit (requests per second).")
     korea_rss_feeds: str = Field("policy,pressrelease", description="정책브리핑 feeds collected (comma list; /rss/<feed>.xml).")
     boards_dir: Path | None = Field(None, description="Extra web-board configs (*.yaml) besides the bundled sample boards.")
     portal_dir: Path | None = Field(None, description="Extra 공공데이터포털 (data.go.kr) API configs (*.yaml) besides the shipped example (docs/collectors.md).")
-    portal_api_key: SecretStr | None = Field(None, description="공공데이터포털 (data.go.kr) key for the configured APIs (one key serves every API the account is approved for; unset: the sample server).")
-    portal_base_url: str | None = Field(None, description="Overrides where the configured data.go.kr APIs are read (unset: their own endpoint when a key is set, else the sample server).")
-    portal_timeout_seconds: float = Field(15.0, gt=0, description="Configured data.go.kr APIs: timeout of one request (a config's timeout_seconds wins).")
-    portal_requests_per_second: float = Field(2.0, gt=0, description="Configured data.go.kr APIs: rate limit per API (a config's requests_per_second wins).")
-    portal_page_size: int = Field(100, ge=1, le=1000, description="Configured data.go.kr APIs: records asked for per page (a config's paging.page_size wins).")
     allow_samples_in_production: bool = Field(False, description="With ENVIRONMENT=production, collect sources that resolve to the bundled sample server or sample boards anyway (default: refused with DP_5001; `aegis collect --allow-samples` does the same for one run).")
     board_timeout_seconds: float = Field(20.0, gt=0, description="Web boards: timeout of one page request.")
     board_requests_per_second: float = Field(1.0, gt=0, description="Web boards: requests per second to one site.")
@@ -484,11 +516,6 @@ class SourcesSettings(BaseSettings):
     breaker_recovery_seconds: float = Field(60.0, gt=0, description="Seconds an open circuit waits before one trial request.")
     max_response_bytes: int = Field(20_000_000, ge=1024, description="Largest response body read from a source.")
     max_pages: int = Field(1000, ge=1, description="Most pages read from one source in one pass.")
-
-    def endpoint(self, name: str) -> SourceEndpoint:
-        """The ``SOURCE_<NAME>_*`` settings of one API source."""
-        values = {f: getattr(self, f"{name}_{f}") for f in SourceEndpoint.model_fields if hasattr(self, f"{name}_{f}")}
-        return SourceEndpoint(**values)
 
     @property
     def feeds(self) -> list[str]:
@@ -560,30 +587,49 @@ class Settings(BaseModel):
     processing: ProcessingSettings
     reconciler: ReconcilerSettings
     sources: SourcesSettings
+    source_apis: dict[str, SourceEndpoint]
     retention: RetentionSettings
 
 
-_GROUPS = {
-    "service": ServiceSettings,
-    "postgres": PostgresSettings,
-    "kafka": KafkaSettings,
-    "connector": ConnectorSettings,
-    "change_events": ChangeEventSettings,
-    "schema_registry": SchemaRegistrySettings,
-    "redis": RedisSettings,
-    "neo4j": Neo4jSettings,
-    "sinks": SinkSettings,
-    "search": SearchSettings,
-    "milvus": MilvusSettings,
-    "embedding": EmbeddingSettings,
-    "stack": StackSettings,
-    "prometheus": PrometheusSettings,
-    "collection": CollectionSettings,
-    "processing": ProcessingSettings,
-    "reconciler": ReconcilerSettings,
-    "sources": SourcesSettings,
-    "retention": RetentionSettings,
-}
+def setting_groups() -> dict[str, type[BaseSettings]]:
+    """Every group of the tree, in its order: the fields of ``Settings`` are the one list of groups
+    (``source_apis`` is one group per API source, ``source_apis.<name>``, from ``API_SOURCE_SETTINGS``)."""
+    groups: dict[str, type[BaseSettings]] = {}
+    for name, field in Settings.model_fields.items():
+        if name == "source_apis":
+            groups.update({f"{name}.{source.name}": source.group() for source in API_SOURCE_SETTINGS})
+        else:
+            groups[name] = field.annotation  # type: ignore[assignment]
+    return groups
+
+
+def default_settings() -> Settings:
+    """The built-in defaults alone, as the README lists them: no environment, no ``.env``."""
+    values: dict = {"source_apis": {}}
+    for name, group in setting_groups().items():
+        if name.startswith("source_apis."):
+            values["source_apis"][name.removeprefix("source_apis.")] = SourceEndpoint(**dict(group.model_construct()))
+        else:
+            values[name] = group.model_construct()
+    return Settings.model_construct(**values)
+
+
+def environment_variables(group: type[BaseSettings]) -> dict[str, str]:
+    """The environment variable of each field of ``group`` (field name -> variable), as users write it."""
+    prefix = group.model_config.get("env_prefix", "")
+    names = {}
+    for name, field in group.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            alias = alias.choices[0]
+        names[name] = str(alias).upper() if isinstance(alias, str) else (prefix + name).upper()
+    return names
+
+
+def former_names(group: type[BaseSettings], field: str) -> list[str]:
+    """Older environment variable names still read for ``field`` (after its current name)."""
+    alias = group.model_fields[field].validation_alias
+    return [str(a).upper() for a in alias.choices[1:]] if isinstance(alias, AliasChoices) else []
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
@@ -591,21 +637,18 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
 
     Raises ``ConfigError`` (DP_5001) naming every invalid variable and why.
     """
-    values = {}
+    values: dict = {"source_apis": {}}
     problems: list[str] = []
-    for name, group in _GROUPS.items():
+    for name, group in setting_groups().items():
         try:
-            values[name] = group(_env_file=env_file)
+            read = group(_env_file=env_file)
         except ValidationError as exc:
-            prefix = group.model_config.get("env_prefix", "")
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"])
-                if not field:  # a check across fields: its message names the variables, the input is every value
-                    problems.append(f"{prefix.rstrip('_').upper() or name.upper()}: {err['msg'].removeprefix('Value error, ')}")
-                elif _is_secret(group, str(err["loc"][0])):
-                    problems.append(f"{(prefix + field).upper()}: {err['msg']} (value not shown: it is a secret)")
-                else:
-                    problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})")
+            problems.extend(_problems(name, group, exc))
+            continue
+        if name.startswith("source_apis."):
+            values["source_apis"][name.removeprefix("source_apis.")] = SourceEndpoint(**dict(read))
+        else:
+            values[name] = read
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems),
                           hint="fix these environment variables (or .env entries); "
@@ -613,46 +656,24 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     return Settings(**values)
 
 
+def _problems(name: str, group: type[BaseSettings], exc: ValidationError) -> list[str]:
+    """One line per invalid variable of ``group``: its name, what is wrong, the value unless secret."""
+    prefix = group.model_config.get("env_prefix", "")
+    variables = environment_variables(group)
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        variable = variables.get(field, (prefix + field).upper())
+        if not field:  # a check across fields: its message names the variables, the input is every value
+            problems.append(f"{prefix.rstrip('_').upper() or name.upper()}: {err['msg'].removeprefix('Value error, ')}")
+        elif _is_secret(group, field):
+            problems.append(f"{variable}: {err['msg']} (value not shown: it is a secret)")
+        else:
+            problems.append(f"{variable}: {err['msg']} (got {err.get('input')!r})")
+    return problems
+
+
 def _is_secret(group: type[BaseSettings], field: str) -> bool:
     """Whether ``field`` of ``group`` holds a secret (its value must never be printed, not even when invalid)."""
     info = group.model_fields.get(field)
     return info is not None and "SecretStr" in str(info.annotation)
-
-
-def settings_table() -> str:
-    """A Markdown table of every setting: environment variable, default, meaning (for the README)."""
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for group in _GROUPS.values():
-        prefix = group.model_config.get("env_prefix", "")
-        for name, field in group.model_fields.items():
-            default = field.default
-            if hasattr(default, "get_secret_value"):
-                shown = "(secret)"
-            elif default is None:
-                shown = "(unset)"
-            else:
-                shown = f"`{default}`"
-            meaning = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{(prefix + name).upper()}` | {shown} | {meaning} |")
-    return "\n".join(lines)
-
-
-_README_START = "<!-- settings-table:start -->"
-_README_END = "<!-- settings-table:end -->"
-
-
-def render_readme_table(readme: str) -> str:
-    """``readme`` with the text between the settings-table markers replaced by ``settings_table()``."""
-    head, _, rest = readme.partition(_README_START)
-    _, _, tail = rest.partition(_README_END)
-    return f"{head}{_README_START}\n{settings_table()}\n{_README_END}{tail}"
-
-
-if __name__ == "__main__":  # `python -m aegis.settings README.md` rewrites the README's table
-    import sys
-
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    if target:
-        target.write_text(render_readme_table(target.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(settings_table())

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from dotenv import dotenv_values
 
-from aegis.settings import Settings, load_settings
+from aegis.settings import Settings, default_settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ENV_FILE = REPO / "tests" / "stack-test.env"
@@ -163,8 +163,7 @@ class SlotCollision(RuntimeError):
 
 def _defaults() -> Settings:
     """The built-in defaults: every settings group built from its field defaults alone (no environment)."""
-    return Settings.model_construct(**{name: field.annotation.model_construct()
-                                       for name, field in Settings.model_fields.items()})
+    return default_settings()
 
 
 def check_ports_free(settings: Settings, names: list[str] | None) -> None:
