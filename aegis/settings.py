@@ -205,8 +205,6 @@ class Neo4jSettings(BaseSettings):
     password: SecretStr = Field(SecretStr("aegis-neo4j"), description="Neo4j password, 8+ characters (the local stack sets it as the initial password).")
     database: str = Field("neo4j", description="Database the graph is written to.")
     namespace: str = Field("", pattern=r"^[A-Za-z0-9_]*$", description="Prefix of every label and schema name, so several pipelines or test runs can share one database (Community Edition has one).")
-    heap: str = Field("512m", description="Max heap of the local stack's Neo4j server.")
-    pagecache: str = Field("128m", description="Page cache of the local stack's Neo4j server.")
 
     @field_validator("password")
     @classmethod
@@ -260,8 +258,6 @@ class SearchSettings(BaseSettings):
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
     refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
     request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to the search engine (a bulk of SINKS_BATCH_SIZE documents must fit).")
-    transport_port: int = Field(29250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
-    heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 
 
 class MilvusSettings(BaseSettings):
@@ -327,37 +323,37 @@ class EmbeddingSettings(BaseSettings):
 
 
 class StackSettings(BaseSettings):
-    """The native local stack started by ``aegis stack up``."""
+    """The native local stack (``aegis stack up``, ``devstack/``): where it keeps its state, the
+    servers' memory, its extra ports, and the optional services it starts. Nothing here reaches a
+    deployment: there the servers are configured by their own manifests."""
 
-    model_config = SettingsConfigDict(env_prefix="AEGIS_STACK_", **_COMMON)
+    model_config = SettingsConfigDict(env_prefix="AEGIS_STACK_", populate_by_name=True, **_COMMON)
 
     state_dir: Path = Field(Path(".stack"), description="Data, logs, pid files and jars of the local stack.")
     start_timeout_seconds: float = Field(120.0, gt=0, description="Longest wait for one service to become healthy.")
     stop_timeout_seconds: float = Field(30.0, gt=0, description="Wait for a clean stop before SIGKILL.")
+    java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
+    maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
     kafka_controller_port: int = Field(29093, ge=1, le=65535, description="KRaft controller port of the local broker.")
     kafka_heap: str = Field("1g", description="Kafka broker max heap.")
     connect_heap: str = Field("1g", description="Kafka Connect max heap.")
     redis_maxmemory: str = Field("2gb", description="The local Redis's maxmemory (noeviction: a full cache refuses writes, the sink pauses; ~1.4 KB per policy).")
-    java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
-    maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
+    neo4j_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_HEAP", "NEO4J_HEAP"), description="Max heap of the local Neo4j server.")
+    neo4j_pagecache: str = Field("128m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_PAGECACHE", "NEO4J_PAGECACHE"), description="Page cache of the local Neo4j server.")
+    opensearch_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_OPENSEARCH_HEAP", "SEARCH_HEAP"), description="Max heap of the local OpenSearch node.")
+    opensearch_transport_port: int = Field(29250, ge=1, le=65535, validation_alias=AliasChoices("AEGIS_STACK_OPENSEARCH_TRANSPORT_PORT", "SEARCH_TRANSPORT_PORT"), description="Transport port of the local OpenSearch node (x50: clear of the HTTP ports of other slots).")
+    schema_registry: bool = Field(False, validation_alias=AliasChoices("AEGIS_STACK_SCHEMA_REGISTRY", "SCHEMA_REGISTRY_IN_STACK"), description="`aegis stack up` also starts the local schema registry (it always does when CHANGE_EVENTS_FORMAT=avro or when named).")
+    schema_registry_heap: str = Field("384m", validation_alias=AliasChoices("AEGIS_STACK_SCHEMA_REGISTRY_HEAP", "SCHEMA_REGISTRY_HEAP"), description="Max heap of the local Apicurio Registry.")
+    prometheus: bool = Field(False, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS", "PROMETHEUS_IN_STACK"), description="`aegis stack up` (and so `aegis run`) also starts Prometheus (it always does when named); it scrapes every process the main job starts and evaluates monitoring/prometheus/alerts.yml (docs/monitoring.md).")
+    prometheus_port: int = Field(29090, ge=1, le=65535, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_PORT", "PROMETHEUS_PORT"), description="Port of the local Prometheus (web UI and HTTP API).")
+    prometheus_scrape_interval_seconds: float = Field(15.0, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_SCRAPE_INTERVAL_SECONDS", "PROMETHEUS_SCRAPE_INTERVAL_SECONDS"), description="How often the local Prometheus scrapes each process.")
+    prometheus_rule_interval_seconds: float | None = Field(None, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RULE_INTERVAL_SECONDS", "PROMETHEUS_RULE_INTERVAL_SECONDS"), description="How often the local Prometheus evaluates the alert rules (unset: as alerts.yml says).")
+    prometheus_alert_for_max_seconds: float | None = Field(None, ge=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS", "PROMETHEUS_ALERT_FOR_MAX_SECONDS"), description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
+    prometheus_retention: str = Field("2d", validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RETENTION", "PROMETHEUS_RETENTION"), description="How long the local Prometheus keeps its samples.")
 
     @property
     def state_path(self) -> Path:
         return self.state_dir.resolve()
-
-
-class PrometheusSettings(BaseSettings):
-    """The local stack's Prometheus (`aegis stack up prometheus`): it scrapes every process the main
-    job starts and evaluates monitoring/prometheus/alerts.yml (docs/monitoring.md)."""
-
-    model_config = SettingsConfigDict(env_prefix="PROMETHEUS_", **_COMMON)
-
-    port: int = Field(29090, ge=1, le=65535, description="Port of the local stack's Prometheus (web UI and HTTP API).")
-    in_stack: bool = Field(False, description="`aegis stack up` (and so `aegis run`) also starts Prometheus (it always does when named).")
-    scrape_interval_seconds: float = Field(15.0, gt=0, description="How often the local Prometheus scrapes each process.")
-    rule_interval_seconds: float | None = Field(None, gt=0, description="How often it evaluates the alert rules (unset: as alerts.yml says).")
-    alert_for_max_seconds: float | None = Field(None, ge=0, description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
-    retention: str = Field("2d", description="How long the local Prometheus keeps its samples.")
 
 
 class ConnectorSettings(BaseSettings):
@@ -405,8 +401,6 @@ class SchemaRegistrySettings(BaseSettings):
     connect_url: str | None = Field(None, description="Registry URL Kafka Connect's Avro converter uses (default: SCHEMA_REGISTRY_URL).")
     basic_auth: SecretStr | None = Field(None, description="user:password for the registry's Confluent-compatible API (none on the local stack).")
     request_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of one schema registry request.")
-    in_stack: bool = Field(False, description="`aegis stack up` also starts the local schema registry (it always does when CHANGE_EVENTS_FORMAT=avro or when named).")
-    heap: str = Field("384m", description="Max heap of the local stack's Apicurio Registry.")
 
     @property
     def ccompat_url(self) -> str:
@@ -582,7 +576,6 @@ class Settings(BaseModel):
     milvus: MilvusSettings
     embedding: EmbeddingSettings
     stack: StackSettings
-    prometheus: PrometheusSettings
     collection: CollectionSettings
     processing: ProcessingSettings
     reconciler: ReconcilerSettings

@@ -44,13 +44,11 @@ def ports(settings: Settings) -> dict[int, str]:
              settings.stack.kafka_controller_port: "kafka controller",
              url_port(settings.kafka.connect_url): "kafka-connect",
              url_port(settings.schema_registry.url): "schema-registry",
-             url_port(settings.search.url): "opensearch", settings.search.transport_port: "opensearch transport",
+             url_port(settings.search.url): "opensearch", settings.stack.opensearch_transport_port: "opensearch transport",
              url_port(settings.sources.samples_url): "sample server"}
     found.update({settings.milvus.port + i: "milvus" for i in range(MILVUS_PORTS)})
     found.update({settings.sinks.metrics_port + i: "main job /metrics" for i in range(METRICS_PORTS)})
-    prometheus = getattr(settings, "prometheus", None)
-    if prometheus is not None:
-        found[prometheus.port] = "prometheus"
+    found[settings.stack.prometheus_port] = "prometheus"
     return found
 
 

@@ -8,7 +8,7 @@
 3. supervised processes: the collector scheduler (its first pass at the next interval), one
    process per sink, the hourly reconciler. Each serves /metrics, and so does the job itself (the
    pipeline exporter and the connector watchdog); their addresses are registered for the local
-   stack's Prometheus (``devstack.prometheus``: `aegis stack up prometheus`, or PROMETHEUS_IN_STACK);
+   stack's Prometheus (``devstack.prometheus``: `aegis stack up prometheus`, or AEGIS_STACK_PROMETHEUS);
 4. every ``progress_every`` seconds a progress block: records collected by status, per sink its
    state, applied LSN and lag, and the reconciler's last result; failed connector tasks are
    restarted with backoff (``connectors.watchdog``: Kafka Connect never restarts them itself);

@@ -138,3 +138,18 @@ def test_every_collector_api_source_has_its_settings():
     from collectors.sources.registry import API_SOURCES
 
     assert set(API_SOURCES) | {"portal"} == {source.name for source in API_SOURCE_SETTINGS}
+
+
+def test_local_stack_knobs_are_one_group_and_their_former_names_still_work(monkeypatch):
+    monkeypatch.setenv("AEGIS_STACK_OPENSEARCH_HEAP", "768m")
+    monkeypatch.setenv("NEO4J_HEAP", "1g")  # a former name
+    monkeypatch.setenv("PROMETHEUS_IN_STACK", "true")  # a former name
+    monkeypatch.setenv("AEGIS_STACK_PROMETHEUS_PORT", "19090")
+    stack = load_settings(env_file=None).stack
+    assert (stack.opensearch_heap, stack.neo4j_heap, stack.prometheus, stack.prometheus_port) == ("768m", "1g", True, 19090)
+
+
+def test_an_invalid_renamed_setting_is_reported_by_its_name(monkeypatch):
+    monkeypatch.setenv("SEARCH_TRANSPORT_PORT", "not-a-port")
+    with pytest.raises(ConfigError, match="AEGIS_STACK_OPENSEARCH_TRANSPORT_PORT"):
+        load_settings(env_file=None)
