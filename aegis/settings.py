@@ -21,12 +21,30 @@ from aegis.errors import ConfigError
 _COMMON = dict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
 
-class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(**_COMMON)
+Environment = Literal["development", "staging", "production"]
 
-    service_name: str = Field("data-pipeline", description="Name in logs and metrics.")
-    environment: str = Field("development", description="development, staging or production.")
+
+class ServiceSettings(BaseSettings):
+    """What every process shares: its name and environment (in every log line and on its /metrics),
+    its log level, and where it serves /metrics and /health."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, **_COMMON)
+
+    service_name: str = Field("data-pipeline", min_length=1, description="Name of this deployment: the `service` field of every log line and the `service` label of `aegis_service_info` on every process's /metrics.")
+    environment: Environment = Field("development", description="development, staging or production: the `environment` field of every log line and label of `aegis_service_info`; production refuses to collect the bundled sample data (SOURCE_ALLOW_SAMPLES_IN_PRODUCTION).")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    metrics_host: str = Field("127.0.0.1", validation_alias=AliasChoices("METRICS_HOST", "SINKS_METRICS_HOST"), description="Address every process (sinks, collector, reconciler, exporter, connector watchdog) serves /metrics and /health on.")
+    metrics_port: int = Field(29180, ge=0, le=65535, validation_alias=AliasChoices("METRICS_PORT", "SINKS_METRICS_PORT"), description="Port of a sink's /metrics and /health (0: any free port); `aegis run` gives its processes consecutive ports from here (sinks, collector, reconciler, exporter).")
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: object) -> object:
+        name = value.strip().lower() if isinstance(value, str) else value
+        return {"prod": "production", "dev": "development", "stage": "staging"}.get(name, name)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     @field_validator("log_level")
     @classmethod
@@ -233,8 +251,6 @@ class SinkSettings(BaseSettings):
     probe_interval_seconds: float = Field(2.0, gt=0, description="While a target is down: how often it is probed.")
     lookahead_min_lag: int = Field(5000, ge=0, description="From this many events behind, a sink reads its backlog's keys once and skips every change a later one of its policy supersedes (cdc_sinks/lookahead.py; 0: never).")
     rejoin_timeout_seconds: float = Field(20.0, gt=0, description="Longest time the consumer may be out of its group (no partition, no member id) before it counts as stuck (librdkafka can stall rejoining after a broker restart): the process exits with code 75 for its supervisor to start a fresh one.")
-    metrics_host: str = Field("127.0.0.1", description="Address of the sink's /metrics and /health server.")
-    metrics_port: int = Field(29180, ge=0, le=65535, description="Port of the sink's /metrics and /health server (0: any free port).")
     redis_key_prefix: str = Field("policy:", description="Redis cache keys are <prefix><policy id>.")
     redis_ttl_seconds: int = Field(86_400, ge=1, description="TTL of a cached active policy.")
 

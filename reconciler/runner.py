@@ -206,7 +206,7 @@ class Reconciler:
                           listed_per_kind=LISTED_PER_TARGET, deep=deep, read_from_lsn=read_from_lsn)
                 for name, builder in targets.items()]
         return run_jobs(jobs, checksums, self._say, mode=self.settings.reconciler.workers,
-                        log_level=self.settings.service.log_level)
+                        service=self.settings.service)
 
     def _record_failure(self, run_id: str) -> None:
         try:

@@ -28,7 +28,7 @@ from aegis.settings import Settings, default_settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ENV_FILE = REPO / "tests" / "stack-test.env"
-METRICS_PORTS = 10  # the main job's /metrics ports from SINKS_METRICS_PORT (sinks, collector, reconciler, exporter)
+METRICS_PORTS = 10  # the main job's /metrics ports from METRICS_PORT (sinks, collector, reconciler, exporter)
 MILVUS_PORTS = 12   # Milvus's gRPC port and the next 11
 _ORIGINALS_VARIABLE = "AEGIS_TEST_SLOT_ORIGINALS"
 _ACTIVE: "StackSlot | None" = None
@@ -47,7 +47,7 @@ def ports(settings: Settings) -> dict[int, str]:
              url_port(settings.search.url): "opensearch", settings.stack.opensearch_transport_port: "opensearch transport",
              url_port(settings.sources.samples_url): "sample server"}
     found.update({settings.milvus.port + i: "milvus" for i in range(MILVUS_PORTS)})
-    found.update({settings.sinks.metrics_port + i: "main job /metrics" for i in range(METRICS_PORTS)})
+    found.update({settings.service.metrics_port + i: "main job /metrics" for i in range(METRICS_PORTS)})
     found[settings.stack.prometheus_port] = "prometheus"
     return found
 

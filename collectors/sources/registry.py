@@ -172,8 +172,7 @@ def _portal_source(api: PortalApi, settings: Settings, state: CollectorState,
 def samples_refused(settings: Settings, allow_samples: bool = False) -> bool:
     """True when sources that resolve to the bundled sample server must not be collected:
     ENVIRONMENT=production, unless SOURCE_ALLOW_SAMPLES_IN_PRODUCTION or ``allow_samples``."""
-    production = settings.service.environment.strip().lower() in ("production", "prod")
-    return production and not (allow_samples or settings.sources.allow_samples_in_production)
+    return settings.service.is_production and not (allow_samples or settings.sources.allow_samples_in_production)
 
 
 def samples_refused_error(source: Source) -> ConfigError:
