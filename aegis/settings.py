@@ -532,20 +532,14 @@ class SourcesSettings(BaseSettings):
         return [f.strip() for f in self.korea_rss_feeds.split(",") if f.strip()]
 
 
-class ProcessingSettings(BaseSettings):
-    model_config = SettingsConfigDict(**_COMMON)
-
-    hot_path_timeout_seconds: int = Field(1, ge=1, description="Per-record budget of the collect-and-store path.")
-    cold_path_batch_size: int = Field(100, ge=1, description="Records the reconciler scores per transaction.")
-    quality_score_threshold: float = Field(0.7, ge=0, le=1, description="Minimum total quality score to become active.")
-
-
 class ReconcilerSettings(BaseSettings):
     """The reconciler (``aegis reconcile``): promotion, duplicates, drift detection and repair."""
 
-    model_config = SettingsConfigDict(env_prefix="RECONCILE_", **_COMMON)
+    model_config = SettingsConfigDict(env_prefix="RECONCILE_", populate_by_name=True, **_COMMON)
 
     interval: int = Field(3600, ge=10, description="Seconds between scheduled passes (`aegis reconcile --schedule`).")
+    quality_score_threshold: float = Field(0.7, ge=0, le=1, validation_alias="QUALITY_SCORE_THRESHOLD", description="Minimum total quality score for a pending policy to become active (a pass promotes it; `aegis quality explain` shows why not).")
+    cold_path_batch_size: int = Field(100, ge=1, validation_alias="COLD_PATH_BATCH_SIZE", description="Policies a pass scores and promotes (or archives) per transaction.")
     archive_grace_days: int = Field(7, ge=0, description="Days after an application period ends before an active policy is archived.")
     targets: str = Field("", description="Comma list of targets to reconcile (empty: every registered sink).")
     range_size: int = Field(2000, ge=1, le=1_000_000, description="Policy ids per checksum range compared between PostgreSQL and a target.")
@@ -593,7 +587,6 @@ class Settings(BaseModel):
     embedding: EmbeddingSettings
     stack: StackSettings
     collection: CollectionSettings
-    processing: ProcessingSettings
     reconciler: ReconcilerSettings
     sources: SourcesSettings
     source_apis: dict[str, SourceEndpoint]

@@ -165,14 +165,13 @@ class Reconciler:
             report.inconsistencies.extend(outcome.inconsistencies)
             report.fixes_applied.extend(outcome.fixes)
 
-        processing = self.settings.processing
         with self._connect(autocommit=False) as conn:
             run = dict(as_of=as_of, run_id=report.run_id, dry_run=options.dry_run, progress=self._say)
-            summary = promote_pending(conn, threshold=processing.quality_score_threshold,
+            summary = promote_pending(conn, threshold=config.quality_score_threshold,
                                       archive_grace_days=config.archive_grace_days,
-                                      batch_size=processing.cold_path_batch_size, **run)
+                                      batch_size=config.cold_path_batch_size, **run)
             archive_expired(conn, archive_grace_days=config.archive_grace_days,
-                            batch_size=processing.cold_path_batch_size, summary=summary, **run)
+                            batch_size=config.cold_path_batch_size, summary=summary, **run)
             report.duplicates = archive_duplicates(conn, summary.activated_ids,
                                                    min_similarity=config.duplicate_title_similarity, **run)
             conn.commit()

@@ -9,7 +9,7 @@ def test_defaults_are_usable_without_any_configuration(monkeypatch, tmp_path):
     settings = load_settings(env_file=None)
     assert settings.postgres.port == 25432
     assert settings.kafka.topic_policy_events == "policy-events"
-    assert settings.processing.quality_score_threshold == 0.7
+    assert settings.reconciler.quality_score_threshold == 0.7
     assert settings.collection.collection_interval_hours == 6
 
 
@@ -21,7 +21,7 @@ def test_seed_names_are_read_from_the_environment(monkeypatch):
     settings = load_settings(env_file=None)
     assert settings.postgres.host == "db.internal"
     assert settings.kafka.bootstrap_servers == "k1:9092,k2:9092"
-    assert settings.processing.quality_score_threshold == 0.8
+    assert settings.reconciler.quality_score_threshold == 0.8
     assert settings.collection.max_concurrent_collections == 3
 
 
