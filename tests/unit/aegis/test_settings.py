@@ -126,7 +126,6 @@ def test_each_api_source_reads_its_own_variables(monkeypatch):
 def test_an_api_source_keeps_its_own_limits(monkeypatch):
     monkeypatch.setenv("SOURCE_BIZINFO_TIMEOUT_SECONDS", "5")  # Bizinfo's floor is 20 s
     monkeypatch.setenv("SOURCE_GOV24_PAGE_SIZE", "800")  # the portal's APIs allow 1000, the others 500
-    monkeypatch.setenv("SOURCE_PORTAL_API_KEY", "")  # an empty key is no key
     with pytest.raises(ConfigError) as caught:
         load_settings(env_file=None)
     text = str(caught.value)
