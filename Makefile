@@ -101,7 +101,6 @@ clean:  ## stop the stack and the test stack and delete their state (data, logs,
 	rm -rf .stack .stack-test
 
 docs: python-deps  ## regenerate the README's configuration table and CLI reference, the collectors' shape tables and the Strimzi connector
-	$(BIN)/python -m aegis.settings README.md
+	$(BIN)/python -m console.readme README.md
 	$(BIN)/python deploy/k8s/tools/render_connector.py
 	$(BIN)/python -m collectors.samples.shapes docs/collectors.md
-	$(BIN)/python -c "import pathlib; from console.cli import cli; from console.cli.reference import render_readme_cli as r; p = pathlib.Path('README.md'); p.write_text(r(p.read_text(encoding='utf-8'), cli), encoding='utf-8')"

@@ -4,6 +4,10 @@
 ``/health/ready`` answers 200 or 503 with the process's readiness document, whose ``ready`` key
 decides the code. It serves from a daemon thread, so a stuck main loop still shows up as
 "alive but not ready" instead of a timeout.
+
+Every process's metrics also carry ``aegis_service_info{service, environment} 1`` (SERVICE_NAME,
+ENVIRONMENT; ``publish_service_info``): one series per process, joined on ``job``/``instance`` when a
+query wants the deployment's name, so no other series changes its labels.
 """
 
 from __future__ import annotations
@@ -11,7 +15,24 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+from weakref import WeakKeyDictionary
+
+from prometheus_client import CollectorRegistry, Info
+
+if TYPE_CHECKING:
+    from aegis.settings import ServiceSettings
+
+_SERVICE_INFO: WeakKeyDictionary[CollectorRegistry, Info] = WeakKeyDictionary()
+
+
+def publish_service_info(registry: CollectorRegistry, service: ServiceSettings) -> None:
+    """``aegis_service_info{service, environment} 1`` in ``registry`` (once per registry; again: updated)."""
+    info = _SERVICE_INFO.get(registry)
+    if info is None:
+        info = _SERVICE_INFO[registry] = Info("aegis_service", "The deployment this process belongs to "
+                                              "(SERVICE_NAME, ENVIRONMENT)", registry=registry)
+    info.info({"service": service.service_name, "environment": service.environment})
 
 
 class HealthServer:

@@ -3,6 +3,7 @@
 Every record passes ``PersonalDataFilter`` on its way out: the message, every string field and the
 traceback are masked by ``aegis.privacy.mask_text``, so a log line never carries personal data,
 whatever a caller put in it (a rejected record's reason, a target's error quoting a document).
+Every line names the deployment it comes from: ``service`` (SERVICE_NAME) and ``environment`` (ENVIRONMENT).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from datetime import datetime, timezone
 
 from aegis.privacy import mask_json, mask_text
+from aegis.settings import ServiceSettings
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -34,25 +36,38 @@ class PersonalDataFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, service, environment, logger, message, then its extra fields."""
+
+    def __init__(self, service: str = "data-pipeline", environment: str = "development") -> None:
+        super().__init__()
+        self.service, self.environment = service, environment
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
+            "service": self.service,
+            "environment": self.environment,
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
+        payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED and k not in payload})
         if record.exc_text or record.exc_info:
             payload["exc"] = mask_text(record.exc_text or self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: str = "INFO", json_format: bool = True) -> None:
+def configure_logging(service: ServiceSettings, json_format: bool = True) -> None:
+    """Every record to stderr, masked, at SERVICE's LOG_LEVEL, naming its SERVICE_NAME and ENVIRONMENT."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if json_format:
+        handler.setFormatter(JsonFormatter(service.service_name, service.environment))
+    else:
+        handler.setFormatter(logging.Formatter(f"%(levelname)s {service.service_name}/{service.environment} "
+                                               "%(name)s: %(message)s"))
     handler.addFilter(PersonalDataFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(service.log_level.upper())
     for noisy in ("httpx", "httpcore", "urllib3", "elastic_transport", "opensearch", "neo4j", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -8,10 +8,12 @@ once in the entry point and hand the result to whatever needs it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis.errors import ConfigError
@@ -19,12 +21,30 @@ from aegis.errors import ConfigError
 _COMMON = dict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
 
-class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(**_COMMON)
+Environment = Literal["development", "staging", "production"]
 
-    service_name: str = Field("data-pipeline", description="Name in logs and metrics.")
-    environment: str = Field("development", description="development, staging or production.")
+
+class ServiceSettings(BaseSettings):
+    """What every process shares: its name and environment (in every log line and on its /metrics),
+    its log level, and where it serves /metrics and /health."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, **_COMMON)
+
+    service_name: str = Field("data-pipeline", min_length=1, description="Name of this deployment: the `service` field of every log line and the `service` label of `aegis_service_info` on every process's /metrics.")
+    environment: Environment = Field("development", description="development, staging or production: the `environment` field of every log line and label of `aegis_service_info`; production refuses to collect the bundled sample data (SOURCE_ALLOW_SAMPLES_IN_PRODUCTION).")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+    metrics_host: str = Field("127.0.0.1", validation_alias=AliasChoices("METRICS_HOST", "SINKS_METRICS_HOST"), description="Address every process (sinks, collector, reconciler, exporter, connector watchdog) serves /metrics and /health on.")
+    metrics_port: int = Field(29180, ge=0, le=65535, validation_alias=AliasChoices("METRICS_PORT", "SINKS_METRICS_PORT"), description="Port of a sink's /metrics and /health (0: any free port); `aegis run` gives its processes consecutive ports from here (sinks, collector, reconciler, exporter).")
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _known_environment(cls, value: object) -> object:
+        name = value.strip().lower() if isinstance(value, str) else value
+        return {"prod": "production", "dev": "development", "stage": "staging"}.get(name, name)
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
 
     @field_validator("log_level")
     @classmethod
@@ -203,8 +223,6 @@ class Neo4jSettings(BaseSettings):
     password: SecretStr = Field(SecretStr("aegis-neo4j"), description="Neo4j password, 8+ characters (the local stack sets it as the initial password).")
     database: str = Field("neo4j", description="Database the graph is written to.")
     namespace: str = Field("", pattern=r"^[A-Za-z0-9_]*$", description="Prefix of every label and schema name, so several pipelines or test runs can share one database (Community Edition has one).")
-    heap: str = Field("512m", description="Max heap of the local stack's Neo4j server.")
-    pagecache: str = Field("128m", description="Page cache of the local stack's Neo4j server.")
 
     @field_validator("password")
     @classmethod
@@ -233,8 +251,6 @@ class SinkSettings(BaseSettings):
     probe_interval_seconds: float = Field(2.0, gt=0, description="While a target is down: how often it is probed.")
     lookahead_min_lag: int = Field(5000, ge=0, description="From this many events behind, a sink reads its backlog's keys once and skips every change a later one of its policy supersedes (cdc_sinks/lookahead.py; 0: never).")
     rejoin_timeout_seconds: float = Field(20.0, gt=0, description="Longest time the consumer may be out of its group (no partition, no member id) before it counts as stuck (librdkafka can stall rejoining after a broker restart): the process exits with code 75 for its supervisor to start a fresh one.")
-    metrics_host: str = Field("127.0.0.1", description="Address of the sink's /metrics and /health server.")
-    metrics_port: int = Field(29180, ge=0, le=65535, description="Port of the sink's /metrics and /health server (0: any free port).")
     redis_key_prefix: str = Field("policy:", description="Redis cache keys are <prefix><policy id>.")
     redis_ttl_seconds: int = Field(86_400, ge=1, description="TTL of a cached active policy.")
 
@@ -258,8 +274,6 @@ class SearchSettings(BaseSettings):
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
     refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
     request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to the search engine (a bulk of SINKS_BATCH_SIZE documents must fit).")
-    transport_port: int = Field(29250, ge=1, le=65535, description="Transport port of the local stack's OpenSearch node (x50: clear of the HTTP ports of other slots).")
-    heap: str = Field("512m", description="Max heap of the local stack's OpenSearch node.")
 
 
 class MilvusSettings(BaseSettings):
@@ -325,37 +339,37 @@ class EmbeddingSettings(BaseSettings):
 
 
 class StackSettings(BaseSettings):
-    """The native local stack started by ``aegis stack up``."""
+    """The native local stack (``aegis stack up``, ``devstack/``): where it keeps its state, the
+    servers' memory, its extra ports, and the optional services it starts. Nothing here reaches a
+    deployment: there the servers are configured by their own manifests."""
 
-    model_config = SettingsConfigDict(env_prefix="AEGIS_STACK_", **_COMMON)
+    model_config = SettingsConfigDict(env_prefix="AEGIS_STACK_", populate_by_name=True, **_COMMON)
 
     state_dir: Path = Field(Path(".stack"), description="Data, logs, pid files and jars of the local stack.")
     start_timeout_seconds: float = Field(120.0, gt=0, description="Longest wait for one service to become healthy.")
     stop_timeout_seconds: float = Field(30.0, gt=0, description="Wait for a clean stop before SIGKILL.")
+    java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
+    maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
     kafka_controller_port: int = Field(29093, ge=1, le=65535, description="KRaft controller port of the local broker.")
     kafka_heap: str = Field("1g", description="Kafka broker max heap.")
     connect_heap: str = Field("1g", description="Kafka Connect max heap.")
     redis_maxmemory: str = Field("2gb", description="The local Redis's maxmemory (noeviction: a full cache refuses writes, the sink pauses; ~1.4 KB per policy).")
-    java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
-    maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
+    neo4j_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_HEAP", "NEO4J_HEAP"), description="Max heap of the local Neo4j server.")
+    neo4j_pagecache: str = Field("128m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_PAGECACHE", "NEO4J_PAGECACHE"), description="Page cache of the local Neo4j server.")
+    opensearch_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_OPENSEARCH_HEAP", "SEARCH_HEAP"), description="Max heap of the local OpenSearch node.")
+    opensearch_transport_port: int = Field(29250, ge=1, le=65535, validation_alias=AliasChoices("AEGIS_STACK_OPENSEARCH_TRANSPORT_PORT", "SEARCH_TRANSPORT_PORT"), description="Transport port of the local OpenSearch node (x50: clear of the HTTP ports of other slots).")
+    schema_registry: bool = Field(False, validation_alias=AliasChoices("AEGIS_STACK_SCHEMA_REGISTRY", "SCHEMA_REGISTRY_IN_STACK"), description="`aegis stack up` also starts the local schema registry (it always does when CHANGE_EVENTS_FORMAT=avro or when named).")
+    schema_registry_heap: str = Field("384m", validation_alias=AliasChoices("AEGIS_STACK_SCHEMA_REGISTRY_HEAP", "SCHEMA_REGISTRY_HEAP"), description="Max heap of the local Apicurio Registry.")
+    prometheus: bool = Field(False, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS", "PROMETHEUS_IN_STACK"), description="`aegis stack up` (and so `aegis run`) also starts Prometheus (it always does when named); it scrapes every process the main job starts and evaluates monitoring/prometheus/alerts.yml (docs/monitoring.md).")
+    prometheus_port: int = Field(29090, ge=1, le=65535, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_PORT", "PROMETHEUS_PORT"), description="Port of the local Prometheus (web UI and HTTP API).")
+    prometheus_scrape_interval_seconds: float = Field(15.0, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_SCRAPE_INTERVAL_SECONDS", "PROMETHEUS_SCRAPE_INTERVAL_SECONDS"), description="How often the local Prometheus scrapes each process.")
+    prometheus_rule_interval_seconds: float | None = Field(None, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RULE_INTERVAL_SECONDS", "PROMETHEUS_RULE_INTERVAL_SECONDS"), description="How often the local Prometheus evaluates the alert rules (unset: as alerts.yml says).")
+    prometheus_alert_for_max_seconds: float | None = Field(None, ge=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS", "PROMETHEUS_ALERT_FOR_MAX_SECONDS"), description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
+    prometheus_retention: str = Field("2d", validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RETENTION", "PROMETHEUS_RETENTION"), description="How long the local Prometheus keeps its samples.")
 
     @property
     def state_path(self) -> Path:
         return self.state_dir.resolve()
-
-
-class PrometheusSettings(BaseSettings):
-    """The local stack's Prometheus (`aegis stack up prometheus`): it scrapes every process the main
-    job starts and evaluates monitoring/prometheus/alerts.yml (docs/monitoring.md)."""
-
-    model_config = SettingsConfigDict(env_prefix="PROMETHEUS_", **_COMMON)
-
-    port: int = Field(29090, ge=1, le=65535, description="Port of the local stack's Prometheus (web UI and HTTP API).")
-    in_stack: bool = Field(False, description="`aegis stack up` (and so `aegis run`) also starts Prometheus (it always does when named).")
-    scrape_interval_seconds: float = Field(15.0, gt=0, description="How often the local Prometheus scrapes each process.")
-    rule_interval_seconds: float | None = Field(None, gt=0, description="How often it evaluates the alert rules (unset: as alerts.yml says).")
-    alert_for_max_seconds: float | None = Field(None, ge=0, description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
-    retention: str = Field("2d", description="How long the local Prometheus keeps its samples.")
 
 
 class ConnectorSettings(BaseSettings):
@@ -403,8 +417,6 @@ class SchemaRegistrySettings(BaseSettings):
     connect_url: str | None = Field(None, description="Registry URL Kafka Connect's Avro converter uses (default: SCHEMA_REGISTRY_URL).")
     basic_auth: SecretStr | None = Field(None, description="user:password for the registry's Confluent-compatible API (none on the local stack).")
     request_timeout_seconds: float = Field(5.0, gt=0, description="Timeout of one schema registry request.")
-    in_stack: bool = Field(False, description="`aegis stack up` also starts the local schema registry (it always does when CHANGE_EVENTS_FORMAT=avro or when named).")
-    heap: str = Field("384m", description="Max heap of the local stack's Apicurio Registry.")
 
     @property
     def ccompat_url(self) -> str:
@@ -426,7 +438,7 @@ class CollectionSettings(BaseSettings):
 
 
 class SourceEndpoint(BaseModel):
-    """How one collector source is reached (built by ``SourcesSettings.endpoint``)."""
+    """How one API source is reached: its ``SOURCE_<NAME>_*`` settings (``Settings.source_apis``)."""
 
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -435,45 +447,75 @@ class SourceEndpoint(BaseModel):
     page_size: int = 100
 
 
+@dataclass(frozen=True)
+class ApiSourceSettings:
+    """Which ``SOURCE_<NAME>_*`` variables one API source reads, their defaults and limits.
+
+    Every source has ``_BASE_URL``, ``_TIMEOUT_SECONDS`` and ``_REQUESTS_PER_SECOND``; a keyed one
+    ``_API_KEY``, a paged one ``_PAGE_SIZE``. ``group()`` is the settings class that reads them.
+    """
+
+    name: str
+    label: str
+    keyed: bool = True
+    paged: bool = True
+    timeout_seconds: float = 15.0
+    min_timeout_seconds: float | None = None
+    max_page_size: int = 500
+    live: str = "the live service"
+    note: str = ""
+
+    @property
+    def env_prefix(self) -> str:
+        return f"SOURCE_{self.name.upper()}_"
+
+    def group(self) -> type[BaseSettings]:
+        """The settings class reading this source's variables (made once per source)."""
+        return _source_group(self)
+
+
+API_SOURCE_SETTINGS: tuple[ApiSourceSettings, ...] = (
+    ApiSourceSettings("bizinfo", "Bizinfo (기업마당)", timeout_seconds=30.0, min_timeout_seconds=20.0),
+    ApiSourceSettings("kstartup", "K-Startup"),
+    ApiSourceSettings("youthcenter", "온통청년"),
+    ApiSourceSettings("gov24", "보조금24"),
+    ApiSourceSettings("korea_rss", "정책브리핑 RSS", keyed=False, paged=False),
+    ApiSourceSettings("portal", "Configured 공공데이터포털 (data.go.kr) APIs", max_page_size=1000,
+                      live="each API's own endpoint",
+                      note="; one key serves every API the account is approved for; a config's own timeout_seconds, "
+                           "requests_per_second and paging.page_size win over these settings"),
+)
+
+
+@cache
+def _source_group(source: ApiSourceSettings) -> type[BaseSettings]:
+    label, fields = source.label, {}
+    unset = f"{source.live} when a key is set, else the sample server" if source.keyed else "the sample server"
+    fields["base_url"] = (str | None, Field(None, description=f"{label}: base URL (unset: {unset})."))
+    if source.keyed:
+        fields["api_key"] = (SecretStr | None, Field(None, description=f"{label}: API key (unset: collect from the sample server{source.note})."))
+    timeout_limit = {"ge": source.min_timeout_seconds} if source.min_timeout_seconds else {"gt": 0}
+    fields["timeout_seconds"] = (float, Field(source.timeout_seconds, **timeout_limit, description=f"{label}: timeout of one request."))
+    fields["requests_per_second"] = (float, Field(2.0, gt=0, description=f"{label}: rate limit (requests per second)."))
+    if source.paged:
+        fields["page_size"] = (int, Field(100, ge=1, le=source.max_page_size, description=f"{label}: records asked for per page."))
+    namespace = {"__module__": __name__, "__doc__": f"The SOURCE_{source.name.upper()}_* settings.",
+                 "__annotations__": {name: kind for name, (kind, _) in fields.items()},
+                 "model_config": SettingsConfigDict(env_prefix=source.env_prefix, **_COMMON),
+                 **{name: info for name, (_, info) in fields.items()}}
+    return type(f"Source{source.name.title().replace('_', '')}Settings", (BaseSettings,), namespace)
+
+
 class SourcesSettings(BaseSettings):
-    """Collector sources. Each API source has ``SOURCE_<NAME>_BASE_URL``, ``_API_KEY``,
-    ``_TIMEOUT_SECONDS``, ``_REQUESTS_PER_SECOND`` and ``_PAGE_SIZE``; NAME is BIZINFO, KSTARTUP,
-    YOUTHCENTER, GOV24 or KOREA_RSS (no key: RSS goes live only when its base URL is set)."""
+    """What every collector source shares (``SOURCE_*``); each API source's own settings are data,
+    ``API_SOURCE_SETTINGS``, read into ``Settings.source_apis``."""
 
     model_config = SettingsConfigDict(env_prefix="SOURCE_", **_COMMON)
 
     samples_url: str = Field("http://127.0.0.1:28800", description="The local sample server (`aegis sources serve-samples`), used by every source without a key.")
-    bizinfo_base_url: str | None = Field(None, description="Bizinfo (기업마당): base URL (unset: the live service when a key is set, else the sample server).")
-    bizinfo_api_key: SecretStr | None = Field(None, description="Bizinfo (기업마당): API key (unset: collect from the sample server).")
-    bizinfo_timeout_seconds: float = Field(30.0, ge=20, description="Bizinfo (기업마당): timeout of one request.")
-    bizinfo_requests_per_second: float = Field(2.0, gt=0, description="Bizinfo (기업마당): rate limit (requests per second).")
-    bizinfo_page_size: int = Field(100, ge=1, le=500, description="Bizinfo (기업마당): records asked for per page.")
-    kstartup_base_url: str | None = Field(None, description="K-Startup: base URL (unset: the live service when a key is set, else the sample server).")
-    kstartup_api_key: SecretStr | None = Field(None, description="K-Startup: API key (unset: collect from the sample server).")
-    kstartup_timeout_seconds: float = Field(15.0, gt=0, description="K-Startup: timeout of one request.")
-    kstartup_requests_per_second: float = Field(2.0, gt=0, description="K-Startup: rate limit (requests per second).")
-    kstartup_page_size: int = Field(100, ge=1, le=500, description="K-Startup: records asked for per page.")
-    youthcenter_base_url: str | None = Field(None, description="온통청년: base URL (unset: the live service when a key is set, else the sample server).")
-    youthcenter_api_key: SecretStr | None = Field(None, description="온통청년: API key (unset: collect from the sample server).")
-    youthcenter_timeout_seconds: float = Field(15.0, gt=0, description="온통청년: timeout of one request.")
-    youthcenter_requests_per_second: float = Field(2.0, gt=0, description="온통청년: rate limit (requests per second).")
-    youthcenter_page_size: int = Field(100, ge=1, le=500, description="온통청년: records asked for per page.")
-    gov24_base_url: str | None = Field(None, description="보조금24: base URL (unset: the live service when a key is set, else the sample server).")
-    gov24_api_key: SecretStr | None = Field(None, description="보조금24: API key (unset: collect from the sample server).")
-    gov24_timeout_seconds: float = Field(15.0, gt=0, description="보조금24: timeout of one request.")
-    gov24_requests_per_second: float = Field(2.0, gt=0, description="보조금24: rate limit (requests per second).")
-    gov24_page_size: int = Field(100, ge=1, le=500, description="보조금24: records asked for per page.")
-    korea_rss_base_url: str | None = Field(None, description="정책브리핑 RSS base URL (unset: the sample server).")
-    korea_rss_timeout_seconds: float = Field(15.0, gt=0, description="정책브리핑 RSS: timeout of one request.")
-    korea_rss_requests_per_second: float = Field(2.0, gt=0, description="정책브리핑 RSS: rate limit (requests per second).")
     korea_rss_feeds: str = Field("policy,pressrelease", description="정책브리핑 feeds collected (comma list; /rss/<feed>.xml).")
     boards_dir: Path | None = Field(None, description="Extra web-board configs (*.yaml) besides the bundled sample boards.")
     portal_dir: Path | None = Field(None, description="Extra 공공데이터포털 (data.go.kr) API configs (*.yaml) besides the shipped example (docs/collectors.md).")
-    portal_api_key: SecretStr | None = Field(None, description="공공데이터포털 (data.go.kr) key for the configured APIs (one key serves every API the account is approved for; unset: the sample server).")
-    portal_base_url: str | None = Field(None, description="Overrides where the configured data.go.kr APIs are read (unset: their own endpoint when a key is set, else the sample server).")
-    portal_timeout_seconds: float = Field(15.0, gt=0, description="Configured data.go.kr APIs: timeout of one request (a config's timeout_seconds wins).")
-    portal_requests_per_second: float = Field(2.0, gt=0, description="Configured data.go.kr APIs: rate limit per API (a config's requests_per_second wins).")
-    portal_page_size: int = Field(100, ge=1, le=1000, description="Configured data.go.kr APIs: records asked for per page (a config's paging.page_size wins).")
     allow_samples_in_production: bool = Field(False, description="With ENVIRONMENT=production, collect sources that resolve to the bundled sample server or sample boards anyway (default: refused with DP_5001; `aegis collect --allow-samples` does the same for one run).")
     board_timeout_seconds: float = Field(20.0, gt=0, description="Web boards: timeout of one page request.")
     board_requests_per_second: float = Field(1.0, gt=0, description="Web boards: requests per second to one site.")
@@ -485,30 +527,19 @@ class SourcesSettings(BaseSettings):
     max_response_bytes: int = Field(20_000_000, ge=1024, description="Largest response body read from a source.")
     max_pages: int = Field(1000, ge=1, description="Most pages read from one source in one pass.")
 
-    def endpoint(self, name: str) -> SourceEndpoint:
-        """The ``SOURCE_<NAME>_*`` settings of one API source."""
-        values = {f: getattr(self, f"{name}_{f}") for f in SourceEndpoint.model_fields if hasattr(self, f"{name}_{f}")}
-        return SourceEndpoint(**values)
-
     @property
     def feeds(self) -> list[str]:
         return [f.strip() for f in self.korea_rss_feeds.split(",") if f.strip()]
 
 
-class ProcessingSettings(BaseSettings):
-    model_config = SettingsConfigDict(**_COMMON)
-
-    hot_path_timeout_seconds: int = Field(1, ge=1, description="Per-record budget of the collect-and-store path.")
-    cold_path_batch_size: int = Field(100, ge=1, description="Records the reconciler scores per transaction.")
-    quality_score_threshold: float = Field(0.7, ge=0, le=1, description="Minimum total quality score to become active.")
-
-
 class ReconcilerSettings(BaseSettings):
     """The reconciler (``aegis reconcile``): promotion, duplicates, drift detection and repair."""
 
-    model_config = SettingsConfigDict(env_prefix="RECONCILE_", **_COMMON)
+    model_config = SettingsConfigDict(env_prefix="RECONCILE_", populate_by_name=True, **_COMMON)
 
     interval: int = Field(3600, ge=10, description="Seconds between scheduled passes (`aegis reconcile --schedule`).")
+    quality_score_threshold: float = Field(0.7, ge=0, le=1, validation_alias="QUALITY_SCORE_THRESHOLD", description="Minimum total quality score for a pending policy to become active (a pass promotes it; `aegis quality explain` shows why not).")
+    cold_path_batch_size: int = Field(100, ge=1, validation_alias="COLD_PATH_BATCH_SIZE", description="Policies a pass scores and promotes (or archives) per transaction.")
     archive_grace_days: int = Field(7, ge=0, description="Days after an application period ends before an active policy is archived.")
     targets: str = Field("", description="Comma list of targets to reconcile (empty: every registered sink).")
     range_size: int = Field(2000, ge=1, le=1_000_000, description="Policy ids per checksum range compared between PostgreSQL and a target.")
@@ -555,35 +586,52 @@ class Settings(BaseModel):
     milvus: MilvusSettings
     embedding: EmbeddingSettings
     stack: StackSettings
-    prometheus: PrometheusSettings
     collection: CollectionSettings
-    processing: ProcessingSettings
     reconciler: ReconcilerSettings
     sources: SourcesSettings
+    source_apis: dict[str, SourceEndpoint]
     retention: RetentionSettings
 
 
-_GROUPS = {
-    "service": ServiceSettings,
-    "postgres": PostgresSettings,
-    "kafka": KafkaSettings,
-    "connector": ConnectorSettings,
-    "change_events": ChangeEventSettings,
-    "schema_registry": SchemaRegistrySettings,
-    "redis": RedisSettings,
-    "neo4j": Neo4jSettings,
-    "sinks": SinkSettings,
-    "search": SearchSettings,
-    "milvus": MilvusSettings,
-    "embedding": EmbeddingSettings,
-    "stack": StackSettings,
-    "prometheus": PrometheusSettings,
-    "collection": CollectionSettings,
-    "processing": ProcessingSettings,
-    "reconciler": ReconcilerSettings,
-    "sources": SourcesSettings,
-    "retention": RetentionSettings,
-}
+def setting_groups() -> dict[str, type[BaseSettings]]:
+    """Every group of the tree, in its order: the fields of ``Settings`` are the one list of groups
+    (``source_apis`` is one group per API source, ``source_apis.<name>``, from ``API_SOURCE_SETTINGS``)."""
+    groups: dict[str, type[BaseSettings]] = {}
+    for name, field in Settings.model_fields.items():
+        if name == "source_apis":
+            groups.update({f"{name}.{source.name}": source.group() for source in API_SOURCE_SETTINGS})
+        else:
+            groups[name] = field.annotation  # type: ignore[assignment]
+    return groups
+
+
+def default_settings() -> Settings:
+    """The built-in defaults alone, as the README lists them: no environment, no ``.env``."""
+    values: dict = {"source_apis": {}}
+    for name, group in setting_groups().items():
+        if name.startswith("source_apis."):
+            values["source_apis"][name.removeprefix("source_apis.")] = SourceEndpoint(**dict(group.model_construct()))
+        else:
+            values[name] = group.model_construct()
+    return Settings.model_construct(**values)
+
+
+def environment_variables(group: type[BaseSettings]) -> dict[str, str]:
+    """The environment variable of each field of ``group`` (field name -> variable), as users write it."""
+    prefix = group.model_config.get("env_prefix", "")
+    names = {}
+    for name, field in group.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            alias = alias.choices[0]
+        names[name] = str(alias).upper() if isinstance(alias, str) else (prefix + name).upper()
+    return names
+
+
+def former_names(group: type[BaseSettings], field: str) -> list[str]:
+    """Older environment variable names still read for ``field`` (after its current name)."""
+    alias = group.model_fields[field].validation_alias
+    return [str(a).upper() for a in alias.choices[1:]] if isinstance(alias, AliasChoices) else []
 
 
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
@@ -591,21 +639,18 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
 
     Raises ``ConfigError`` (DP_5001) naming every invalid variable and why.
     """
-    values = {}
+    values: dict = {"source_apis": {}}
     problems: list[str] = []
-    for name, group in _GROUPS.items():
+    for name, group in setting_groups().items():
         try:
-            values[name] = group(_env_file=env_file)
+            read = group(_env_file=env_file)
         except ValidationError as exc:
-            prefix = group.model_config.get("env_prefix", "")
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"])
-                if not field:  # a check across fields: its message names the variables, the input is every value
-                    problems.append(f"{prefix.rstrip('_').upper() or name.upper()}: {err['msg'].removeprefix('Value error, ')}")
-                elif _is_secret(group, str(err["loc"][0])):
-                    problems.append(f"{(prefix + field).upper()}: {err['msg']} (value not shown: it is a secret)")
-                else:
-                    problems.append(f"{(prefix + field).upper()}: {err['msg']} (got {err.get('input')!r})")
+            problems.extend(_problems(name, group, exc))
+            continue
+        if name.startswith("source_apis."):
+            values["source_apis"][name.removeprefix("source_apis.")] = SourceEndpoint(**dict(read))
+        else:
+            values[name] = read
     if problems:
         raise ConfigError("invalid configuration: " + "; ".join(problems),
                           hint="fix these environment variables (or .env entries); "
@@ -613,46 +658,24 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     return Settings(**values)
 
 
+def _problems(name: str, group: type[BaseSettings], exc: ValidationError) -> list[str]:
+    """One line per invalid variable of ``group``: its name, what is wrong, the value unless secret."""
+    prefix = group.model_config.get("env_prefix", "")
+    variables = environment_variables(group)
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        variable = variables.get(field, (prefix + field).upper())
+        if not field:  # a check across fields: its message names the variables, the input is every value
+            problems.append(f"{prefix.rstrip('_').upper() or name.upper()}: {err['msg'].removeprefix('Value error, ')}")
+        elif _is_secret(group, field):
+            problems.append(f"{variable}: {err['msg']} (value not shown: it is a secret)")
+        else:
+            problems.append(f"{variable}: {err['msg']} (got {err.get('input')!r})")
+    return problems
+
+
 def _is_secret(group: type[BaseSettings], field: str) -> bool:
     """Whether ``field`` of ``group`` holds a secret (its value must never be printed, not even when invalid)."""
     info = group.model_fields.get(field)
     return info is not None and "SecretStr" in str(info.annotation)
-
-
-def settings_table() -> str:
-    """A Markdown table of every setting: environment variable, default, meaning (for the README)."""
-    lines = ["| variable | default | meaning |", "|---|---|---|"]
-    for group in _GROUPS.values():
-        prefix = group.model_config.get("env_prefix", "")
-        for name, field in group.model_fields.items():
-            default = field.default
-            if hasattr(default, "get_secret_value"):
-                shown = "(secret)"
-            elif default is None:
-                shown = "(unset)"
-            else:
-                shown = f"`{default}`"
-            meaning = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{(prefix + name).upper()}` | {shown} | {meaning} |")
-    return "\n".join(lines)
-
-
-_README_START = "<!-- settings-table:start -->"
-_README_END = "<!-- settings-table:end -->"
-
-
-def render_readme_table(readme: str) -> str:
-    """``readme`` with the text between the settings-table markers replaced by ``settings_table()``."""
-    head, _, rest = readme.partition(_README_START)
-    _, _, tail = rest.partition(_README_END)
-    return f"{head}{_README_START}\n{settings_table()}\n{_README_END}{tail}"
-
-
-if __name__ == "__main__":  # `python -m aegis.settings README.md` rewrites the README's table
-    import sys
-
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else None
-    if target:
-        target.write_text(render_readme_table(target.read_text(encoding="utf-8")), encoding="utf-8")
-    else:
-        print(settings_table())

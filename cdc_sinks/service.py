@@ -11,6 +11,7 @@ import signal
 import threading
 from typing import Callable
 
+from aegis.health_server import publish_service_info
 from aegis.settings import Settings
 from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
 from cdc_sinks.registry import build_sink
@@ -24,11 +25,12 @@ def run_sink(name: str, settings: Settings, *, metrics_port: int | None = None,
     """Run sink ``name`` until SIGTERM/SIGINT; returns the stopped runtime (for its stats)."""
     sink = build_sink(name, settings)
     metrics, health = SinkMetrics(sink.name), HealthState()
+    publish_service_info(metrics.registry, settings.service)
     runtime = SinkRuntime(sink, settings, metrics=metrics, health=health)
-    port = settings.sinks.metrics_port if metrics_port is None else metrics_port
-    server = ObservabilityServer(metrics, health, settings.sinks.metrics_host, port).start()
+    port = settings.service.metrics_port if metrics_port is None else metrics_port
+    server = ObservabilityServer(metrics, health, settings.service.metrics_host, port).start()
     announce(f"sink {name}: consuming {runtime.topic} as group {runtime.group_id}; "
-             f"metrics and health on http://{settings.sinks.metrics_host}:{server.port}")
+             f"metrics and health on http://{settings.service.metrics_host}:{server.port}")
 
     def request_stop(signum: int, _frame) -> None:
         log.info("stop requested by signal %s", signal.Signals(signum).name, extra={"sink": name})

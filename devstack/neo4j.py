@@ -43,7 +43,7 @@ class Neo4j(JavaService):
         return str(jars_dir(self.settings.stack, POM_NAME) / "neo4j-libs" / "*")
 
     def heap(self) -> str:
-        return self.settings.neo4j.heap
+        return self.settings.stack.neo4j_heap
 
     def jvm_flags(self) -> list[str]:
         # The distribution's defaults (neo4j.conf server.jvm.additional), minus AlwaysPreTouch.
@@ -65,7 +65,7 @@ class Neo4j(JavaService):
             "server.http.enabled": "false",
             "server.https.enabled": "false",
             "dbms.security.auth_enabled": "true",
-            "server.memory.pagecache.size": self.settings.neo4j.pagecache,
+            "server.memory.pagecache.size": self.settings.stack.neo4j_pagecache,
             "dbms.memory.transaction.total.max": "256m",
             "db.tx_log.rotation.retention_policy": "256M size",
             "dbms.usage_report.enabled": "false",

@@ -4,7 +4,7 @@ There is no distribution zip: ``maven/opensearch/pom.xml`` resolves the server a
 modules the search sink needs (netty4 HTTP transport, analysis-common), and
 ``maven/opensearch/AegisOpenSearchNode.java`` — compiled once into the state directory (again
 only when its source changes) — starts a node with those modules as classpath plugins. The security plugin is absent, so HTTP is
-plain: the node binds to 127.0.0.1 only. Single node, no replicas, heap ``SEARCH_HEAP``.
+plain: the node binds to 127.0.0.1 only. Single node, no replicas, heap ``AEGIS_STACK_OPENSEARCH_HEAP``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class OpenSearch(JavaService):
         return str(jars_dir(self.settings.stack, POM_NAME) / "opensearch-libs" / "*")
 
     def heap(self) -> str:
-        return self.settings.search.heap
+        return self.settings.stack.opensearch_heap
 
     def jvm_flags(self) -> list[str]:
         return [f"-Xms{self.heap()}", f"-Xmx{self.heap()}", "-XX:+UseG1GC", "-XX:+ExitOnOutOfMemoryError",
@@ -68,7 +68,7 @@ class OpenSearch(JavaService):
             "discovery.type": "single-node",
             "network.host": "127.0.0.1",
             "http.port": self.port,
-            "transport.port": search.transport_port,
+            "transport.port": self.settings.stack.opensearch_transport_port,
             "path.data": self.dir / "data",
             "path.logs": self.dir / "logs",
             "action.auto_create_index": "false",

@@ -7,9 +7,9 @@ ports it gives its processes, and Prometheus picks them up within seconds, wheth
 before or after them. The job names are those of ``monitoring/prometheus/prometheus.yml`` (compose),
 so the alert rules see the same ``job`` labels in both.
 
-Optional in the stack: ``aegis stack up`` starts it when ``PROMETHEUS_IN_STACK=true`` or when it
-is named (``aegis stack up prometheus``). ``PROMETHEUS_RULE_INTERVAL_SECONDS`` and
-``PROMETHEUS_ALERT_FOR_MAX_SECONDS`` shorten the rules' evaluation interval and ``for`` in the copy
+Optional in the stack: ``aegis stack up`` starts it when ``AEGIS_STACK_PROMETHEUS=true`` or when it
+is named (``aegis stack up prometheus``). ``AEGIS_STACK_PROMETHEUS_RULE_INTERVAL_SECONDS`` and
+``AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS`` shorten the rules' evaluation interval and ``for`` in the copy
 it loads (tests, demos); unset, the rules are loaded as written.
 """
 
@@ -67,25 +67,25 @@ def write_scrape_targets(settings: Settings, jobs: dict[str, list[str]]) -> None
 def render_rules(settings: Settings, source: Path = RULES) -> dict:
     """alerts.yml with the local overrides (evaluation interval, longest ``for``) applied."""
     rules = yaml.safe_load(source.read_text(encoding="utf-8"))
-    config = settings.prometheus
+    config = settings.stack
     for group in rules["groups"]:
-        if config.rule_interval_seconds is not None:
-            group["interval"] = _seconds(config.rule_interval_seconds)
+        if config.prometheus_rule_interval_seconds is not None:
+            group["interval"] = _seconds(config.prometheus_rule_interval_seconds)
         for rule in group["rules"]:
-            if config.alert_for_max_seconds is not None and "for" in rule:
-                if duration_seconds(rule["for"]) > config.alert_for_max_seconds:
-                    rule["for"] = _seconds(config.alert_for_max_seconds)
+            if config.prometheus_alert_for_max_seconds is not None and "for" in rule:
+                if duration_seconds(rule["for"]) > config.prometheus_alert_for_max_seconds:
+                    rule["for"] = _seconds(config.prometheus_alert_for_max_seconds)
     return rules
 
 
 def render_config(settings: Settings, rules_file: Path) -> dict:
-    config = settings.prometheus
-    interval = _seconds(config.scrape_interval_seconds)
-    jobs = [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{config.port}"]}]}]
+    config = settings.stack
+    interval = _seconds(config.prometheus_scrape_interval_seconds)
+    jobs = [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{config.prometheus_port}"]}]}]
     jobs += [{"job_name": job, "file_sd_configs": [{"files": [str(targets_dir(settings) / f"{job}.json")],
                                                     "refresh_interval": "5s"}]} for job in JOBS]
-    return {"global": {"scrape_interval": interval, "scrape_timeout": _seconds(min(config.scrape_interval_seconds, 10)),
-                       "evaluation_interval": _seconds(config.rule_interval_seconds or 30)},
+    return {"global": {"scrape_interval": interval, "scrape_timeout": _seconds(min(config.prometheus_scrape_interval_seconds, 10)),
+                       "evaluation_interval": _seconds(config.prometheus_rule_interval_seconds or 30)},
             "rule_files": [str(rules_file)], "scrape_configs": jobs}
 
 
@@ -94,10 +94,10 @@ class Prometheus(Service):
 
     @property
     def port(self) -> int:
-        return self.settings.prometheus.port
+        return self.settings.stack.prometheus_port
 
     def in_default_set(self) -> bool:
-        return self.settings.prometheus.in_stack
+        return self.settings.stack.prometheus
 
     def check_installed(self) -> None:
         if not shutil.which("prometheus"):
@@ -120,7 +120,7 @@ class Prometheus(Service):
     def command(self) -> list[str]:
         return ["prometheus", f"--config.file={self.config_path}", f"--storage.tsdb.path={self.dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
-                f"--storage.tsdb.retention.time={self.settings.prometheus.retention}"]
+                f"--storage.tsdb.retention.time={self.settings.stack.prometheus_retention}"]
 
     def probe(self) -> bool:
         try:

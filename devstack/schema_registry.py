@@ -11,7 +11,7 @@ Kafka Connect loads — both resolved from Maven Central.
   ``install_avro_converter`` writes a one-file manifest jar beside it.
 
 The registry is optional in the stack: ``aegis stack up`` starts it only when
-``SCHEMA_REGISTRY_IN_STACK=true`` or ``CHANGE_EVENTS_FORMAT=avro`` — or when it is named
+``AEGIS_STACK_SCHEMA_REGISTRY=true`` or ``CHANGE_EVENTS_FORMAT=avro`` — or when it is named
 (``aegis stack up schema-registry``).
 """
 
@@ -55,7 +55,7 @@ def install_avro_converter(stack: StackSettings) -> Path:
 
 def schema_registry_wanted(settings: Settings) -> bool:
     """Whether ``aegis stack up`` without names starts the schema registry."""
-    return settings.schema_registry.in_stack or settings.change_events.format == "avro"
+    return settings.stack.schema_registry or settings.change_events.format == "avro"
 
 
 class SchemaRegistry(JavaService):
@@ -80,7 +80,7 @@ class SchemaRegistry(JavaService):
             raise self.missing(str(self.runner_jar), "run `aegis stack install --force` to resolve it again")
 
     def heap(self) -> str:
-        return self.settings.schema_registry.heap
+        return self.settings.stack.schema_registry_heap
 
     def jvm_flags(self) -> list[str]:
         # C1 only and the serial collector: it starts faster and the registry does little work.

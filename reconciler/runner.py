@@ -165,14 +165,13 @@ class Reconciler:
             report.inconsistencies.extend(outcome.inconsistencies)
             report.fixes_applied.extend(outcome.fixes)
 
-        processing = self.settings.processing
         with self._connect(autocommit=False) as conn:
             run = dict(as_of=as_of, run_id=report.run_id, dry_run=options.dry_run, progress=self._say)
-            summary = promote_pending(conn, threshold=processing.quality_score_threshold,
+            summary = promote_pending(conn, threshold=config.quality_score_threshold,
                                       archive_grace_days=config.archive_grace_days,
-                                      batch_size=processing.cold_path_batch_size, **run)
+                                      batch_size=config.cold_path_batch_size, **run)
             archive_expired(conn, archive_grace_days=config.archive_grace_days,
-                            batch_size=processing.cold_path_batch_size, summary=summary, **run)
+                            batch_size=config.cold_path_batch_size, summary=summary, **run)
             report.duplicates = archive_duplicates(conn, summary.activated_ids,
                                                    min_similarity=config.duplicate_title_similarity, **run)
             conn.commit()
@@ -206,7 +205,7 @@ class Reconciler:
                           listed_per_kind=LISTED_PER_TARGET, deep=deep, read_from_lsn=read_from_lsn)
                 for name, builder in targets.items()]
         return run_jobs(jobs, checksums, self._say, mode=self.settings.reconciler.workers,
-                        log_level=self.settings.service.log_level)
+                        service=self.settings.service)
 
     def _record_failure(self, run_id: str) -> None:
         try:

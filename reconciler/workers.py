@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 from aegis.db import connect
 from aegis.logging import configure_logging
 from aegis.retry import RetryPolicy
-from aegis.settings import Settings
+from aegis.settings import ServiceSettings, Settings
 from cdc_sinks.base import Sink
 from reconciler.drift import ActiveView, DeepPlan, RangeChecksum
 from reconciler.inflight import StreamState, dead_letter_ids, pending_changes, stream_state
@@ -70,10 +70,10 @@ def run_job(job: TargetJob, checksums: dict[int, RangeChecksum], progress: Progr
 _progress_queue = None  # set in each worker process by _init_worker
 
 
-def _init_worker(progress_queue, log_level: str) -> None:
+def _init_worker(progress_queue, service: ServiceSettings) -> None:
     global _progress_queue
     _progress_queue = progress_queue
-    configure_logging(log_level)
+    configure_logging(service)
 
 
 def _run_in_worker(job: TargetJob, checksums: dict[int, RangeChecksum]) -> TargetOutcome:
@@ -86,7 +86,7 @@ def _crashed(job: TargetJob, exc: BaseException) -> TargetOutcome:
 
 
 def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progress: Progress, *,
-             mode: str = "process", log_level: str = "INFO") -> list[TargetOutcome]:
+             mode: str = "process", service: ServiceSettings | None = None) -> list[TargetOutcome]:
     """Run every job in parallel; outcomes in the order of ``jobs``."""
     if not jobs:
         return []
@@ -97,7 +97,7 @@ def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progres
     context = multiprocessing.get_context("spawn")  # no inherited connections, locks or threads
     progress_queue = context.Queue()
     with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context, initializer=_init_worker,
-                             initargs=(progress_queue, log_level)) as pool:
+                             initargs=(progress_queue, service or ServiceSettings())) as pool:
         futures: list[Future] = [pool.submit(_run_in_worker, job, checksums) for job in jobs]
         pending = set(futures)
         while pending:

@@ -24,11 +24,11 @@ from pathlib import Path
 import httpx
 from dotenv import dotenv_values
 
-from aegis.settings import Settings, load_settings
+from aegis.settings import Settings, default_settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ENV_FILE = REPO / "tests" / "stack-test.env"
-METRICS_PORTS = 10  # the main job's /metrics ports from SINKS_METRICS_PORT (sinks, collector, reconciler, exporter)
+METRICS_PORTS = 10  # the main job's /metrics ports from METRICS_PORT (sinks, collector, reconciler, exporter)
 MILVUS_PORTS = 12   # Milvus's gRPC port and the next 11
 _ORIGINALS_VARIABLE = "AEGIS_TEST_SLOT_ORIGINALS"
 _ACTIVE: "StackSlot | None" = None
@@ -44,13 +44,11 @@ def ports(settings: Settings) -> dict[int, str]:
              settings.stack.kafka_controller_port: "kafka controller",
              url_port(settings.kafka.connect_url): "kafka-connect",
              url_port(settings.schema_registry.url): "schema-registry",
-             url_port(settings.search.url): "opensearch", settings.search.transport_port: "opensearch transport",
+             url_port(settings.search.url): "opensearch", settings.stack.opensearch_transport_port: "opensearch transport",
              url_port(settings.sources.samples_url): "sample server"}
     found.update({settings.milvus.port + i: "milvus" for i in range(MILVUS_PORTS)})
-    found.update({settings.sinks.metrics_port + i: "main job /metrics" for i in range(METRICS_PORTS)})
-    prometheus = getattr(settings, "prometheus", None)
-    if prometheus is not None:
-        found[prometheus.port] = "prometheus"
+    found.update({settings.service.metrics_port + i: "main job /metrics" for i in range(METRICS_PORTS)})
+    found[settings.stack.prometheus_port] = "prometheus"
     return found
 
 
@@ -163,8 +161,7 @@ class SlotCollision(RuntimeError):
 
 def _defaults() -> Settings:
     """The built-in defaults: every settings group built from its field defaults alone (no environment)."""
-    return Settings.model_construct(**{name: field.annotation.model_construct()
-                                       for name, field in Settings.model_fields.items()})
+    return default_settings()
 
 
 def check_ports_free(settings: Settings, names: list[str] | None) -> None:

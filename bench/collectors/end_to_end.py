@@ -35,9 +35,10 @@ def main() -> int:
     catalog = SampleCatalog(scale=0.01)
     catalog.bizinfo = catalog.bizinfo[:5] + catalog.generated_bizinfo(args.records - 5)
     with SampleServer(catalog=catalog) as server, connect(settings.postgres, role="owner", autocommit=True) as conn:
-        sources = settings.sources.model_copy(update={"samples_url": server.url, "bizinfo_page_size": 500,
-                                                      "bizinfo_requests_per_second": 1000.0})
-        collector = Collector(settings.model_copy(update={"sources": sources}))
+        sources = settings.sources.model_copy(update={"samples_url": server.url})
+        bizinfo = settings.source_apis["bizinfo"].model_copy(update={"page_size": 500, "requests_per_second": 1000.0})
+        collector = Collector(settings.model_copy(update={"sources": sources,
+                                                          "source_apis": {**settings.source_apis, "bizinfo": bizinfo}}))
         cleanup(conn)
         try:
             for label in ("first pass (new)", "second pass (unchanged)"):

@@ -164,7 +164,7 @@ def build_reader(name: str, settings: Settings):
 # ------------------------------------------------------------------- namespaces, processes
 def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[str, str]:
     """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
-    return {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0",
+    return {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "METRICS_PORT": "0",
             **registry_namespace_env(f"{prefix}_{ns}".lower(), list(sinks))}
 
 

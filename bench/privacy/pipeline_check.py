@@ -112,7 +112,7 @@ def start_sinks(settings: Settings, log_dir: Path, env_file: str | None) -> list
     for offset, name in enumerate(TARGETS):
         log = open(log_dir / f"sink-{name}.log", "ab")
         args = [sys.executable, "-m", "console.cli"] + (["--env-file", env_file] if env_file else []) + \
-               ["sinks", "run", name, "--metrics-port", str(settings.sinks.metrics_port + 10 + offset)]
+               ["sinks", "run", name, "--metrics-port", str(settings.service.metrics_port + 10 + offset)]
         procs.append((name, subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)))
     return procs
 

@@ -167,7 +167,7 @@ class MilvusPipeline:
         from cdc_sinks.milvus.store import MilvusStore
 
         self.ns = secrets.token_hex(4)
-        self.env = {"SINKS_GROUP_ID_PREFIX": f"bench-{self.ns}-", "SINKS_METRICS_PORT": "0",
+        self.env = {"SINKS_GROUP_ID_PREFIX": f"bench-{self.ns}-", "METRICS_PORT": "0",
                     "MILVUS_COLLECTION_ALIAS": f"bench_{self.ns}"}
         os.environ.update(self.env)
         self.settings: Settings = load_settings(env_file=None)

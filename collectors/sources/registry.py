@@ -100,16 +100,16 @@ def portal_apis(settings: Settings) -> list[PortalApi]:
 def resolve_portal_endpoint(api: PortalApi, settings: Settings) -> Endpoint:
     """Where a configured data.go.kr API is read: SOURCE_PORTAL_BASE_URL, else its own host with a
     key, else the sample server (same path, sample key)."""
-    src = settings.sources
-    key = src.portal_api_key.get_secret_value() if src.portal_api_key else None
-    if src.portal_base_url:
-        base, samples = src.portal_base_url, False
+    src, portal = settings.sources, settings.source_apis["portal"]
+    key = portal.api_key.get_secret_value() if portal.api_key else None
+    if portal.base_url:
+        base, samples = portal.base_url, False
     elif key:
         base, samples = api.live_base, False
     else:
         base, samples, key = src.samples_url, True, SAMPLE_KEY
     return Endpoint(base_url=base.rstrip("/"), api_key=key, using_samples=samples,
-                    page_size=api.paging.page_size or src.portal_page_size, max_pages=src.max_pages)
+                    page_size=api.paging.page_size or portal.page_size, max_pages=src.max_pages)
 
 
 def build_sources(settings: Settings, state: CollectorState, names: list[str] | None = None,
@@ -140,7 +140,7 @@ def build_sources(settings: Settings, state: CollectorState, names: list[str] | 
 
 def _api_source(spec: ApiSourceSpec, settings: Settings, state: CollectorState,
                 transport: httpx.BaseTransport | None) -> ApiSource:
-    configured = settings.sources.endpoint(spec.name)
+    configured = settings.source_apis[spec.name]
     endpoint = resolve_endpoint(spec, configured, settings)
     src = settings.sources
     policy = ClientPolicy(timeout_seconds=configured.timeout_seconds,
@@ -158,9 +158,9 @@ def _api_source(spec: ApiSourceSpec, settings: Settings, state: CollectorState,
 def _portal_source(api: PortalApi, settings: Settings, state: CollectorState,
                    transport: httpx.BaseTransport | None) -> PortalSource:
     endpoint = resolve_portal_endpoint(api, settings)
-    src = settings.sources
-    policy = ClientPolicy(timeout_seconds=api.timeout_seconds or src.portal_timeout_seconds,
-                          requests_per_second=api.requests_per_second or src.portal_requests_per_second,
+    src, portal = settings.sources, settings.source_apis["portal"]
+    policy = ClientPolicy(timeout_seconds=api.timeout_seconds or portal.timeout_seconds,
+                          requests_per_second=api.requests_per_second or portal.requests_per_second,
                           max_bytes=src.max_response_bytes,
                           retry=RetryPolicy(attempts=src.retry_attempts, base_delay=src.retry_base_delay_seconds,
                                             max_delay=src.retry_max_delay_seconds))
@@ -172,8 +172,7 @@ def _portal_source(api: PortalApi, settings: Settings, state: CollectorState,
 def samples_refused(settings: Settings, allow_samples: bool = False) -> bool:
     """True when sources that resolve to the bundled sample server must not be collected:
     ENVIRONMENT=production, unless SOURCE_ALLOW_SAMPLES_IN_PRODUCTION or ``allow_samples``."""
-    production = settings.service.environment.strip().lower() in ("production", "prod")
-    return production and not (allow_samples or settings.sources.allow_samples_in_production)
+    return settings.service.is_production and not (allow_samples or settings.sources.allow_samples_in_production)
 
 
 def samples_refused_error(source: Source) -> ConfigError:

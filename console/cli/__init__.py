@@ -36,7 +36,7 @@ def cli(ctx: click.Context, env_file: str) -> None:
     if ctx.resilient_parsing or "--help" in sys.argv or "-h" in sys.argv:
         return
     settings = load_settings(env_file)
-    configure_logging(settings.service.log_level)
+    configure_logging(settings.service)
     ctx.obj = settings
 
 

@@ -31,7 +31,7 @@ from collectors.sources.base import SourceKind
                    "sample boards anyway (refused by default; same as SOURCE_ALLOW_SAMPLES_IN_PRODUCTION=true).")
 @click.option("--metrics-port", type=int, default=None,
               help="With --schedule: serve /metrics (seed §6.4 names), /health and /health/ready on this port "
-                   "(address: SINKS_METRICS_HOST).")
+                   "(address: METRICS_HOST).")
 @click.pass_obj
 def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: str | None, run_now: bool,
             quiet: bool, allow_samples: bool, metrics_port: int | None) -> None:
@@ -73,16 +73,20 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
             result = collector.run_once(list(names), kinds, progress=(lambda _: None) if quiet else _print_progress)
             _print_summary(result)
             sys.exit(0 if result.ok else 1)
+        from prometheus_client import REGISTRY
+
+        from aegis.health_server import publish_service_info
         from collectors import metrics
         from collectors.observability import CollectorHealth, ObservabilityServer
 
         metrics.init_sources(s.name for s in planned)
+        publish_service_info(REGISTRY, settings.service)
         health, observability = CollectorHealth(), None
         if metrics_port is not None:
             try:
-                observability = ObservabilityServer(health, settings.sinks.metrics_host, metrics_port).start()
+                observability = ObservabilityServer(health, settings.service.metrics_host, metrics_port).start()
             except OSError as exc:
-                raise ConfigError(f"cannot serve metrics on {settings.sinks.metrics_host}:{metrics_port}: {exc}",
+                raise ConfigError(f"cannot serve metrics on {settings.service.metrics_host}:{metrics_port}: {exc}",
                                   hint="pick another --metrics-port") from None
             click.echo(f"metrics at {observability.url}/metrics, health at {observability.url}/health/ready", err=True)
         try:

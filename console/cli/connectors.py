@@ -219,16 +219,18 @@ def watch(settings: Settings, every: float, metrics_port: int | None) -> None:
     if metrics_port is not None:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-        from aegis.health_server import HealthServer
+        from aegis.health_server import HealthServer, publish_service_info
+
+        publish_service_info(watchdog.metrics.registry, settings.service)
 
         try:
-            server = HealthServer(settings.sinks.metrics_host, metrics_port,
+            server = HealthServer(settings.service.metrics_host, metrics_port,
                                   metrics=lambda: generate_latest(watchdog.metrics.registry),
                                   metrics_content_type=CONTENT_TYPE_LATEST, alive=lambda: True,
                                   readiness=lambda: {"ready": True, "restarts": watchdog.restarts},
                                   thread_name="watchdog-metrics").start()
         except OSError as exc:
-            raise ConfigError(f"cannot serve metrics on {settings.sinks.metrics_host}:{metrics_port}: {exc}",
+            raise ConfigError(f"cannot serve metrics on {settings.service.metrics_host}:{metrics_port}: {exc}",
                               hint="choose a free --metrics-port") from None
         click.echo(f"metrics and health on {server.url}", err=True)
     done = threading.Event()

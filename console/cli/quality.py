@@ -33,7 +33,7 @@ def explain(settings: Settings, policy_id: int, as_json: bool) -> None:
     if found.score is None:
         click.echo("not scored yet: `aegis reconcile --once` scores pending policies")
     else:
-        for line in explain_lines(found.score, settings.processing.quality_score_threshold):
+        for line in explain_lines(found.score, settings.reconciler.quality_score_threshold):
             click.echo(line)
     if found.duplicate:
         d = found.duplicate

@@ -155,12 +155,13 @@ def _serve_metrics(settings: Settings, options, port: int):
     from prometheus_client import CONTENT_TYPE_LATEST
 
     from aegis.db import connect
-    from aegis.health_server import HealthServer
+    from aegis.health_server import HealthServer, publish_service_info
     from reconciler.metrics import LAST_SUCCESS_SQL, ReconcileMetrics
     from reconciler.runner import ReconcileBusy, registered_sinks
 
     targets = list(registered_sinks(settings, options.targets or settings.reconciler.target_names))
     metrics = ReconcileMetrics(targets, settings.reconciler.interval)
+    publish_service_info(metrics.registry, settings.service)
     try:
         with connect(settings.postgres, autocommit=True) as conn:
             row = conn.execute(LAST_SUCCESS_SQL).fetchone()
@@ -169,11 +170,11 @@ def _serve_metrics(settings: Settings, options, port: int):
         click.secho(f"warning: last successful pass unknown ({exc.message})", fg="yellow", err=True)
     state = {"ready": True, "passes": 0, "last_result": None}
     try:
-        server = HealthServer(settings.sinks.metrics_host, port, metrics=metrics.render,
+        server = HealthServer(settings.service.metrics_host, port, metrics=metrics.render,
                               metrics_content_type=CONTENT_TYPE_LATEST, alive=lambda: True,
                               readiness=lambda: dict(state), thread_name="reconciler-metrics").start()
     except OSError as exc:
-        raise ConfigError(f"cannot serve metrics on {settings.sinks.metrics_host}:{port}: {exc}",
+        raise ConfigError(f"cannot serve metrics on {settings.service.metrics_host}:{port}: {exc}",
                           hint="choose a free --metrics-port") from None
     click.echo(f"metrics and health on {server.url}", err=True)
 

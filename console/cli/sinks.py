@@ -33,7 +33,7 @@ def list_sinks() -> None:
 @sinks.command()
 @click.argument("name")
 @click.option("--metrics-port", type=int, default=None,
-              help="Port of /metrics, /health and /health/ready (default SINKS_METRICS_PORT; 0 = any free port).")
+              help="Port of /metrics, /health and /health/ready (default METRICS_PORT; 0 = any free port).")
 @click.pass_obj
 def run(settings: Settings, name: str, metrics_port: int | None) -> None:
     """Run sink NAME until SIGTERM or Ctrl-C (see `aegis sinks list`).

@@ -20,7 +20,7 @@ def list_sources(settings: Settings) -> None:
 
     click.echo(f"{'source':<22}{'kind':<7}{'mode':<9}url")
     for name, spec in API_SOURCES.items():
-        endpoint = resolve_endpoint(spec, settings.sources.endpoint(name), settings)
+        endpoint = resolve_endpoint(spec, settings.source_apis[name], settings)
         click.echo(f"{name:<22}{'api':<7}{'samples' if endpoint.using_samples else 'live':<9}{endpoint.base_url}")
     for api in portal_apis(settings):
         endpoint = resolve_portal_endpoint(api, settings)

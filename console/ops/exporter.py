@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from aegis.db import connect
 from aegis.errors import AegisError
+from aegis.health_server import publish_service_info
 from aegis.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class PipelineExporter:
         self.settings = settings
         self.sinks = sinks if sinks is not None else sink_names()
         self.registry = CollectorRegistry()
+        publish_service_info(self.registry, settings.service)
         r = self.registry
         self.policies = Gauge("policies_total", "Policies in PostgreSQL by status", ["status"], registry=r)
         self.quality = Gauge("data_quality_score", "Mean quality score of the active policies", ["source"], registry=r)

@@ -8,7 +8,7 @@
 3. supervised processes: the collector scheduler (its first pass at the next interval), one
    process per sink, the hourly reconciler. Each serves /metrics, and so does the job itself (the
    pipeline exporter and the connector watchdog); their addresses are registered for the local
-   stack's Prometheus (``devstack.prometheus``: `aegis stack up prometheus`, or PROMETHEUS_IN_STACK);
+   stack's Prometheus (``devstack.prometheus``: `aegis stack up prometheus`, or AEGIS_STACK_PROMETHEUS);
 4. every ``progress_every`` seconds a progress block: records collected by status, per sink its
    state, applied LSN and lag, and the reconciler's last result; failed connector tasks are
    restarted with backoff (``connectors.watchdog``: Kafka Connect never restarts them itself);
@@ -58,20 +58,20 @@ def process_specs(settings: Settings, sinks: list[str]) -> list[ProcessSpec]:
 def check_ports_free(settings: Settings, sinks: list[str]) -> None:
     """The /metrics ports of the sinks, the collector, the reconciler and the exporter must be free:
     a process already serving there would make `aegis status` read its figures instead of ours."""
-    host = settings.sinks.metrics_host
+    host = settings.service.metrics_host
     ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks), collector_metrics_port(settings, sinks),
              reconciler_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
     busy = [port for port in ports if port_open(port, host)]
     if busy:
         raise ConfigError(f"metrics port(s) {', '.join(map(str, busy))} on {host} are in use "
                           "(another `aegis run` or `aegis sinks run`?)",
-                          hint=f"stop that process, or set SINKS_METRICS_PORT to the first of "
-                               f"{ports[-1] - settings.sinks.metrics_port + 1} free consecutive ports")
+                          hint=f"stop that process, or set METRICS_PORT to the first of "
+                               f"{ports[-1] - settings.service.metrics_port + 1} free consecutive ports")
 
 
 def register_scrape_targets(settings: Settings, sinks: list[str]) -> None:
     """Tell the local stack's Prometheus (if it runs, or once it does) where every process serves /metrics."""
-    host = settings.sinks.metrics_host if settings.sinks.metrics_host not in ("0.0.0.0", "::") else "127.0.0.1"
+    host = settings.service.metrics_host if settings.service.metrics_host not in ("0.0.0.0", "::") else "127.0.0.1"
 
     def at(port: int) -> list[str]:
         return [f"{host}:{port}"]
@@ -165,8 +165,8 @@ def run_main_job(settings: Settings, sinks: list[str], *, report: Report = print
     first_collection(log_dir, report)
     exporter_port = exporter_metrics_port(settings, sinks)
     exporter = PipelineExporter(settings, sinks)
-    stop_exporter = exporter.serve(exporter_port, host=settings.sinks.metrics_host)
-    report(f"pipeline metrics on http://{settings.sinks.metrics_host}:{exporter_port}/metrics")
+    stop_exporter = exporter.serve(exporter_port, host=settings.service.metrics_host)
+    report(f"pipeline metrics on http://{settings.service.metrics_host}:{exporter_port}/metrics")
     register_scrape_targets(settings, sinks)
     supervisor = Supervisor(process_specs(settings, sinks), log_dir, report)
     # the watchdog's counts are served beside the exporter's gauges (compose runs it as its own service)

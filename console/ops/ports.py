@@ -6,17 +6,17 @@ from aegis.settings import Settings
 
 
 def sink_metrics_port(settings: Settings, sink: str, sinks: list[str]) -> int:
-    """Sinks take consecutive ports from ``SINKS_METRICS_PORT`` in the order of ``sinks``."""
-    return settings.sinks.metrics_port + sinks.index(sink)
+    """Sinks take consecutive ports from ``METRICS_PORT`` in the order of ``sinks``."""
+    return settings.service.metrics_port + sinks.index(sink)
 
 
 def collector_metrics_port(settings: Settings, sinks: list[str]) -> int:
-    return settings.sinks.metrics_port + len(sinks)
+    return settings.service.metrics_port + len(sinks)
 
 
 def reconciler_metrics_port(settings: Settings, sinks: list[str]) -> int:
-    return settings.sinks.metrics_port + len(sinks) + 1
+    return settings.service.metrics_port + len(sinks) + 1
 
 
 def exporter_metrics_port(settings: Settings, sinks: list[str]) -> int:
-    return settings.sinks.metrics_port + len(sinks) + 2
+    return settings.service.metrics_port + len(sinks) + 2

@@ -92,7 +92,7 @@ def _metrics(url: str) -> dict[str, float]:
 
 
 def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
-    base = f"http://{settings.sinks.metrics_host}:{port}"
+    base = f"http://{settings.service.metrics_host}:{port}"
     try:
         ready = httpx.get(f"{base}/health/ready", timeout=2)
         metrics = _metrics(f"{base}/metrics")

@@ -1,13 +1,13 @@
 from pathlib import Path
 
-from aegis.settings import render_readme_table
+from console.readme import render_settings_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_configuration_table_lists_every_setting():
     text = README.read_text(encoding="utf-8")
-    assert render_readme_table(text) == text, "the README's settings table is out of date: run `make docs`"
+    assert render_settings_table(text) == text, "the README's settings table is out of date: run `make docs`"
 
 
 def test_quick_start_is_the_two_commands():

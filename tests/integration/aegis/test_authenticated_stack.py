@@ -58,7 +58,7 @@ def secure_env(tmp_path_factory, settings: Settings) -> dict[str, str]:
         "REDIS_USERNAME": "aegis-cache",
         "REDIS_PASSWORD": f"redis-{secrets.token_hex(8)}",
         "SINKS_REDIS_KEY_PREFIX": KEY_PREFIX,
-        "SINKS_METRICS_PORT": "0",
+        "METRICS_PORT": "0",
         "AEGIS_STACK_KAFKA_HEAP": "512m",
         "AEGIS_STACK_CONNECT_HEAP": "512m",
     }

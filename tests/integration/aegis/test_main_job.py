@@ -97,7 +97,7 @@ def _dead_letters(status: dict) -> int:
 
 def _scraped(settings) -> dict[str, list[str]]:
     """Health of every target the local Prometheus scrapes, by job."""
-    answer = httpx.get(f"http://127.0.0.1:{settings.prometheus.port}/api/v1/targets", timeout=10).json()
+    answer = httpx.get(f"http://127.0.0.1:{settings.stack.prometheus_port}/api/v1/targets", timeout=10).json()
     jobs: dict[str, list[str]] = {}
     for target in answer["data"]["activeTargets"]:
         jobs.setdefault(target["labels"]["job"], []).append(target["health"])
@@ -111,7 +111,7 @@ def _every_process_scraped(settings) -> bool:
 
 
 def _prometheus_value(settings, promql: str) -> float | None:
-    answer = httpx.get(f"http://127.0.0.1:{settings.prometheus.port}/api/v1/query", params={"query": promql},
+    answer = httpx.get(f"http://127.0.0.1:{settings.stack.prometheus_port}/api/v1/query", params={"query": promql},
                        timeout=10).json()["data"]["result"]
     return float(answer[0]["value"][1]) if answer else None
 

@@ -41,11 +41,12 @@ def events(conn) -> list[tuple[str, str, dict]]:
     return conn.execute("SELECT aggregateid, type, payload FROM collectors_test_outbox_capture ORDER BY seq").fetchall()
 
 
-def settings_for(stack, server: SampleServer, **overrides):
-    """The stack's settings with every source on ``server``, fast rates and fast retries."""
+def settings_for(stack, server: SampleServer, apis: dict[str, dict] | None = None, **overrides):
+    """The stack's settings with every source on ``server``, fast rates and fast retries; ``overrides``
+    change SOURCE_* settings, ``apis`` an API source's own (``{"korea_rss": {"timeout_seconds": 0.5}}``)."""
     fast = {"samples_url": server.url, "retry_base_delay_seconds": 0.01, "retry_max_delay_seconds": 0.05,
-            "board_requests_per_second": 40.0, "board_timeout_seconds": 5.0}
-    fast.update({f"{n}_requests_per_second": 200.0 for n in ("bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss",
-                                                             "portal")})
-    fast.update(overrides)
-    return stack.model_copy(update={"sources": stack.sources.model_copy(update=fast)})
+            "board_requests_per_second": 40.0, "board_timeout_seconds": 5.0, **overrides}
+    changes = apis or {}
+    apis = {name: api.model_copy(update={"requests_per_second": 200.0, **changes.get(name, {})})
+            for name, api in stack.source_apis.items()}
+    return stack.model_copy(update={"sources": stack.sources.model_copy(update=fast), "source_apis": apis})

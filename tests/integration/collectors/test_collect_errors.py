@@ -47,7 +47,7 @@ def logged(caplog, source: str) -> list[logging.LogRecord]:
 ])
 def test_error_shape_fails_only_its_source(stack, db, sample_server, clean, caplog, source, fault, code, requests, message):
     sample_server.faults.add(fault)
-    settings = settings_for(stack, sample_server, korea_rss_timeout_seconds=0.5)
+    settings = settings_for(stack, sample_server, apis={"korea_rss": {"timeout_seconds": 0.5}})
     caplog.set_level(logging.INFO)
 
     result = Collector(settings).run_once(API)

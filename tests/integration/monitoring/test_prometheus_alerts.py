@@ -2,7 +2,7 @@
 prometheus` starts it): a target is stopped for real, and Prometheus' own HTTP API shows its
 TargetUnreachable alert go pending, then firing, then away once the target is back.
 
-The test stack's Prometheus caps every alert's ``for`` (PROMETHEUS_ALERT_FOR_MAX_SECONDS, 10 s in
+The test stack's Prometheus caps every alert's ``for`` (AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS, 10 s in
 tests/stack-test.env) and evaluates every 5 s: the expression, the labels and the path from the
 exporter through Prometheus are the production ones; the waiting times are the rules' own in
 alerts.test.yml (promtool)."""
@@ -46,7 +46,7 @@ def _wait(what: str, check, timeout: float):
 
 class PrometheusApi:
     def __init__(self, settings: Settings):
-        self.base = f"http://127.0.0.1:{settings.prometheus.port}/api/v1"
+        self.base = f"http://127.0.0.1:{settings.stack.prometheus_port}/api/v1"
 
     def query(self, promql: str) -> list[dict]:
         answer = httpx.get(f"{self.base}/query", params={"query": promql}, timeout=10).json()

@@ -10,14 +10,14 @@ import pytest
 from aegis.errors import ConfigError
 from console.ops.mainjob import check_ports_free, process_specs
 from console.ops.status import ReconcileSummary
-from aegis.settings import SinkSettings, load_settings
+from aegis.settings import ServiceSettings, load_settings
 
 SINKS = ["milvus", "neo4j", "redis", "search"]
 
 
 def _settings(port: int):
     settings = load_settings(env_file=None)
-    return settings.model_copy(update={"sinks": SinkSettings(_env_file=None, metrics_port=port)})
+    return settings.model_copy(update={"service": ServiceSettings(_env_file=None, metrics_port=port)})
 
 
 def test_the_scheduler_does_not_collect_at_once_because_the_job_already_did():
@@ -32,7 +32,7 @@ def test_a_busy_metrics_port_stops_the_job_before_it_starts_anything():
         port = busy.getsockname()[1]
         with pytest.raises(ConfigError, match=f"{port}.* in use") as error:
             check_ports_free(_settings(port - 2), SINKS)  # the redis sink's port
-    assert "SINKS_METRICS_PORT" in error.value.hint
+    assert "METRICS_PORT" in error.value.hint
 
 
 def test_the_last_reconcile_in_one_line_says_what_was_verified():

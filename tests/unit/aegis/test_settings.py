@@ -9,7 +9,7 @@ def test_defaults_are_usable_without_any_configuration(monkeypatch, tmp_path):
     settings = load_settings(env_file=None)
     assert settings.postgres.port == 25432
     assert settings.kafka.topic_policy_events == "policy-events"
-    assert settings.processing.quality_score_threshold == 0.7
+    assert settings.reconciler.quality_score_threshold == 0.7
     assert settings.collection.collection_interval_hours == 6
 
 
@@ -21,7 +21,7 @@ def test_seed_names_are_read_from_the_environment(monkeypatch):
     settings = load_settings(env_file=None)
     assert settings.postgres.host == "db.internal"
     assert settings.kafka.bootstrap_servers == "k1:9092,k2:9092"
-    assert settings.processing.quality_score_threshold == 0.8
+    assert settings.reconciler.quality_score_threshold == 0.8
     assert settings.collection.max_concurrent_collections == 3
 
 
@@ -109,3 +109,46 @@ def test_postgres_roles_have_their_own_credentials_and_tls(monkeypatch, tmp_path
     assert "user=aegis_reader" in conninfo and "password=reader-secret" in conninfo
     assert "sslmode=verify-full" in conninfo and "root.crt" in conninfo
     assert "user=aegis_owner" in pg.conninfo(role="owner")
+
+
+def test_each_api_source_reads_its_own_variables(monkeypatch):
+    monkeypatch.setenv("SOURCE_BIZINFO_API_KEY", "bizinfo-key")
+    monkeypatch.setenv("SOURCE_KSTARTUP_BASE_URL", "https://k.example")
+    monkeypatch.setenv("SOURCE_PORTAL_PAGE_SIZE", "800")
+    monkeypatch.setenv("SOURCE_KOREA_RSS_TIMEOUT_SECONDS", "3")
+    apis = load_settings(env_file=None).source_apis
+    assert apis["bizinfo"].api_key.get_secret_value() == "bizinfo-key" and "bizinfo-key" not in repr(apis)
+    assert apis["bizinfo"].timeout_seconds == 30.0 and apis["gov24"].timeout_seconds == 15.0
+    assert apis["kstartup"].base_url == "https://k.example" and apis["portal"].page_size == 800
+    assert apis["korea_rss"].timeout_seconds == 3.0 and apis["korea_rss"].api_key is None
+
+
+def test_an_api_source_keeps_its_own_limits(monkeypatch):
+    monkeypatch.setenv("SOURCE_BIZINFO_TIMEOUT_SECONDS", "5")  # Bizinfo's floor is 20 s
+    monkeypatch.setenv("SOURCE_GOV24_PAGE_SIZE", "800")  # the portal's APIs allow 1000, the others 500
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    text = str(caught.value)
+    assert "SOURCE_BIZINFO_TIMEOUT_SECONDS" in text and "SOURCE_GOV24_PAGE_SIZE" in text
+
+
+def test_every_collector_api_source_has_its_settings():
+    from aegis.settings import API_SOURCE_SETTINGS
+    from collectors.sources.registry import API_SOURCES
+
+    assert set(API_SOURCES) | {"portal"} == {source.name for source in API_SOURCE_SETTINGS}
+
+
+def test_local_stack_knobs_are_one_group_and_their_former_names_still_work(monkeypatch):
+    monkeypatch.setenv("AEGIS_STACK_OPENSEARCH_HEAP", "768m")
+    monkeypatch.setenv("NEO4J_HEAP", "1g")  # a former name
+    monkeypatch.setenv("PROMETHEUS_IN_STACK", "true")  # a former name
+    monkeypatch.setenv("AEGIS_STACK_PROMETHEUS_PORT", "19090")
+    stack = load_settings(env_file=None).stack
+    assert (stack.opensearch_heap, stack.neo4j_heap, stack.prometheus, stack.prometheus_port) == ("768m", "1g", True, 19090)
+
+
+def test_an_invalid_renamed_setting_is_reported_by_its_name(monkeypatch):
+    monkeypatch.setenv("SEARCH_TRANSPORT_PORT", "not-a-port")
+    with pytest.raises(ConfigError, match="AEGIS_STACK_OPENSEARCH_TRANSPORT_PORT"):
+        load_settings(env_file=None)

@@ -31,6 +31,7 @@ def sample_settings(sample_server):
     settings = load_settings(env_file=None)
     sources = settings.sources.model_copy(update={
         "samples_url": sample_server.url, "retry_base_delay_seconds": 0.0, "retry_max_delay_seconds": 0.0,
-        "board_requests_per_second": 50.0, **{f"{name}_requests_per_second": 500.0
-                                              for name in ("bizinfo", "kstartup", "youthcenter", "gov24", "korea_rss")}})
-    return settings.model_copy(update={"sources": sources})
+        "board_requests_per_second": 50.0})
+    apis = {name: api.model_copy(update={"requests_per_second": 500.0}) for name, api in settings.source_apis.items()
+            if name != "portal"}
+    return settings.model_copy(update={"sources": sources, "source_apis": {**settings.source_apis, **apis}})

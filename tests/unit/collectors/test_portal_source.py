@@ -29,8 +29,8 @@ def collect(settings, name="portal:mss-notices"):
 
 
 def test_the_shipped_example_is_collected_from_the_sample_server(sample_settings, sample_server):
-    settings = sample_settings.model_copy(update={"sources": sample_settings.sources.model_copy(update={
-        "portal_page_size": 20, "portal_requests_per_second": 500.0})})
+    portal = sample_settings.source_apis["portal"].model_copy(update={"page_size": 20, "requests_per_second": 500.0})
+    settings = sample_settings.model_copy(update={"source_apis": {**sample_settings.source_apis, "portal": portal}})
     pages, records, rejections = collect(settings)
     assert [p.number for p in pages] == [1, 2, 3] and len(records) == 45 and not rejections
     smart = records["1071373"]

@@ -141,8 +141,9 @@ def test_error_shapes_become_clear_errors(sample_settings, sample_server, name, 
 
 
 def test_a_wrong_key_gets_the_sources_own_answer(sample_settings):
-    settings = sample_settings.model_copy(update={"sources": sample_settings.sources.model_copy(update={
-        "bizinfo_base_url": sample_settings.sources.samples_url, "bizinfo_api_key": None})})
+    bizinfo = sample_settings.source_apis["bizinfo"].model_copy(update={
+        "base_url": sample_settings.sources.samples_url, "api_key": None})
+    settings = sample_settings.model_copy(update={"source_apis": {**sample_settings.source_apis, "bizinfo": bizinfo}})
     src = source(settings, "bizinfo")
     try:
         with pytest.raises(TerminalError, match="인증키를 입력해주세요"):

@@ -121,9 +121,9 @@ def test_collector_schedule_is_six_hourly_apis_and_daily_boards(rendered):
 
 
 def test_every_configured_variable_is_a_real_setting(rendered):
-    from aegis.settings import _GROUPS
+    from aegis.settings import environment_variables, setting_groups
 
-    known = {(g.model_config.get("env_prefix", "") + f).upper() for g in _GROUPS.values() for f in g.model_fields}
+    known = {name for group in setting_groups().values() for name in environment_variables(group).values()}
     for overlay, objects in rendered.items():
         config = next(c for c in objects if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("aegis-config"))
         unknown = set(config["data"]) - known - {"HF_HOME", "HOME"}  # the libraries' caches: writable /tmp
