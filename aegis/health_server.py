@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable
 
 
 class HealthServer:
@@ -20,7 +20,7 @@ class HealthServer:
     def __init__(self, host: str, port: int, *, metrics: Callable[[], bytes], metrics_content_type: str,
                  alive: Callable[[], bool], readiness: Callable[[], dict], thread_name: str):
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 if self.path == "/metrics":
                     self._send(200, metrics(), metrics_content_type)
                 elif self.path == "/health":

@@ -238,7 +238,7 @@ class SinkSettings(BaseSettings):
     redis_key_prefix: str = Field("policy:", description="Redis cache keys are <prefix><policy id>.")
     redis_ttl_seconds: int = Field(86_400, ge=1, description="TTL of a cached active policy.")
 
-    def topic(self, kafka: "KafkaSettings") -> str:
+    def topic(self, kafka: KafkaSettings) -> str:
         return self.policy_topic or f"{kafka.topic_prefix}.public.policies"
 
 

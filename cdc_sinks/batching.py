@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from aegis.errors import DataError, ErrorCode
 from aegis.changestream.event import ChangeEvent, Op, decode_change
+from aegis.errors import DataError, ErrorCode
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
 
 

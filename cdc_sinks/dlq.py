@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from confluent_kafka import (
     Consumer,
@@ -80,7 +80,7 @@ def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> lis
             (H_KIND, type(error).__name__.encode()), (H_MESSAGE, mask_text(error.message[:2000]).encode()),
             (H_TOPIC, message.topic.encode()), (H_PARTITION, str(message.partition).encode()),
             (H_OFFSET, str(message.offset).encode()),
-            (H_FAILED_AT, datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode())]
+            (H_FAILED_AT, datetime.now(UTC).isoformat(timespec="milliseconds").encode())]
 
 
 def _producer(kafka: KafkaSettings) -> Producer:

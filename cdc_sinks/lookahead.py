@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from cdc_sinks.batching import ConsumedMessage
 from aegis.settings import KafkaSettings
+from cdc_sinks.batching import ConsumedMessage
 from cdc_sinks.topic_reader import Stretch
 
 log = logging.getLogger(__name__)

@@ -21,13 +21,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from aegis.changestream.decoding import ChangeDecoder, build_decoder
+from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.applier import apply_plan

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from aegis.settings import Settings
 from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics

@@ -7,8 +7,8 @@ and, where the slot is concerned, to PostgreSQL.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -73,7 +73,7 @@ class ConnectClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   headers={"Accept": "application/json"})
 
-    def __enter__(self) -> "ConnectClient":
+    def __enter__(self) -> ConnectClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

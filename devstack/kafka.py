@@ -3,18 +3,18 @@ the Debezium PostgreSQL connector plugin, run from jars resolved from Maven Cent
 
 from __future__ import annotations
 
-import uuid
 import base64
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
 
 from aegis.errors import StackError
 from devstack.base import port_open
-from devstack.tls import local_ca_path, server_certificate
 from devstack.java import JavaService
 from devstack.schema_registry import converter_plugin_path, install_avro_converter
+from devstack.tls import local_ca_path, server_certificate
 
 DEBEZIUM_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
 

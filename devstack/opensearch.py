@@ -9,11 +9,10 @@ plain: the node binds to 127.0.0.1 only. Single node, no replicas, heap ``SEARCH
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import hashlib
 import subprocess
+from importlib import resources
+from pathlib import Path
 
 import httpx
 

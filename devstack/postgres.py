@@ -159,10 +159,7 @@ class Postgres(Service):
 
 def _traversable_by_others(path: Path) -> bool:
     """True when every existing directory on the way to ``path`` can be entered by any user."""
-    for directory in [path, *path.parents]:
-        if directory.exists() and not directory.stat().st_mode & 0o001:
-            return False
-    return True
+    return not any(directory.exists() and not directory.stat().st_mode & 0o001 for directory in [path, *path.parents])
 
 
 def _ensure_role(conn: psycopg.Connection, name: str, password: str, options: str) -> None:

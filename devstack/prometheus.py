@@ -72,9 +72,9 @@ def render_rules(settings: Settings, source: Path = RULES) -> dict:
         if config.rule_interval_seconds is not None:
             group["interval"] = _seconds(config.rule_interval_seconds)
         for rule in group["rules"]:
-            if config.alert_for_max_seconds is not None and "for" in rule:
-                if duration_seconds(rule["for"]) > config.alert_for_max_seconds:
-                    rule["for"] = _seconds(config.alert_for_max_seconds)
+            limit = config.alert_for_max_seconds
+            if limit is not None and "for" in rule and duration_seconds(rule["for"]) > limit:
+                rule["for"] = _seconds(limit)
     return rules
 
 

@@ -40,7 +40,7 @@ def server_certificate(state_dir: Path, name: str, *, readable_by: int | None = 
     directory = state_dir / "tls"
     directory.mkdir(parents=True, exist_ok=True)
     ca_cert_path, ca_key_path = directory / "ca.crt", directory / "ca.key"
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     if not (ca_cert_path.exists() and ca_key_path.exists()):
         ca_key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aegis local stack CA")])

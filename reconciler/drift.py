@@ -207,7 +207,7 @@ class ScanStats:
     target_records: int = 0   # records the target's checksums cover
     deep_records: int = 0     # records read deep and compared field by field
 
-    def add(self, other: "ScanStats") -> None:
+    def add(self, other: ScanStats) -> None:
         self.ranges_total += other.ranges_total
         self.ranges_differing += other.ranges_differing
         self.target_records += other.target_records
@@ -275,4 +275,4 @@ def segments(source_checksums: dict[int, RangeChecksum], *, range_size: int, cou
         if len(bounds) < count - 1 and running >= total * (len(bounds) + 1) / count and index != indexes[-1]:
             bounds.append((index + 1) * range_size)
     edges = [0, *bounds]
-    return [Segment(lo, hi) for lo, hi in zip(edges, [*bounds, None])]
+    return [Segment(lo, hi) for lo, hi in zip(edges, [*bounds, None], strict=True)]

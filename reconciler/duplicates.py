@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Callable, Iterable
 
 import psycopg
 from psycopg.rows import dict_row

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 import psycopg
 from psycopg.rows import dict_row

@@ -9,7 +9,7 @@ docs/reconciler.md lists every rule with its points.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from urllib.parse import urlsplit
 
@@ -267,7 +267,7 @@ def _timeliness(row: PolicyRow, as_of: datetime, ledger: _Ledger) -> None:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def validate_policy(row: PolicyRow) -> ValidationResult:

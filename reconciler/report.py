@@ -8,7 +8,7 @@ target); the counts always cover everything.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 import psycopg
@@ -102,7 +102,7 @@ class ConsistencyReport(BaseModel):
     run_id: str
     dry_run: bool
     started_at: datetime
-    checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    checked_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     is_consistent: bool = True
     targets: list[TargetReport] = Field(default_factory=list)
     inconsistencies: list[Inconsistency] = Field(default_factory=list)
@@ -113,10 +113,10 @@ class ConsistencyReport(BaseModel):
     deep: bool = False              # every range read deep (``--deep``)
     deep_slice: int | None = None   # else the rotating slice read deep this pass
 
-    def finish(self) -> "ConsistencyReport":
+    def finish(self) -> ConsistencyReport:
         """Set ``is_consistent`` and ``checked_at`` from the target results."""
         self.is_consistent = all(t.status.ok for t in self.targets)
-        self.checked_at = datetime.now(timezone.utc)
+        self.checked_at = datetime.now(UTC)
         return self
 
     @property

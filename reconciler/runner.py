@@ -23,9 +23,9 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
-from typing import Callable
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -66,7 +66,7 @@ class PassOptions(BaseModel):
 
 
 def new_run_id() -> str:
-    return f"reconcile-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    return f"reconcile-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 def registered_sinks(settings: Settings, names: list[str]) -> dict[str, SinkBuilder]:
@@ -106,8 +106,9 @@ class Reconciler:
             raise ConfigError(f"unknown target(s): {', '.join(unknown)}", hint=f"known: {', '.join(self.sinks)}")
         return {n: self.sinks[n] for n in (names or list(self.sinks))}
 
-    def run_pass(self, options: PassOptions = PassOptions()) -> ConsistencyReport:
+    def run_pass(self, options: PassOptions | None = None) -> ConsistencyReport:
         """One pass; raises ``ReconcileBusy`` when another pass is running."""
+        options = options or PassOptions()
         targets = self._targets(options)
         lock_conn = self._connect()
         try:
@@ -115,7 +116,7 @@ class Reconciler:
                 raise ReconcileBusy("another reconcile pass is running (its advisory lock is held)",
                                     hint="wait for it to finish; `aegis reconcile --schedule` skips a busy turn")
             report = ConsistencyReport(run_id=new_run_id(), dry_run=options.dry_run,
-                                       started_at=datetime.now(timezone.utc))
+                                       started_at=datetime.now(UTC))
             try:
                 return self._run_locked(report, targets, options)
             except BaseException:
@@ -145,7 +146,7 @@ class Reconciler:
     def _steps(self, report: ConsistencyReport, targets: dict[str, SinkBuilder],
                options: PassOptions) -> ConsistencyReport:
         config = self.settings.reconciler
-        as_of = options.as_of or datetime.now(timezone.utc)
+        as_of = options.as_of or datetime.now(UTC)
         self._say(f"{report.run_id}{' (dry run)' if options.dry_run else ''}: targets {', '.join(targets)}")
         if not options.dry_run:
             self._record_run(report.run_id, "running")

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from aegis.errors import AegisError, TransientError
 from aegis.retry import RetryPolicy, retry_call
@@ -190,7 +190,7 @@ class TargetReconciler:
             if sink is not None:
                 try:
                     sink.close()
-                except Exception:  # closing a dead connection may fail; nothing to do about it
+                except Exception:  # noqa: BLE001 - closing a dead connection may fail; nothing to do about it
                     pass
         return outcome
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queue_module
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from aegis.db import connect
 from aegis.logging import configure_logging
@@ -105,10 +105,10 @@ def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progres
             _, pending = wait(pending, timeout=0)
         _drain(progress_queue, progress, timeout=0)
         outcomes = []
-        for job, future in zip(jobs, futures):
+        for job, future in zip(jobs, futures, strict=True):
             try:
                 outcomes.append(future.result())
-            except Exception as exc:  # the worker died (killed, out of memory): that target failed
+            except Exception as exc:  # noqa: BLE001 - the worker died (killed, out of memory): that target failed
                 outcomes.append(_crashed(job, exc))
         return outcomes
 

@@ -88,7 +88,7 @@ def main() -> None:
             response.raise_for_status()
             schemas[str(schema_id)] = response.json()["schema"]
     pairs = {}
-    for name, j, a in zip(STEPS, json_messages, avro_messages):
+    for name, j, a in zip(STEPS, json_messages, avro_messages, strict=False):
         pairs[name] = {"json": {"key": j.key().decode(), "value": j.value().decode() if j.value() else None},
                        "avro": {"key": base64.b64encode(a.key()).decode(),
                                 "value": base64.b64encode(a.value()).decode() if a.value() else None}}

@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from aegis.errors import DataError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy, retry_call

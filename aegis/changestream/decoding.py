@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from aegis.changestream.avro_registry import RegistrySchemas, SchemaSource
 from aegis.changestream.avro_wire import looks_framed, unframe
-from aegis.errors import DataError, ErrorCode
 from aegis.changestream.event import ChangeEvent, _loads, change_from_documents, decode_change
+from aegis.errors import DataError, ErrorCode
 from aegis.settings import Settings
 
 

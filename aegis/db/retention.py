@@ -16,7 +16,7 @@ itself is audited (``retention_purged``) with what it removed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from pydantic import BaseModel
@@ -63,7 +63,7 @@ class RetentionResult(BaseModel):
 def enforce_retention(conn: psycopg.Connection, retention: RetentionSettings, *, now: datetime | None = None,
                       dry_run: bool = False) -> RetentionResult:
     """Apply the retention settings once; ``conn`` must be autocommit."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cutoffs = {"raw": now - timedelta(days=retention.raw_data_days),
                "history": now - timedelta(days=retention.processing_history_days),
                "audit": now - timedelta(days=retention.audit_logs_days)}

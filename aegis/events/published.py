@@ -10,15 +10,16 @@ inside an Avro string (docs/avro.md). Key and value are read by the same decoder
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from aegis.errors import DataError, ErrorCode
 from aegis.changestream.avro_wire import looks_framed
-from aegis.events.models import DataQualityUpdated, DataSyncCompleted, OutboxEvent, PolicyValidated
 from aegis.changestream.decoding import ChangeDecoder, JsonChangeDecoder, build_decoder
+from aegis.errors import DataError, ErrorCode
+from aegis.events.models import DataQualityUpdated, DataSyncCompleted, OutboxEvent, PolicyValidated
 from aegis.settings import Settings
 
 EVENT_TYPES: dict[str, type[OutboxEvent]] = {

@@ -22,8 +22,13 @@ _CONNECT_FAILED = 2
 def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
     """The AegisError for a pymilvus / gRPC exception raised by ``what``."""
     import grpc
-    from pymilvus.exceptions import (DataNotMatchException, DataTypeNotMatchException, MilvusException,
-                                     MilvusUnavailableException, ParamError)
+    from pymilvus.exceptions import (
+        DataNotMatchException,
+        DataTypeNotMatchException,
+        MilvusException,
+        MilvusUnavailableException,
+        ParamError,
+    )
 
     text = f"milvus {what} failed: {exc}"
     hint_down = "the sink pauses and resumes when Milvus answers; check `aegis stack status milvus`"

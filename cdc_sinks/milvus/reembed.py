@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from pydantic import BaseModel
 
@@ -155,7 +155,7 @@ class Reembedder:
         with_text = [r for r in rows if r["model_version"]]  # blank markers have no text to embed
         vectors = self.embedder.embed([r["text"] for r in with_text]) if with_text else []
         self._embedded += len(with_text)
-        by_id = {int(r["id"]): v.tolist() for r, v in zip(with_text, vectors)}
+        by_id = {int(r["id"]): v.tolist() for r, v in zip(with_text, vectors, strict=True)}
         entities = []
         for row in rows:
             if not row["model_version"]:

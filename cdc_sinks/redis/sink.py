@@ -22,7 +22,8 @@ server), pipelined per batch. LSNs are compared as decimal strings, never as Lua
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 import redis

@@ -4,7 +4,8 @@ run it with ``compose.yaml``'s elasticsearch service and ``SEARCH_ENGINE=elastic
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import elasticsearch
 from elasticsearch import Elasticsearch

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aegis.errors import DataError, ErrorCode, TransientError
 from aegis.settings import SearchSettings, Settings
@@ -258,7 +259,7 @@ class SearchSink:
             answer = self.engine.search(self.alias, body)["aggregations"]["ranges"]
             for bucket in answer["buckets"]:
                 checksums[int(bucket["key"]["r"]) // range_size] = RangeChecksum(
-                    count=int(bucket["doc_count"]), digest=int(round(bucket["digest"]["value"])))
+                    count=int(bucket["doc_count"]), digest=round(bucket["digest"]["value"]))
             if len(answer["buckets"]) < CHECKSUM_PAGE or "after_key" not in answer:
                 return checksums
             ranges["after"] = answer["after_key"]

@@ -25,11 +25,11 @@ from aegis.retry import RetryPolicy, retry_call
 from collectors.http.breaker import CircuitBreaker
 from collectors.http.quota import QuotaExceededError
 from collectors.http.ratelimit import RateLimiter
+from collectors.identity import USER_AGENT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
-from collectors.identity import USER_AGENT  # noqa: F401 - re-exported
 
 
 def normalise_key(key: str) -> str:

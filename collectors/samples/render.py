@@ -46,10 +46,10 @@ def data_go_kr_error(code: str, form: str = "xml") -> tuple[bytes, str]:
         if form == "classic-json":
             return dumps(document), JSON_TYPE
         return (f'<?xml version="1.0" encoding="UTF-8"?><response><header><resultCode>{code}</resultCode>'
-                f"<resultMsg>{name}</resultMsg></header></response>").encode("utf-8"), XML_TYPE
+                f"<resultMsg>{name}</resultMsg></header></response>").encode(), XML_TYPE
     return ("<OpenAPI_ServiceResponse><cmmMsgHeader><errMsg>SERVICE ERROR</errMsg>"
             f"<returnAuthMsg>{name}</returnAuthMsg><returnReasonCode>{code}</returnReasonCode>"
-            "</cmmMsgHeader></OpenAPI_ServiceResponse>").encode("utf-8"), XML_TYPE
+            "</cmmMsgHeader></OpenAPI_ServiceResponse>").encode(), XML_TYPE
 
 
 def rss_feed(catalog: SampleCatalog, feed: str, base: str, *, empty: bool = False,
@@ -102,7 +102,7 @@ def html_page(title: str, body: str) -> bytes:
             '<header id="header"><a href="https://www.gov.kr/" class="gov">정부24</a>'
             '<nav class="gnb"><a href="/boards/">전체메뉴</a></nav></header>'
             f'<main id="contents">{body}</main><footer id="footer">Copyright © 샘플 지자체. All rights reserved.</footer>'
-            "</body></html>").encode("utf-8")
+            "</body></html>").encode()
 
 
 GARAM_PER_PAGE = 10

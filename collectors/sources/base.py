@@ -89,7 +89,7 @@ class Source(ABC):
             return self.map_item(item.model_copy(update={"payload": payload}))
         except DataError as exc:
             return self._rejection(item, payload, exc.code.value, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a mapping bug must cost this item only, and be visible
+        except Exception as exc:  # a mapping bug must cost this item only, and be visible
             log.exception("record mapping failed unexpectedly", extra={
                 "source": self.name, "source_id": item.source_id, "code": ErrorCode.VALIDATION_FAILED.value})
             return self._rejection(item, payload, ErrorCode.VALIDATION_FAILED.value,
@@ -103,7 +103,7 @@ class Source(ABC):
         source_id = item.source_id[:255] if item.source_id else None
         return Rejection(source_id=storable(source_id), error_code=code, reason=storable(reason), raw_payload=kept)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: a source without connections has nothing to release
         """Release connections (HTTP clients); called once after the pass."""
 
 

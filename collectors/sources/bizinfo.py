@@ -45,7 +45,7 @@ class BizinfoSource(ApiSource):
                 total = next((as_int(i.payload.get("totCnt")) for i in items if "totCnt" in i.payload), None)
             seen += len(items)
             yield FetchedPage(number=number, total=total, items=items)
-            if total is not None and seen >= total or len(items) < self.endpoint.page_size:
+            if (total is not None and seen >= total) or len(items) < self.endpoint.page_size:
                 return
 
     def _interpret(self, response: HttpResponse) -> list[RawItem]:

@@ -41,7 +41,7 @@ class Gov24Source(ApiSource):
             seen += len(listing.items)
             yield FetchedPage(number=number, total=listing.total,
                               items=raw_items(listing.items, lambda r: r.get("서비스ID")))
-            if listing.total is not None and seen >= listing.total or len(listing.items) < self.endpoint.page_size:
+            if (listing.total is not None and seen >= listing.total) or len(listing.items) < self.endpoint.page_size:
                 return
 
     def _interpret(self, response: HttpResponse) -> Listing:

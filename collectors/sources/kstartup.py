@@ -43,7 +43,7 @@ class KStartupSource(ApiSource):
             seen += len(listing.items)
             yield FetchedPage(number=number, total=listing.total,
                               items=raw_items(listing.items, lambda r: r.get("pbanc_sn")))
-            if listing.total is not None and seen >= listing.total or len(listing.items) < self.endpoint.page_size:
+            if (listing.total is not None and seen >= listing.total) or len(listing.items) < self.endpoint.page_size:
                 return
 
     def _interpret(self, response: HttpResponse) -> Listing:

@@ -47,7 +47,7 @@ class PortalSource(ApiSource):
             seen += len(listing.items)
             yield FetchedPage(number=offset + 1, total=listing.total,
                               items=raw_items(listing.items, lambda r: r.get(self.api.id)))
-            if listing.total is not None and seen >= listing.total or len(listing.items) < self.endpoint.page_size:
+            if (listing.total is not None and seen >= listing.total) or len(listing.items) < self.endpoint.page_size:
                 return
 
     def _interpret(self, response: HttpResponse) -> Listing:

@@ -8,8 +8,8 @@ data.go.kr APIs (``portal:<name>``) from theirs (the same rule, with ``SOURCE_PO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import httpx
 

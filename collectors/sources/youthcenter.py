@@ -40,7 +40,7 @@ class YouthCenterSource(ApiSource):
                 return
             seen += len(items)
             yield FetchedPage(number=number, total=total, items=items)
-            if total is not None and seen >= total or len(items) < self.endpoint.page_size:
+            if (total is not None and seen >= total) or len(items) < self.endpoint.page_size:
                 return
 
     def _interpret(self, response: HttpResponse) -> tuple[list[RawItem], int | None]:

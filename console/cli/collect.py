@@ -44,10 +44,9 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
     """
     if mode is None:
         raise ConfigError("say how to collect: --once or --schedule", hint="see `aegis collect --help`")
+    from aegis.db import connect
     from collectors.samples.autostart import ensure_sample_server
     from collectors.sources.registry import build_sources
-
-    from aegis.db import connect
 
     collector = Collector(settings, allow_samples=allow_samples)
     kinds = {SourceKind(kind)} if kind else None

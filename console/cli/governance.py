@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -12,7 +12,7 @@ from aegis.settings import Settings
 
 
 def _when(value: datetime | None) -> str:
-    return "-" if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @click.command()
@@ -106,7 +106,7 @@ def audit(settings: Settings, policy_id: str | None, since: datetime | None, unt
     from aegis.db import connect
 
     def utc(value: datetime | None) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=value.tzinfo or timezone.utc)
+        return None if value is None else value.replace(tzinfo=value.tzinfo or UTC)
 
     with connect(settings.postgres, autocommit=True, role="reader") as conn:
         entries = read_audit(conn, entity_id=policy_id, since=utc(since), until=utc(until), action=action, limit=limit)

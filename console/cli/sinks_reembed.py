@@ -21,7 +21,7 @@ def reembed(settings: Settings, page_size: int, drop_old: bool) -> None:
     model are skipped), catches up with changes written meanwhile, swaps the alias, and reports.
     The old sink then stops at its next batch: restart it with the new settings. See docs/milvus.md.
     """
-    from cdc_sinks.milvus.reembed import ReembedProgress, Reembedder
+    from cdc_sinks.milvus.reembed import Reembedder, ReembedProgress
     from cdc_sinks.milvus.sink import build_milvus_sink
 
     click.echo(f"loading embedding model {settings.embedding.model} ({settings.embedding.backend}) ...", err=True)
