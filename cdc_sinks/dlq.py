@@ -195,10 +195,12 @@ def _watermarks(consumer: Consumer, kafka: KafkaSettings, timeout: float) -> dic
     marks = {}
     try:
         for partition in sorted(topic.partitions):
-            marks[partition] = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition), timeout=timeout)
+            marks[partition] = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition),
+                                                              timeout=timeout)
     except KafkaException as exc:
         raise TransientError(f"cannot read the watermarks of {kafka.topic_dlq}: {exc}",
-                             code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check that Kafka is up (`aegis stack status`)") from None
+                             code=ErrorCode.BATCH_PROCESSING_ERROR,
+                             hint="check that Kafka is up (`aegis stack status`)") from None
     return marks
 
 
@@ -274,15 +276,17 @@ def read_dead_letters(kafka: KafkaSettings, *, sink: str | None = None, page_siz
     while True:
         letters += page.letters
         if page.stalled:
-            raise TransientError(f"reading {kafka.topic_dlq} stalled after {len(letters)} dead letter(s), before its end",
-                                 code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check Kafka (`aegis stack status`), then try again")
+            raise TransientError(f"reading {kafka.topic_dlq} stalled after {len(letters)} dead letter(s), "
+                                 "before its end", code=ErrorCode.BATCH_PROCESSING_ERROR,
+                                 hint="check Kafka (`aegis stack status`), then try again")
         remaining = {p: o for p, o in (page.next or {}).items() if o < ends.get(p, 0)}
         if not remaining:
             return letters
         page = read_page(kafka, start=remaining, limit=page_size, sink=sink, idle_timeout=idle_timeout)
 
 
-def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *, timeout: float = 10.0) -> dict[tuple[int, int], DeadLetter]:
+def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *,
+              timeout: float = 10.0) -> dict[tuple[int, int], DeadLetter]:
     """The dead letters at exactly these (partition, offset) positions; absent ones are left out."""
     consumer = _reader(kafka)
     found: dict[tuple[int, int], DeadLetter] = {}

@@ -229,7 +229,8 @@ class SinkRuntime:
                 raise TerminalError(f"sink {self.sink.name} raised an untranslated {type(exc).__name__}: {exc}",
                                     code=ErrorCode.BATCH_PROCESSING_ERROR,
                                     hint="this is a bug in the sink: it must translate driver errors "
-                                         "(see cdc_sinks/base.py); nothing past the last written batch was committed") from exc
+                                         "(see cdc_sinks/base.py); nothing past the last written batch "
+                                         "was committed") from exc
         dead = plan.rejected + result.rejected
         if dead and not self._dead_letter(dead):
             return
@@ -330,9 +331,9 @@ class SinkRuntime:
         paused = consumer.assignment()
         if paused:
             consumer.pause(paused)
-        log.error("%s unreachable: partitions paused, probing every %.1fs", what, self.settings.sinks.probe_interval_seconds,
-                  extra={"sink": self.sink.name, "code": exc.code.value, "error": exc.message})
         interval = self.settings.sinks.probe_interval_seconds
+        log.error("%s unreachable: partitions paused, probing every %.1fs", what, interval,
+                  extra={"sink": self.sink.name, "code": exc.code.value, "error": exc.message})
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(interval)  # serves rebalance callbacks and keeps the membership alive
@@ -367,7 +368,8 @@ class SinkRuntime:
         try:
             result = consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            log.warning("offset commit failed (will retry with the next batch): %s", exc, extra={"sink": self.sink.name})
+            log.warning("offset commit failed (will retry with the next batch): %s", exc,
+                        extra={"sink": self.sink.name})
             return
         for tp in result or []:
             key = (tp.topic, tp.partition)
@@ -378,7 +380,8 @@ class SinkRuntime:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
         self.health.assigned_partitions = len(self._assigned)
-        log.info("partitions assigned", extra={"sink": self.sink.name, "partitions": sorted(p for _, p in self._assigned)})
+        log.info("partitions assigned",
+                 extra={"sink": self.sink.name, "partitions": sorted(p for _, p in self._assigned)})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}

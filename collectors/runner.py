@@ -144,7 +144,8 @@ class Collector:
         for name in ("new", "changed", "unchanged", "rejected"):
             if value := getattr(outcome, name):
                 metrics.collected_records_total.labels(source, name).inc(value)
-        metrics.pipeline_processing_total.labels("hot", "success").inc(outcome.new + outcome.changed + outcome.unchanged)
+        processed = outcome.new + outcome.changed + outcome.unchanged
+        metrics.pipeline_processing_total.labels("hot", "success").inc(processed)
         metrics.pipeline_processing_latency.labels("hot").observe(seconds)
 
     def _record(self, result: PassResult, started_at: datetime) -> None:

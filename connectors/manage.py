@@ -31,7 +31,8 @@ class ConnectorInvalid(TerminalError):
     def __init__(self, name: str, problems: list[ValidationProblem]):
         detail = "; ".join(f"{p.name}: {' / '.join(p.errors)}" for p in problems)
         super().__init__(f"connector {name} has {len(problems)} invalid field(s): {detail}",
-                         hint="fix the settings (or connectors/policies-source.json) and run `aegis connectors apply` again")
+                         hint="fix the settings (or connectors/policies-source.json) "
+                              "and run `aegis connectors apply` again")
         self.problems = problems
 
 

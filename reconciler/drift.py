@@ -105,7 +105,8 @@ class ActiveView:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def range_checksums(self, range_size: int, lo: int | None = None, hi: int | None = None) -> dict[int, RangeChecksum]:
+    def range_checksums(self, range_size: int, lo: int | None = None,
+                        hi: int | None = None) -> dict[int, RangeChecksum]:
         """Checksum of every non-empty range (index = id // range_size), optionally within [lo, hi)."""
         bounds = ""
         if lo is not None:
@@ -214,7 +215,8 @@ class ScanStats:
         self.deep_records += other.deep_records
 
 
-def read_target(sink: Sink, page_size: int, *, after_id: int = 0, before_id: int | None = None) -> Iterator[StoredVersion]:
+def read_target(sink: Sink, page_size: int, *, after_id: int = 0,
+                before_id: int | None = None) -> Iterator[StoredVersion]:
     """Every record ``sink.read_back`` lists with after_id < id (< before_id), page by page, by id."""
     cursor = after_id
     while True:

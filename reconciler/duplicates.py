@@ -125,9 +125,10 @@ def choose_canonical(group: Iterable[PolicyRow]) -> PolicyRow:
 def explain_match(duplicate: PolicyRow, canonical: PolicyRow, similarity: float) -> str:
     period = (f"application period {duplicate.application_start_date or '?'}..{duplicate.application_end_date}"
               if duplicate.application_end_date else "no application end date")
+    shared = sorted(_organisations(duplicate) & _organisations(canonical)) or sorted(_organisations(canonical))
     return (f"{duplicate.source_system}:{duplicate.source_id} is {canonical.source_system}:{canonical.source_id} "
             f"again: same {period}, title similarity {similarity:.2f}, shared organisation "
-            f"({', '.join(sorted(_organisations(duplicate) & _organisations(canonical)) or sorted(_organisations(canonical)))}); "
+            f"({', '.join(shared)}); "
             f"kept #{canonical.id} (quality {canonical.quality_score or 0:.2f})")
 
 

@@ -171,8 +171,8 @@ class TargetReconciler:
         try:
             sink = self.build_sink()
             if not self._answers(sink):
-                report.status, report.error = (TargetStatus.UNREACHABLE,
-                                                f"{self.name} did not answer a ping (is it running? `aegis stack status`)")
+                report.status = TargetStatus.UNREACHABLE
+                report.error = f"{self.name} did not answer a ping (is it running? `aegis stack status`)"
                 return outcome
             retrying = RetryingSink(sink, self.retry, self.sleep)
             if not self.dry_run:

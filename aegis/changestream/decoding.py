@@ -62,7 +62,8 @@ class JsonChangeDecoder:
     def document(self, data: bytes | None, what: str) -> Any:
         if looks_framed(data):
             raise DataError(f"change event {what} is Avro-framed, not JSON", code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
-                            hint="the connector runs the Avro profile: run with CHANGE_EVENTS_FORMAT=avro (docs/avro.md)")
+                            hint="the connector runs the Avro profile: "
+                                 "run with CHANGE_EVENTS_FORMAT=avro (docs/avro.md)")
         return _loads(data, what)
 
     def ping(self) -> bool:

@@ -16,7 +16,8 @@ def connect(pg: PostgresSettings, *, autocommit: bool = False, role: DbRole = "a
         return psycopg.connect(pg.conninfo(role=role, **kwargs), autocommit=autocommit)
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "password authentication failed" in first_line or ("role \"" in first_line and "does not exist" in first_line):
+        unknown_role = "role \"" in first_line and "does not exist" in first_line
+        if "password authentication failed" in first_line or unknown_role:
             user = kwargs.get("user") or pg.credentials(role)[0]
             raise TerminalError(
                 f"PostgreSQL at {pg.host}:{pg.port}/{pg.db} refused the {role} role ({user}): {first_line}",

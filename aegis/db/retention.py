@@ -84,8 +84,10 @@ def enforce_retention(conn: psycopg.Connection, retention: RetentionSettings, *,
         with conn.transaction():
             write_audit(conn, AuditEntry(
                 entity_type="table", entity_id="retention", action=AuditAction.RETENTION.value,
-                actor="retention", reason=(f"raw payloads > {retention.raw_data_days} d, processing history > "
-                                           f"{retention.processing_history_days} d, audit > {retention.audit_logs_days} d"),
+                actor="retention",
+                reason=(f"raw payloads > {retention.raw_data_days} d, processing history > "
+                        f"{retention.processing_history_days} d, audit > {retention.audit_logs_days} d"),
                 changes={"removed": removed}))
-    return RetentionResult(removed=removed, cutoffs={"raw_data": cutoffs["raw"], "processing_history": cutoffs["history"],
-                                                     "audit_logs": cutoffs["audit"]}, dry_run=dry_run)
+    return RetentionResult(removed=removed, dry_run=dry_run,
+                           cutoffs={"raw_data": cutoffs["raw"], "processing_history": cutoffs["history"],
+                                    "audit_logs": cutoffs["audit"]})

@@ -74,7 +74,8 @@ def decode_published_event(key: bytes | None, value: bytes | None,
         try:
             payload = json.loads(payload)
         except ValueError as exc:
-            raise DataError(f"policy-events payload is not JSON text: {exc}", code=ErrorCode.INVALID_DATA_FORMAT) from None
+            raise DataError(f"policy-events payload is not JSON text: {exc}",
+                            code=ErrorCode.INVALID_DATA_FORMAT) from None
     missing = [h for h in (HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, HEADER_EVENT_ID) if not found.get(h)]
     if not isinstance(aggregate_id, str) or not isinstance(payload, dict) or missing:
         raise DataError(f"policy-events message has an unexpected shape (key {key!r}, missing headers {missing})",
@@ -84,7 +85,8 @@ def decode_published_event(key: bytes | None, value: bytes | None,
                           payload=payload)
 
 
-PublishedEventDecoder = Callable[[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]] | None], PublishedEvent]
+PublishedEventDecoder = Callable[
+    [bytes | None, bytes | None, Sequence[tuple[str, bytes | None]] | None], PublishedEvent]
 
 
 def published_event_decoder(settings: Settings) -> PublishedEventDecoder:

@@ -17,6 +17,7 @@ _TRANSIENT_WORDS = ("unavailable", "not ready", "connect", "timeout", "timed out
                     "service not", "server is", "closed", "too many")
 _INVALID_PARAMETER = 1100
 _CONNECT_FAILED = 2
+_DOES_NOT_FIT = "the record does not fit the collection schema"
 
 
 def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
@@ -42,12 +43,12 @@ def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
         return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="check MILVUS_* settings and the server log")
     if isinstance(exc, (ParamError, DataTypeNotMatchException, DataNotMatchException)):
         if write:
-            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="the record does not fit the collection schema")
+            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=_DOES_NOT_FIT)
         return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED)
     if isinstance(exc, MilvusException):
         message = str(getattr(exc, "message", exc)).lower()
         if write and getattr(exc, "code", None) == _INVALID_PARAMETER:
-            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="the record does not fit the collection schema")
+            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=_DOES_NOT_FIT)
         if (isinstance(exc, MilvusUnavailableException) or getattr(exc, "code", None) == _CONNECT_FAILED
                 or any(word in message for word in _TRANSIENT_WORDS)):
             return TransientError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=hint_down)

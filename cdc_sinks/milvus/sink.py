@@ -310,8 +310,9 @@ class MilvusSink:
                    if marker_written_at(r.get("status") or "") < written_before and int(r["id"]) not in keep]
             for start in range(0, len(old), 1000):
                 chunk = ",".join(map(str, old[start:start + 1000]))
-                self.store.run(lambda c, chunk=chunk: c.delete(self.alias, filter=f"id in [{chunk}] and removed == true",
-                                                  timeout=self.store.timeout), "delete markers", write=True)
+                marked = f"id in [{chunk}] and removed == true"
+                self.store.run(lambda c, marked=marked: c.delete(self.alias, filter=marked, timeout=self.store.timeout),
+                               "delete markers", write=True)
             purged += len(old)
             if len(rows) < QUERY_WINDOW:
                 return purged

@@ -196,8 +196,9 @@ class RedisSink:
         version = None
         if fields and not removed:
             try:
+                digest = fields.get("digest", "")
                 version = StoredVersion(policy_id, int(fields.get("lsn", "")), fields.get("hash", ""),
-                                        row_digest=int(fields["digest"]) if fields.get("digest", "").isdigit() else None)
+                                        row_digest=int(digest) if digest.isdigit() else None)
             except ValueError:
                 defects.append(Defect(DefectKind.METADATA, f"version hash holds no LSN: {fields}"))
         expired = any(_expires(m) is not None and _expires(m) <= now for m in live_members)

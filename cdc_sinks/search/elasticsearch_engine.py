@@ -59,7 +59,8 @@ class ElasticsearchEngine(SearchEngine):
             index=index, settings=body["settings"], mappings=body["mappings"]))
 
     def delete_index(self, index: str) -> None:
-        self._call("delete index", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.delete(index=index, ignore_unavailable=True))
+        admin = self.client.options(request_timeout=ADMIN_TIMEOUT)
+        self._call("delete index", lambda: admin.indices.delete(index=index, ignore_unavailable=True))
 
     def alias_targets(self, alias: str) -> list[str]:
         try:
@@ -70,7 +71,8 @@ class ElasticsearchEngine(SearchEngine):
             raise translate_status(None, "get alias", str(exc)[:500]) from None
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None:
-        self._call("update aliases", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.update_aliases(actions=actions))
+        admin = self.client.options(request_timeout=ADMIN_TIMEOUT)
+        self._call("update aliases", lambda: admin.indices.update_aliases(actions=actions))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
         answer = self._call("bulk", lambda: self.client.bulk(operations=ndjson(operations), refresh=refresh))

@@ -128,7 +128,9 @@ class SearchSink:
                           "version_type": "external_gte"}}
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
-        """Index each document at version = LSN (a repair carries the version it read: ``StoredVersion.write_version``)."""
+        """Index each document at version = LSN.
+
+        A repair carries the version it read (``StoredVersion.write_version``)."""
         operations: list[dict[str, Any]] = []
         for r in records:
             doc = self.project(r)
@@ -212,7 +214,8 @@ class SearchSink:
                 defects.append(Defect(DefectKind.METADATA, f"engine _version {hit.get('_version')} differs from the "
                                                            f"stored lsn {lsn} (a write outside the sink)"))
             if digest != row_digest(policy_id, content_hash):
-                defects.append(Defect(DefectKind.METADATA, f"row_digest {digest} is not the digest of its content hash"))
+                defects.append(Defect(DefectKind.METADATA,
+                                      f"row_digest {digest} is not the digest of its content hash"))
         else:
             defects.append(Defect(DefectKind.METADATA, "lsn or content_hash missing from the document"))
         content = {k: v for k, v in source.items() if k not in BOOKKEEPING}

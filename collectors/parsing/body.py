@@ -163,13 +163,16 @@ def parse_xml(content: bytes | str, what: str, content_type: str | None = None) 
     except DefusedXmlException as exc:
         raise TransientError(f"{what}: XML refused as unsafe ({type(exc).__name__})",
                              code=ErrorCode.INVALID_DATA_FORMAT,
-                             hint="the source sent entity declarations; nothing was stored from this response") from None
+                             hint="the source sent entity declarations; nothing was stored from this response",
+                             ) from None
     except SafeET.ParseError as exc:
         raise TransientError(f"{what}: malformed XML ({exc})", code=ErrorCode.INVALID_DATA_FORMAT,
-                             hint="the response was cut off or is not XML; it is retried, then the source is skipped") from None
+                             hint="the response was cut off or is not XML; it is retried, then the source is skipped",
+                             ) from None
     except (ValueError, RecursionError) as exc:
         raise TerminalError(f"{what}: XML cannot be read ({type(exc).__name__})", code=ErrorCode.INVALID_DATA_FORMAT,
-                            hint="the source sent a body this reader cannot decode; nothing of this page was stored") from None
+                            hint="the source sent a body this reader cannot decode; nothing of this page was stored",
+                            ) from None
     if _xml_depth_exceeds(root, MAX_BODY_DEPTH):
         raise TerminalError(f"{what}: XML nested deeper than {MAX_BODY_DEPTH} levels",
                             code=ErrorCode.INVALID_DATA_FORMAT,

@@ -185,7 +185,8 @@ class SampleServer:
                                pub_date=_rss_date if Shape.DATES in shapes else None,
                                link=(lambda link, i: url_variant(link, "https://www.korea.kr", i))
                                if Shape.URLS in shapes else None,
-                               deep_first=Shape.DEEP_ITEM in shapes and feed == "policy", root="feed" if Shape.RENAMED in shapes else "rss")
+                               deep_first=Shape.DEEP_ITEM in shapes and feed == "policy",
+                               root="feed" if Shape.RENAMED in shapes else "rss")
         return self._shaped("korea_rss", body, _XML)
 
     def _board_page(self, board: str, body: bytes) -> Reply:

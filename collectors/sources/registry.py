@@ -86,7 +86,8 @@ def resolve_endpoint(spec: ApiSourceSpec, configured: SourceEndpoint, settings: 
 
 
 def all_source_names(settings: Settings) -> list[str]:
-    return list(API_SOURCES) + [a.source_system for a in portal_apis(settings)] + [b.source_system for b in boards(settings)]
+    return [*API_SOURCES, *(a.source_system for a in portal_apis(settings)),
+            *(b.source_system for b in boards(settings))]
 
 
 def boards(settings: Settings) -> list[BoardConfig]:

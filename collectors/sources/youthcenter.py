@@ -34,7 +34,8 @@ class YouthCenterSource(ApiSource):
         for number in range(1, self.endpoint.max_pages + 1):
             params = {"apiKeyNm": self.endpoint.api_key or "", "pageNum": number,
                       "pageSize": self.endpoint.page_size, "pageType": 1, "rtnType": "json"}
-            items, total = self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
+            items, total = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
+                                           what=f"page {number}")
             check_first_page(self.name, number, len(items), total)
             if not items:
                 return

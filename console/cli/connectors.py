@@ -119,7 +119,8 @@ def status(settings: Settings, as_json: bool) -> None:
         if report.trace:
             click.echo(report.trace)
         for task in report.tasks:
-            click.echo(f"  task {task.id}: " + click.style(task.state, fg="green" if task.state == "RUNNING" else "red"))
+            colour = "green" if task.state == "RUNNING" else "red"
+            click.echo(f"  task {task.id}: " + click.style(task.state, fg=colour))
             if task.trace:
                 click.echo("    " + task.trace.replace("\n", "\n    "))
     slot = report.slot

@@ -81,8 +81,8 @@ def _print_lineage(found) -> None:
             echo(f"  {t.target:<7} unreadable: {t.error}")
             continue
         if not t.present:
-            echo(f"  {t.target:<7} absent ({'OUT OF STEP: PostgreSQL says active' if t.expected_present else 'as expected'})"
-                 f"; verified: {t.verified}")
+            expected = "OUT OF STEP: PostgreSQL says active" if t.expected_present else "as expected"
+            echo(f"  {t.target:<7} absent ({expected}); verified: {t.verified}")
             continue
         state = "current" if t.matches_postgres else "STALE (PostgreSQL holds another version)"
         if not t.expected_present:
@@ -96,7 +96,8 @@ def _print_lineage(found) -> None:
 @click.option("--since", type=click.DateTime(), default=None, help="From this time (UTC).")
 @click.option("--until", type=click.DateTime(), default=None, help="Before this time (UTC).")
 @click.option("--action", default=None, help="Only actions starting with this (e.g. status_changed, repaired).")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True, help="At most this many rows.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="At most this many rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_obj
 def audit(settings: Settings, policy_id: str | None, since: datetime | None, until: datetime | None,

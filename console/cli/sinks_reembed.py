@@ -29,7 +29,8 @@ def reembed(settings: Settings, page_size: int, drop_old: bool) -> None:
 
     def show(p: ReembedProgress) -> None:
         total = f"/{p.total}" if p.phase == "copy" else ""
-        click.echo(f"{p.phase}: {p.done}{total} rows, {p.embedded} embedded ({p.texts_per_second:.1f} texts/s)", err=True)
+        click.echo(f"{p.phase}: {p.done}{total} rows, {p.embedded} embedded ({p.texts_per_second:.1f} texts/s)",
+                   err=True)
 
     try:
         report = Reembedder(sink, page_size=page_size, progress=show).run(drop_old=drop_old)
