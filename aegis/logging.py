@@ -42,8 +42,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
-        if record.exc_text or record.exc_info:
-            payload["exc"] = mask_text(record.exc_text or self.formatException(record.exc_info))
+        if record.exc_text:
+            payload["exc"] = mask_text(record.exc_text)
+        elif record.exc_info:
+            payload["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 

@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis.errors import ConfigError
 
-_COMMON = dict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
 
 class ServiceSettings(BaseSettings):
@@ -113,14 +113,14 @@ class KafkaSettings(BaseSettings):
     def uses_tls(self) -> bool:
         return self.security_protocol in ("SSL", "SASL_SSL")
 
-    def client_config(self) -> dict[str, str | int | bool]:
+    def client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka (confluent-kafka) settings every client starts from: brokers, TLS and SASL.
 
         Holds the password: never log the result. Checked here, when a client is made, not when the
         settings load: a process that makes no Kafka client needs no Kafka password.
         """
         self._check_sasl()
-        config: dict[str, str | int | bool] = {"bootstrap.servers": self.bootstrap_servers,
+        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap_servers,
                                                "security.protocol": self.security_protocol}
         if self.uses_sasl:
             config["sasl.mechanism"] = self.sasl_mechanism
@@ -563,7 +563,7 @@ class Settings(BaseModel):
     retention: RetentionSettings
 
 
-_GROUPS = {
+_GROUPS: dict[str, type[BaseSettings]] = {
     "service": ServiceSettings,
     "postgres": PostgresSettings,
     "kafka": KafkaSettings,

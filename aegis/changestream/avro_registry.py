@@ -106,6 +106,10 @@ class RegistrySchemas:
             raise TerminalError(f"schema {schema_id} is {schema.schema_type}, not Avro",
                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
                                 hint="the change topic must be written by the Avro profile (docs/avro.md)")
+        if schema.schema_str is None:
+            raise TerminalError(f"schema {schema_id} from the registry has no schema text",
+                                code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                hint="is SCHEMA_REGISTRY_URL a Confluent-compatible registry?")
         return schema.schema_str
 
     def _call(self, fn: Callable[[], T], what: str, *, schema_id: int | None = None) -> T:

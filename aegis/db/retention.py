@@ -22,6 +22,7 @@ import psycopg
 from pydantic import BaseModel
 
 from aegis.audit import AuditAction, AuditEntry, write_audit
+from aegis.db.connection import scalar
 from aegis.settings import RetentionSettings
 
 BATCH = 5000
@@ -70,7 +71,7 @@ def enforce_retention(conn: psycopg.Connection, retention: RetentionSettings, *,
     removed: dict[str, int] = {}
     for kind, statement in _STEPS.items():
         if dry_run:
-            removed[kind] = conn.execute(_COUNTS[kind], cutoffs).fetchone()[0]
+            removed[kind] = int(scalar(conn, _COUNTS[kind], cutoffs))
             continue
         total = 0
         while True:
