@@ -35,6 +35,7 @@ from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
 from aegis.privacy import mask_bytes, mask_text
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import ConsumedMessage, Rejected
+from cdc_sinks.batching import position as message_position
 
 H_SINK = "aegis.sink"
 H_CODE = "aegis.error.code"
@@ -75,7 +76,7 @@ class DeadLetter(BaseModel):
         return self.original_topic, self.original_partition, self.original_offset
 
 
-def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> list[tuple[str, bytes]]:
+def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> list[tuple[str, str | bytes | None]]:
     return [(H_SINK, sink.encode()), (H_CODE, error.code.value.encode()),
             (H_KIND, type(error).__name__.encode()), (H_MESSAGE, mask_text(error.message[:2000]).encode()),
             (H_TOPIC, message.topic.encode()), (H_PARTITION, str(message.partition).encode()),
@@ -243,14 +244,14 @@ def read_page(kafka: KafkaSettings, *, start: dict[int, int] | None = None, limi
                         stalled = True
                         break
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                if (error := msg.error()) is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         position = max(position, ends[partition])  # nothing is left before the end
                         break
-                    raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
+                    raise TransientError(f"reading {kafka.topic_dlq} failed: {error}",
                                          code=ErrorCode.BATCH_PROCESSING_ERROR)
                 last_progress = time.monotonic()
-                position = msg.offset() + 1
+                position = message_position(msg)[2] + 1
                 read += 1
                 letter = _to_dead_letter(msg)
                 if sink is None or letter.sink == sink:
@@ -298,10 +299,10 @@ def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *,
                 msg = consumer.poll(0.5)
                 if msg is None:
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                if (error := msg.error()) is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         break
-                    raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
+                    raise TransientError(f"reading {kafka.topic_dlq} failed: {error}",
                                          code=ErrorCode.BATCH_PROCESSING_ERROR)
                 if msg.offset() == offset:
                     found[(partition, offset)] = _to_dead_letter(msg)

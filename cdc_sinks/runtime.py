@@ -32,7 +32,7 @@ from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.applier import apply_plan
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch
+from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch, position
 from cdc_sinks.dlq import DeadLetterWriter
 from cdc_sinks.lookahead import LookAhead
 from cdc_sinks.observability import HealthState, SinkMetrics
@@ -197,10 +197,7 @@ class SinkRuntime:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error, extra={"sink": self.sink.name})
                 continue
-            ts_type, ts = m.timestamp()
-            messages.append(ConsumedMessage(topic=m.topic(), partition=m.partition(), offset=m.offset(),
-                                            key=m.key(), value=m.value(), timestamp_ms=ts if ts_type else None,
-                                            headers=tuple(m.headers() or ())))
+            messages.append(ConsumedMessage.of(m))
         return messages
 
     def _process(self, consumer: Consumer, consumed: list[ConsumedMessage]) -> None:
@@ -338,7 +335,7 @@ class SinkRuntime:
             while not self._stop.is_set():
                 msg = consumer.poll(interval)  # serves rebalance callbacks and keeps the membership alive
                 if msg is not None and msg.error() is None:
-                    consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                    consumer.seek(TopicPartition(*position(msg)))
                 if self._epoch != epoch:
                     return False
                 if probe():

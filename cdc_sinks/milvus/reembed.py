@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from pydantic import BaseModel
 
 from aegis.errors import ErrorCode, TerminalError
@@ -153,7 +154,7 @@ class Reembedder:
             return
         dimension = self.embedder.dimension
         with_text = [r for r in rows if r["model_version"]]  # blank markers have no text to embed
-        vectors = self.embedder.embed([r["text"] for r in with_text]) if with_text else []
+        vectors = self.embedder.embed([r["text"] for r in with_text]) if with_text else np.zeros((0, dimension))
         self._embedded += len(with_text)
         by_id = {int(r["id"]): v.tolist() for r, v in zip(with_text, vectors, strict=True)}
         entities = []

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import elasticsearch
+from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
@@ -27,7 +28,7 @@ class ElasticsearchEngine(SearchEngine):
         self.client = Elasticsearch(search.url, basic_auth=None if api_key else auth, api_key=api_key,
                                     request_timeout=search.request_timeout_seconds, max_retries=0,
                                     retry_on_timeout=False, verify_certs=search.verify_certs,
-                                    ca_certs=str(search.ca_certs) if search.ca_certs else None)
+                                    ca_certs=str(search.ca_certs) if search.ca_certs else DEFAULT)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -75,7 +76,9 @@ class ElasticsearchEngine(SearchEngine):
         self._call("update aliases", lambda: admin.indices.update_aliases(actions=actions))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
-        answer = self._call("bulk", lambda: self.client.bulk(operations=ndjson(operations), refresh=refresh))
+        # the body goes as it is: NDJSON bytes made with orjson (the client's typing only knows dicts)
+        answer = self._call("bulk", lambda: self.client.bulk(
+            operations=ndjson(operations), refresh=refresh))  # type: ignore[arg-type]
         return list(answer.get("items", []))
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -150,7 +150,8 @@ class SearchSink:
         if not operations:
             return
         items = self.engine.bulk(operations, refresh=self.settings.refresh)
-        transient, refused = [], []
+        transient: list[str] = []
+        refused: list[str] = []
         for item in items:
             result = next(iter(item.values()))
             status = int(result.get("status", 500))
