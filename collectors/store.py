@@ -114,7 +114,7 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
     outcome = BatchOutcome(rejected=len(page.rejections))
     try:
         with conn.transaction():
-            stored = dict(conn.execute(
+            stored: dict[str, str | None] = dict(conn.execute(
                 "SELECT source_id, content_hash FROM policies WHERE source_system = %s AND source_id = ANY(%s)",
                 (source_system, list(latest))).fetchall()) if latest else {}
             pending = [sid for sid in latest if (stored.get(sid) or "").strip() != hashes[sid]]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -63,7 +63,7 @@ def declared_charset(content: bytes, content_type: str | None = None) -> str | N
         return codec
     head = content[:_SNIFF_BYTES]
     for pattern in (_XML_PROLOG, _META_CHARSET):
-        if (match := pattern.search(head)) and (codec := _codec(match[1].decode("ascii", "ignore"))):
+        if (declared := pattern.search(head)) and (codec := _codec(declared[1].decode("ascii", "ignore"))):
             return codec
     return None
 
@@ -114,6 +114,7 @@ def depth_exceeds(value: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         current, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(current, dict):
             children = current.values()
         elif isinstance(current, list):

@@ -83,7 +83,7 @@ class SampleServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SampleServer:
         """Serve in a background thread (tests, and `aegis collect` when no server is running)."""

@@ -64,10 +64,14 @@ class Source(ABC):
 
     def map_page(self, page: FetchedPage) -> MappedPage:
         """Map every item of ``page``; invalid ones become ``Rejection``s, the rest carry on."""
-        records, rejections = [], []
+        records: list[PolicyRecord] = []
+        rejections: list[Rejection] = []
         for item in page.items:
             outcome = self.map_one(item)
-            (records if isinstance(outcome, PolicyRecord) else rejections).append(outcome)
+            if isinstance(outcome, PolicyRecord):
+                records.append(outcome)
+            else:
+                rejections.append(outcome)
         return MappedPage(number=page.number, records=records, rejections=rejections)
 
     def map_one(self, item: RawItem) -> PolicyRecord | Rejection:

@@ -109,6 +109,8 @@ def _attachments(f: ItemFields) -> list[dict[str, str]]:
             if not url:
                 continue
             absolute = canonical_url(url, LIVE_URL, field=urls_key)
+            if absolute is None:  # blank once unescaped and trimmed (" ", "&nbsp;"): no attachment
+                continue
             found.append({"name": name or absolute.rsplit("/", 1)[-1].split("?", 1)[0] or absolute,
                           "url": absolute, "kind": kind})
     return found

@@ -124,6 +124,8 @@ def _attachments(f: ItemFields, api: PortalApi) -> list[dict[str, str]]:
         if not url:
             continue
         absolute = canonical_url(url, api.site_url, field=spec.urls)
+        if absolute is None:  # blank once unescaped and trimmed (" ", "&nbsp;"): no attachment
+            continue
         found.append({"name": name or absolute.rsplit("/", 1)[-1] or absolute, "url": absolute, "kind": "attachment"})
     return found
 
