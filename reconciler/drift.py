@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from aegis.db import scalar
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import DefectKind, PolicyDocument, Sink, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import RangeChecksum, row_digest
@@ -140,11 +141,11 @@ class ActiveView:
         return {int(i): s for i, s in rows}
 
     def active_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM policies WHERE status = 'active'").fetchone()[0])
+        return int(scalar(self.conn, "SELECT count(*) FROM policies WHERE status = 'active'"))
 
     def current_lsn(self) -> int:
         """The WAL insert position now, as the integer Debezium reports in ``source.lsn``."""
-        return int(self.conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
+        return int(scalar(self.conn, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
 
 
 def expected_content(sink: Sink, row: PolicyRow) -> Mapping[str, Any]:
@@ -271,7 +272,8 @@ def segments(source_checksums: dict[int, RangeChecksum], *, range_size: int, cou
     if count <= 1 or len(indexes) < 2:
         return [Segment(0, None)]
     total = sum(c.count for c in source_checksums.values())
-    bounds, running = [], 0
+    bounds: list[int] = []
+    running = 0
     for index in indexes:
         running += source_checksums[index].count
         if len(bounds) < count - 1 and running >= total * (len(bounds) + 1) / count and index != indexes[-1]:

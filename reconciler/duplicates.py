@@ -185,7 +185,7 @@ def archive_duplicates(conn: psycopg.Connection, policy_ids: Iterable[int], *, m
             for duplicate in group:
                 if duplicate.id == canonical.id:
                     continue
-                similarity = (similarity_to_row.get(duplicate.id) if canonical.id == row.id
+                similarity = (similarity_to_row[duplicate.id] if canonical.id == row.id
                               else title_similarity(duplicate.title, canonical.title))
                 reason = explain_match(duplicate, canonical, similarity)
                 applied = False

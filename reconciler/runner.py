@@ -26,12 +26,13 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from aegis.db import connect
+from aegis.db import connect, scalar
 from aegis.errors import AegisError, ConfigError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
@@ -112,7 +113,7 @@ class Reconciler:
         targets = self._targets(options)
         lock_conn = self._connect()
         try:
-            if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+            if not scalar(lock_conn, "SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)):
                 raise ReconcileBusy("another reconcile pass is running (its advisory lock is held)",
                                     hint="wait for it to finish; `aegis reconcile --schedule` skips a busy turn")
             report = ConsistencyReport(run_id=new_run_id(), dry_run=options.dry_run,
@@ -168,7 +169,8 @@ class Reconciler:
 
         processing = self.settings.processing
         with self._connect(autocommit=False) as conn:
-            run = dict(as_of=as_of, run_id=report.run_id, dry_run=options.dry_run, progress=self._say)
+            run: dict[str, Any] = dict(as_of=as_of, run_id=report.run_id, dry_run=options.dry_run,
+                                       progress=self._say)
             summary = promote_pending(conn, threshold=processing.quality_score_threshold,
                                       archive_grace_days=config.archive_grace_days,
                                       batch_size=processing.cold_path_batch_size, **run)

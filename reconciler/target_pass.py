@@ -240,13 +240,13 @@ class TargetReconciler:
             else:
                 self._repair(sink, view, drifts, outcome)
             if not self.dry_run and self.marker_keep is not None:
-                self._purge_markers(sink, view, report)
+                self._purge_markers(sink, view, report, self.marker_keep)
         self.progress(self._summary(report))
 
-    def _purge_markers(self, sink: Sink, view: ActiveView, report: TargetReport) -> None:
+    def _purge_markers(self, sink: Sink, view: ActiveView, report: TargetReport, marker_keep: MarkerKeep) -> None:
         """Purge removal markers older than ``RECONCILE_MARKER_RETENTION_SECONDS`` that no event still in
         Kafka can need (see ``reconciler.inflight``: pending for this sink, or a dead letter)."""
-        keep, why = self.marker_keep(view, self.name)
+        keep, why = marker_keep(view, self.name)
         if keep is None:
             report.markers_note = f"markers kept this pass: {why}"
             return

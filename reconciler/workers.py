@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import queue as queue_module
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -77,6 +77,8 @@ def _init_worker(progress_queue, log_level: str) -> None:
 
 
 def _run_in_worker(job: TargetJob, checksums: dict[int, RangeChecksum]) -> TargetOutcome:
+    if _progress_queue is None:
+        raise RuntimeError("a reconcile worker process started without _init_worker")
     return run_job(job, checksums, _progress_queue.put)
 
 
@@ -98,7 +100,7 @@ def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progres
     progress_queue = context.Queue()
     with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context, initializer=_init_worker,
                              initargs=(progress_queue, log_level)) as pool:
-        futures: list[Future] = [pool.submit(_run_in_worker, job, checksums) for job in jobs]
+        futures = [pool.submit(_run_in_worker, job, checksums) for job in jobs]
         pending = set(futures)
         while pending:
             _drain(progress_queue, progress, timeout=0.2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 import click
 
@@ -167,7 +168,7 @@ def _serve_metrics(settings: Settings, options, port: int):
         metrics.seed_last_success(float(row[0]) if row else None)
     except AegisError as exc:
         click.secho(f"warning: last successful pass unknown ({exc.message})", fg="yellow", err=True)
-    state = {"ready": True, "passes": 0, "last_result": None}
+    state: dict[str, Any] = {"ready": True, "passes": 0, "last_result": None}
     try:
         server = HealthServer(settings.sinks.metrics_host, port, metrics=metrics.render,
                               metrics_content_type=CONTENT_TYPE_LATEST, alive=lambda: True,

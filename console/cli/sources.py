@@ -70,7 +70,8 @@ def serve_samples(settings: Settings, host: str | None, port: int | None, faults
         variants = [parse_shape_option(s) for s in shapes]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shape") from None
-    server = SampleServer(host or parts.hostname or "127.0.0.1", parts.port if port is None else port,
+    # no --port and no port in SOURCE_SAMPLES_URL: a free one (printed below)
+    server = SampleServer(host or parts.hostname or "127.0.0.1", (parts.port or 0) if port is None else port,
                           catalog=SampleCatalog(scale=scale))
     for fault in parsed:
         server.faults.add(fault)
