@@ -174,10 +174,6 @@ def _mask(text: str) -> str:
     return "".join(out)
 
 
-def mask_optional(text: str | None) -> str | None:
-    return None if text is None else mask_text(text)
-
-
 def mask_email_field(value: str | None) -> str | None:
     """A contact e-mail field: its local part starred even when the detector does not take it
     for an address (a field named e-mail holds one, however it is written)."""

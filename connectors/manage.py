@@ -93,13 +93,6 @@ def _client(settings: Settings) -> ConnectClient:
     return ConnectClient(settings.kafka.connect_url, timeout=settings.connector.request_timeout_seconds)
 
 
-def validate_connector(settings: Settings, config: ConnectorConfig | None = None) -> list[ValidationProblem]:
-    """Every invalid field of ``config`` (default: the rendered template) per Kafka Connect."""
-    config = config or load_connector_config(settings)
-    with _client(settings) as client:
-        return client.validate(config.connector_class, {**config.config, "name": config.name})
-
-
 def apply_connector(settings: Settings, *, overrides: dict[str, str] | None = None,
                     config: ConnectorConfig | None = None) -> ApplyResult:
     """Validate, then create or update the connector; a config equal to the stored one changes nothing.

@@ -176,12 +176,3 @@ def store_report(conn: psycopg.Connection, report: ConsistencyReport) -> None:
              report.started_at, report.checked_at, json.dumps(report.summary(), ensure_ascii=False),
              report.model_dump_json()))
         write_event(conn, report.sync_event())
-
-
-def load_report(conn: psycopg.Connection, run_id: str | None = None) -> ConsistencyReport | None:
-    """A stored report by run id, or the latest one."""
-    if run_id:
-        row = conn.execute("SELECT report FROM consistency_reports WHERE run_id = %s", (run_id,)).fetchone()
-    else:
-        row = conn.execute("SELECT report FROM consistency_reports ORDER BY checked_at DESC LIMIT 1").fetchone()
-    return ConsistencyReport.model_validate(row[0]) if row else None
