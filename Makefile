@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: bench-pii docs help install system-deps python-deps jars k8s-tools k8s-check run stop test test-all test-unit test-stop faults clean
+.PHONY: bench-pii deadcode docs help install lint system-deps python-deps jars k8s-tools k8s-check run stop test test-all test-unit test-stop faults clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -83,6 +83,14 @@ test-all: install  ## unit tests, then every integration test except the slow on
 
 test-stop:  ## stop the test stack (left running by AEGIS_TEST_KEEP_STACK=1)
 	AEGIS_ENV_FILE=$(AEGIS_TEST_ENV_FILE) $(BIN)/aegis stack down
+
+lint: python-deps  ## ruff and mypy over the packages, scripts/ and deploy/ (configured in pyproject.toml); no servers
+	$(BIN)/ruff check
+	$(BIN)/mypy
+
+# Not part of `make lint`: vulture cannot see uses from tests/, bench/, the Makefile or a "module:function" string.
+deadcode: python-deps  ## candidates for removal (vulture); grep tests/, bench/, docs/ and the Makefile before deleting one
+	-$(BIN)/vulture
 
 test-unit: python-deps k8s-tools  ## unit tests only (no servers)
 	$(BIN)/pytest tests/unit -q $(PYTEST_ARGS)

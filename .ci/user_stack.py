@@ -108,7 +108,8 @@ def snapshot(settings) -> dict:
     found: dict = {}
     with connect(settings.postgres, autocommit=True) as conn:
         found["policies"] = conn.execute(
-            "SELECT count(*), md5(coalesce(string_agg(id || ':' || status || ':' || content_hash, ',' ORDER BY id), '')) "
+            "SELECT count(*), "
+            "md5(coalesce(string_agg(id || ':' || status || ':' || content_hash, ',' ORDER BY id), '')) "
             "FROM policies").fetchone()
         found["dead_letters"] = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     kafka = settings.kafka.bootstrap_servers

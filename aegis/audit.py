@@ -13,9 +13,10 @@ which run (``metadata.run_id``). Rows are queryable by policy id and by time
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import Enum
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 import psycopg

@@ -3,7 +3,12 @@
 Every error a person or a process acts on is an ``AegisError`` carrying an error code
 (seed §8.1: DP_1xxx collection, DP_2xxx validation, DP_3xxx sync, DP_4xxx processing,
 plus DP_5xxx for the local stack and configuration), a message saying what failed and a
-hint saying what to do next. The three branches tell callers how to react:
+hint saying what to do next. Only codes something raises are defined: the seed's DP_2002 (quality
+score too low) and DP_2003 (duplicate) are status decisions here, made by the reconciler and kept
+in the audit log, not errors; its DP_4001 (hot-path timeout) would need a per-record deadline on
+the collect-and-store path, which nothing enforces.
+
+The three branches tell callers how to react:
 
 * ``TransientError`` — retry with backoff (timeouts, connection refused, 5xx, 429);
 * ``TerminalError``  — stop: retrying cannot help (bad config, missing binary, auth);
@@ -25,8 +30,6 @@ class ErrorCode(str, Enum):
     INVALID_DATA_FORMAT = "DP_1004"
     # Validation (DP_2xxx)
     VALIDATION_FAILED = "DP_2001"
-    QUALITY_SCORE_TOO_LOW = "DP_2002"
-    DUPLICATE_DATA_DETECTED = "DP_2003"
     RECORD_TOO_LARGE = "DP_2004"  # ours: a record larger than the change stream carries (aegis.models.limits)
     # Sync (DP_3xxx)
     MILVUS_SYNC_FAILED = "DP_3001"
@@ -40,7 +43,6 @@ class ErrorCode(str, Enum):
     CONSUMER_STALLED = "DP_3009"
     REPAIR_NOT_VERIFIED = "DP_3010"
     # Processing (DP_4xxx)
-    HOT_PATH_TIMEOUT = "DP_4001"
     COLD_PATH_FAILED = "DP_4002"
     BATCH_PROCESSING_ERROR = "DP_4003"
     # Local stack, configuration and database (DP_5xxx; not in the seed, ours)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from prometheus_client import CollectorRegistry, Info
@@ -41,7 +42,7 @@ class HealthServer:
     def __init__(self, host: str, port: int, *, metrics: Callable[[], bytes], metrics_content_type: str,
                  alive: Callable[[], bool], readiness: Callable[[], dict], thread_name: str):
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 if self.path == "/metrics":
                     self._send(200, metrics(), metrics_content_type)
                 elif self.path == "/health":
@@ -74,7 +75,7 @@ class HealthServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self):
         self._thread.start()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aegis.privacy import mask_json, mask_text
 from aegis.settings import ServiceSettings
@@ -44,7 +44,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         payload = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
             "environment": self.environment,
@@ -52,8 +52,10 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED and k not in payload})
-        if record.exc_text or record.exc_info:
-            payload["exc"] = mask_text(record.exc_text or self.formatException(record.exc_info))
+        if record.exc_text:
+            payload["exc"] = mask_text(record.exc_text)
+        elif record.exc_info:
+            payload["exc"] = mask_text(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 

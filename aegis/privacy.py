@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ko_pii.core.overlap import resolve_overlaps
@@ -171,10 +172,6 @@ def _mask(text: str) -> str:
         at = f.end
     out.append(text[at:])
     return "".join(out)
-
-
-def mask_optional(text: str | None) -> str | None:
-    return None if text is None else mask_text(text)
 
 
 def mask_email_field(value: str | None) -> str | None:

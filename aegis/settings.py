@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aegis.errors import ConfigError
 
-_COMMON = dict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+_COMMON = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
 
 
 Environment = Literal["development", "staging", "production"]
@@ -39,7 +39,9 @@ class ServiceSettings(BaseSettings):
     @field_validator("environment", mode="before")
     @classmethod
     def _known_environment(cls, value: object) -> object:
-        name = value.strip().lower() if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        name = value.strip().lower()
         return {"prod": "production", "dev": "development", "stage": "staging"}.get(name, name)
 
     @property
@@ -133,14 +135,14 @@ class KafkaSettings(BaseSettings):
     def uses_tls(self) -> bool:
         return self.security_protocol in ("SSL", "SASL_SSL")
 
-    def client_config(self) -> dict[str, str | int | bool]:
+    def client_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka (confluent-kafka) settings every client starts from: brokers, TLS and SASL.
 
         Holds the password: never log the result. Checked here, when a client is made, not when the
         settings load: a process that makes no Kafka client needs no Kafka password.
         """
         self._check_sasl()
-        config: dict[str, str | int | bool] = {"bootstrap.servers": self.bootstrap_servers,
+        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.bootstrap_servers,
                                                "security.protocol": self.security_protocol}
         if self.uses_sasl:
             config["sasl.mechanism"] = self.sasl_mechanism
@@ -254,7 +256,7 @@ class SinkSettings(BaseSettings):
     redis_key_prefix: str = Field("policy:", description="Redis cache keys are <prefix><policy id>.")
     redis_ttl_seconds: int = Field(86_400, ge=1, description="TTL of a cached active policy.")
 
-    def topic(self, kafka: "KafkaSettings") -> str:
+    def topic(self, kafka: KafkaSettings) -> str:
         return self.policy_topic or f"{kafka.topic_prefix}.public.policies"
 
 
@@ -489,7 +491,8 @@ API_SOURCE_SETTINGS: tuple[ApiSourceSettings, ...] = (
 
 @cache
 def _source_group(source: ApiSourceSettings) -> type[BaseSettings]:
-    label, fields = source.label, {}
+    label = source.label
+    fields: dict[str, tuple[Any, Any]] = {}
     unset = f"{source.live} when a key is set, else the sample server" if source.keyed else "the sample server"
     fields["base_url"] = (str | None, Field(None, description=f"{label}: base URL (unset: {unset})."))
     if source.keyed:

@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 from aegis.errors import DataError
 from aegis.retry import RetryPolicy, retry_call

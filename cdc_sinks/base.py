@@ -33,10 +33,11 @@ For the reconciler every sink also reads its target back, in two depths:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ConfigDict
 
@@ -69,7 +70,7 @@ class PolicyDocument(PolicyDescription):
     updated_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, row: PolicyRow) -> "PolicyDocument":
+    def from_row(cls, row: PolicyRow) -> PolicyDocument:
         data = row.model_dump(include=set(cls.model_fields))
         for key in ("contact_email", "contact_phone", "contact_address"):
             data[key] = mask_column(key, data[key])

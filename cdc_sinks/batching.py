@@ -10,12 +10,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, cast
 
-from aegis.errors import DataError, ErrorCode
 from aegis.changestream.event import ChangeEvent, Op, decode_change
+from aegis.errors import DataError, ErrorCode, TerminalError
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a message a consumer returned without an error.
+
+    The client types them optional (a message being produced has none yet); a consumed one has all three.
+    """
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    if topic is None or partition is None or offset is None:
+        raise TerminalError(f"a consumed Kafka message has no position ({topic}, {partition}, {offset})",
+                            code=ErrorCode.BATCH_PROCESSING_ERROR)
+    return topic, partition, offset
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,16 @@ class ConsumedMessage:
     value: bytes | None
     timestamp_ms: int | None = None
     headers: tuple[tuple[str, bytes | None], ...] = ()
+
+    @classmethod
+    def of(cls, message: Message) -> ConsumedMessage:
+        """``message`` (consumed, without an error) as the runtime keeps it."""
+        topic, partition, offset = position(message)
+        ts_type, ts = message.timestamp()
+        # a consumed message's headers are a list of (name, bytes) pairs (a dict only when producing)
+        headers = cast("list[tuple[str, bytes | None]]", message.headers() or [])
+        return cls(topic=topic, partition=partition, offset=offset, key=message.key(), value=message.value(),
+                   timestamp_ms=ts if ts_type else None, headers=tuple(headers))
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ the same in Python (``row_digest``) and by PostgreSQL (``ROW_DIGEST_SQL``: the g
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 ROW_DIGEST_SQL = "('x' || left(md5(id::text || ':' || content_hash), 8))::bit(32)::bigint"
 """``row_digest`` in PostgreSQL, over a row with ``id`` and ``content_hash`` columns."""
@@ -47,7 +47,7 @@ class RangeChecksum:
         self.count += 1
         self.digest += digest
 
-    def merge(self, other: "RangeChecksum") -> None:
+    def merge(self, other: RangeChecksum) -> None:
         self.count += other.count
         self.digest += other.digest
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from confluent_kafka import (
     Consumer,
@@ -35,6 +35,7 @@ from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
 from aegis.privacy import mask_bytes, mask_text
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import ConsumedMessage, Rejected
+from cdc_sinks.batching import position as message_position
 
 H_SINK = "aegis.sink"
 H_CODE = "aegis.error.code"
@@ -75,12 +76,12 @@ class DeadLetter(BaseModel):
         return self.original_topic, self.original_partition, self.original_offset
 
 
-def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> list[tuple[str, bytes]]:
+def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> list[tuple[str, str | bytes | None]]:
     return [(H_SINK, sink.encode()), (H_CODE, error.code.value.encode()),
             (H_KIND, type(error).__name__.encode()), (H_MESSAGE, mask_text(error.message[:2000]).encode()),
             (H_TOPIC, message.topic.encode()), (H_PARTITION, str(message.partition).encode()),
             (H_OFFSET, str(message.offset).encode()),
-            (H_FAILED_AT, datetime.now(timezone.utc).isoformat(timespec="milliseconds").encode())]
+            (H_FAILED_AT, datetime.now(UTC).isoformat(timespec="milliseconds").encode())]
 
 
 def _producer(kafka: KafkaSettings) -> Producer:
@@ -195,10 +196,12 @@ def _watermarks(consumer: Consumer, kafka: KafkaSettings, timeout: float) -> dic
     marks = {}
     try:
         for partition in sorted(topic.partitions):
-            marks[partition] = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition), timeout=timeout)
+            marks[partition] = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition),
+                                                              timeout=timeout)
     except KafkaException as exc:
         raise TransientError(f"cannot read the watermarks of {kafka.topic_dlq}: {exc}",
-                             code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check that Kafka is up (`aegis stack status`)") from None
+                             code=ErrorCode.BATCH_PROCESSING_ERROR,
+                             hint="check that Kafka is up (`aegis stack status`)") from None
     return marks
 
 
@@ -241,14 +244,14 @@ def read_page(kafka: KafkaSettings, *, start: dict[int, int] | None = None, limi
                         stalled = True
                         break
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                if (error := msg.error()) is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         position = max(position, ends[partition])  # nothing is left before the end
                         break
-                    raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
+                    raise TransientError(f"reading {kafka.topic_dlq} failed: {error}",
                                          code=ErrorCode.BATCH_PROCESSING_ERROR)
                 last_progress = time.monotonic()
-                position = msg.offset() + 1
+                position = message_position(msg)[2] + 1
                 read += 1
                 letter = _to_dead_letter(msg)
                 if sink is None or letter.sink == sink:
@@ -274,15 +277,17 @@ def read_dead_letters(kafka: KafkaSettings, *, sink: str | None = None, page_siz
     while True:
         letters += page.letters
         if page.stalled:
-            raise TransientError(f"reading {kafka.topic_dlq} stalled after {len(letters)} dead letter(s), before its end",
-                                 code=ErrorCode.BATCH_PROCESSING_ERROR, hint="check Kafka (`aegis stack status`), then try again")
+            raise TransientError(f"reading {kafka.topic_dlq} stalled after {len(letters)} dead letter(s), "
+                                 "before its end", code=ErrorCode.BATCH_PROCESSING_ERROR,
+                                 hint="check Kafka (`aegis stack status`), then try again")
         remaining = {p: o for p, o in (page.next or {}).items() if o < ends.get(p, 0)}
         if not remaining:
             return letters
         page = read_page(kafka, start=remaining, limit=page_size, sink=sink, idle_timeout=idle_timeout)
 
 
-def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *, timeout: float = 10.0) -> dict[tuple[int, int], DeadLetter]:
+def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *,
+              timeout: float = 10.0) -> dict[tuple[int, int], DeadLetter]:
     """The dead letters at exactly these (partition, offset) positions; absent ones are left out."""
     consumer = _reader(kafka)
     found: dict[tuple[int, int], DeadLetter] = {}
@@ -294,10 +299,10 @@ def read_refs(kafka: KafkaSettings, refs: Iterable[tuple[int, int]], *, timeout:
                 msg = consumer.poll(0.5)
                 if msg is None:
                     continue
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                if (error := msg.error()) is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         break
-                    raise TransientError(f"reading {kafka.topic_dlq} failed: {msg.error()}",
+                    raise TransientError(f"reading {kafka.topic_dlq} failed: {error}",
                                          code=ErrorCode.BATCH_PROCESSING_ERROR)
                 if msg.offset() == offset:
                     found[(partition, offset)] = _to_dead_letter(msg)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from cdc_sinks.batching import ConsumedMessage
 from aegis.settings import KafkaSettings
+from cdc_sinks.batching import ConsumedMessage, position
 from cdc_sinks.topic_reader import Stretch
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ class LookAhead:
         last: dict[tuple[int, bytes | None], int] = {}
         read = 0
         for message in stretch:
-            last[(message.partition(), message.key())] = message.offset()
+            _, partition, offset = position(message)
+            last[(partition, message.key())] = offset
             read += 1
         if not stretch.complete:
             log.warning("look-ahead incomplete: not used", extra={"topic": topic, "read": read})

@@ -42,7 +42,8 @@ class SinkMetrics:
                                 ["target_db"], registry=r)
         self.dead_letters = Counter("sink_dead_letters_total", "Messages sent to the dead-letter topic",
                                     ["target_db", "error_code"], registry=r)
-        self.paused = Gauge("sink_paused", "1 while the target (or the schema registry) is unreachable and consumption is paused",
+        self.paused = Gauge("sink_paused",
+                            "1 while the target (or the schema registry) is unreachable and consumption is paused",
                             ["target_db"], registry=r)
         self.last_lsn = Gauge("sink_last_applied_lsn", "Highest source LSN applied by the last batch",
                               ["target_db"], registry=r)

@@ -21,18 +21,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from aegis.changestream.decoding import ChangeDecoder, build_decoder
+from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
 from cdc_sinks.applier import apply_plan
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch
+from cdc_sinks.batching import BatchPlan, ConsumedMessage, Rejected, plan_batch, position
 from cdc_sinks.dlq import DeadLetterWriter
 from cdc_sinks.lookahead import LookAhead
 from cdc_sinks.observability import HealthState, SinkMetrics
@@ -197,10 +197,7 @@ class SinkRuntime:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error, extra={"sink": self.sink.name})
                 continue
-            ts_type, ts = m.timestamp()
-            messages.append(ConsumedMessage(topic=m.topic(), partition=m.partition(), offset=m.offset(),
-                                            key=m.key(), value=m.value(), timestamp_ms=ts if ts_type else None,
-                                            headers=tuple(m.headers() or ())))
+            messages.append(ConsumedMessage.of(m))
         return messages
 
     def _process(self, consumer: Consumer, consumed: list[ConsumedMessage]) -> None:
@@ -229,7 +226,8 @@ class SinkRuntime:
                 raise TerminalError(f"sink {self.sink.name} raised an untranslated {type(exc).__name__}: {exc}",
                                     code=ErrorCode.BATCH_PROCESSING_ERROR,
                                     hint="this is a bug in the sink: it must translate driver errors "
-                                         "(see cdc_sinks/base.py); nothing past the last written batch was committed") from exc
+                                         "(see cdc_sinks/base.py); nothing past the last written batch "
+                                         "was committed") from exc
         dead = plan.rejected + result.rejected
         if dead and not self._dead_letter(dead):
             return
@@ -330,14 +328,14 @@ class SinkRuntime:
         paused = consumer.assignment()
         if paused:
             consumer.pause(paused)
-        log.error("%s unreachable: partitions paused, probing every %.1fs", what, self.settings.sinks.probe_interval_seconds,
-                  extra={"sink": self.sink.name, "code": exc.code.value, "error": exc.message})
         interval = self.settings.sinks.probe_interval_seconds
+        log.error("%s unreachable: partitions paused, probing every %.1fs", what, interval,
+                  extra={"sink": self.sink.name, "code": exc.code.value, "error": exc.message})
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(interval)  # serves rebalance callbacks and keeps the membership alive
                 if msg is not None and msg.error() is None:
-                    consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                    consumer.seek(TopicPartition(*position(msg)))
                 if self._epoch != epoch:
                     return False
                 if probe():
@@ -367,7 +365,8 @@ class SinkRuntime:
         try:
             result = consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            log.warning("offset commit failed (will retry with the next batch): %s", exc, extra={"sink": self.sink.name})
+            log.warning("offset commit failed (will retry with the next batch): %s", exc,
+                        extra={"sink": self.sink.name})
             return
         for tp in result or []:
             key = (tp.topic, tp.partition)
@@ -378,7 +377,8 @@ class SinkRuntime:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
         self.health.assigned_partitions = len(self._assigned)
-        log.info("partitions assigned", extra={"sink": self.sink.name, "partitions": sorted(p for _, p in self._assigned)})
+        log.info("partitions assigned",
+                 extra={"sink": self.sink.name, "partitions": sorted(p for _, p in self._assigned)})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in partitions}

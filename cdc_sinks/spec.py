@@ -11,9 +11,10 @@ imported only when it is built.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from aegis.errors import ConfigError
 from aegis.settings import Settings
@@ -46,7 +47,7 @@ class SinkSpec:
     batch_size: Callable[[Settings], int] | None = None
     """This sink's own micro-batch (instead of ``SINKS_BATCH_SIZE``), read from the settings."""
 
-    def build(self, settings: Settings) -> "Sink":
+    def build(self, settings: Settings) -> Sink:
         module_name, _, attr = self.builder.partition(":")
         return getattr(import_module(module_name), attr)(settings)
 

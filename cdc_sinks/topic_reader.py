@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from aegis.errors import ErrorCode, TransientError
 from aegis.settings import KafkaSettings
+from cdc_sinks.batching import position
 
 
 def watermarks(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
@@ -60,10 +61,10 @@ class Stretch:
                 for message in consumer.consume(1000, timeout=1.0):
                     if message.error() is not None:
                         continue  # partition EOF (or a transient fetch error): the position check decides
-                    partition = message.partition()
-                    if partition not in open_partitions or message.offset() >= self.ends[partition]:
+                    _, partition, offset = position(message)
+                    if partition not in open_partitions or offset >= self.ends[partition]:
                         continue
-                    if message.offset() >= self.ends[partition] - 1:
+                    if offset >= self.ends[partition] - 1:
                         open_partitions.discard(partition)
                     yield message
                 for tp in consumer.position([TopicPartition(self.topic, p) for p in list(open_partitions)]):

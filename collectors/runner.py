@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from pydantic import BaseModel
@@ -61,8 +61,8 @@ class Collector:
 
     def run_once(self, names: list[str] | None = None, kinds: set[SourceKind] | None = None,
                  progress: Progress = lambda _: None) -> PassResult:
-        run_id = f"collect-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-        started_at, started = datetime.now(timezone.utc), time.monotonic()
+        run_id = f"collect-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+        started_at, started = datetime.now(UTC), time.monotonic()
         sources = [s for s in build_sources(self.settings, self.state, names, self.transport)
                    if kinds is None or s.kind in kinds]
         workers = max(1, min(self.settings.collection.max_concurrent_collections, len(sources) or 1))
@@ -128,7 +128,7 @@ class Collector:
             summary.error = _error(exc)
             log.error("source failed", extra={"source": source.name, "code": exc.code.value, "error": exc.message,
                                               "hint": exc.hint, "pages_stored": summary.pages})
-        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+        except Exception as exc:  # one broken source must not stop the others
             summary.error = SourceError(code=ErrorCode.BATCH_PROCESSING_ERROR.value,
                                         message=f"{source.name}: unexpected {type(exc).__name__}: {exc}",
                                         hint="this is a bug in the collector; the log has the traceback")
@@ -144,7 +144,8 @@ class Collector:
         for name in ("new", "changed", "unchanged", "rejected"):
             if value := getattr(outcome, name):
                 metrics.collected_records_total.labels(source, name).inc(value)
-        metrics.pipeline_processing_total.labels("hot", "success").inc(outcome.new + outcome.changed + outcome.unchanged)
+        processed = outcome.new + outcome.changed + outcome.unchanged
+        metrics.pipeline_processing_total.labels("hot", "success").inc(processed)
         metrics.pipeline_processing_latency.labels("hot").observe(seconds)
 
     def _record(self, result: PassResult, started_at: datetime) -> None:

@@ -50,7 +50,7 @@ class CollectionScheduler:
             log.info("scheduled collection started", extra={"kind": kind.value})
             try:
                 result = self.collector.run_once(self.names, kinds={kind})
-            except Exception:  # noqa: BLE001 - the scheduler must outlive one bad pass
+            except Exception:  # the scheduler must outlive one bad pass
                 log.exception("scheduled collection failed", extra={"kind": kind.value})
                 return None
             log.info("scheduled collection finished", extra={

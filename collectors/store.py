@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -92,7 +92,7 @@ def _jsonb(value: object) -> Jsonb:
 class _Masked:
     """One record split into its streamed (masked) row and its restricted source row."""
 
-    __slots__ = ("row", "raw", "findings")
+    __slots__ = ("findings", "raw", "row")
 
     def __init__(self, record: PolicyRecord, source_hash: str, metadata: dict):
         values = record.model_dump(mode="json")
@@ -114,7 +114,7 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
     outcome = BatchOutcome(rejected=len(page.rejections))
     try:
         with conn.transaction():
-            stored = dict(conn.execute(
+            stored: dict[str, str | None] = dict(conn.execute(
                 "SELECT source_id, content_hash FROM policies WHERE source_system = %s AND source_id = ANY(%s)",
                 (source_system, list(latest))).fetchall()) if latest else {}
             pending = [sid for sid in latest if (stored.get(sid) or "").strip() != hashes[sid]]
@@ -125,7 +125,7 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
                 set_change_context(conn, actor="collector", reason=f"collected from {source_system}", run_id=run_id)
             written = _upsert(conn, [m.row for m in masked.values()])
             outcome.unchanged += len(pending) - len(written)  # another writer stored the same content first
-            collected_at = datetime.now(timezone.utc)
+            collected_at = datetime.now(UTC)
             elapsed_ms = int((time.monotonic() - started) * 1000)
             _store_sources(conn, [(policy_id, source_hashes[sid], masked[sid]) for policy_id, _, sid in written],
                            run_id=run_id, request_url=redact_url(request_url), fetched_at=collected_at)

@@ -10,7 +10,7 @@ deletes the connector, drops its slot and publication and deletes its topics aft
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from aegis.settings import Settings
 

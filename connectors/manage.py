@@ -7,8 +7,8 @@ and, where the slot is concerned, to PostgreSQL.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,8 @@ class ConnectorInvalid(TerminalError):
     def __init__(self, name: str, problems: list[ValidationProblem]):
         detail = "; ".join(f"{p.name}: {' / '.join(p.errors)}" for p in problems)
         super().__init__(f"connector {name} has {len(problems)} invalid field(s): {detail}",
-                         hint="fix the settings (or connectors/policies-source.json) and run `aegis connectors apply` again")
+                         hint="fix the settings (or connectors/policies-source.json) "
+                              "and run `aegis connectors apply` again")
         self.problems = problems
 
 
@@ -90,13 +91,6 @@ class DeleteResult(BaseModel):
 
 def _client(settings: Settings) -> ConnectClient:
     return ConnectClient(settings.kafka.connect_url, timeout=settings.connector.request_timeout_seconds)
-
-
-def validate_connector(settings: Settings, config: ConnectorConfig | None = None) -> list[ValidationProblem]:
-    """Every invalid field of ``config`` (default: the rendered template) per Kafka Connect."""
-    config = config or load_connector_config(settings)
-    with _client(settings) as client:
-        return client.validate(config.connector_class, {**config.config, "name": config.name})
 
 
 def apply_connector(settings: Settings, *, overrides: dict[str, str] | None = None,

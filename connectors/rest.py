@@ -73,7 +73,7 @@ class ConnectClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   headers={"Accept": "application/json"})
 
-    def __enter__(self) -> "ConnectClient":
+    def __enter__(self) -> ConnectClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -94,7 +94,8 @@ class ConnectClient:
         except httpx.TransportError as exc:
             raise TransientError(f"cannot reach Kafka Connect at {self.base_url}: {exc}",
                                  code=_CONNECTOR_CODE,
-                                 hint="start it with `aegis stack up kafka-connect`, or check KAFKA_CONNECT_URL") from None
+                                 hint="start it with `aegis stack up kafka-connect`, or check KAFKA_CONNECT_URL",
+                                 ) from None
         if response.status_code == 409 or response.status_code >= 500:
             raise TransientError(f"Kafka Connect answered {response.status_code} to {method} {path}: "
                                  f"{_message(response)}", code=_CONNECTOR_CODE,

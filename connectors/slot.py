@@ -54,7 +54,7 @@ def slot_info(pg: PostgresSettings) -> SlotInfo | None:
         return None
     fields = ("slot_name", "plugin", "active", "active_pid", "restart_lsn", "confirmed_flush_lsn",
               "confirmed_flush_lsn_int", "lag_bytes", "retained_bytes", "wal_status")
-    return SlotInfo(**dict(zip(fields, row)))
+    return SlotInfo(**dict(zip(fields, row, strict=True)))
 
 
 def publication_exists(pg: PostgresSettings) -> bool:

@@ -55,4 +55,5 @@ def ensure_message_limit(settings: Settings, limit: int = CHANGE_MESSAGE_MAX_BYT
     except KafkaException as exc:
         raise TransientError(f"could not check the change topics' {MESSAGE_LIMIT_KEY}: {exc}",
                              code=ErrorCode.CONNECTOR_FAILED,
-                             hint="is Kafka up (`aegis stack status`)? then run `aegis connectors apply` again") from None
+                             hint="is Kafka up (`aegis stack status`)? then run `aegis connectors apply` again",
+                             ) from None

@@ -13,9 +13,9 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from devstack.process import stop_process_group
 
@@ -109,7 +109,8 @@ class Supervisor:
             should_stop: Callable[[], bool] = lambda: False) -> None:
         """Start everything and supervise until SIGINT/SIGTERM or ``should_stop()``; then stop cleanly."""
         received: list[int] = []
-        previous = {sig: signal.signal(sig, lambda s, _f: received.append(s)) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, lambda s, _f: received.append(s))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start_all()
             while not received and not should_stop():

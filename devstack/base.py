@@ -65,7 +65,7 @@ class Service(ABC):
     def probe(self) -> bool:
         """Fast readiness check: True when the service answers as it should."""
 
-    def bootstrap(self) -> None:
+    def bootstrap(self) -> None:  # noqa: B027 - an optional hook: most services need no set-up once healthy
         """Idempotent work once healthy (roles, databases, topics)."""
 
     def missing(self, what: str, hint: str) -> StackError:

@@ -6,9 +6,9 @@ import hashlib
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 from aegis.errors import ErrorCode, StackError
 from aegis.settings import StackSettings

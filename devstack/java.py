@@ -22,7 +22,8 @@ class JavaService(Service):
             return str(home / "bin" / "java")
         found = shutil.which("java")
         if not found:
-            raise self.missing("`java` (Java 17+)", "run `make install` or `apt-get install -y openjdk-17-jre-headless`")
+            raise self.missing("`java` (Java 17+)",
+                               "run `make install` or `apt-get install -y openjdk-17-jre-headless`")
         return found
 
     @property

@@ -3,18 +3,18 @@ the Debezium PostgreSQL connector plugin, run from jars resolved from Maven Cent
 
 from __future__ import annotations
 
-import uuid
 import base64
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
 
 from aegis.errors import StackError
 from devstack.base import port_open
-from devstack.tls import local_ca_path, server_certificate
 from devstack.java import JavaService
 from devstack.schema_registry import converter_plugin_path, install_avro_converter
+from devstack.tls import local_ca_path, server_certificate
 
 DEBEZIUM_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
 
@@ -66,7 +66,8 @@ class Kafka(JavaService):
             # KAFKA_SSL_CA_LOCATION, the broker too when it connects to itself.
             expected = local_ca_path(self.root)
             if kafka.ssl_ca_location is None or Path(kafka.ssl_ca_location).resolve() != expected.resolve():
-                raise StackError(f"kafka: {kafka.security_protocol} on the local stack needs KAFKA_SSL_CA_LOCATION={expected}",
+                raise StackError(f"kafka: {kafka.security_protocol} on the local stack needs "
+                                 f"KAFKA_SSL_CA_LOCATION={expected}",
                                  hint="the local broker's certificate is signed by the stack's own CA, made there")
             cert = server_certificate(self.root, "kafka")
             keystore = self.dir / "keystore.pem"  # Kafka's PEM keystore: the key and its certificate chain in one file
@@ -95,9 +96,11 @@ class Kafka(JavaService):
         if kafka.sasl_mechanism == "PLAIN":
             raise StackError("kafka: the local broker authenticates SASL with SCRAM only (KAFKA_SASL_MECHANISM=PLAIN)",
                              hint="set KAFKA_SASL_MECHANISM=SCRAM-SHA-512")
-        user, password = kafka.sasl_username or "", kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+        user = kafka.sasl_username or ""
+        password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
         if any(c in user + password for c in ',[]="\\ '):
-            raise StackError("kafka: the local broker's SASL user and password must not contain , [ ] = \" \\ or spaces",
+            raise StackError("kafka: the local broker's SASL user and password must not contain "
+                             ", [ ] = \" \\ or spaces",
                              hint="choose another KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD for the local stack")
         return ["--add-scram", f"{kafka.sasl_mechanism}=[name={user},password={password}]"]
 
@@ -109,8 +112,9 @@ class Kafka(JavaService):
         if (self.dir / "data" / "meta.properties").exists():
             if wanted and (not marker.exists() or marker.read_text().strip() != wanted):
                 raise StackError(f"kafka: the local broker's storage was formatted without SASL user {wanted!r}",
-                                 hint=f"SCRAM users are created with the cluster: stop kafka and delete {self.dir / 'data'} "
-                                      "(its topics are lost), or run with the KAFKA_SASL_* settings it was made with")
+                                 hint=f"SCRAM users are created with the cluster: stop kafka and delete "
+                                      f"{self.dir / 'data'} (its topics are lost), or run with the KAFKA_SASL_* "
+                                      "settings it was made with")
             return
         cluster_id = new_cluster_id()
         result = subprocess.run(
@@ -127,7 +131,8 @@ class Kafka(JavaService):
             marker.write_text(wanted)
 
     def command(self) -> list[str]:
-        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka", str(self.dir / "server.properties")]
+        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka",
+                str(self.dir / "server.properties")]
 
     def probe(self) -> bool:
         if not port_open(self.port):

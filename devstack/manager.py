@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from aegis.errors import StackError
 from aegis.settings import Settings
@@ -88,7 +88,8 @@ class StackManager:
         service.prepare()
         service.log_path.parent.mkdir(parents=True, exist_ok=True)
         with service.log_path.open("ab") as log:
-            log.write(f"\n==== aegis stack: starting {service.name} at {time.strftime('%Y-%m-%d %H:%M:%S')} ====\n".encode())
+            started = time.strftime("%Y-%m-%d %H:%M:%S")
+            log.write(f"\n==== aegis stack: starting {service.name} at {started} ====\n".encode())
             log.flush()
             try:
                 proc = subprocess.Popen(service.command(), stdout=log, stderr=subprocess.STDOUT,

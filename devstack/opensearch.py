@@ -3,17 +3,17 @@
 There is no distribution zip: ``maven/opensearch/pom.xml`` resolves the server and the
 modules the search sink needs (netty4 HTTP transport, analysis-common), and
 ``maven/opensearch/AegisOpenSearchNode.java`` — compiled once into the state directory (again
-only when its source changes) — starts a node with those modules as classpath plugins. The security plugin is absent, so HTTP is
-plain: the node binds to 127.0.0.1 only. Single node, no replicas, heap ``AEGIS_STACK_OPENSEARCH_HEAP``.
+only when its source changes) — starts a node with those modules as classpath plugins. The
+security plugin is absent, so HTTP is plain: the node binds to 127.0.0.1 only. Single node, no
+replicas, heap ``AEGIS_STACK_OPENSEARCH_HEAP``.
 """
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import hashlib
 import subprocess
+from importlib import resources
+from pathlib import Path
 
 import httpx
 
@@ -40,8 +40,9 @@ class OpenSearch(JavaService):
     def check_installed(self) -> None:
         java = Path(self.java())
         if not (java.parent / "javac").exists():
-            raise self.missing("a JDK (javac beside java)", "the node launcher is compiled from source: "
-                               "install a JDK (`apt-get install -y openjdk-17-jdk-headless`) or set AEGIS_STACK_JAVA_HOME")
+            raise self.missing("a JDK (javac beside java)",
+                               "the node launcher is compiled from source: install a JDK "
+                               "(`apt-get install -y openjdk-17-jdk-headless`) or set AEGIS_STACK_JAVA_HOME")
         ensure_jars(self.settings.stack, name=POM_NAME)
 
     def classpath(self) -> str:
@@ -61,7 +62,6 @@ class OpenSearch(JavaService):
         super().prepare()
         for sub in ("config", "data", "logs", "tmp"):
             (self.dir / sub).mkdir(exist_ok=True)
-        search = self.settings.search
         (self.dir / "config" / "opensearch.yml").write_text("".join(f"{k}: {v}\n" for k, v in {
             "cluster.name": "aegis-local",
             "node.name": "aegis-local-1",
@@ -96,8 +96,8 @@ class OpenSearch(JavaService):
             return
         self.launcher_classes.mkdir(parents=True, exist_ok=True)
         javac = str(Path(self.java()).parent / "javac")
-        result = subprocess.run([javac, "-nowarn", "-cp", self.classpath(), "-d", str(self.launcher_classes), str(source)],
-                                capture_output=True, text=True)
+        result = subprocess.run([javac, "-nowarn", "-cp", self.classpath(), "-d", str(self.launcher_classes),
+                                 str(source)], capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError("opensearch: compiling the node launcher failed",
                              hint=(result.stdout + result.stderr)[-2000:])

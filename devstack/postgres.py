@@ -52,7 +52,8 @@ class Postgres(Service):
         if self.run_as is None or wanted.exists() or _traversable_by_others(self.root):
             return wanted.resolve()
         import hashlib
-        fallback = Path("/var/tmp") / f"aegis-sync-{hashlib.sha256(str(self.root).encode()).hexdigest()[:10]}" / self.name
+        root_digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:10]
+        fallback = Path("/var/tmp") / f"aegis-sync-{root_digest}" / self.name
         fallback.mkdir(parents=True, exist_ok=True)
         self.root.mkdir(parents=True, exist_ok=True)
         wanted.symlink_to(fallback, target_is_directory=True)
@@ -131,23 +132,28 @@ class Postgres(Service):
         """
         pg = self.settings.postgres
         with self._superuser() as conn:
-            _ensure_role(conn, pg.owner_user, pg.owner_password.get_secret_value(), "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")
-            _ensure_role(conn, pg.user, pg.password.get_secret_value(), "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")
-            _ensure_role(conn, pg.reader_user, pg.reader_password.get_secret_value(), "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION")
-            _ensure_role(conn, pg.debezium_user, pg.debezium_password.get_secret_value(), "LOGIN REPLICATION NOSUPERUSER NOCREATEROLE NOCREATEDB")
-            owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (pg.db,)).fetchone()
+            plain = "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION"
+            _ensure_role(conn, pg.owner_user, pg.owner_password.get_secret_value(), plain)
+            _ensure_role(conn, pg.user, pg.password.get_secret_value(), plain)
+            _ensure_role(conn, pg.reader_user, pg.reader_password.get_secret_value(), plain)
+            _ensure_role(conn, pg.debezium_user, pg.debezium_password.get_secret_value(),
+                         "LOGIN REPLICATION NOSUPERUSER NOCREATEROLE NOCREATEDB")
+            owner = conn.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s",
+                                 (pg.db,)).fetchone()
+            database, owner_role = sql.Identifier(pg.db), sql.Identifier(pg.owner_user)
             if owner is None:
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(pg.db), sql.Identifier(pg.owner_user)))
+                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, owner_role))
             elif owner[0] != pg.owner_user:
-                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(pg.db), sql.Identifier(pg.owner_user)))
+                conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, owner_role))
             for role in (pg.user, pg.reader_user, pg.debezium_user):
-                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(pg.db), sql.Identifier(role)))
+                conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(database, sql.Identifier(role)))
         with psycopg.connect(host=str(self.socket_dir), port=self.port, user="postgres", dbname=pg.db,
                              autocommit=True, connect_timeout=2) as conn:
             # Objects of a database made when the application role still owned everything.
-            if conn.execute("SELECT 1 FROM pg_class WHERE relowner = %s::regrole AND relnamespace = 'public'::regnamespace "
-                            "LIMIT 1", (pg.user,)).fetchone():
-                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(pg.user), sql.Identifier(pg.owner_user)))
+            if conn.execute("SELECT 1 FROM pg_class WHERE relowner = %s::regrole "
+                            "AND relnamespace = 'public'::regnamespace LIMIT 1", (pg.user,)).fetchone():
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(pg.user),
+                                                                        sql.Identifier(pg.owner_user)))
 
     def drop_database(self, name: str) -> None:
         """Drop database ``name`` (a scratch database of a test or benchmark), closing its sessions."""
@@ -159,10 +165,7 @@ class Postgres(Service):
 
 def _traversable_by_others(path: Path) -> bool:
     """True when every existing directory on the way to ``path`` can be entered by any user."""
-    for directory in [path, *path.parents]:
-        if directory.exists() and not directory.stat().st_mode & 0o001:
-            return False
-    return True
+    return not any(directory.exists() and not directory.stat().st_mode & 0o001 for directory in [path, *path.parents])
 
 
 def _ensure_role(conn: psycopg.Connection, name: str, password: str, options: str) -> None:

@@ -72,9 +72,9 @@ def render_rules(settings: Settings, source: Path = RULES) -> dict:
         if config.prometheus_rule_interval_seconds is not None:
             group["interval"] = _seconds(config.prometheus_rule_interval_seconds)
         for rule in group["rules"]:
-            if config.prometheus_alert_for_max_seconds is not None and "for" in rule:
-                if duration_seconds(rule["for"]) > config.prometheus_alert_for_max_seconds:
-                    rule["for"] = _seconds(config.prometheus_alert_for_max_seconds)
+            limit = config.prometheus_alert_for_max_seconds
+            if limit is not None and "for" in rule and duration_seconds(rule["for"]) > limit:
+                rule["for"] = _seconds(limit)
     return rules
 
 
@@ -84,7 +84,8 @@ def render_config(settings: Settings, rules_file: Path) -> dict:
     jobs = [{"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{config.prometheus_port}"]}]}]
     jobs += [{"job_name": job, "file_sd_configs": [{"files": [str(targets_dir(settings) / f"{job}.json")],
                                                     "refresh_interval": "5s"}]} for job in JOBS]
-    return {"global": {"scrape_interval": interval, "scrape_timeout": _seconds(min(config.prometheus_scrape_interval_seconds, 10)),
+    timeout = _seconds(min(config.prometheus_scrape_interval_seconds, 10))
+    return {"global": {"scrape_interval": interval, "scrape_timeout": timeout,
                        "evaluation_interval": _seconds(config.prometheus_rule_interval_seconds or 30)},
             "rule_files": [str(rules_file)], "scrape_configs": jobs}
 

@@ -53,7 +53,8 @@ class Redis(Service):
             lines += ["port 0", f"tls-port {self.port}", f'tls-cert-file "{cert.certificate}"',
                       f'tls-key-file "{cert.key}"', f'tls-ca-cert-file "{cert.ca}"', "tls-auth-clients no"]
         if r.username:  # the default user off: nothing works without the ACL user's password
-            lines += ["user default off", "user " + " ".join(acl_rules(r.username, r.password, self.settings.sinks.redis_key_prefix))]
+            rules = acl_rules(r.username, r.password, self.settings.sinks.redis_key_prefix)
+            lines += ["user default off", "user " + " ".join(rules)]
         elif r.password:
             lines += [f'requirepass "{r.password.get_secret_value()}"']
         self.auth_config.touch(mode=0o600)

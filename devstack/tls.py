@@ -12,6 +12,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
+from aegis.errors import StackError
+
 
 @dataclass(frozen=True)
 class ServerCertificate:
@@ -40,7 +42,7 @@ def server_certificate(state_dir: Path, name: str, *, readable_by: int | None = 
     directory = state_dir / "tls"
     directory.mkdir(parents=True, exist_ok=True)
     ca_cert_path, ca_key_path = directory / "ca.crt", directory / "ca.key"
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     if not (ca_cert_path.exists() and ca_key_path.exists()):
         ca_key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aegis local stack CA")])
@@ -59,7 +61,10 @@ def server_certificate(state_dir: Path, name: str, *, readable_by: int | None = 
         ca_cert_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     if not (cert_path.exists() and key_path.exists()):
-        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        issuer_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        if not isinstance(issuer_key, ec.EllipticCurvePrivateKey):  # this module writes EC keys only
+            raise StackError(f"{ca_key_path} is not the stack CA's EC key",
+                             hint=f"delete {directory} to make a new local CA (its servers then get new certificates)")
         ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (x509.CertificateBuilder()
@@ -72,7 +77,7 @@ def server_certificate(state_dir: Path, name: str, *, readable_by: int | None = 
                                                             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                                critical=False)
                 .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                .sign(ca_key, hashes.SHA256()))
+                .sign(issuer_key, hashes.SHA256()))
         _write_private(key_path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                    serialization.NoEncryption()))
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM)

@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from aegis.db import scalar
 from aegis.models.policy import PolicyRow
 from cdc_sinks.base import DefectKind, PolicyDocument, Sink, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import RangeChecksum, row_digest
@@ -105,7 +106,8 @@ class ActiveView:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def range_checksums(self, range_size: int, lo: int | None = None, hi: int | None = None) -> dict[int, RangeChecksum]:
+    def range_checksums(self, range_size: int, lo: int | None = None,
+                        hi: int | None = None) -> dict[int, RangeChecksum]:
         """Checksum of every non-empty range (index = id // range_size), optionally within [lo, hi)."""
         bounds = ""
         if lo is not None:
@@ -139,11 +141,11 @@ class ActiveView:
         return {int(i): s for i, s in rows}
 
     def active_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM policies WHERE status = 'active'").fetchone()[0])
+        return int(scalar(self.conn, "SELECT count(*) FROM policies WHERE status = 'active'"))
 
     def current_lsn(self) -> int:
         """The WAL insert position now, as the integer Debezium reports in ``source.lsn``."""
-        return int(self.conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0])
+        return int(scalar(self.conn, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
 
 
 def expected_content(sink: Sink, row: PolicyRow) -> Mapping[str, Any]:
@@ -207,14 +209,15 @@ class ScanStats:
     target_records: int = 0   # records the target's checksums cover
     deep_records: int = 0     # records read deep and compared field by field
 
-    def add(self, other: "ScanStats") -> None:
+    def add(self, other: ScanStats) -> None:
         self.ranges_total += other.ranges_total
         self.ranges_differing += other.ranges_differing
         self.target_records += other.target_records
         self.deep_records += other.deep_records
 
 
-def read_target(sink: Sink, page_size: int, *, after_id: int = 0, before_id: int | None = None) -> Iterator[StoredVersion]:
+def read_target(sink: Sink, page_size: int, *, after_id: int = 0,
+                before_id: int | None = None) -> Iterator[StoredVersion]:
     """Every record ``sink.read_back`` lists with after_id < id (< before_id), page by page, by id."""
     cursor = after_id
     while True:
@@ -269,10 +272,11 @@ def segments(source_checksums: dict[int, RangeChecksum], *, range_size: int, cou
     if count <= 1 or len(indexes) < 2:
         return [Segment(0, None)]
     total = sum(c.count for c in source_checksums.values())
-    bounds, running = [], 0
+    bounds: list[int] = []
+    running = 0
     for index in indexes:
         running += source_checksums[index].count
         if len(bounds) < count - 1 and running >= total * (len(bounds) + 1) / count and index != indexes[-1]:
             bounds.append((index + 1) * range_size)
     edges = [0, *bounds]
-    return [Segment(lo, hi) for lo, hi in zip(edges, [*bounds, None])]
+    return [Segment(lo, hi) for lo, hi in zip(edges, [*bounds, None], strict=True)]

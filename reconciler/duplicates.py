@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Callable, Iterable
 
 import psycopg
 from psycopg.rows import dict_row
@@ -125,9 +125,10 @@ def choose_canonical(group: Iterable[PolicyRow]) -> PolicyRow:
 def explain_match(duplicate: PolicyRow, canonical: PolicyRow, similarity: float) -> str:
     period = (f"application period {duplicate.application_start_date or '?'}..{duplicate.application_end_date}"
               if duplicate.application_end_date else "no application end date")
+    shared = sorted(_organisations(duplicate) & _organisations(canonical)) or sorted(_organisations(canonical))
     return (f"{duplicate.source_system}:{duplicate.source_id} is {canonical.source_system}:{canonical.source_id} "
             f"again: same {period}, title similarity {similarity:.2f}, shared organisation "
-            f"({', '.join(sorted(_organisations(duplicate) & _organisations(canonical)) or sorted(_organisations(canonical)))}); "
+            f"({', '.join(shared)}); "
             f"kept #{canonical.id} (quality {canonical.quality_score or 0:.2f})")
 
 
@@ -184,7 +185,7 @@ def archive_duplicates(conn: psycopg.Connection, policy_ids: Iterable[int], *, m
             for duplicate in group:
                 if duplicate.id == canonical.id:
                     continue
-                similarity = (similarity_to_row.get(duplicate.id) if canonical.id == row.id
+                similarity = (similarity_to_row[duplicate.id] if canonical.id == row.id
                               else title_similarity(duplicate.title, canonical.title))
                 reason = explain_match(duplicate, canonical, similarity)
                 applied = False

@@ -112,7 +112,8 @@ class ReconcileMetrics:
                 self.repaired.labels(target.target, "true").inc(target.repaired)
             if target.repair_failed:  # repairs written that a fresh read did not confirm
                 self.repaired.labels(target.target, "false").inc(target.repair_failed)
-            counts = drift_counts(target) if target.status not in (TargetStatus.UNREACHABLE, TargetStatus.FAILED) else {}
+            checked = target.status not in (TargetStatus.UNREACHABLE, TargetStatus.FAILED)
+            counts = drift_counts(target) if checked else {}
             for kind in {k.value for k in DriftKind} | set(counts):
                 if kind in counts:
                     self.drift.labels(target.target, kind).set(counts[kind])

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 import psycopg
 from psycopg.rows import dict_row
@@ -95,7 +95,7 @@ def decide(row: PolicyRow, score: QualityScore, *, threshold: float, archive_cut
         return PolicyStatus.REJECTED, f"quality {score.total_score:.2f} is below the threshold {threshold:.2f}"
     if window_closed_before(row, archive_cutoff):
         return PolicyStatus.ARCHIVED, (f"quality {score.total_score:.2f} passes, but the application period "
-                                       f"ended on {row.application_end_date.isoformat()}")
+                                       f"ended on {row.application_end_date}")
     return PolicyStatus.ACTIVE, f"quality {score.total_score:.2f} passes the threshold {threshold:.2f}"
 
 
@@ -180,7 +180,7 @@ def archive_expired(conn: psycopg.Connection, *, archive_grace_days: int, batch_
                 break
             for row in rows:
                 score = score_policy(row, as_of)
-                reason = (f"application period ended on {row.application_end_date.isoformat()}, "
+                reason = (f"application period ended on {row.application_end_date}, "
                           f"more than {archive_grace_days} days before {as_of.date().isoformat()}")
                 applied = False
                 if not dry_run:

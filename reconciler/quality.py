@@ -9,7 +9,7 @@ docs/reconciler.md lists every rule with its points.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from urllib.parse import urlsplit
 
@@ -191,9 +191,9 @@ def _accuracy(row: PolicyRow, as_of: date, ledger: _Ledger) -> None:
     if unknown_regions:
         ledger.take(a, "region_unknown", 0.20,
                     f"unknown region value(s) {', '.join(unknown_regions[:3])} (expected a 시도 name or 전국)")
-    if not _blank(row.contact_email) and not _EMAIL.match(row.contact_email.strip()):
+    if (email := (row.contact_email or "").strip()) and not _EMAIL.match(email):
         ledger.take(a, "email_invalid", 0.10, f"contact e-mail {row.contact_email!r} is malformed")
-    if not _blank(row.contact_phone):
+    if row.contact_phone is not None and row.contact_phone.strip():
         digits = _PHONE_CHARS.sub("", row.contact_phone)
         # 8-12 digits (02-2110-2500, 010-…), or a 3-4 digit service number (1357, 110).
         if not digits.isdigit() or not (8 <= len(digits) <= 12 or 3 <= len(digits) <= 4):
@@ -267,7 +267,7 @@ def _timeliness(row: PolicyRow, as_of: datetime, ledger: _Ledger) -> None:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def validate_policy(row: PolicyRow) -> ValidationResult:

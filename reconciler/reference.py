@@ -36,7 +36,8 @@ def is_known_organisation(name: str | None) -> bool:
 
 
 # Free-text application periods the sources legitimately send instead of dates (formats.md).
-OPEN_ENDED_PERIOD = re.compile(r"상시|수시|연중|예산\s*소진|소진\s*시|사업별\s*상이|별도\s*(공지|안내)|추후\s*(공지|안내)|"
+OPEN_ENDED_PERIOD = re.compile(r"상시|수시|연중|예산\s*소진|소진\s*시|사업별\s*상이|"
+                               r"별도\s*(공지|안내)|추후\s*(공지|안내)|"
                                r"공고\s*(참조|참고)|세부\s*공고|기관별\s*상이|선착순")
 
 # A calendar date inside free text: 2025-03-01, 2025.03.01, 2025/3/1, 20250301, 2025년 3월 1일.

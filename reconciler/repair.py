@@ -22,9 +22,9 @@ matches counts as repaired; the rest are reported failed with the reason, never 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Sequence
 
 from cdc_sinks.applier import write_isolating
 from cdc_sinks.base import PolicyDocument, Removal, Sink, SinkRecord

@@ -8,7 +8,7 @@ target); the counts always cover everything.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 import psycopg
@@ -102,7 +102,7 @@ class ConsistencyReport(BaseModel):
     run_id: str
     dry_run: bool
     started_at: datetime
-    checked_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    checked_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     is_consistent: bool = True
     targets: list[TargetReport] = Field(default_factory=list)
     inconsistencies: list[Inconsistency] = Field(default_factory=list)
@@ -113,10 +113,10 @@ class ConsistencyReport(BaseModel):
     deep: bool = False              # every range read deep (``--deep``)
     deep_slice: int | None = None   # else the rotating slice read deep this pass
 
-    def finish(self) -> "ConsistencyReport":
+    def finish(self) -> ConsistencyReport:
         """Set ``is_consistent`` and ``checked_at`` from the target results."""
         self.is_consistent = all(t.status.ok for t in self.targets)
-        self.checked_at = datetime.now(timezone.utc)
+        self.checked_at = datetime.now(UTC)
         return self
 
     @property
@@ -176,12 +176,3 @@ def store_report(conn: psycopg.Connection, report: ConsistencyReport) -> None:
              report.started_at, report.checked_at, json.dumps(report.summary(), ensure_ascii=False),
              report.model_dump_json()))
         write_event(conn, report.sync_event())
-
-
-def load_report(conn: psycopg.Connection, run_id: str | None = None) -> ConsistencyReport | None:
-    """A stored report by run id, or the latest one."""
-    if run_id:
-        row = conn.execute("SELECT report FROM consistency_reports WHERE run_id = %s", (run_id,)).fetchone()
-    else:
-        row = conn.execute("SELECT report FROM consistency_reports ORDER BY checked_at DESC LIMIT 1").fetchone()
-    return ConsistencyReport.model_validate(row[0]) if row else None

@@ -23,15 +23,16 @@ import signal
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
-from typing import Callable
+from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from aegis.db import connect
+from aegis.db import connect, scalar
 from aegis.errors import AegisError, ConfigError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy
 from aegis.settings import Settings
@@ -66,7 +67,7 @@ class PassOptions(BaseModel):
 
 
 def new_run_id() -> str:
-    return f"reconcile-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+    return f"reconcile-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
 def registered_sinks(settings: Settings, names: list[str]) -> dict[str, SinkBuilder]:
@@ -106,16 +107,17 @@ class Reconciler:
             raise ConfigError(f"unknown target(s): {', '.join(unknown)}", hint=f"known: {', '.join(self.sinks)}")
         return {n: self.sinks[n] for n in (names or list(self.sinks))}
 
-    def run_pass(self, options: PassOptions = PassOptions()) -> ConsistencyReport:
+    def run_pass(self, options: PassOptions | None = None) -> ConsistencyReport:
         """One pass; raises ``ReconcileBusy`` when another pass is running."""
+        options = options or PassOptions()
         targets = self._targets(options)
         lock_conn = self._connect()
         try:
-            if not lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
+            if not scalar(lock_conn, "SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)):
                 raise ReconcileBusy("another reconcile pass is running (its advisory lock is held)",
                                     hint="wait for it to finish; `aegis reconcile --schedule` skips a busy turn")
             report = ConsistencyReport(run_id=new_run_id(), dry_run=options.dry_run,
-                                       started_at=datetime.now(timezone.utc))
+                                       started_at=datetime.now(UTC))
             try:
                 return self._run_locked(report, targets, options)
             except BaseException:
@@ -145,7 +147,7 @@ class Reconciler:
     def _steps(self, report: ConsistencyReport, targets: dict[str, SinkBuilder],
                options: PassOptions) -> ConsistencyReport:
         config = self.settings.reconciler
-        as_of = options.as_of or datetime.now(timezone.utc)
+        as_of = options.as_of or datetime.now(UTC)
         self._say(f"{report.run_id}{' (dry run)' if options.dry_run else ''}: targets {', '.join(targets)}")
         if not options.dry_run:
             self._record_run(report.run_id, "running")
@@ -166,7 +168,8 @@ class Reconciler:
             report.fixes_applied.extend(outcome.fixes)
 
         with self._connect(autocommit=False) as conn:
-            run = dict(as_of=as_of, run_id=report.run_id, dry_run=options.dry_run, progress=self._say)
+            run: dict[str, Any] = dict(as_of=as_of, run_id=report.run_id, dry_run=options.dry_run,
+                                       progress=self._say)
             summary = promote_pending(conn, threshold=config.quality_score_threshold,
                                       archive_grace_days=config.archive_grace_days,
                                       batch_size=config.cold_path_batch_size, **run)

@@ -7,6 +7,7 @@ target through CDC like any other change.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from pydantic import BaseModel, ConfigDict
@@ -54,7 +55,7 @@ def apply_status_change(conn: psycopg.Connection, change: StatusChange, *, run_i
                                status=change.to_status.value,
                                **({"updated_at": at} if at is not None else {}))
     write_event(conn, event)
-    changes = {"status": {"from": change.from_status.value, "to": change.to_status.value},
+    changes: dict[str, Any] = {"status": {"from": change.from_status.value, "to": change.to_status.value},
                "quality_score": change.score.model_dump()}
     if change.canonical_policy_id is not None:
         changes["canonical_policy_id"] = change.canonical_policy_id

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from aegis.errors import AegisError, TransientError
 from aegis.retry import RetryPolicy, retry_call
@@ -171,8 +171,8 @@ class TargetReconciler:
         try:
             sink = self.build_sink()
             if not self._answers(sink):
-                report.status, report.error = (TargetStatus.UNREACHABLE,
-                                                f"{self.name} did not answer a ping (is it running? `aegis stack status`)")
+                report.status = TargetStatus.UNREACHABLE
+                report.error = f"{self.name} did not answer a ping (is it running? `aegis stack status`)"
                 return outcome
             retrying = RetryingSink(sink, self.retry, self.sleep)
             if not self.dry_run:
@@ -190,7 +190,7 @@ class TargetReconciler:
             if sink is not None:
                 try:
                     sink.close()
-                except Exception:  # closing a dead connection may fail; nothing to do about it
+                except Exception:  # noqa: BLE001 - closing a dead connection may fail; nothing to do about it
                     pass
         return outcome
 
@@ -240,13 +240,13 @@ class TargetReconciler:
             else:
                 self._repair(sink, view, drifts, outcome)
             if not self.dry_run and self.marker_keep is not None:
-                self._purge_markers(sink, view, report)
+                self._purge_markers(sink, view, report, self.marker_keep)
         self.progress(self._summary(report))
 
-    def _purge_markers(self, sink: Sink, view: ActiveView, report: TargetReport) -> None:
+    def _purge_markers(self, sink: Sink, view: ActiveView, report: TargetReport, marker_keep: MarkerKeep) -> None:
         """Purge removal markers older than ``RECONCILE_MARKER_RETENTION_SECONDS`` that no event still in
         Kafka can need (see ``reconciler.inflight``: pending for this sink, or a dead letter)."""
-        keep, why = self.marker_keep(view, self.name)
+        keep, why = marker_keep(view, self.name)
         if keep is None:
             report.markers_note = f"markers kept this pass: {why}"
             return

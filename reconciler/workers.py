@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import queue as queue_module
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from aegis.db import connect
 from aegis.logging import configure_logging
@@ -77,6 +77,8 @@ def _init_worker(progress_queue, service: ServiceSettings) -> None:
 
 
 def _run_in_worker(job: TargetJob, checksums: dict[int, RangeChecksum]) -> TargetOutcome:
+    if _progress_queue is None:
+        raise RuntimeError("a reconcile worker process started without _init_worker")
     return run_job(job, checksums, _progress_queue.put)
 
 
@@ -98,17 +100,17 @@ def run_jobs(jobs: list[TargetJob], checksums: dict[int, RangeChecksum], progres
     progress_queue = context.Queue()
     with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context, initializer=_init_worker,
                              initargs=(progress_queue, service or ServiceSettings())) as pool:
-        futures: list[Future] = [pool.submit(_run_in_worker, job, checksums) for job in jobs]
+        futures = [pool.submit(_run_in_worker, job, checksums) for job in jobs]
         pending = set(futures)
         while pending:
             _drain(progress_queue, progress, timeout=0.2)
             _, pending = wait(pending, timeout=0)
         _drain(progress_queue, progress, timeout=0)
         outcomes = []
-        for job, future in zip(jobs, futures):
+        for job, future in zip(jobs, futures, strict=True):
             try:
                 outcomes.append(future.result())
-            except Exception as exc:  # the worker died (killed, out of memory): that target failed
+            except Exception as exc:  # noqa: BLE001 - the worker died (killed, out of memory): that target failed
                 outcomes.append(_crashed(job, exc))
         return outcomes
 

@@ -53,7 +53,8 @@ def bake(repo: str, revision: str, dest: Path) -> dict:
     snapshot_download(repo_id=repo, revision=revision, local_dir=str(dest),
                       allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors", "1_Pooling/*",
                                       "sentencepiece.bpe.model", "tokenizer*", "modules.json"],
-                      ignore_patterns=["onnx/*", "openvino/*", "*.onnx", "*.h5", "*.ot", "*.msgpack", "pytorch_model.bin"])
+                      ignore_patterns=["onnx/*", "openvino/*", "*.onnx", "*.h5", "*.ot", "*.msgpack",
+                                       "pytorch_model.bin"])
     facts = {"repo": repo, "revision": revision, **check_model(dest)}
     (dest / "BAKED.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
     return facts

@@ -50,12 +50,14 @@ def read_all(settings, topic: str, count: int, timeout: float = 60) -> list:
 def make_changes(settings, tag: str) -> None:
     with connect(settings.postgres, role="owner", autocommit=True) as conn:
         policy_id = conn.execute(
-            "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, executing_organization,"
-            " target_regions, target_group, target_industry, support_field, funding_type, application_start_date,"
-            " application_end_date, application_period_text, application_always_open, original_url, contact_email,"
+            "INSERT INTO policies (source_system, source_id, title, content, issuing_organization,"
+            " executing_organization, target_regions, target_group, target_industry, support_field, funding_type,"
+            " application_start_date, application_end_date, application_period_text, application_always_open,"
+            " original_url, contact_email,"
             " contact_phone, contact_address, attachments, raw_data, collection_metadata, content_hash, status,"
             " quality_score, source_updated_at, support_amount_krw) VALUES ('capture', %s, '청년 창업 지원사업',"
-            " '사업 내용 \"따옴표\" 포함', '중소벤처기업부', '창업진흥원', '{서울,경기}', '청년', '제조업', '창업', '보조금',"
+            " '사업 내용 \"따옴표\" 포함', '중소벤처기업부', '창업진흥원', '{서울,경기}', '청년', '제조업',"
+            " '창업', '보조금',"
             " '2024-01-15', '2024-12-31', '상시', true, 'https://example.go.kr/p/1', 'help@example.go.kr',"
             " '02-123-4567', '서울시 종로구 1', '[{\"name\": \"공고.pdf\", \"url\": \"https://example.go.kr/a.pdf\"}]',"
             " '{\"nested\": {\"a\": [1, 2]}}', '{\"collector\": \"bizinfo\"}', repeat('b', 64), 'active', 0.91,"
@@ -64,9 +66,9 @@ def make_changes(settings, tag: str) -> None:
                      " updated_at = now() WHERE id = %s", (policy_id,))
         conn.execute("UPDATE policies SET status = 'rejected', updated_at = now() WHERE id = %s", (policy_id,))
         conn.execute("DELETE FROM policies WHERE id = %s", (policy_id,))
-        conn.execute("INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash,"
-                     " status, support_amount_krw) VALUES ('capture', %s, '소상공인 정책자금', '내용', '소상공인시장진흥공단',"
-                     " repeat('d', 64), 'active', 70000000)", (f"twin2-{tag}",))
+        conn.execute("INSERT INTO policies (source_system, source_id, title, content, issuing_organization,"
+                     " content_hash, status, support_amount_krw) VALUES ('capture', %s, '소상공인 정책자금', '내용',"
+                     " '소상공인시장진흥공단', repeat('d', 64), 'active', 70000000)", (f"twin2-{tag}",))
         conn.execute("DELETE FROM policies WHERE source_system = 'capture'")
 
 
@@ -88,7 +90,7 @@ def main() -> None:
             response.raise_for_status()
             schemas[str(schema_id)] = response.json()["schema"]
     pairs = {}
-    for name, j, a in zip(STEPS, json_messages, avro_messages):
+    for name, j, a in zip(STEPS, json_messages, avro_messages, strict=False):
         pairs[name] = {"json": {"key": j.key().decode(), "value": j.value().decode() if j.value() else None},
                        "avro": {"key": base64.b64encode(a.key()).decode(),
                                 "value": base64.b64encode(a.value()).decode() if a.value() else None}}

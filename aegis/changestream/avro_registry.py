@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import threading
 import warnings
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from aegis.errors import DataError, ErrorCode, TerminalError, TransientError
 from aegis.retry import RetryPolicy, retry_call
@@ -55,7 +56,8 @@ def parse_avro_schema(schema_text: str, schema_id: int) -> ParsedSchema:
     except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as exc:
         raise TerminalError(f"schema {schema_id} from the registry is not a valid Avro schema: {exc}",
                             code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
-                            hint="check that the connector writes Avro (connectors/policies-source.avro.json)") from None
+                            hint="check that the connector writes Avro (connectors/policies-source.avro.json)",
+                            ) from None
 
 
 class RegistrySchemas:
@@ -81,7 +83,8 @@ class RegistrySchemas:
         parsed = self._parsed.get(schema_id)
         if parsed is not None:
             return parsed
-        text = retry_call(lambda: self._fetch(schema_id), self._retry, what=f"schema registry GET schemas/ids/{schema_id}")
+        text = retry_call(lambda: self._fetch(schema_id), self._retry,
+                          what=f"schema registry GET schemas/ids/{schema_id}")
         parsed = parse_avro_schema(text, schema_id)
         with self._lock:
             self._parsed[schema_id] = parsed
@@ -103,6 +106,10 @@ class RegistrySchemas:
             raise TerminalError(f"schema {schema_id} is {schema.schema_type}, not Avro",
                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
                                 hint="the change topic must be written by the Avro profile (docs/avro.md)")
+        if schema.schema_str is None:
+            raise TerminalError(f"schema {schema_id} from the registry has no schema text",
+                                code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                hint="is SCHEMA_REGISTRY_URL a Confluent-compatible registry?")
         return schema.schema_str
 
     def _call(self, fn: Callable[[], T], what: str, *, schema_id: int | None = None) -> T:
@@ -115,13 +122,15 @@ class RegistrySchemas:
         except SchemaRegistryError as exc:
             raise self._answer_error(exc, what, schema_id) from None
         except HTTPError as exc:
-            raise TransientError(f"the schema registry at {self.url} is unreachable ({what}): {type(exc).__name__}: {exc}",
-                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
-                                 hint="start it (`aegis stack up schema-registry`) or check SCHEMA_REGISTRY_URL") from None
+            raise TransientError(f"the schema registry at {self.url} is unreachable ({what}): "
+                                 f"{type(exc).__name__}: {exc}", code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                 hint="start it (`aegis stack up schema-registry`) or check SCHEMA_REGISTRY_URL",
+                                 ) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # an answer that is not the registry's JSON
             raise TransientError(f"the schema registry at {self.url} gave an unreadable answer ({what}): "
                                  f"{type(exc).__name__}: {exc}", code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
-                                 hint="is SCHEMA_REGISTRY_URL the registry's base URL, and is it fully started?") from None
+                                 hint="is SCHEMA_REGISTRY_URL the registry's base URL, and is it fully started?",
+                                 ) from None
 
     def _answer_error(self, exc: Any, what: str, schema_id: int | None) -> Exception:
         status, error_code = exc.http_status_code, exc.error_code
@@ -131,7 +140,8 @@ class RegistrySchemas:
                              hint="the message was written against another registry, or the registry lost its data")
         if status in (401, 403):
             return TerminalError(f"the schema registry at {self.url} refused access ({status})",
-                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE, hint="set SCHEMA_REGISTRY_BASIC_AUTH=user:password")
+                                 code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,
+                                 hint="set SCHEMA_REGISTRY_BASIC_AUTH=user:password")
         if status in (404, 408, 429) or status >= 500 or error_code == UNREADABLE_ANSWER:
             return TransientError(f"the schema registry at {self.url} answered {status} ({what}): {exc.error_message}",
                                   code=ErrorCode.SCHEMA_REGISTRY_UNAVAILABLE,

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from aegis.changestream.avro_registry import RegistrySchemas, SchemaSource
 from aegis.changestream.avro_wire import looks_framed, unframe
-from aegis.errors import DataError, ErrorCode
 from aegis.changestream.event import ChangeEvent, _loads, change_from_documents, decode_change
+from aegis.errors import DataError, ErrorCode
 from aegis.settings import Settings
 
 
@@ -62,7 +62,8 @@ class JsonChangeDecoder:
     def document(self, data: bytes | None, what: str) -> Any:
         if looks_framed(data):
             raise DataError(f"change event {what} is Avro-framed, not JSON", code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
-                            hint="the connector runs the Avro profile: run with CHANGE_EVENTS_FORMAT=avro (docs/avro.md)")
+                            hint="the connector runs the Avro profile: "
+                                 "run with CHANGE_EVENTS_FORMAT=avro (docs/avro.md)")
         return _loads(data, what)
 
     def ping(self) -> bool:

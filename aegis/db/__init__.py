@@ -1,5 +1,5 @@
 """PostgreSQL access: connections with driver errors translated, and migrations."""
 
-from aegis.db.connection import connect
+from aegis.db.connection import connect, scalar
 
-__all__ = ["connect"]
+__all__ = ["connect", "scalar"]

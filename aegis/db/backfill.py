@@ -15,14 +15,20 @@ Running it again finds nothing to do.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from aegis.audit import AuditAction, AuditEntry, set_change_context, write_audit
-from aegis.privacy import (MASKING_POLICY_VERSION, POLICY_COLUMNS, ColumnTreatment, mask_policy_values,
-                           masked_content_hash, raw_digest)
+from aegis.privacy import (
+    MASKING_POLICY_VERSION,
+    POLICY_COLUMNS,
+    ColumnTreatment,
+    mask_policy_values,
+    masked_content_hash,
+    raw_digest,
+)
 
 MASKED_COLUMNS = [c for c, t in POLICY_COLUMNS.items() if t is not ColumnTreatment.NOT_PERSONAL]
 _JSON_COLUMNS = {"attachments"}
@@ -62,7 +68,7 @@ def mask_stored_policies(conn: psycopg.Connection, *, batch_size: int = 500,
             audits = []
             for row in rows:
                 policy_id, stored_hash, source_hash, _, _, _ = row[:6]
-                values = dict(zip(MASKED_COLUMNS, row[6:]))
+                values = dict(zip(MASKED_COLUMNS, row[6:], strict=True))
                 masked, findings = mask_policy_values(values)
                 source_hash = (source_hash or stored_hash).strip()
                 new_hash = masked_content_hash(source_hash)

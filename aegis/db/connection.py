@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import psycopg
+
+if TYPE_CHECKING:
+    from psycopg.abc import Params, QueryNoTemplate
 
 from aegis.errors import ErrorCode, TerminalError, TransientError
 from aegis.settings import DbRole, PostgresSettings
@@ -16,7 +21,8 @@ def connect(pg: PostgresSettings, *, autocommit: bool = False, role: DbRole = "a
         return psycopg.connect(pg.conninfo(role=role, **kwargs), autocommit=autocommit)
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "password authentication failed" in first_line or "role \"" in first_line and "does not exist" in first_line:
+        unknown_role = "role \"" in first_line and "does not exist" in first_line
+        if "password authentication failed" in first_line or unknown_role:
             user = kwargs.get("user") or pg.credentials(role)[0]
             raise TerminalError(
                 f"PostgreSQL at {pg.host}:{pg.port}/{pg.db} refused the {role} role ({user}): {first_line}",
@@ -31,3 +37,11 @@ def connect(pg: PostgresSettings, *, autocommit: bool = False, role: DbRole = "a
 
 
 _ROLE_PREFIX = {"app": "", "owner": "OWNER_", "reader": "READER_", "debezium": "DEBEZIUM_"}
+
+
+def scalar(conn: psycopg.Connection, query: QueryNoTemplate, params: Params | None = None) -> Any:
+    """The one value of a query that always returns one row (``count(*)``, ``pg_current_wal_lsn()``)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:  # not for such a query; a coded error rather than a TypeError if it ever happens
+        raise TerminalError(f"PostgreSQL returned no row for {query!r:.100}", code=ErrorCode.BATCH_PROCESSING_ERROR)
+    return row[0]

@@ -16,12 +16,13 @@ itself is audited (``retention_purged``) with what it removed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from pydantic import BaseModel
 
 from aegis.audit import AuditAction, AuditEntry, write_audit
+from aegis.db.connection import scalar
 from aegis.settings import RetentionSettings
 
 BATCH = 5000
@@ -63,14 +64,14 @@ class RetentionResult(BaseModel):
 def enforce_retention(conn: psycopg.Connection, retention: RetentionSettings, *, now: datetime | None = None,
                       dry_run: bool = False) -> RetentionResult:
     """Apply the retention settings once; ``conn`` must be autocommit."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     cutoffs = {"raw": now - timedelta(days=retention.raw_data_days),
                "history": now - timedelta(days=retention.processing_history_days),
                "audit": now - timedelta(days=retention.audit_logs_days)}
     removed: dict[str, int] = {}
     for kind, statement in _STEPS.items():
         if dry_run:
-            removed[kind] = conn.execute(_COUNTS[kind], cutoffs).fetchone()[0]
+            removed[kind] = int(scalar(conn, _COUNTS[kind], cutoffs))
             continue
         total = 0
         while True:
@@ -84,8 +85,10 @@ def enforce_retention(conn: psycopg.Connection, retention: RetentionSettings, *,
         with conn.transaction():
             write_audit(conn, AuditEntry(
                 entity_type="table", entity_id="retention", action=AuditAction.RETENTION.value,
-                actor="retention", reason=(f"raw payloads > {retention.raw_data_days} d, processing history > "
-                                           f"{retention.processing_history_days} d, audit > {retention.audit_logs_days} d"),
+                actor="retention",
+                reason=(f"raw payloads > {retention.raw_data_days} d, processing history > "
+                        f"{retention.processing_history_days} d, audit > {retention.audit_logs_days} d"),
                 changes={"removed": removed}))
-    return RetentionResult(removed=removed, cutoffs={"raw_data": cutoffs["raw"], "processing_history": cutoffs["history"],
-                                                     "audit_logs": cutoffs["audit"]}, dry_run=dry_run)
+    return RetentionResult(removed=removed, dry_run=dry_run,
+                           cutoffs={"raw_data": cutoffs["raw"], "processing_history": cutoffs["history"],
+                                    "audit_logs": cutoffs["audit"]})

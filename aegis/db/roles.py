@@ -7,8 +7,9 @@ Four roles reach the database (``PostgresSettings``):
 * **app** (``POSTGRES_USER``) is the collectors' and the reconciler's: exactly the table privileges
   their statements use (``APP_PRIVILEGES``), no DDL, no TRUNCATE, no DELETE of policies.
 * **reader** (``POSTGRES_READER_USER``) is ``aegis status``'s, the exporter's, ``aegis quality
-  explain``'s, and ``aegis audit``'s: SELECT on ``READER_TABLES``, and on ``policies`` every column but the personal-data
-  ones (``PERSONAL_COLUMNS``: they never leave PostgreSQL unmasked, not even to an operator's read).
+  explain``'s, and ``aegis audit``'s: SELECT on ``READER_TABLES``, and on ``policies`` every column but
+  the personal-data ones (``PERSONAL_COLUMNS``: they never leave PostgreSQL unmasked, not even to an
+  operator's read).
 * **debezium** (``POSTGRES_DEBEZIUM_USER``): REPLICATION and SELECT on the published tables
   (``aegis.db.migrate.ensure_replication_access``).
 
@@ -72,8 +73,9 @@ def apply_grants(conn: psycopg.Connection, pg: PostgresSettings) -> None:
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
         for role in (pg.user, pg.reader_user):
             if role in existing and role != pg.owner_user:
-                conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(sql.Identifier(role)))
-                conn.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(sql.Identifier(role)))
+                for kind in ("TABLES", "SEQUENCES"):
+                    conn.execute(sql.SQL("REVOKE ALL ON ALL {} IN SCHEMA public FROM {}").format(
+                        sql.SQL(kind), sql.Identifier(role)))
         if pg.user in existing and pg.user != pg.owner_user:
             for table, privileges in APP_PRIVILEGES.items():
                 if table in tables:

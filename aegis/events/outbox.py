@@ -14,8 +14,8 @@ value = the payload as a JSON object, headers ``eventType``, ``schemaVersion``,
 from __future__ import annotations
 
 import json
-from typing import Sequence
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from importlib import resources
 
 import jsonschema
@@ -26,7 +26,7 @@ from aegis.errors import DataError, ErrorCode, TerminalError
 from aegis.events.models import OutboxEvent
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(schema_file: str) -> jsonschema.protocols.Validator:
     schema = json.loads(resources.files("aegis.events").joinpath("schemas", schema_file).read_text("utf-8"))
     cls = jsonschema.validators.validator_for(schema)
@@ -66,7 +66,7 @@ def write_events(conn: psycopg.Connection, events: Sequence[OutboxEvent]) -> lis
                             code=ErrorCode.BATCH_PROCESSING_ERROR,
                             hint="wrap the change and write_event in `with conn.transaction():`")
     payloads = [event.payload() for event in events]
-    for event, payload in zip(events, payloads):
+    for event, payload in zip(events, payloads, strict=True):
         validate_payload(type(event), payload)
     ids = [row[0] for row in conn.execute(_INSERT_MANY, (
         [e.aggregate_id() for e in events], [e.event_type for e in events], [e.schema_version for e in events],

@@ -10,15 +10,16 @@ inside an Avro string (docs/avro.md). Key and value are read by the same decoder
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from aegis.errors import DataError, ErrorCode
 from aegis.changestream.avro_wire import looks_framed
-from aegis.events.models import DataQualityUpdated, DataSyncCompleted, OutboxEvent, PolicyValidated
 from aegis.changestream.decoding import ChangeDecoder, JsonChangeDecoder, build_decoder
+from aegis.errors import DataError, ErrorCode
+from aegis.events.models import DataQualityUpdated, DataSyncCompleted, OutboxEvent, PolicyValidated
 from aegis.settings import Settings
 
 EVENT_TYPES: dict[str, type[OutboxEvent]] = {
@@ -73,7 +74,8 @@ def decode_published_event(key: bytes | None, value: bytes | None,
         try:
             payload = json.loads(payload)
         except ValueError as exc:
-            raise DataError(f"policy-events payload is not JSON text: {exc}", code=ErrorCode.INVALID_DATA_FORMAT) from None
+            raise DataError(f"policy-events payload is not JSON text: {exc}",
+                            code=ErrorCode.INVALID_DATA_FORMAT) from None
     missing = [h for h in (HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, HEADER_EVENT_ID) if not found.get(h)]
     if not isinstance(aggregate_id, str) or not isinstance(payload, dict) or missing:
         raise DataError(f"policy-events message has an unexpected shape (key {key!r}, missing headers {missing})",
@@ -83,7 +85,8 @@ def decode_published_event(key: bytes | None, value: bytes | None,
                           payload=payload)
 
 
-PublishedEventDecoder = Callable[[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]] | None], PublishedEvent]
+PublishedEventDecoder = Callable[
+    [bytes | None, bytes | None, Sequence[tuple[str, bytes | None]] | None], PublishedEvent]
 
 
 def published_event_decoder(settings: Settings) -> PublishedEventDecoder:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -105,8 +105,7 @@ class PolicyRow(PolicyDescription):
     @classmethod
     def _epoch_micros(cls, value: Any) -> Any:
         if isinstance(value, int):
-            from datetime import timezone
-            return datetime.fromtimestamp(value / 1_000_000, tz=timezone.utc)
+            return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
         return value
 
     @field_validator("attachments", "raw_data", "collection_metadata", mode="before")

@@ -45,7 +45,7 @@ LIMITS = {  # VARCHAR max_length is in bytes (UTF-8: 3 per Hangul syllable)
 }
 SCALAR_FIELDS = ["id", "removed", "lsn", "content_hash", "model_version", "status", "organisation", "regions",
                  "support_field", "application_end", "title", "text"]
-ALL_FIELDS = SCALAR_FIELDS + ["vector"]
+ALL_FIELDS = [*SCALAR_FIELDS, "vector"]
 ACTIVE = "removed == false"
 
 
@@ -120,7 +120,7 @@ class StoredRow:
     entity: dict
 
     @classmethod
-    def from_entity(cls, entity: dict) -> "StoredRow":
+    def from_entity(cls, entity: dict) -> StoredRow:
         return cls(int(entity["id"]), int(entity["lsn"]), entity.get("content_hash", ""),
                    entity.get("model_version", ""), bool(entity.get("removed")), entity)
 

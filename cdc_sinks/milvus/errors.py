@@ -17,13 +17,19 @@ _TRANSIENT_WORDS = ("unavailable", "not ready", "connect", "timeout", "timed out
                     "service not", "server is", "closed", "too many")
 _INVALID_PARAMETER = 1100
 _CONNECT_FAILED = 2
+_DOES_NOT_FIT = "the record does not fit the collection schema"
 
 
 def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
     """The AegisError for a pymilvus / gRPC exception raised by ``what``."""
     import grpc
-    from pymilvus.exceptions import (DataNotMatchException, DataTypeNotMatchException, MilvusException,
-                                     MilvusUnavailableException, ParamError)
+    from pymilvus.exceptions import (
+        DataNotMatchException,
+        DataTypeNotMatchException,
+        MilvusException,
+        MilvusUnavailableException,
+        ParamError,
+    )
 
     text = f"milvus {what} failed: {exc}"
     hint_down = "the sink pauses and resumes when Milvus answers; check `aegis stack status milvus`"
@@ -37,12 +43,12 @@ def translate(exc: Exception, what: str, *, write: bool = False) -> AegisError:
         return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="check MILVUS_* settings and the server log")
     if isinstance(exc, (ParamError, DataTypeNotMatchException, DataNotMatchException)):
         if write:
-            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="the record does not fit the collection schema")
+            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=_DOES_NOT_FIT)
         return TerminalError(text, code=ErrorCode.MILVUS_SYNC_FAILED)
     if isinstance(exc, MilvusException):
         message = str(getattr(exc, "message", exc)).lower()
         if write and getattr(exc, "code", None) == _INVALID_PARAMETER:
-            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint="the record does not fit the collection schema")
+            return DataError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=_DOES_NOT_FIT)
         if (isinstance(exc, MilvusUnavailableException) or getattr(exc, "code", None) == _CONNECT_FAILED
                 or any(word in message for word in _TRANSIENT_WORDS)):
             return TransientError(text, code=ErrorCode.MILVUS_SYNC_FAILED, hint=hint_down)

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+import numpy as np
 from pydantic import BaseModel
 
 from aegis.errors import ErrorCode, TerminalError
@@ -153,9 +154,9 @@ class Reembedder:
             return
         dimension = self.embedder.dimension
         with_text = [r for r in rows if r["model_version"]]  # blank markers have no text to embed
-        vectors = self.embedder.embed([r["text"] for r in with_text]) if with_text else []
+        vectors = self.embedder.embed([r["text"] for r in with_text]) if with_text else np.zeros((0, dimension))
         self._embedded += len(with_text)
-        by_id = {int(r["id"]): v.tolist() for r, v in zip(with_text, vectors)}
+        by_id = {int(r["id"]): v.tolist() for r, v in zip(with_text, vectors, strict=True)}
         entities = []
         for row in rows:
             if not row["model_version"]:

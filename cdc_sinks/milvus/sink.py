@@ -25,20 +25,39 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from aegis.errors import AegisError, ErrorCode, TerminalError
 from aegis.settings import MilvusSettings, Settings
-from cdc_sinks.base import (FINAL_LSN, Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion,
-                            newest_per_policy)
+from cdc_sinks.base import (
+    FINAL_LSN,
+    Defect,
+    DefectKind,
+    Removal,
+    SinkRecord,
+    StoredRecord,
+    StoredVersion,
+    newest_per_policy,
+)
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
-from cdc_sinks.milvus.collection import (ACTIVE, ALL_FIELDS, SCALAR_FIELDS, blank_marker, build_schema,
-                                         collection_name, index_params, kept_marker, marker_written_at,
-                                         record_entity, source_text, StoredRow)
+from cdc_sinks.milvus.collection import (
+    ACTIVE,
+    ALL_FIELDS,
+    StoredRow,
+    blank_marker,
+    build_schema,
+    collection_name,
+    index_params,
+    kept_marker,
+    marker_written_at,
+    record_entity,
+    source_text,
+)
 from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
 from cdc_sinks.milvus.store import QUERY_WINDOW, MilvusStore
 
@@ -201,13 +220,14 @@ class MilvusSink:
         started = time.perf_counter()
         try:
             vectors = self.embedder.embed(texts)
-        except Exception as exc:  # noqa: BLE001 - a model failure is not the target's: stop, do not dead-letter
+        except Exception as exc:  # a model failure is not the target's: stop, do not dead-letter
             raise TerminalError(f"embedding {len(texts)} texts failed: {exc!r}", code=ErrorCode.MILVUS_SYNC_FAILED,
                                 hint="check EMBEDDING_* settings and the model files; the batch is retried "
                                      "when the sink restarts") from exc
         self.stats.embed_seconds += time.perf_counter() - started
         self.stats.embedded += len(records)
-        return [record_entity(r, t, v.tolist(), self.embedder.version) for r, t, v in zip(records, texts, vectors)]
+        return [record_entity(r, t, v.tolist(), self.embedder.version)
+                for r, t, v in zip(records, texts, vectors, strict=True)]
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         collection = self._check_alias()
@@ -255,7 +275,7 @@ class MilvusSink:
         if not ids or self.store.alias_target(self.alias) is None:
             return {}
         found: dict[int, StoredRecord] = {}
-        for entity in self.store.query_ids(self.alias, ids, SCALAR_FIELDS + ["vector"]):
+        for entity in self.store.query_ids(self.alias, ids, ALL_FIELDS):
             if entity.get("removed"):
                 continue  # a removal marker: nothing a search returns
             policy_id = int(entity["id"])
@@ -290,8 +310,9 @@ class MilvusSink:
                    if marker_written_at(r.get("status") or "") < written_before and int(r["id"]) not in keep]
             for start in range(0, len(old), 1000):
                 chunk = ",".join(map(str, old[start:start + 1000]))
-                self.store.run(lambda c: c.delete(self.alias, filter=f"id in [{chunk}] and removed == true",
-                                                  timeout=self.store.timeout), "delete markers", write=True)
+                marked = f"id in [{chunk}] and removed == true"
+                self.store.run(lambda c, marked=marked: c.delete(self.alias, filter=marked, timeout=self.store.timeout),
+                               "delete markers", write=True)
             purged += len(old)
             if len(rows) < QUERY_WINDOW:
                 return purged

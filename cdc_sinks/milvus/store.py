@@ -7,7 +7,8 @@ import logging
 import math
 import time
 import uuid
-from typing import Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from aegis.errors import AegisError
 from aegis.settings import MilvusSettings
@@ -55,7 +56,7 @@ class MilvusStore:
     def _call(self, fn: Callable[[], T], what: str, *, write: bool = False) -> T:
         try:
             return fn()
-        except Exception as exc:  # noqa: BLE001 - translated at this boundary, nothing swallowed
+        except Exception as exc:  # translated at this boundary, nothing swallowed
             raise translate(exc, what, write=write) from exc
 
     def run(self, fn: Callable[..., T], what: str, *, write: bool = False) -> T:
@@ -128,7 +129,7 @@ class MilvusStore:
     def upsert(self, collection: str, rows: Sequence[dict], *, chunk: int = 500) -> None:
         for start in range(0, len(rows), chunk):
             part = list(rows[start:start + chunk])
-            self.run(lambda c: c.upsert(collection, part, timeout=self.timeout), "upsert", write=True)
+            self.run(lambda c, part=part: c.upsert(collection, part, timeout=self.timeout), "upsert", write=True)
 
     # ---------------------------------------------------------------- collections and aliases
     def alias_target(self, alias: str) -> str | None:
@@ -144,7 +145,7 @@ class MilvusStore:
             if "alias" in str(exc).lower() and ("not exist" in str(exc).lower() or "not found" in str(exc).lower()):
                 return None
             raise translate(exc, "describe alias") from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise translate(exc, "describe alias") from exc
 
     def description(self, collection: str) -> str:
@@ -160,7 +161,7 @@ class MilvusStore:
             self.run(lambda c: c.drop_alias(alias), "drop alias")
         for name in self.run(lambda c: c.list_collections(), "list collections"):
             if name.startswith(f"{alias}_"):
-                self.run(lambda c: c.drop_collection(name), "drop collection")
+                self.run(lambda c, name=name: c.drop_collection(name), "drop collection")
 
     def ping(self) -> bool:
         """True when Milvus answers. A failed ping drops the client, so the next call dials afresh
@@ -176,6 +177,6 @@ class MilvusStore:
         if self._client is not None:
             try:
                 self._client.close()
-            except Exception:  # noqa: BLE001 - closing a dead channel must not fail shutdown
+            except Exception:  # closing a dead channel must not fail shutdown
                 log.debug("milvus client close failed", exc_info=True)
             self._client = None

@@ -19,8 +19,8 @@ values the driver cannot send
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import neo4j.exceptions as neo
 

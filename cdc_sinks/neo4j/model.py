@@ -100,7 +100,7 @@ class GraphPolicy(BaseModel):
     sources: list[DimensionName] = []
 
     @classmethod
-    def from_record(cls, record: SinkRecord) -> "GraphPolicy":
+    def from_record(cls, record: SinkRecord) -> GraphPolicy:
         doc = record.document
         node = PolicyNode(**doc.model_dump(include=set(PolicyNode.model_fields)))
         return cls(

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from datetime import date, datetime, timezone
-from typing import Any, Sequence
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
 
 import neo4j
 
 from aegis.settings import Neo4jSettings, Settings
-from cdc_sinks.base import (Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion,
-                            newest_per_policy)
+from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion, newest_per_policy
 from cdc_sinks.checksums import ID_CEILING, RangeChecksum, row_digest
 from cdc_sinks.neo4j import cypher
 from cdc_sinks.neo4j.cypher import GraphStatements
@@ -53,15 +53,14 @@ class Neo4jSink:
     # -- protocol ---------------------------------------------------------------------------
 
     def ensure_ready(self) -> None:
-        with translated("creating constraints and indexes"):
-            with self._driver.session(database=self._database) as session:
-                for statement in self.statements.schema:
-                    session.run(statement).consume()
-                session.run(cypher.AWAIT_INDEXES, seconds=120).consume()
-                # Plan the batch statements now (an empty batch writes nothing): planning them takes
-                # seconds, which must not count against the first real batch's transaction timeout.
-                for statement in (self.statements.upsert_policies, self.statements.remove_policies):
-                    session.run(statement, rows=[]).consume()
+        with translated("creating constraints and indexes"), self._driver.session(database=self._database) as session:
+            for statement in self.statements.schema:
+                session.run(statement).consume()
+            session.run(cypher.AWAIT_INDEXES, seconds=120).consume()
+            # Plan the batch statements now (an empty batch writes nothing): planning them takes
+            # seconds, which must not count against the first real batch's transaction timeout.
+            for statement in (self.statements.upsert_policies, self.statements.remove_policies):
+                session.run(statement, rows=[]).consume()
 
     def ping(self) -> bool:
         try:
@@ -91,12 +90,13 @@ class Neo4jSink:
         self._write(self.statements.remove_policies, rows, f"removing {len(rows)} policies")
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
-        with translated("reading back policies"):
-            with self._driver.session(database=self._database,
-                                      default_access_mode=neo4j.READ_ACCESS) as session:
-                result = session.run(self.statements.read_back, after_id=after_id, limit=limit)
-                return [StoredVersion(policy_id=r["id"], lsn=r["lsn"], content_hash=r["content_hash"],
-                                      row_digest=r["row_digest"]) for r in result]
+        with (
+            translated("reading back policies"),
+            self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as session,
+        ):
+            result = session.run(self.statements.read_back, after_id=after_id, limit=limit)
+            return [StoredVersion(policy_id=r["id"], lsn=r["lsn"], content_hash=r["content_hash"],
+                                  row_digest=r["row_digest"]) for r in result]
 
     def project(self, record: SinkRecord) -> dict[str, Any]:
         graph = GraphPolicy.from_record(record)
@@ -106,15 +106,16 @@ class Neo4jSink:
     def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
         """Each ``:Policy`` node's properties and outgoing relationships (type and target key)."""
         found: dict[int, StoredRecord] = {}
-        with translated("reading policies deep"):
-            with self._driver.session(database=self._database,
-                                      default_access_mode=neo4j.READ_ACCESS) as session:
-                for start in range(0, len(ids), READ_CHUNK):
-                    result = session.run(self.statements.read_records, ids=list(ids[start:start + READ_CHUNK]))
-                    for r in result:
-                        record = _stored_record(dict(r["props"]), sorted(r["links"]))
-                        if record is not None:
-                            found[record.policy_id] = record
+        with (
+            translated("reading policies deep"),
+            self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as session,
+        ):
+            for start in range(0, len(ids), READ_CHUNK):
+                result = session.run(self.statements.read_records, ids=list(ids[start:start + READ_CHUNK]))
+                for r in result:
+                    record = _stored_record(dict(r["props"]), sorted(r["links"]))
+                    if record is not None:
+                        found[record.policy_id] = record
         return found
 
     def stray_ids(self) -> set[int]:
@@ -122,32 +123,33 @@ class Neo4jSink:
 
     def range_checksums(self, range_size: int, lo: int, hi: int | None) -> dict[int, RangeChecksum]:
         """One aggregating read over the policy id index: count and ``row_digest`` sum per range."""
-        with translated("computing range checksums"):
-            with self._driver.session(database=self._database,
-                                      default_access_mode=neo4j.READ_ACCESS) as session:
-                result = session.run(self.statements.range_checksums, range_size=range_size, lo=lo,
-                                     hi=ID_CEILING if hi is None else hi)
-                return {r["range"]: RangeChecksum(count=r["n"], digest=r["digest"]) for r in result}
+        with (
+            translated("computing range checksums"),
+            self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as session,
+        ):
+            result = session.run(self.statements.range_checksums, range_size=range_size, lo=lo,
+                                 hi=ID_CEILING if hi is None else hi)
+            return {r["range"]: RangeChecksum(count=r["n"], digest=r["digest"]) for r in result}
 
     def purge_markers(self, written_before: float, keep: set[int]) -> int:
         """``:RemovedPolicy`` nodes written before the cut-off, deleted 10,000 per transaction."""
         purged = 0
-        with translated("purging removal markers"):
-            with self._driver.session(database=self._database) as session:
-                while True:
-                    record = session.run(self.statements.purge_markers, before=int(written_before),
-                                         keep=sorted(keep), limit=10_000).single()
-                    done = int(record["purged"]) if record else 0
-                    purged += done
-                    if done < 10_000:
-                        return purged
+        with translated("purging removal markers"), self._driver.session(database=self._database) as session:
+            while True:
+                record = session.run(self.statements.purge_markers, before=int(written_before),
+                                     keep=sorted(keep), limit=10_000).single()
+                done = int(record["purged"]) if record else 0
+                purged += done
+                if done < 10_000:
+                    return purged
 
     def count(self) -> int:
-        with translated("counting policies"):
-            with self._driver.session(database=self._database,
-                                      default_access_mode=neo4j.READ_ACCESS) as session:
-                record = session.run(self.statements.count_policies).single()
-                return int(record["n"]) if record else 0
+        with (
+            translated("counting policies"),
+            self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as session,
+        ):
+            record = session.run(self.statements.count_policies).single()
+            return int(record["n"]) if record else 0
 
     def close(self) -> None:
         self._driver.close()
@@ -156,35 +158,36 @@ class Neo4jSink:
 
     def drop_namespace(self) -> None:
         """Delete every node of this namespace, in chunks, and drop its constraints and indexes."""
-        with translated("dropping the graph namespace"):
-            with self._driver.session(database=self._database) as session:
-                for label in self.statements.labels:
-                    session.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 2000 ROWS"
-                                ).consume()
-                for statement in self.statements.drop_schema:
-                    session.run(statement).consume()
+        with translated("dropping the graph namespace"), self._driver.session(database=self._database) as session:
+            for label in self.statements.labels:
+                session.run(f"MATCH (n:{label}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 2000 ROWS"
+                            ).consume()
+            for statement in self.statements.drop_schema:
+                session.run(statement).consume()
 
     # -- internals --------------------------------------------------------------------------
 
     def _write(self, statement: str, rows: list[dict[str, Any]], what: str) -> None:
         started = time.monotonic()
-        with translated(what):
-            with self._driver.session(database=self._database) as session:
-                with session.begin_transaction(timeout=self._transaction_timeout) as tx:
-                    record = tx.run(statement, rows=rows).single()
-                    tx.commit()
+        with (
+            translated(what),
+            self._driver.session(database=self._database) as session,
+            session.begin_transaction(timeout=self._transaction_timeout) as tx,
+        ):
+            record = tx.run(statement, rows=rows).single()
+            tx.commit()
         log.debug("neo4j %s in %.1f ms (%s orphan dimension nodes deleted)", what,
                   1000 * (time.monotonic() - started), record["orphans_deleted"] if record else 0)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _plain(value: Any) -> Any:
     """Temporal values as ``read_records`` returns them: datetimes as epoch microseconds (a naive one
     taken as UTC), dates as ISO text; anything else as is."""
     if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         delta = aware - _EPOCH
         return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if isinstance(value, date):

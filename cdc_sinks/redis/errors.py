@@ -6,6 +6,8 @@ import redis
 
 from aegis.errors import ErrorCode, TerminalError, TransientError
 
+_BUSY_FOR_NOW = ("OOM", "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN")  # Redis answers that pass by themselves
+
 
 def translate(exc: redis.RedisError, what: str) -> Exception:
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)):
@@ -15,7 +17,7 @@ def translate(exc: redis.RedisError, what: str) -> Exception:
         return TransientError(f"redis {what} refused: Redis is full ({exc})", code=ErrorCode.REDIS_SYNC_FAILED,
                               hint="the sink pauses until Redis takes writes again: raise its maxmemory "
                                    "(AEGIS_STACK_REDIS_MAXMEMORY for the local stack) or free memory")
-    if isinstance(exc, redis.ResponseError) and str(exc).startswith(("OOM", "LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN")):
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith(_BUSY_FOR_NOW):
         return TransientError(f"redis {what} refused for now: {exc}", code=ErrorCode.REDIS_SYNC_FAILED)
     return TerminalError(f"redis {what} failed: {exc}", code=ErrorCode.REDIS_SYNC_FAILED,
                          hint="check the Redis server's configuration and the sink's REDIS_* settings")

@@ -22,7 +22,8 @@ server), pipelined per batch. LSNs are compared as decimal strings, never as Lua
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import orjson
 import redis
@@ -32,6 +33,9 @@ from aegis.settings import Settings
 from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import RangeChecksum, row_digest
 from cdc_sinks.redis.errors import translate
+
+# The casts below: redis-py types every command's answer ``Awaitable[Any] | Any`` (one annotation for
+# its blocking and its asyncio client); this sink uses the blocking one.
 from cdc_sinks.redis.scripts import (
     CHECKSUM_IDS_PER_CALL,
     CHECKSUM_SCRIPT,
@@ -86,7 +90,7 @@ class RedisSink:
 
     def describe(self) -> str:
         try:
-            version = self.client.info("server")["redis_version"]
+            version = cast(dict, self.client.info("server"))["redis_version"]
         except redis.RedisError as exc:
             raise translate(exc, "info") from None
         kwargs = self.client.connection_pool.connection_kwargs
@@ -131,7 +135,7 @@ class RedisSink:
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise
-                script.sha = self.client.script_load(script.script)
+                script.sha = cast(str, self.client.script_load(script.script))
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         """Cached policies with id > ``after_id`` by id; ids whose document expired are skipped."""
@@ -167,7 +171,7 @@ class RedisSink:
         """Document, version hash and id-set member of each id, pipelined; Redis' clock tells what expired."""
         found: dict[int, StoredRecord] = {}
         try:
-            now = int(self.client.time()[0])
+            now = int(cast(tuple, self.client.time())[0])
             for start in range(0, len(ids), READ_PIPELINE):
                 chunk = ids[start:start + READ_PIPELINE]
                 pipe = self.client.pipeline(transaction=False)
@@ -195,11 +199,12 @@ class RedisSink:
         version = None
         if fields and not removed:
             try:
+                stored_digest = fields.get("digest", "")
                 version = StoredVersion(policy_id, int(fields.get("lsn", "")), fields.get("hash", ""),
-                                        row_digest=int(fields["digest"]) if fields.get("digest", "").isdigit() else None)
+                                        row_digest=int(stored_digest) if stored_digest.isdigit() else None)
             except ValueError:
                 defects.append(Defect(DefectKind.METADATA, f"version hash holds no LSN: {fields}"))
-        expired = any(_expires(m) is not None and _expires(m) <= now for m in live_members)
+        expired = any((expires := _expires(m)) is not None and expires <= now for m in live_members)
         if value is not None and not fields:
             defects.append(Defect(DefectKind.PARTIAL, "cached document without its version hash"))
         elif value is not None and removed:
@@ -277,7 +282,7 @@ class RedisSink:
     def get_document(self, policy_id: int) -> str | None:
         """The cached JSON of one policy (what cache readers get), or None."""
         try:
-            raw = self.client.get(self.doc_key(policy_id))
+            raw = cast(bytes | None, self.client.get(self.doc_key(policy_id)))
         except redis.RedisError as exc:
             raise translate(exc, "read") from None
         return raw.decode() if raw is not None else None

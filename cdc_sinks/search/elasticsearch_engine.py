@@ -4,9 +4,11 @@ run it with ``compose.yaml``'s elasticsearch service and ``SEARCH_ENGINE=elastic
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import elasticsearch
+from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
@@ -26,7 +28,7 @@ class ElasticsearchEngine(SearchEngine):
         self.client = Elasticsearch(search.url, basic_auth=None if api_key else auth, api_key=api_key,
                                     request_timeout=search.request_timeout_seconds, max_retries=0,
                                     retry_on_timeout=False, verify_certs=search.verify_certs,
-                                    ca_certs=str(search.ca_certs) if search.ca_certs else None)
+                                    ca_certs=str(search.ca_certs) if search.ca_certs else DEFAULT)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -58,7 +60,8 @@ class ElasticsearchEngine(SearchEngine):
             index=index, settings=body["settings"], mappings=body["mappings"]))
 
     def delete_index(self, index: str) -> None:
-        self._call("delete index", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.delete(index=index, ignore_unavailable=True))
+        admin = self.client.options(request_timeout=ADMIN_TIMEOUT)
+        self._call("delete index", lambda: admin.indices.delete(index=index, ignore_unavailable=True))
 
     def alias_targets(self, alias: str) -> list[str]:
         try:
@@ -69,10 +72,13 @@ class ElasticsearchEngine(SearchEngine):
             raise translate_status(None, "get alias", str(exc)[:500]) from None
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None:
-        self._call("update aliases", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.update_aliases(actions=actions))
+        admin = self.client.options(request_timeout=ADMIN_TIMEOUT)
+        self._call("update aliases", lambda: admin.indices.update_aliases(actions=actions))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
-        answer = self._call("bulk", lambda: self.client.bulk(operations=ndjson(operations), refresh=refresh))
+        # the body goes as it is: NDJSON bytes made with orjson (the client's typing only knows dicts)
+        answer = self._call("bulk", lambda: self.client.bulk(
+            operations=ndjson(operations), refresh=refresh))  # type: ignore[arg-type]
         return list(answer.get("items", []))
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import orjson
 
 from aegis.errors import TerminalError, TransientError
 
+
 class SearchEngine(ABC):
     """What the search sink needs from an engine."""
 

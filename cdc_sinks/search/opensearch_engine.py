@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_errors
@@ -25,7 +26,8 @@ class OpenSearchEngine(SearchEngine):
         logging.getLogger("opensearch").setLevel(logging.ERROR)
         if search.api_key:
             raise ConfigError("SEARCH_API_KEY is set, but OpenSearch has no API keys",
-                              hint="use SEARCH_USERNAME and SEARCH_PASSWORD (basic auth), or SEARCH_ENGINE=elasticsearch")
+                              hint="use SEARCH_USERNAME and SEARCH_PASSWORD (basic auth), "
+                                   "or SEARCH_ENGINE=elasticsearch")
         auth = (search.username, search.password.get_secret_value()) if search.username and search.password else None
         self.client = OpenSearch(hosts=[search.url], http_auth=auth, timeout=search.request_timeout_seconds,
                                  max_retries=0, retry_on_timeout=False, verify_certs=search.verify_certs,
@@ -58,11 +60,12 @@ class OpenSearchEngine(SearchEngine):
 
     def create_index(self, index: str, body: dict[str, Any]) -> None:
         self._call("create index", lambda: self.client.indices.create(
-            index=index, body=body, params={"wait_for_active_shards": "1", "timeout": "60s", "cluster_manager_timeout": "60s"},
-            request_timeout=ADMIN_TIMEOUT + 5))
+            index=index, body=body, request_timeout=ADMIN_TIMEOUT + 5,
+            params={"wait_for_active_shards": "1", "timeout": "60s", "cluster_manager_timeout": "60s"}))
 
     def delete_index(self, index: str) -> None:
-        self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True, request_timeout=ADMIN_TIMEOUT))
+        self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True,
+                                                                      request_timeout=ADMIN_TIMEOUT))
 
     def alias_targets(self, alias: str) -> list[str]:
         try:
@@ -73,7 +76,8 @@ class OpenSearchEngine(SearchEngine):
             raise translate_status(None, "get alias", str(exc)[:500]) from None
 
     def update_aliases(self, actions: list[dict[str, Any]]) -> None:
-        self._call("update aliases", lambda: self.client.indices.update_aliases(body={"actions": actions}, request_timeout=ADMIN_TIMEOUT))
+        self._call("update aliases", lambda: self.client.indices.update_aliases(body={"actions": actions},
+                                                                                request_timeout=ADMIN_TIMEOUT))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
         answer = self._call("bulk", lambda: self.client.bulk(body=ndjson(operations), params={"refresh": refresh}))
@@ -96,7 +100,8 @@ class OpenSearchEngine(SearchEngine):
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         body = {"source": {"index": source}, "dest": {"index": dest, "version_type": "external"},
                 "conflicts": "proceed"}
-        return self._call("reindex", lambda: self.client.reindex(body=body, refresh=True, wait_for_completion=True, request_timeout=600))
+        return self._call("reindex", lambda: self.client.reindex(body=body, refresh=True, wait_for_completion=True,
+                                                                 request_timeout=600))
 
     def close(self) -> None:
         self.client.close()

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aegis.errors import DataError, ErrorCode, TransientError
 from aegis.settings import SearchSettings, Settings
@@ -127,7 +128,9 @@ class SearchSink:
                           "version_type": "external_gte"}}
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
-        """Index each document at version = LSN (a repair carries the version it read: ``StoredVersion.write_version``)."""
+        """Index each document at version = LSN.
+
+        A repair carries the version it read (``StoredVersion.write_version``)."""
         operations: list[dict[str, Any]] = []
         for r in records:
             doc = self.project(r)
@@ -147,7 +150,8 @@ class SearchSink:
         if not operations:
             return
         items = self.engine.bulk(operations, refresh=self.settings.refresh)
-        transient, refused = [], []
+        transient: list[str] = []
+        refused: list[str] = []
         for item in items:
             result = next(iter(item.values()))
             status = int(result.get("status", 500))
@@ -211,7 +215,8 @@ class SearchSink:
                 defects.append(Defect(DefectKind.METADATA, f"engine _version {hit.get('_version')} differs from the "
                                                            f"stored lsn {lsn} (a write outside the sink)"))
             if digest != row_digest(policy_id, content_hash):
-                defects.append(Defect(DefectKind.METADATA, f"row_digest {digest} is not the digest of its content hash"))
+                defects.append(Defect(DefectKind.METADATA,
+                                      f"row_digest {digest} is not the digest of its content hash"))
         else:
             defects.append(Defect(DefectKind.METADATA, "lsn or content_hash missing from the document"))
         content = {k: v for k, v in source.items() if k not in BOOKKEEPING}
@@ -258,7 +263,7 @@ class SearchSink:
             answer = self.engine.search(self.alias, body)["aggregations"]["ranges"]
             for bucket in answer["buckets"]:
                 checksums[int(bucket["key"]["r"]) // range_size] = RangeChecksum(
-                    count=int(bucket["doc_count"]), digest=int(round(bucket["digest"]["value"])))
+                    count=int(bucket["doc_count"]), digest=round(bucket["digest"]["value"]))
             if len(answer["buckets"]) < CHECKSUM_PAGE or "after_key" not in answer:
                 return checksums
             ranges["after"] = answer["after_key"]

@@ -25,11 +25,12 @@ from aegis.retry import RetryPolicy, retry_call
 from collectors.http.breaker import CircuitBreaker
 from collectors.http.quota import QuotaExceededError
 from collectors.http.ratelimit import RateLimiter
+from collectors.identity import USER_AGENT
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
-from collectors.identity import USER_AGENT  # noqa: F401 - re-exported
+_TOO_LARGE_HINT = "ask for smaller pages (SOURCE_<NAME>_PAGE_SIZE) or raise SOURCE_MAX_RESPONSE_BYTES"
 
 
 def normalise_key(key: str) -> str:
@@ -181,14 +182,14 @@ class SourceHttpClient:
         if declared and declared.isdigit() and int(declared) > self.policy.max_bytes:
             raise TerminalError(f"{what}: response of {int(declared):,} bytes exceeds the cap of "
                                 f"{self.policy.max_bytes:,}", code=ErrorCode.INVALID_DATA_FORMAT,
-                                hint="ask for smaller pages (SOURCE_<NAME>_PAGE_SIZE) or raise SOURCE_MAX_RESPONSE_BYTES")
+                                hint=_TOO_LARGE_HINT)
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self.policy.max_bytes:
                 raise TerminalError(f"{what}: response exceeds the cap of {self.policy.max_bytes:,} bytes",
                                     code=ErrorCode.INVALID_DATA_FORMAT,
-                                    hint="ask for smaller pages (SOURCE_<NAME>_PAGE_SIZE) or raise SOURCE_MAX_RESPONSE_BYTES")
+                                    hint=_TOO_LARGE_HINT)
             chunks.append(chunk)
         return b"".join(chunks)
 

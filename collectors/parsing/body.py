@@ -19,7 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -63,7 +63,7 @@ def declared_charset(content: bytes, content_type: str | None = None) -> str | N
         return codec
     head = content[:_SNIFF_BYTES]
     for pattern in (_XML_PROLOG, _META_CHARSET):
-        if (match := pattern.search(head)) and (codec := _codec(match[1].decode("ascii", "ignore"))):
+        if (declared := pattern.search(head)) and (codec := _codec(declared[1].decode("ascii", "ignore"))):
             return codec
     return None
 
@@ -114,6 +114,7 @@ def depth_exceeds(value: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         current, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(current, dict):
             children = current.values()
         elif isinstance(current, list):
@@ -163,13 +164,16 @@ def parse_xml(content: bytes | str, what: str, content_type: str | None = None) 
     except DefusedXmlException as exc:
         raise TransientError(f"{what}: XML refused as unsafe ({type(exc).__name__})",
                              code=ErrorCode.INVALID_DATA_FORMAT,
-                             hint="the source sent entity declarations; nothing was stored from this response") from None
+                             hint="the source sent entity declarations; nothing was stored from this response",
+                             ) from None
     except SafeET.ParseError as exc:
         raise TransientError(f"{what}: malformed XML ({exc})", code=ErrorCode.INVALID_DATA_FORMAT,
-                             hint="the response was cut off or is not XML; it is retried, then the source is skipped") from None
+                             hint="the response was cut off or is not XML; it is retried, then the source is skipped",
+                             ) from None
     except (ValueError, RecursionError) as exc:
         raise TerminalError(f"{what}: XML cannot be read ({type(exc).__name__})", code=ErrorCode.INVALID_DATA_FORMAT,
-                            hint="the source sent a body this reader cannot decode; nothing of this page was stored") from None
+                            hint="the source sent a body this reader cannot decode; nothing of this page was stored",
+                            ) from None
     if _xml_depth_exceeds(root, MAX_BODY_DEPTH):
         raise TerminalError(f"{what}: XML nested deeper than {MAX_BODY_DEPTH} levels",
                             code=ErrorCode.INVALID_DATA_FORMAT,

@@ -77,7 +77,8 @@ def period_from_dates(start: str | None, end: str | None) -> ApplicationPeriod:
     """A period from two separate date fields (K-Startup's ``YYYYMMDD`` pair)."""
     start_date, end_date = parse_date(start), parse_date(end)
     raw = " ~ ".join(v.strip() for v in (start, end) if v and v.strip())
-    unparsed = (bool(start and start.strip()) and start_date is None) or (bool(end and end.strip()) and end_date is None)
+    unparsed = ((bool(start and start.strip()) and start_date is None)
+                or (bool(end and end.strip()) and end_date is None))
     if start_date and end_date and end_date < start_date:
         return ApplicationPeriod(text=raw)
     return ApplicationPeriod(start=start_date, end=end_date, text=raw if unparsed else None,

@@ -31,10 +31,8 @@ def html_to_text(value: str | None) -> str:
     if value is None:
         return ""
     text = _CONTROL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
-    if _LOOKS_LIKE_HTML.search(text):
-        text = _strip_markup(text)
-    else:
-        text = html.unescape(html.unescape(text))  # some sources double-escape (&amp;amp;)
+    # plain text is unescaped twice: some sources double-escape (&amp;amp;)
+    text = _strip_markup(text) if _LOOKS_LIKE_HTML.search(text) else html.unescape(html.unescape(text))
     lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n", "\n".join(lines)).strip()
 

@@ -29,7 +29,9 @@ from w3lib.url import safe_url_string
 from aegis.errors import DataError, ErrorCode
 
 MAX_URL_CHARS = 2048
-_MARKDOWN = re.compile(r"^\s*!?\[[^\]]*\]\(\s*<?([^()\s<>]+(?:\([^()\s]*\)[^()\s<>]*)*)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)\s*$")
+_MARKDOWN = re.compile(r"^\s*!?\[[^\]]*\]\("  # [text](
+                       r"\s*<?([^()\s<>]+(?:\([^()\s]*\)[^()\s<>]*)*)>?"  # the URL, balanced parentheses allowed
+                       r"(?:\s+[\"'][^\"']*[\"'])?\s*\)\s*$")  # an optional "title", then )
 _ANCHOR = re.compile(r"""<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
 _EMBEDDED = re.compile(r"(?:https?:)?//[^\s<>\"'()\[\]{}]+|https?://[^\s<>\"'()\[\]{}]+", re.I)
 _LEADS_AS_URL = re.compile(r"^(?:https?://|//|/)\S", re.I)

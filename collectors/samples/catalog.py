@@ -30,13 +30,15 @@ _FREE_PERIODS = ["예산 소진시까지", "상시 접수", "사업별 상이", 
 _KS_CLASSES = ["사업화", "기술개발(R&amp;D)", "시설ㆍ공간ㆍ보육", "멘토링ㆍ컨설팅ㆍ교육", "융자", "행사ㆍ네트워크"]
 _YOUTH_CLASSES = [("일자리", "취업"), ("일자리", "창업"), ("주거", "주거비 지원"), ("교육", "역량개발"),
                   ("복지문화", "건강"), ("참여권리", "정책참여")]
-_GOV24_FIELDS = ["생활안정", "주거·자립", "보육·교육", "고용·창업", "보건·의료", "행정·안전", "농림축산어업", "문화·환경"]
+_GOV24_FIELDS = ["생활안정", "주거·자립", "보육·교육", "고용·창업", "보건·의료", "행정·안전", "농림축산어업",
+                 "문화·환경"]
 _GOV24_TYPES = ["현금", "현물", "서비스", "이용권", "현금||서비스", "현금(감면)"]
 
 
 ID_FIELDS = {"bizinfo": "pblancId", "kstartup": "pbanc_sn", "youthcenter": "plcyNo", "gov24": "서비스ID",
              "korea_rss": "newsId", "portal:mss-notices": "itemId"}
-_MSS_DEPARTMENTS = ["스마트제조혁신과", "소상공인정책과", "글로벌성장정책과", "창업정책과", "기술혁신정책과", "지역혁신정책과"]
+_MSS_DEPARTMENTS = ["스마트제조혁신과", "소상공인정책과", "글로벌성장정책과", "창업정책과", "기술혁신정책과",
+                    "지역혁신정책과"]
 
 
 def _load(name: str) -> Any:
@@ -134,7 +136,8 @@ class SampleCatalog:
             "hashtags": ",".join([topic.split()[0], *regions]),
             "creatPnttm": f"{y}-{m:02d}-{d:02d} 09:00:00", "updtPnttm": f"{y}-{m:02d}-{d:02d} 17:30:00",
             "inqireCo": str(r.randint(0, 20000)),
-            "flpthNm": "@".join(f"/cmm/fms/getImageFile.do?atchFileId=FILE_{number:012d}&fileSn={k}" for k in range(files)),
+            "flpthNm": "@".join(f"/cmm/fms/getImageFile.do?atchFileId=FILE_{number:012d}&fileSn={k}"
+                                for k in range(files)),
             "fileNm": "@".join(f"첨부{k + 1}_{topic}.hwp" for k in range(files)),
         }
 
@@ -187,7 +190,8 @@ class SampleCatalog:
         central = r.random() < 0.5
         sido = r.choice(["서울특별시", "부산광역시", "경기도", "전라남도", "제주특별자치도"])
         return {
-            "서비스ID": f"{140000000000 + i}", "서비스명": f"{r.choice(_TOPICS)} {r.choice(['지원금', '바우처', '서비스'])}",
+            "서비스ID": f"{140000000000 + i}",
+            "서비스명": f"{r.choice(_TOPICS)} {r.choice(['지원금', '바우처', '서비스'])}",
             "서비스목적요약": "국민의 생활 안정을 돕습니다.", "지원유형": r.choice(_GOV24_TYPES),
             "지원대상": "○ 대상\r\n - 관내 거주자", "선정기준": r.choice(["", "중위소득 100% 이하"]),
             "지원내용": f"<p>○ 월 {r.randint(5, 100)}만원</p>", "신청방법": "온라인 또는 방문 신청",
@@ -237,16 +241,19 @@ class SampleCatalog:
     def _garam_posts(self) -> list[BoardPost]:
         posts = [BoardPost("5012", "2025년 가람시 청년 창업공간 입주기업 모집 공고", "2025-03-05", "일자리경제과",
                            "<p>가람시는 청년 창업기업의 성장을 돕기 위해 창업공간 입주기업을 모집합니다.</p>"
-                           "<table><tr><th>모집규모</th><td>10개 기업</td></tr><tr><th>입주기간</th><td>최대 2년</td></tr></table>",
+                           "<table><tr><th>모집규모</th><td>10개 기업</td></tr>"
+                           "<tr><th>입주기간</th><td>최대 2년</td></tr></table>",
                            "2025. 3. 10.(월) ~ 2025. 3. 21.(금) 18:00", "일자리경제과 창업지원팀 031-8075-2345",
                            [("F5012A", "모집공고문.hwp"), ("F5012B", "입주신청서.hwpx")])]
         for i in range(23):
             pid = str(5011 - i)
             posts.append(BoardPost(pid, f"가람시 {self._rng.choice(_TOPICS)} {self._rng.choice(_KINDS)} 안내 ({i + 1})",
-                                   f"2025-02-{28 - i:02d}", self._rng.choice(["일자리경제과", "기업지원과", "청년정책과"]),
+                                   f"2025-02-{28 - i:02d}",
+                                   self._rng.choice(["일자리경제과", "기업지원과", "청년정책과"]),
                                    f"<p>{self._rng.choice(_TOPICS)} 지원 안내입니다.</p>",
                                    self._rng.choice([None, "상시 접수", "2025-03-01 ~ 2025-03-31"]),
-                                   f"기업지원과 031-8075-{2000 + i}", [(f"F{pid}", "안내문.pdf")] if i % 3 == 0 else []))
+                                   f"기업지원과 031-8075-{2000 + i}",
+                                   [(f"F{pid}", "안내문.pdf")] if i % 3 == 0 else []))
         return posts
 
     def _nuri_posts(self) -> list[BoardPost]:

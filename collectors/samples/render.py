@@ -46,10 +46,10 @@ def data_go_kr_error(code: str, form: str = "xml") -> tuple[bytes, str]:
         if form == "classic-json":
             return dumps(document), JSON_TYPE
         return (f'<?xml version="1.0" encoding="UTF-8"?><response><header><resultCode>{code}</resultCode>'
-                f"<resultMsg>{name}</resultMsg></header></response>").encode("utf-8"), XML_TYPE
+                f"<resultMsg>{name}</resultMsg></header></response>").encode(), XML_TYPE
     return ("<OpenAPI_ServiceResponse><cmmMsgHeader><errMsg>SERVICE ERROR</errMsg>"
             f"<returnAuthMsg>{name}</returnAuthMsg><returnReasonCode>{code}</returnReasonCode>"
-            "</cmmMsgHeader></OpenAPI_ServiceResponse>").encode("utf-8"), XML_TYPE
+            "</cmmMsgHeader></OpenAPI_ServiceResponse>").encode(), XML_TYPE
 
 
 def rss_feed(catalog: SampleCatalog, feed: str, base: str, *, empty: bool = False,
@@ -101,8 +101,9 @@ def html_page(title: str, body: str) -> bytes:
             '<div id="skip"><a href="#contents">본문 바로가기</a></div>'
             '<header id="header"><a href="https://www.gov.kr/" class="gov">정부24</a>'
             '<nav class="gnb"><a href="/boards/">전체메뉴</a></nav></header>'
-            f'<main id="contents">{body}</main><footer id="footer">Copyright © 샘플 지자체. All rights reserved.</footer>'
-            "</body></html>").encode("utf-8")
+            f'<main id="contents">{body}</main>'
+            '<footer id="footer">Copyright © 샘플 지자체. All rights reserved.</footer>'
+            "</body></html>").encode()
 
 
 GARAM_PER_PAGE = 10
@@ -137,8 +138,8 @@ def garam_list(posts: list[BoardPost], page: int) -> bytes:
 
 
 def garam_view(post: BoardPost) -> bytes:
-    files = "".join(f'<li><a href="download.do?fileId={fid}">{html.escape(name)}</a> <span class="size">(48KB)</span></li>'
-                    for fid, name in post.attachments)
+    files = "".join(f'<li><a href="download.do?fileId={fid}">{html.escape(name)}</a>'
+                    ' <span class="size">(48KB)</span></li>' for fid, name in post.attachments)
     rows = [("담당부서", post.department), ("등록일", post.date)]
     if post.period:
         rows.append(("접수기간", post.period))
@@ -158,7 +159,8 @@ def nuri_list(posts: list[BoardPost], page: int) -> bytes:
     chunk = page_slice(posts, page, NURI_PER_PAGE)
     pages = (len(posts) + NURI_PER_PAGE - 1) // NURI_PER_PAGE
     cards = "".join(
-        f'<li class="card"><a href="/boards/nuri-gu/news/{p.post_id}"><strong class="tit">{html.escape(p.title)}</strong>'
+        f'<li class="card"><a href="/boards/nuri-gu/news/{p.post_id}">'
+        f'<strong class="tit">{html.escape(p.title)}</strong>'
         f'<span class="meta"><em class="dept">{p.department}</em>'
         f'<time datetime="{p.date.replace(".", "-")}">{p.date}</time></span></a></li>' for p in chunk)
     pager = f'<a rel="next" href="/boards/nuri-gu/news?page={page + 1}">다음 페이지</a>' if page < pages else ""
@@ -168,7 +170,8 @@ def nuri_list(posts: list[BoardPost], page: int) -> bytes:
 
 
 def nuri_view(post: BoardPost) -> bytes:
-    meta = [f'<dt>작성부서</dt><dd class="dept">{post.department}</dd>', f"<dt>작성일</dt><dd><time>{post.date}</time></dd>"]
+    meta = [f'<dt>작성부서</dt><dd class="dept">{post.department}</dd>',
+            f"<dt>작성일</dt><dd><time>{post.date}</time></dd>"]
     if post.period:
         meta.append(f'<dt>신청기간</dt><dd class="period">{html.escape(post.period)}</dd>')
     if post.contact:

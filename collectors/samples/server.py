@@ -23,14 +23,25 @@ import logging
 import re
 import threading
 import time
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from collectors.samples import render
 from collectors.samples.catalog import BoardPost, SampleCatalog
 from collectors.samples.faults import Fault, FaultKind, FaultPlan
-from collectors.samples.shapes import (Shape, ShapePlan, api_document, deep_body, empty_listing, encode,
-                                       one_record_listing, to_json, to_xml, url_variant)
+from collectors.samples.shapes import (
+    Shape,
+    ShapePlan,
+    api_document,
+    deep_body,
+    empty_listing,
+    encode,
+    one_record_listing,
+    to_json,
+    to_xml,
+    url_variant,
+)
 
 log = logging.getLogger(__name__)
 SAMPLE_KEY = "SAMPLE-KEY"
@@ -72,7 +83,7 @@ class SampleServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SampleServer:
         """Serve in a background thread (tests, and `aegis collect` when no server is running)."""
@@ -174,7 +185,8 @@ class SampleServer:
                                pub_date=_rss_date if Shape.DATES in shapes else None,
                                link=(lambda link, i: url_variant(link, "https://www.korea.kr", i))
                                if Shape.URLS in shapes else None,
-                               deep_first=Shape.DEEP_ITEM in shapes and feed == "policy", root="feed" if Shape.RENAMED in shapes else "rss")
+                               deep_first=Shape.DEEP_ITEM in shapes and feed == "policy",
+                               root="feed" if Shape.RENAMED in shapes else "rss")
         return self._shaped("korea_rss", body, _XML)
 
     def _board_page(self, board: str, body: bytes) -> Reply:
@@ -243,10 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
         # Path only: the query may carry a key.
         log.debug("sample server: %s %s -> %s", self.command, urlsplit(self.path).path, code)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:  # stdlib signature
         log.debug("sample server: " + format, *args)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:  # stdlib name
         parts = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         if parts.path == "/_control/requests":
@@ -258,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(result)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self._send(self.app.control(urlsplit(self.path).path, self.rfile.read(length)))
 
@@ -311,7 +323,6 @@ class _Handler(BaseHTTPRequestHandler):
 def _rss_date(pub_date: str, index: int) -> str:
     """The item's ``+0900`` date in another form real feeds use, in turn: KST, ISO 8601, GMT."""
     from email.utils import format_datetime, parsedate_to_datetime
-    from datetime import timezone
 
     when = parsedate_to_datetime(pub_date)
     form = index % 3
@@ -319,7 +330,7 @@ def _rss_date(pub_date: str, index: int) -> str:
         return pub_date.replace("+0900", "KST")
     if form == 1:
         return when.isoformat()
-    return format_datetime(when.astimezone(timezone.utc), usegmt=True)
+    return format_datetime(when.astimezone(UTC), usegmt=True)
 
 
 def _int(value: str | None, default: int) -> int:

@@ -64,10 +64,14 @@ class Source(ABC):
 
     def map_page(self, page: FetchedPage) -> MappedPage:
         """Map every item of ``page``; invalid ones become ``Rejection``s, the rest carry on."""
-        records, rejections = [], []
+        records: list[PolicyRecord] = []
+        rejections: list[Rejection] = []
         for item in page.items:
             outcome = self.map_one(item)
-            (records if isinstance(outcome, PolicyRecord) else rejections).append(outcome)
+            if isinstance(outcome, PolicyRecord):
+                records.append(outcome)
+            else:
+                rejections.append(outcome)
         return MappedPage(number=page.number, records=records, rejections=rejections)
 
     def map_one(self, item: RawItem) -> PolicyRecord | Rejection:
@@ -89,7 +93,7 @@ class Source(ABC):
             return self.map_item(item.model_copy(update={"payload": payload}))
         except DataError as exc:
             return self._rejection(item, payload, exc.code.value, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a mapping bug must cost this item only, and be visible
+        except Exception as exc:  # a mapping bug must cost this item only, and be visible
             log.exception("record mapping failed unexpectedly", extra={
                 "source": self.name, "source_id": item.source_id, "code": ErrorCode.VALIDATION_FAILED.value})
             return self._rejection(item, payload, ErrorCode.VALIDATION_FAILED.value,
@@ -103,7 +107,7 @@ class Source(ABC):
         source_id = item.source_id[:255] if item.source_id else None
         return Rejection(source_id=storable(source_id), error_code=code, reason=storable(reason), raw_payload=kept)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook: a source without connections has nothing to release
         """Release connections (HTTP clients); called once after the pass."""
 
 
@@ -130,7 +134,7 @@ class ApiSource(Source, ABC):
                 return
             seen += len(items)
             yield FetchedPage(number=number, total=total, items=items)
-            if total is not None and seen >= total or len(items) < self.endpoint.page_size:
+            if (total is not None and seen >= total) or len(items) < self.endpoint.page_size:
                 return
 
 

@@ -46,8 +46,8 @@ class BizinfoSource(ApiSource):
     def _interpret(self, response: HttpResponse) -> list[RawItem]:
         what = f"{self.name} {response.location}"
         if response.status_code != 200:
-            raise TerminalError(f"{what}: unexpected HTTP {response.status_code}", code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
-                                hint="check SOURCE_BIZINFO_BASE_URL")
+            raise TerminalError(f"{what}: unexpected HTTP {response.status_code}",
+                                code=ErrorCode.DATA_SOURCE_UNAVAILABLE, hint="check SOURCE_BIZINFO_BASE_URL")
         body = json_body(response, what)
         if isinstance(body, dict) and "reqErr" in body:
             raise TerminalError(f"{what}: Bizinfo refused the request: {str(body['reqErr'])[:300]}",
@@ -58,7 +58,8 @@ class BizinfoSource(ApiSource):
         elif isinstance(body, list):
             listing = body
         else:
-            raise TerminalError(f"{what}: unexpected response shape (no 'jsonArray')", code=ErrorCode.INVALID_DATA_FORMAT,
+            raise TerminalError(f"{what}: unexpected response shape (no 'jsonArray')",
+                                code=ErrorCode.INVALID_DATA_FORMAT,
                                 hint="the source changed its format; the collector needs updating")
         return raw_items(items_in(listing, what, looks_like_item=_LOOKS_LIKE_ITEM), lambda i: i.get("pblancId"))
 
@@ -103,6 +104,8 @@ def _attachments(f: ItemFields) -> list[dict[str, str]]:
             if not url:
                 continue
             absolute = canonical_url(url, LIVE_URL, field=urls_key)
+            if absolute is None:  # blank once unescaped and trimmed (" ", "&nbsp;"): no attachment
+                continue
             found.append({"name": name or absolute.rsplit("/", 1)[-1].split("?", 1)[0] or absolute,
                           "url": absolute, "kind": kind})
     return found

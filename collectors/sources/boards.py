@@ -85,7 +85,8 @@ class BoardSource(Source):
                 done = subprocess.run(command, capture_output=True, text=True,
                                       timeout=self.policy.crawl_timeout_seconds, stdin=subprocess.DEVNULL)
             except subprocess.TimeoutExpired:
-                raise TransientError(f"{self.name}: crawl did not finish within {self.policy.crawl_timeout_seconds:.0f}s",
+                raise TransientError(f"{self.name}: crawl did not finish within "
+                                     f"{self.policy.crawl_timeout_seconds:.0f}s",
                                      code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                                      hint="the board is slow; lower its max_pages or raise the timeout") from None
             if done.returncode != 0 or not stats_path.exists():
@@ -102,9 +103,10 @@ class BoardSource(Source):
                         if line.strip():
                             items.append(json.loads(line))
             except (OSError, ValueError, RecursionError) as exc:
-                raise TerminalError(f"{self.name}: the crawler's output cannot be read ({type(exc).__name__}: {exc})"[:500],
-                                    code=ErrorCode.INVALID_DATA_FORMAT,
-                                    hint="run the crawl by hand with `python -m collectors.spider.crawl --help`") from None
+                reason = f"{self.name}: the crawler's output cannot be read ({type(exc).__name__}: {exc})"
+                raise TerminalError(reason[:500], code=ErrorCode.INVALID_DATA_FORMAT,
+                                    hint="run the crawl by hand with `python -m collectors.spider.crawl --help`",
+                                    ) from None
             if not isinstance(stats, dict):
                 stats = {}
             return items, stats
@@ -115,10 +117,12 @@ class BoardSource(Source):
             raise TerminalError(f"{self.name}: robots.txt forbids {where}", code=ErrorCode.SCRAPING_BLOCKED,
                                 hint="the site does not allow crawling this board; remove or disable it")
         if "HTTP 403" in failure or "HTTP 401" in failure:
-            raise TerminalError(f"{self.name}: {where} refused the crawler ({failure})", code=ErrorCode.SCRAPING_BLOCKED,
+            raise TerminalError(f"{self.name}: {where} refused the crawler ({failure})",
+                                code=ErrorCode.SCRAPING_BLOCKED,
                                 hint="the site blocks crawlers; ask its operator or disable the board")
         raise TransientError(f"{self.name}: list page {where} could not be read ({failure})",
-                             code=ErrorCode.DATA_SOURCE_UNAVAILABLE, hint="the site is down or slow; tried again next pass")
+                             code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
+                             hint="the site is down or slow; tried again next pass")
 
     def map_item(self, item: RawItem) -> PolicyRecord:
         raw = item.payload

@@ -52,7 +52,8 @@ class KoreaRssSource(ApiSource):
     def _interpret(self, response: HttpResponse) -> list[RawItem]:
         what = f"{self.name} {response.location}"
         if response.status_code != 200:
-            raise TerminalError(f"{what}: unexpected HTTP {response.status_code}", code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
+            raise TerminalError(f"{what}: unexpected HTTP {response.status_code}",
+                                code=ErrorCode.DATA_SOURCE_UNAVAILABLE,
                                 hint="check SOURCE_KOREA_RSS_BASE_URL and SOURCE_KOREA_RSS_FEEDS")
         root = xml_root(response, what)
         channel = next((c for c in root if local_name(c.tag) == "channel"), None)

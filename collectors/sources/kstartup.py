@@ -36,7 +36,8 @@ class KStartupSource(ApiSource):
     def _page(self, number: int) -> tuple[list[RawItem], int | None]:
         params = {"serviceKey": self.endpoint.api_key or "", "page": number,
                   "perPage": self.endpoint.page_size, "returnType": "json"}
-        listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret, what=f"page {number}")
+        listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
+                                           what=f"page {number}")
         return raw_items(listing.items, lambda r: r.get("pbanc_sn")), listing.total
 
     def _interpret(self, response: HttpResponse) -> Listing:

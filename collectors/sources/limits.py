@@ -22,8 +22,15 @@ import json
 from typing import Any
 
 from aegis.errors import DataError, ErrorCode
-from aegis.models.limits import (MAX_CONTENT_CHARS, MAX_FIELD_CHARS, MAX_RAW_DATA_BYTES, MAX_RECORD_BYTES,
-                                 SHORT_TEXT_FIELDS, json_text_size, streamed_size)
+from aegis.models.limits import (
+    MAX_CONTENT_CHARS,
+    MAX_FIELD_CHARS,
+    MAX_RAW_DATA_BYTES,
+    MAX_RECORD_BYTES,
+    SHORT_TEXT_FIELDS,
+    json_text_size,
+    streamed_size,
+)
 from aegis.models.policy import PolicyRecord
 
 TRUNCATION_KEY = "_aegis_truncated"

@@ -47,7 +47,7 @@ class PortalSource(ApiSource):
             seen += len(listing.items)
             yield FetchedPage(number=offset + 1, total=listing.total,
                               items=raw_items(listing.items, lambda r: r.get(self.api.id)))
-            if listing.total is not None and seen >= listing.total or len(listing.items) < self.endpoint.page_size:
+            if (listing.total is not None and seen >= listing.total) or len(listing.items) < self.endpoint.page_size:
                 return
 
     def _interpret(self, response: HttpResponse) -> Listing:
@@ -124,6 +124,8 @@ def _attachments(f: ItemFields, api: PortalApi) -> list[dict[str, str]]:
         if not url:
             continue
         absolute = canonical_url(url, api.site_url, field=spec.urls)
+        if absolute is None:  # blank once unescaped and trimmed (" ", "&nbsp;"): no attachment
+            continue
         found.append({"name": name or absolute.rsplit("/", 1)[-1] or absolute, "url": absolute, "kind": "attachment"})
     return found
 

@@ -8,8 +8,8 @@ data.go.kr APIs (``portal:<name>``) from theirs (the same rule, with ``SOURCE_PO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import httpx
 
@@ -86,7 +86,8 @@ def resolve_endpoint(spec: ApiSourceSpec, configured: SourceEndpoint, settings: 
 
 
 def all_source_names(settings: Settings) -> list[str]:
-    return list(API_SOURCES) + [a.source_system for a in portal_apis(settings)] + [b.source_system for b in boards(settings)]
+    return [*API_SOURCES, *(a.source_system for a in portal_apis(settings)),
+            *(b.source_system for b in boards(settings))]
 
 
 def boards(settings: Settings) -> list[BoardConfig]:

@@ -49,7 +49,8 @@ class BoardSpider(scrapy.Spider):
                              cb_kwargs={"page": 1})
 
     def start_failed(self, failure: Failure) -> None:
-        self.start_failure = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        kind = failure.type.__name__ if failure.type is not None else "Failure"
+        self.start_failure = f"{kind}: {failure.getErrorMessage()}"
         self.crawler.stats.set_value("aegis/start_failure", self.start_failure)
 
     def parse_list(self, response: Response, page: int) -> Iterator[scrapy.Request]:

@@ -48,7 +48,6 @@ def version() -> None:
 
 def _register() -> None:
     from console.cli.collect import collect
-    from console.cli.sources import sources
     from console.cli.connectors import connectors
     from console.cli.db import db
     from console.cli.dlq import dlq
@@ -57,6 +56,7 @@ def _register() -> None:
     from console.cli.reconcile import reconcile
     from console.cli.run import exporter, run, status
     from console.cli.sinks import sinks
+    from console.cli.sources import sources
     from console.cli.stack import stack
 
     cli.add_command(stack)

@@ -39,15 +39,15 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
 
     Sources without an API key are collected from the local sample server
     (SOURCE_SAMPLES_URL), which is started in this process if nothing answers there; with
-    ENVIRONMENT=production they are refused (DP_5001) unless --allow-samples. Exit status: 0 when every source succeeded, 1 when some failed (each is reported with its
-    DP code and what to do), 2 when nothing could run.
+    ENVIRONMENT=production they are refused (DP_5001) unless --allow-samples. Exit status: 0
+    when every source succeeded, 1 when some failed (each is reported with its DP code and
+    what to do), 2 when nothing could run.
     """
     if mode is None:
         raise ConfigError("say how to collect: --once or --schedule", hint="see `aegis collect --help`")
+    from aegis.db import connect
     from collectors.samples.autostart import ensure_sample_server
     from collectors.sources.registry import build_sources
-
-    from aegis.db import connect
 
     collector = Collector(settings, allow_samples=allow_samples)
     kinds = {SourceKind(kind)} if kind else None
@@ -67,7 +67,8 @@ def collect(settings: Settings, mode: str | None, names: tuple[str, ...], kind: 
     if any(s.using_samples and not collector.refuse_samples for s in planned):
         server = ensure_sample_server(settings.sources.samples_url)
         if server is not None:
-            click.echo(f"no sample server was running: serving the sample sources at {server.url} for this run", err=True)
+            click.echo(f"no sample server was running: serving the sample sources at {server.url} for this run",
+                       err=True)
     try:
         if mode == "once":
             result = collector.run_once(list(names), kinds, progress=(lambda _: None) if quiet else _print_progress)
@@ -111,12 +112,14 @@ def _status(summary: SourceSummary) -> str:
 
 
 def _print_summary(result: PassResult) -> None:
-    header = f"{'source':<18}{'pages':>6}{'fetched':>9}{'new':>7}{'changed':>9}{'unchanged':>11}{'rejected':>10}{'time':>8}  status"
+    header = (f"{'source':<18}{'pages':>6}{'fetched':>9}{'new':>7}{'changed':>9}{'unchanged':>11}{'rejected':>10}"
+              f"{'time':>8}  status")
     click.echo(header)
     for s in result.summaries:
         click.echo(f"{s.source:<18}{s.pages:>6}{s.fetched:>9}{s.new:>7}{s.changed:>9}{s.unchanged:>11}"
                    f"{s.rejected:>10}{s.seconds:>7.1f}s  {_status(s)}")
-    totals = {k: sum(getattr(s, k) for s in result.summaries) for k in ("fetched", "new", "changed", "unchanged", "rejected")}
+    totals = {k: sum(getattr(s, k) for s in result.summaries)
+              for k in ("fetched", "new", "changed", "unchanged", "rejected")}
     click.echo(f"{'total':<18}{'':>6}{totals['fetched']:>9}{totals['new']:>7}{totals['changed']:>9}"
                f"{totals['unchanged']:>11}{totals['rejected']:>10}{result.seconds:>7.1f}s  run {result.run_id}")
     for s in result.summaries:

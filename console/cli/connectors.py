@@ -23,11 +23,12 @@ def _overrides(pairs: tuple[str, ...]) -> dict[str, str]:
 def _bytes(value: int | None) -> str:
     if value is None:
         return "-"
+    size = float(value)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(value)
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
 
 
 @click.group()
@@ -119,7 +120,8 @@ def status(settings: Settings, as_json: bool) -> None:
         if report.trace:
             click.echo(report.trace)
         for task in report.tasks:
-            click.echo(f"  task {task.id}: " + click.style(task.state, fg="green" if task.state == "RUNNING" else "red"))
+            colour = "green" if task.state == "RUNNING" else "red"
+            click.echo(f"  task {task.id}: " + click.style(task.state, fg=colour))
             if task.trace:
                 click.echo("    " + task.trace.replace("\n", "\n    "))
     slot = report.slot

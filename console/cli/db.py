@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from aegis.db import connect
-from aegis.db.migrate import applied_versions, migrate as run_migrations
+from aegis.db.migrate import applied_versions
+from aegis.db.migrate import migrate as run_migrations
 from aegis.settings import Settings
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -12,7 +12,7 @@ from aegis.settings import Settings
 
 
 def _when(value: datetime | None) -> str:
-    return "-" if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "-" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @click.command()
@@ -81,8 +81,8 @@ def _print_lineage(found) -> None:
             echo(f"  {t.target:<7} unreadable: {t.error}")
             continue
         if not t.present:
-            echo(f"  {t.target:<7} absent ({'OUT OF STEP: PostgreSQL says active' if t.expected_present else 'as expected'})"
-                 f"; verified: {t.verified}")
+            expected = "OUT OF STEP: PostgreSQL says active" if t.expected_present else "as expected"
+            echo(f"  {t.target:<7} absent ({expected}); verified: {t.verified}")
             continue
         state = "current" if t.matches_postgres else "STALE (PostgreSQL holds another version)"
         if not t.expected_present:
@@ -96,7 +96,8 @@ def _print_lineage(found) -> None:
 @click.option("--since", type=click.DateTime(), default=None, help="From this time (UTC).")
 @click.option("--until", type=click.DateTime(), default=None, help="Before this time (UTC).")
 @click.option("--action", default=None, help="Only actions starting with this (e.g. status_changed, repaired).")
-@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True, help="At most this many rows.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True,
+              help="At most this many rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.pass_obj
 def audit(settings: Settings, policy_id: str | None, since: datetime | None, until: datetime | None,
@@ -106,7 +107,7 @@ def audit(settings: Settings, policy_id: str | None, since: datetime | None, unt
     from aegis.db import connect
 
     def utc(value: datetime | None) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=value.tzinfo or timezone.utc)
+        return None if value is None else value.replace(tzinfo=value.tzinfo or UTC)
 
     with connect(settings.postgres, autocommit=True, role="reader") as conn:
         entries = read_audit(conn, entity_id=policy_id, since=utc(since), until=utc(until), action=action, limit=limit)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 import click
 
-from aegis.errors import AegisError, ConfigError
+from aegis.errors import AegisError, ConfigError, ErrorCode
 from aegis.settings import Settings
 
 EXIT_HELP = ("Exit status: 0 every target consistent, lagging (changes in flight, left to the stream) or repaired "
              "and verified by a fresh read; 1 a --dry-run found drift; 2 an error, a target not checked, or a "
-             "repair a fresh read did not confirm (DP_3010).")
+             f"repair a fresh read did not confirm ({ErrorCode.REPAIR_NOT_VERIFIED.value}).")
 
 
 def _progress(line: str) -> None:
@@ -45,7 +46,8 @@ def render_summary(report) -> list[str]:
         if t.error:
             lines.append(f"    {t.error.splitlines()[0]}")
         if t.repair_failed:
-            lines.append(f"    [DP_3010] {t.repair_failed} repair(s) not confirmed by a fresh read: ids "
+            lines.append(f"    [{ErrorCode.REPAIR_NOT_VERIFIED.value}] {t.repair_failed} repair(s) not confirmed "
+                         "by a fresh read: ids "
                          f"{', '.join(map(str, t.failed_ids[:20]))}{' …' if len(t.failed_ids) > 20 else ''}"
                          f"\n      -> see the drift lines below; the record may be held by something outside the sink "
                          f"(a foreign index behind the alias, a guard version set by hand)")
@@ -168,7 +170,7 @@ def _serve_metrics(settings: Settings, options, port: int):
         metrics.seed_last_success(float(row[0]) if row else None)
     except AegisError as exc:
         click.secho(f"warning: last successful pass unknown ({exc.message})", fg="yellow", err=True)
-    state = {"ready": True, "passes": 0, "last_result": None}
+    state: dict[str, Any] = {"ready": True, "passes": 0, "last_result": None}
     try:
         server = HealthServer(settings.service.metrics_host, port, metrics=metrics.render,
                               metrics_content_type=CONTENT_TYPE_LATEST, alive=lambda: True,

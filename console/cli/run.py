@@ -74,7 +74,8 @@ def _print_status(result) -> None:
                    else f"rows unreadable ({m.sample_error})")
         click.echo(f"milvus {m.collection}{' (current)' if m.current else ''}: model {m.model_version or '?'}"
                    f"{' — English-only' if m.english_only else ''}; {sampled}")
-    click.echo("policies by status: " + (", ".join(f"{k} {v}" for k, v in sorted(result.policies_by_status.items())) or "none"))
+    by_status = ", ".join(f"{k} {v}" for k, v in sorted(result.policies_by_status.items()))
+    click.echo("policies by status: " + (by_status or "none"))
     for source, counts in sorted(result.policies_by_source.items()):
         click.echo(f"  {source:<14} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if result.attention:

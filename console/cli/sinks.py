@@ -39,10 +39,11 @@ def run(settings: Settings, name: str, metrics_port: int | None) -> None:
     """Run sink NAME until SIGTERM or Ctrl-C (see `aegis sinks list`).
 
     The process stays up while its target (or, in the Avro profile, the schema registry) is down
-    (partitions paused, probed every SINKS_PROBE_INTERVAL_SECONDS); on stop it finishes the batch in hand and commits only what
-    was written. Records a target can never take go to KAFKA_TOPIC_DLQ (`aegis dlq list`). A consumer
-    out of its group for SINKS_REJOIN_TIMEOUT_SECONDS (stuck rejoining after a broker restart) makes
-    the process exit with code 75, for its supervisor to start a fresh one.
+    (partitions paused, probed every SINKS_PROBE_INTERVAL_SECONDS); on stop it finishes the batch
+    in hand and commits only what was written. Records a target can never take go to
+    KAFKA_TOPIC_DLQ (`aegis dlq list`). A consumer out of its group for
+    SINKS_REJOIN_TIMEOUT_SECONDS (stuck rejoining after a broker restart) makes the process exit
+    with code 75, for its supervisor to start a fresh one.
     """
     from cdc_sinks.runtime import ConsumerStalled
     from cdc_sinks.service import run_sink

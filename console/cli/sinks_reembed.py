@@ -21,7 +21,7 @@ def reembed(settings: Settings, page_size: int, drop_old: bool) -> None:
     model are skipped), catches up with changes written meanwhile, swaps the alias, and reports.
     The old sink then stops at its next batch: restart it with the new settings. See docs/milvus.md.
     """
-    from cdc_sinks.milvus.reembed import ReembedProgress, Reembedder
+    from cdc_sinks.milvus.reembed import Reembedder, ReembedProgress
     from cdc_sinks.milvus.sink import build_milvus_sink
 
     click.echo(f"loading embedding model {settings.embedding.model} ({settings.embedding.backend}) ...", err=True)
@@ -29,7 +29,8 @@ def reembed(settings: Settings, page_size: int, drop_old: bool) -> None:
 
     def show(p: ReembedProgress) -> None:
         total = f"/{p.total}" if p.phase == "copy" else ""
-        click.echo(f"{p.phase}: {p.done}{total} rows, {p.embedded} embedded ({p.texts_per_second:.1f} texts/s)", err=True)
+        click.echo(f"{p.phase}: {p.done}{total} rows, {p.embedded} embedded ({p.texts_per_second:.1f} texts/s)",
+                   err=True)
 
     try:
         report = Reembedder(sink, page_size=page_size, progress=show).run(drop_old=drop_old)

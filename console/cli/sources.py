@@ -37,7 +37,8 @@ def list_sources(settings: Settings) -> None:
 @click.option("--port", type=int, default=None, help="Port (default: SOURCE_SAMPLES_URL's port; 0 picks a free one).")
 @click.option("--fault", "faults", multiple=True, metavar="SPEC",
               help="Answer with an error: SOURCE=KIND[:ARG][/FORM][@PAGE][xTIMES], e.g. kstartup=gateway:22, "
-                   "gov24=gateway:22/classic-json (FORM: xml, openapi-json, classic-xml, classic-json), gov24=auth, bizinfo=http_error:503x-1, youthcenter=slow:30, korea_rss=entity_bomb. "
+                   "gov24=gateway:22/classic-json (FORM: xml, openapi-json, classic-xml, classic-json), "
+                   "gov24=auth, bizinfo=http_error:503x-1, youthcenter=slow:30, korea_rss=entity_bomb. "
                    "Kinds: auth, quota, gateway, http_error, slow, truncated, cut_json, entity_bomb.")
 @click.option("--shape", "shapes", multiple=True, metavar="SOURCE=SHAPE[,SHAPE...]",
               help="Answer SOURCE in real-response variants, e.g. kstartup=classic-xml,bom or bizinfo=channel "
@@ -69,7 +70,8 @@ def serve_samples(settings: Settings, host: str | None, port: int | None, faults
         variants = [parse_shape_option(s) for s in shapes]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--shape") from None
-    server = SampleServer(host or parts.hostname or "127.0.0.1", parts.port if port is None else port,
+    # no --port and no port in SOURCE_SAMPLES_URL: a free one (printed below)
+    server = SampleServer(host or parts.hostname or "127.0.0.1", (parts.port or 0) if port is None else port,
                           catalog=SampleCatalog(scale=scale))
     for fault in parsed:
         server.faults.add(fault)

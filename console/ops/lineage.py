@@ -102,7 +102,8 @@ def policy_lineage(conn: psycopg.Connection, settings: Settings, policy_id: int,
     """The whole lineage of ``policy_id``; None when PostgreSQL never held it."""
     row = conn.execute(
         "SELECT p.source_system, p.source_id, p.original_url, p.status, p.content_hash, "
-        "s.request_url, coalesce(s.run_id, p.collection_metadata ->> 'run_id'), coalesce(s.fetched_at, p.collected_at), "
+        "s.request_url, coalesce(s.run_id, p.collection_metadata ->> 'run_id'), "
+        "coalesce(s.fetched_at, p.collected_at), "
         "s.raw_digest, s.raw_data IS NOT NULL, s.masking_version, s.masked_findings "
         "FROM policies p LEFT JOIN policy_sources s ON s.policy_id = p.id WHERE p.id = %s", (policy_id,)).fetchone()
     versions = [VersionEntry(at=at, op=op, status=status, content_hash=(h or "").strip() or None, changed=changed or [],

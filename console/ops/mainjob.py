@@ -24,21 +24,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from aegis.db import connect
-from aegis.errors import ConfigError
 from aegis.db.migrate import migrate
-from console.ops.exporter import PipelineExporter
-from console.ops.ports import (collector_metrics_port, exporter_metrics_port, reconciler_metrics_port,
-                               sink_metrics_port)
+from aegis.errors import ConfigError
 from aegis.settings import Settings
+from connectors.watchdog import ConnectorWatchdog, WatchdogMetrics
+from console.ops.exporter import PipelineExporter
+from console.ops.ports import collector_metrics_port, exporter_metrics_port, reconciler_metrics_port, sink_metrics_port
+from console.supervisor import ProcessSpec, Supervisor
 from devstack.base import port_open
 from devstack.manager import StackManager
 from devstack.prometheus import write_scrape_targets
-from console.supervisor import ProcessSpec, Supervisor
-from connectors.watchdog import ConnectorWatchdog, WatchdogMetrics
 
 Report = Callable[[str], None]
 AEGIS = [sys.executable, "-m", "console.cli"]

@@ -206,7 +206,8 @@ def _connector_part(settings: Settings, status: PipelineStatus) -> None:
     if connector.slot is not None:
         status.slot_lag_bytes = connector.slot.lag_bytes
     if not connector.running:
-        status.attention.append(f"connector {connector.name} is {status.connector_state} (run `aegis connectors status`)")
+        status.attention.append(f"connector {connector.name} is {status.connector_state} "
+                                "(run `aegis connectors status`)")
     if (status.slot_lag_bytes or 0) > SLOT_LAG_ATTENTION_BYTES:
         status.attention.append(f"replication slot holds {status.slot_lag_bytes} bytes of WAL")
 

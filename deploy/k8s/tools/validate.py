@@ -18,10 +18,11 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -83,7 +84,7 @@ def _strict(schema: Any, *, crd: bool = False) -> Any:
     return schema
 
 
-@lru_cache(maxsize=None)
+@cache
 def _openapi_file(group: str, version: str) -> dict:
     directory = _require(cache_dir() / "openapi")
     name = f"api__{version}_openapi.json" if group == "" else f"apis__{group}__{version}_openapi.json"
@@ -107,7 +108,7 @@ def _builtin_schema(group: str, version: str, kind: str) -> dict | None:
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _crd_schemas() -> dict[tuple[str, str, str], dict]:
     found: dict[tuple[str, str, str], dict] = {}
     for path in sorted(_require(cache_dir() / "crds").rglob("*.yaml")):
