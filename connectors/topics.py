@@ -5,7 +5,9 @@ FULL), so it can be about twice ``aegis.models.limits.MAX_RECORD_BYTES``, above 
 1 MB. The connector's producer (``producer.override.max.request.size``) and the topics it creates
 (``topic.creation.*.max.message.bytes``) are set to ``CHANGE_MESSAGE_MAX_BYTES`` in the template;
 topics that existed before (created by an older template, by hand, or auto-created) are raised
-to it here, so `aegis connectors apply` fixes an existing deployment too.
+to it here, so `aegis connectors apply` fixes an existing deployment too. A topic a client
+touches before Debezium creates it is auto-created with the broker's ``message.max.bytes``, which
+the local stack and compose set to the same limit.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from aegis.errors import StackError
+from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
 from devstack.base import port_open
 from devstack.java import JavaService
 from devstack.schema_registry import converter_plugin_path, install_avro_converter
@@ -58,6 +59,10 @@ class Kafka(JavaService):
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "auto.create.topics.enable": "true",
+            # A topic some client touches before Debezium creates it with its own limit (connectors/topics.py)
+            # is auto-created with the broker's: then the largest change event must still fit.
+            "message.max.bytes": str(CHANGE_MESSAGE_MAX_BYTES),
+            "replica.fetch.max.bytes": str(CHANGE_MESSAGE_MAX_BYTES),
             "group.initial.rebalance.delay.ms": "0",
             "log.retention.hours": "168",
         }

@@ -108,3 +108,12 @@ def test_no_secret_value_is_written_in_the_production_profile():
         if not value:  # a quoted printf placeholder follows (\"%s\")
             continue
         assert value.startswith(("${", "$$", "%s")) or value.endswith("PASSWORD"), match.group(0)
+
+
+def test_compose_kafka_auto_creates_topics_that_take_the_largest_change_event():
+    """A topic auto-created before Debezium creates it (a client asked for it first) must not be 1 MB."""
+    from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
+
+    kafka = _load("compose.yaml")["services"]["kafka"]["environment"]
+    assert int(kafka["KAFKA_MESSAGE_MAX_BYTES"]) == CHANGE_MESSAGE_MAX_BYTES
+    assert int(kafka["KAFKA_REPLICA_FETCH_MAX_BYTES"]) >= CHANGE_MESSAGE_MAX_BYTES
