@@ -58,10 +58,14 @@ def test_the_sink_conformance_suite_passes_with_the_avro_profile(schema_registry
         delete_connector(settings, drop_replication=True)
         delete_topics(settings, stream_topics(settings))
     output = log.read_text()
-    print(output[-6000:])
+    failures = output.find("= FAILURES =")
+    shown = [line for line in output[max(failures, 0):].splitlines() if not line.startswith("INFO ")]
+    print("\n".join(shown)[-12000:])  # the failures first (without the sinks' per-batch log lines)
     summary = output.strip().splitlines()[-1]
     passed = int(m[1]) if (m := re.search(r"(\d+) passed", summary)) else 0
-    assert result.returncode == 0, f"the conformance suite failed with the Avro profile: {summary}"
+    errors = [line for line in output.splitlines() if line.startswith("E ")][:20]
+    assert result.returncode == 0, (f"the conformance suite failed with the Avro profile: {summary}\n"
+                                    + "\n".join(errors))
     assert passed > 0 and "skipped" not in summary and "deselected" not in summary, summary
     # The suite really ran on Avro: every change it made is on the isolated topic, Avro-framed
     # (only its deliberate poison messages are not).
