@@ -11,17 +11,14 @@ import pytest
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
-from cdc_sinks.checksums import checksums_of
 from cdc_sinks.redis.sink import RedisSink, redis_client
+from testkit.checksums import checksums_of
+from testkit.envelopes import message
 
 pytestmark = pytest.mark.integration
 
 
 def _message(policy_id, lsn, **kwargs):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "cdc_sinks"))
-    from sink_envelopes import message
     return message(policy_id, lsn, **kwargs)
 
 

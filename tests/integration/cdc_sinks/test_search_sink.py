@@ -10,17 +10,13 @@ import pytest
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
-from cdc_sinks.search.sink import build_engine
-from cdc_sinks.search.sink import SearchSink
+from cdc_sinks.search.sink import SearchSink, build_engine
+from testkit.envelopes import message
 
 pytestmark = pytest.mark.integration
 
 
 def _message(policy_id, lsn, **kwargs):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "cdc_sinks"))
-    from sink_envelopes import message
     return message(policy_id, lsn, **kwargs)
 
 

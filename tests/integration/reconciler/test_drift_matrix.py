@@ -13,9 +13,10 @@ import secrets
 
 import pytest
 from native_clients import NATIVE
-from reconciler_it import converge, good_policy, insert_policy, listed
+from reconciler_it import converge, listed
 
 from cdc_sinks.registry import sink_names
+from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration
 

@@ -10,16 +10,17 @@ import secrets
 
 import neo4j
 import pytest
-from reconciler_it import converge, good_policy, insert_policy, listed
+from reconciler_it import converge, listed
 
 from aegis.models.policy import PolicyStatus
-from devstack.manager import StackManager
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j.cypher import GraphStatements
 from cdc_sinks.neo4j.model import POLICY
 from cdc_sinks.registry import build_sink, sink_names
+from devstack.manager import StackManager
 from reconciler.drift import ActiveView
+from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ import secrets
 import time
 
 import pytest
-from reconciler_it import good_policy, insert_policy
 
 from aegis.models.policy import PolicyStatus
 from cdc_sinks.base import PolicyDocument, Removal, SinkRecord
 from cdc_sinks.registry import build_sink, sink_names
 from reconciler.drift import ActiveView
+from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration
 

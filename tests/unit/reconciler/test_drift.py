@@ -12,8 +12,8 @@ from reconciler.drift import DeepPlan, DriftKind, RangeChecksum, Segment, row_di
 from reconciler.inflight import StreamState
 from reconciler.report import TargetStatus
 from reconciler.target_pass import TargetReconciler
-from reconciler_factories import good_row
-from reconciler_fakes import FakeSink, FakeView
+from testkit.doubles import FakeSink, FakeView
+from testkit.policies import good_row
 
 RANGE = 10
 

@@ -1,4 +1,4 @@
-"""What the benchmarks share: direct readers of each target, per-run namespaces, sink processes.
+"""Direct readers of each target and sink processes (benchmarks, fault suite).
 
 A reader answers, for a set of policy ids, the ``Version`` each target holds — the LSN and content
 hash of a visible policy, or the LSN of its removal marker — read the way a user of that store
@@ -9,8 +9,9 @@ would see it:
 * neo4j: the ``:Policy`` node, or the ``:RemovedPolicy`` marker;
 * milvus: the entity through the alias, with Strong consistency.
 
-Every run gets its own namespace (consumer groups, index alias, key prefix, graph labels,
-collection alias), so it never touches another run's or the pipeline's data; ``cleanup`` drops it.
+Every run gets its own namespace (``testkit.namespaces.run_env``: consumer groups, index alias,
+key prefix, graph labels, collection alias), so it never touches another run's or the pipeline's
+data; a reader's ``cleanup`` drops it.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from confluent_kafka import Consumer, TopicPartition
 
 from aegis.settings import Settings
-from cdc_sinks.registry import namespace_env as registry_namespace_env, sink_names
+from cdc_sinks.registry import sink_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TARGETS = tuple(sink_names())
 
 
@@ -161,13 +162,7 @@ def build_reader(name: str, settings: Settings):
     return READERS[name](settings)
 
 
-# ------------------------------------------------------------------- namespaces, processes
-def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[str, str]:
-    """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
-    return {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "SINKS_METRICS_PORT": "0",
-            **registry_namespace_env(f"{prefix}_{ns}".lower(), list(sinks))}
-
-
+# ----------------------------------------------------------------------------- processes
 def start_group_at_end(settings: Settings, group: str) -> None:
     """Commit ``group``'s offsets at the change topic's end: its sink skips everything before now."""
     topic = settings.sinks.topic(settings.kafka)

@@ -1,4 +1,4 @@
-"""What the conformance tests drive: PostgreSQL writes, the change topic, the sink, and the check.
+"""What the sink conformance tests (and other tests of one sink on the real path) drive: PostgreSQL writes, the change topic, the sink, and the check.
 
 The check is always the same: the target holds exactly PostgreSQL's active view of the rows this
 test touched — the same ids, each with PostgreSQL's content hash and the LSN of the row's newest
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
 import signal
 import subprocess
@@ -25,17 +24,17 @@ from typing import Callable, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from aegis.db import connect
-from aegis.errors import DataError, TransientError
 from aegis.changestream.decoding import build_decoder
 from aegis.changestream.event import decode_change
+from aegis.db import connect
+from aegis.errors import DataError, TransientError
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.checksums import checksums_of
 from cdc_sinks.runtime import SinkRuntime
 from reconciler.drift import ActiveView, classify, read_target
+from testkit.checksums import checksums_of
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 _counter = itertools.count(1)
 
@@ -382,10 +381,3 @@ class SinkUnderTest:
         if self.process is not None and self.process.poll() is None:
             self.kill(signal.SIGKILL)
         self.sink.close()
-
-
-def poison_messages(policy_id: int) -> list[tuple[bytes | None, bytes | None]]:
-    """Messages no sink can ever apply: not JSON, an unknown envelope, a key without an id."""
-    key = json.dumps({"id": policy_id}).encode()
-    return [(key, b"\x00\x01 not json"), (key, json.dumps({"op": "x", "after": None}).encode()),
-            (b'{"no_id": true}', b"{}")]
