@@ -16,7 +16,7 @@ from aegis.settings import Settings
 from devstack.manager import StackManager
 from testkit.load import Generator
 from testkit.machine import LoadSampler
-from tests.faults.faults_check import Check, by_sink, dead_letters_since, dlq_offsets, wait_converged
+from tests.faults.faults_check import by_sink, dead_letters_since, dlq_offsets, wait_converged
 from tests.faults.faults_env import TARGET_SERVERS
 from tests.faults.faults_load import SteadyLoad
 from tests.faults.faults_pipeline import SinkPipeline

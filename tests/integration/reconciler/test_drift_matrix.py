@@ -12,10 +12,10 @@ import json
 import secrets
 
 import pytest
-from native_clients import NATIVE
 from reconciler_it import converge, listed
 
 from cdc_sinks.registry import sink_names
+from testkit.native import NATIVE
 from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration

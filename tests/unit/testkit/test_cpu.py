@@ -1,7 +1,6 @@
 import os
 import subprocess
 import sys
-import time
 
 from testkit.cpu import CpuMeter, ProcStat, group_cpu, read_stat, stack_groups, tree_cpu
 
