@@ -4,6 +4,7 @@
   ``PolicyRow`` the reconciler's unit tests score (fixed dates, ``AS_OF``), or as the column values
   a collector would store today (``insert_policy`` writes them);
 * ``minimal_policy``: the fewest columns a valid row needs (change-stream tests);
+* ``sink_record``: what CDC hands a sink for a row (written straight into a target, as CDC would have);
 * ``sample_texts`` / ``seed_policies``: real-shaped Korean texts from the sample catalogue, and a
   working set of active policies written in one transaction (benchmarks, fault suite).
 """
@@ -16,7 +17,8 @@ import secrets
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from aegis.models.policy import PolicyRow
+from aegis.models.policy import PolicyRow, PolicyStatus
+from cdc_sinks.base import PolicyDocument, SinkRecord
 
 AS_OF = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -59,6 +61,13 @@ def minimal_policy(source_system: str, source_id: str, *, status: str = "active"
     """Column values of the smallest valid policy row."""
     return dict(source_system=source_system, source_id=source_id, title=f"정책 {source_id}", content="내용",
                 issuing_organization="기관", content_hash="c" * 64, status=status)
+
+
+def sink_record(row: PolicyRow, lsn: int, *, as_active: bool = False) -> SinkRecord:
+    """The record a sink gets for ``row`` at ``lsn`` (``as_active``: as if the row were active)."""
+    if as_active:
+        row = row.model_copy(update={"status": PolicyStatus.ACTIVE})
+    return SinkRecord(row.id, lsn, row.content_hash.strip(), PolicyDocument.from_row(row))
 
 
 def content_hash(values: dict[str, Any]) -> str:

@@ -8,9 +8,9 @@
 Needs the local stack (postgres redis kafka kafka-connect neo4j opensearch milvus: ``aegis stack
 up``), the schema (``aegis db migrate``) and the Debezium connector (``aegis connectors apply``).
 
-A realistic mix of changes (``load.py``: inserts, content updates, status updates that take a
+A realistic mix of changes (``testkit/load.py``: inserts, content updates, status updates that take a
 policy out of the active view and back, deletes) is committed to PostgreSQL at each rate for
-``--seconds``; a poller per target reads the target directly (``bench/common/targets.py``) every
+``--seconds``; a poller per target reads the target directly (``testkit/targets.py``) every
 ~20 ms and records, per change and target, commit → visible with that change's LSN and content
 (or absent, for removals). Before the first rate, ``--warmup`` seconds of unreported load at the lowest rate pay for the
 servers' JIT and query planning. After each rate the pollers get ``--drain`` seconds to see the rest;
