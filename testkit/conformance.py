@@ -1,4 +1,5 @@
-"""What the sink conformance tests (and other tests of one sink on the real path) drive: PostgreSQL writes, the change topic, the sink, and the check.
+"""What the sink conformance tests (and other tests of one sink on the real path) drive: PostgreSQL
+writes, the change topic, the sink, and the check.
 
 The check is always the same: the target holds exactly PostgreSQL's active view of the rows this
 test touched — the same ids, each with PostgreSQL's content hash and the LSN of the row's newest
@@ -18,9 +19,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
@@ -83,9 +85,11 @@ class PolicyWriter:
         with self.lock:
             if status is None:
                 self.conn.execute("UPDATE policies SET title = title || ' (개정)', content_hash = encode(sha256("
-                                  "(content_hash || 'u')::bytea), 'hex'), updated_at = now() WHERE id = ANY(%s)", (ids,))
+                                  "(content_hash || 'u')::bytea), 'hex'), updated_at = now() WHERE id = ANY(%s)",
+                                  (ids,))
             else:
-                self.conn.execute("UPDATE policies SET status = %s, updated_at = now() WHERE id = ANY(%s)", (status, ids))
+                self.conn.execute("UPDATE policies SET status = %s, updated_at = now() WHERE id = ANY(%s)",
+                                  (status, ids))
 
     def delete_many(self, ids: list[int]) -> None:
         with self.lock:
@@ -121,7 +125,7 @@ class PolicyWriter:
             self.conn.close()
 
 
-def kafka_retry(fn: Callable[[], "T"], attempts: int = 15) -> "T":
+def kafka_retry(fn: Callable[[], T], attempts: int = 15) -> T:
     """Kafka admin-ish calls fail while a coordinator loads or metadata is fresh: try again briefly."""
     for attempt in range(attempts):
         try:
@@ -308,7 +312,7 @@ class SinkUnderTest:
         def run() -> None:
             try:
                 self.runtime.run()
-            except BaseException as exc:  # surfaced by stop()/check_alive()
+            except BaseException as exc:  # noqa: BLE001 - surfaced by stop()/check_alive()
                 self._errors.append(exc)
 
         self._thread = threading.Thread(target=run, name=f"sink-{self.name}", daemon=True)

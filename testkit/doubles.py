@@ -8,8 +8,9 @@ real targets, never these.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 from aegis.errors import DataError, ErrorCode, TransientError
 from aegis.models.policy import PolicyRow

@@ -32,7 +32,8 @@ class LoadSampler(threading.Thread):
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")), "?")
+    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo")
+                if line.startswith("model name")), "?")
     mem = next((int(line.split()[1]) for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), 0)
     return {"cores": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem / 2**20, 1),
             "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),

@@ -8,7 +8,7 @@ environment a settings tree or an ``aegis`` process reads.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from aegis.errors import ConfigError
 from cdc_sinks.registry import sink_names, spec_of

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aegis.models.policy import PolicyRow, PolicyStatus
 from cdc_sinks.base import PolicyDocument, SinkRecord
 
-AS_OF = datetime(2026, 3, 15, 12, 0, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 3, 15, 12, 0, tzinfo=UTC)
 
 COMPLETE: dict[str, Any] = dict(
     content="청년 창업기업의 사업화를 위해 시제품 제작, 마케팅, 지식재산권 비용을 최대 1억원까지 지원합니다.",
@@ -37,8 +37,8 @@ def good_row(**overrides) -> PolicyRow:
         title="2026년 청년 창업 사업화 지원사업 공고",
         application_start_date=date(2026, 3, 1), application_end_date=date(2026, 4, 30),
         original_url="https://www.bizinfo.go.kr/web/lay1/bbs/S1T122C128/AS/74/view.do?pblancId=PBLN_1",
-        content_hash="a" * 64, source_updated_at=datetime(2026, 3, 10, tzinfo=timezone.utc),
-        collected_at=datetime(2026, 3, 14, tzinfo=timezone.utc),
+        content_hash="a" * 64, source_updated_at=datetime(2026, 3, 10, tzinfo=UTC),
+        collected_at=datetime(2026, 3, 14, tzinfo=UTC),
     )
     values.update(overrides)
     return PolicyRow(**values)
@@ -52,7 +52,7 @@ def good_policy(source_system: str, source_id: str, **overrides) -> dict[str, An
         title=f"{today.year}년 청년 창업 사업화 지원사업 공고 {source_id}",
         application_start_date=today - timedelta(days=5), application_end_date=today + timedelta(days=40),
         original_url=f"https://www.bizinfo.go.kr/view.do?pblancId={source_id}",
-        source_updated_at=datetime.now(timezone.utc) - timedelta(days=2))
+        source_updated_at=datetime.now(UTC) - timedelta(days=2))
     values.update(overrides)
     return values
 

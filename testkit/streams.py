@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from aegis.settings import Settings
 

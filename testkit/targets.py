@@ -19,9 +19,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -44,7 +44,7 @@ class Version:
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile, ``q`` in [0, 1]; ``inf`` entries count (as never visible)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 # ------------------------------------------------------------------------------ readers
@@ -92,7 +92,7 @@ class RedisReader:
         for i in ids:
             pipe.hmget(self.sink.version_key(i), "lsn", "hash", "removed")
         found = {}
-        for i, (lsn, digest, removed) in zip(ids, pipe.execute()):
+        for i, (lsn, digest, removed) in zip(ids, pipe.execute(), strict=True):
             if lsn is not None and (markers or removed != b"1"):
                 found[i] = Version(int(lsn), (digest or b"").decode(), removed == b"1")
         return found
@@ -119,7 +119,7 @@ class Neo4jReader:
         self.markers = f"MATCH (m:{label(REMOVED_POLICY)}) WHERE m.id IN $ids RETURN m.id AS id, m.lsn AS lsn"
 
     def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
-        driver = self.sink._driver  # noqa: SLF001 - a bench reading the store directly
+        driver = self.sink._driver
         with driver.session(database=self.database, default_access_mode=self.read_mode,
                             notifications_min_severity="OFF") as session:  # labels absent before the first write
             found = {r["id"]: Version(r["lsn"], r["content_hash"], False)
