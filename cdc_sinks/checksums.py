@@ -17,7 +17,6 @@ the same in Python (``row_digest``) and by PostgreSQL (``ROW_DIGEST_SQL``: the g
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROW_DIGEST_SQL = "('x' || left(md5(id::text || ':' || content_hash), 8))::bit(32)::bigint"
@@ -50,11 +49,3 @@ class RangeChecksum:
     def merge(self, other: RangeChecksum) -> None:
         self.count += other.count
         self.digest += other.digest
-
-
-def checksums_of(records: Iterable[tuple[int, str]], range_size: int) -> dict[int, RangeChecksum]:
-    """The checksum of every non-empty range of ``(id, content_hash)`` pairs."""
-    checksums: dict[int, RangeChecksum] = {}
-    for policy_id, content_hash in records:
-        checksums.setdefault(policy_id // range_size, RangeChecksum()).add(policy_id, content_hash)
-    return checksums

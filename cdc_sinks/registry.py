@@ -39,11 +39,3 @@ def micro_batch(name: str, settings: Settings) -> int:
     """Most change events one batch of sink ``name`` holds (``SINKS_BATCH_SIZE`` for an unlisted sink)."""
     spec = SPECS.get(name)
     return spec.micro_batch(settings) if spec else settings.sinks.batch_size
-
-
-def namespace_env(namespace: str, names: list[str] | None = None) -> dict[str, str]:
-    """Environment giving run ``namespace`` its own corner of every target in ``names`` (default all)."""
-    env: dict[str, str] = {}
-    for name in names or sink_names():
-        env.update(spec_of(name).namespace_env(namespace))
-    return env

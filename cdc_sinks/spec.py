@@ -10,20 +10,15 @@ imported only when it is built.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from aegis.errors import ConfigError
 from aegis.settings import Settings
 
 if TYPE_CHECKING:
     from cdc_sinks.base import Sink
-
-NAMESPACE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
-"""A run namespace valid in every target's naming rules (index, key prefix, label, collection)."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +36,7 @@ class SinkSpec:
     namespace_setting: str
     """The setting that gives a run its own corner of the target (tests, benchmarks)."""
     namespace_template: str
-    """Its value for a namespace ``ns``: ``{ns}`` is replaced."""
+    """Its value for a namespace ``ns``: ``{ns}`` is replaced (``testkit.namespaces`` applies it)."""
     checksums_on_server: bool
     """The target computes range checksums itself; else the sink computes them from a lean read."""
     batch_size: Callable[[Settings], int] | None = None
@@ -53,10 +48,3 @@ class SinkSpec:
 
     def micro_batch(self, settings: Settings) -> int:
         return self.batch_size(settings) if self.batch_size else settings.sinks.batch_size
-
-    def namespace_env(self, namespace: str) -> dict[str, str]:
-        """Environment giving run ``namespace`` its own empty corner of this target."""
-        if not NAMESPACE_PATTERN.match(namespace):
-            raise ConfigError(f"namespace {namespace!r} is not valid for every target",
-                              hint="use lower-case letters, digits and underscores, starting with a letter")
-        return {self.namespace_setting: self.namespace_template.format(ns=namespace)}

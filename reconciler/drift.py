@@ -140,9 +140,6 @@ class ActiveView:
         rows = self.conn.execute("SELECT id, status FROM policies WHERE id = ANY(%s)", (ids,)).fetchall()
         return {int(i): s for i, s in rows}
 
-    def active_count(self) -> int:
-        return int(scalar(self.conn, "SELECT count(*) FROM policies WHERE status = 'active'"))
-
     def current_lsn(self) -> int:
         """The WAL insert position now, as the integer Debezium reports in ``source.lsn``."""
         return int(scalar(self.conn, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))

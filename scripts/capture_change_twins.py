@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from aegis.db import connect
 from aegis.settings import load_settings
-from connectors.isolated import change_topic, isolated_settings, isolated_stream
+from testkit.streams import change_topic, isolated_settings, isolated_stream
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "unit" / "aegis" / "data" / "debezium_twin_capture.json"
 STEPS = ["insert_full_row", "update_title", "update_to_rejected", "delete", "tombstone", "insert_after_column_values"]

@@ -13,7 +13,7 @@ changes in both encodings:
 3. decodes the same messages in-process with the sinks' decoders (``build_decoder``), best of
    ``--rounds`` passes, warm schema cache; and the Avro-only first-message cost (schema fetch).
 
-    .venv/bin/python bench/avro/avro_vs_json.py --rows 2000 --rounds 5 --write-results
+    .venv/bin/python -m bench.avro.avro_vs_json --rows 2000 --rounds 5 --write-results
 
 ``--write-results`` replaces the "Avro vs JSON" section of bench/RESULTS.md with the figures.
 """
@@ -36,10 +36,10 @@ from pathlib import Path
 from confluent_kafka import Consumer
 
 from aegis.changestream.avro_wire import unframe
-from aegis.db import connect
 from aegis.changestream.decoding import AvroChangeDecoder, build_decoder
+from aegis.db import connect
 from aegis.settings import Settings, load_settings
-from connectors.isolated import change_topic, isolated_settings, isolated_stream
+from testkit.streams import change_topic, isolated_settings, isolated_stream
 
 RESULTS = Path(__file__).resolve().parents[1] / "RESULTS.md"
 HEADING = "## Avro vs JSON change events (issue 11)"
@@ -181,7 +181,7 @@ def render(report: dict) -> str:
     disk_j, disk_a = j["disk_bytes"], a["disk_bytes"]
     lines = [
         HEADING, "",
-        f"`.venv/bin/python bench/avro/avro_vs_json.py --rows {report['rows']} --rounds {report['rounds']}"
+        f"`.venv/bin/python -m bench.avro.avro_vs_json --rows {report['rows']} --rounds {report['rounds']}"
         " --write-results` — two isolated connectors (JSON profile and Avro profile, own slots) stream the"
         f" same {report['events']} changes ({report['rows']} inserts of collected-shaped policies, then one update"
         " each, 100 rows per transaction); every figure compares identical changes. Decoding is the sinks'"
@@ -249,8 +249,9 @@ def main() -> None:
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
 
-    import fastavro
     import os
+
+    import fastavro
 
     base = load_settings()
     tag = secrets.token_hex(3)

@@ -6,9 +6,9 @@ writer transaction's commit time is taken on the client right after COMMIT retur
 latency is the time its change message is received by a Kafka consumer on the same machine
 minus that commit time (so it includes Debezium, Connect's producer, the broker and the fetch).
 
-    .venv/bin/python bench/changestream/bench_changestream.py latency --rate 200 --seconds 30 \
+    .venv/bin/python -m bench.changestream.bench_changestream latency --rate 200 --seconds 30 \
         --set poll.interval.ms=500 --set poll.interval.ms=5
-    .venv/bin/python bench/changestream/bench_changestream.py throughput --rates 1000,2000,5000,8000
+    .venv/bin/python -m bench.changestream.bench_changestream throughput --rates 1000,2000,5000,8000
 
 Each `--set` value of one key is a separate configuration measured in turn.
 """

@@ -1,7 +1,7 @@
 """Collector end to end: HTTP from the sample server -> parse -> map -> PostgreSQL, as
 `aegis collect --once --source bizinfo` runs it (rate limit lifted, pages of 500).
 
-    .venv/bin/python bench/collectors/end_to_end.py [--records 20000]
+    .venv/bin/python -m bench.collectors.end_to_end [--records 20000]
 
 Prints records/min of a first pass (all new) and a second pass (all unchanged). The rows are
 deleted at the end (they are stored under source_system ``bizinfo``: run it on a scratch stack).

@@ -1,7 +1,7 @@
 """Collector write-path benchmark: records/s from a fetched page to committed rows, and p99
 latency per record (seed hot path: < 1 s). Goal: >= 10,000 records/min into PostgreSQL.
 
-    .venv/bin/python bench/collectors/write_path.py [--records 20000] [--page-size 100] [--write-results]
+    .venv/bin/python -m bench.collectors.write_path [--records 20000] [--page-size 100] [--write-results]
 
 Pages of Bizinfo-shaped records (the sample catalog's generator, Korean HTML and all) are
 built in memory first, so the timing covers exactly map (parse, clean, validate, hash) +
@@ -124,7 +124,7 @@ def write_results(results: dict, args: argparse.Namespace) -> None:
 
 {heading}
 
-`.venv/bin/python bench/collectors/write_path.py --records N --page-size P --write-results` —
+`.venv/bin/python -m bench.collectors.write_path --records N --page-size P --write-results` —
 Bizinfo-shaped records (Korean HTML, attachments, free-text periods) built in memory, then
 mapped (parse, clean, validate, hash) and stored (upsert, `policy.validated` outbox event,
 `processing_history` row; one transaction per page) into the local stack's PostgreSQL.

@@ -8,7 +8,7 @@ collector collects the sample sources once, the reconciler runs one pass, the ex
 Every second the resident memory of the process and its descendants (the reconciler's workers) is
 read from ``/proc``; the peak is reported, with the peak of the largest single process.
 
-    .venv/bin/python bench/deploy/memory.py [--seconds 90] [--only sink-search,...] [--markdown]
+    .venv/bin/python -m bench.deploy.memory [--seconds 90] [--only sink-search,...] [--markdown]
 
 The corners are dropped afterwards. Memory does not depend on the machine being shared; the time a
 sink needs to reach its steady state does (it is given ``--seconds``).
@@ -116,7 +116,6 @@ def measure(name: str, args: list[str], runs_until_stopped: bool, seconds: float
 
 
 def drop_corners() -> None:
-    sys.path.insert(0, str(ROOT))
     from aegis.settings import load_settings
     from cdc_sinks.registry import build_sink, sink_names
 

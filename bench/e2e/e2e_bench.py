@@ -1,16 +1,16 @@
 """End-to-end benchmark (issue 10): PostgreSQL commit → visible in every target, at fixed change rates.
 
-    .venv/bin/python bench/e2e/e2e_bench.py --rates 50,200,1000 --seconds 30 --drain 30 \\
+    .venv/bin/python -m bench.e2e.e2e_bench --rates 50,200,1000 --seconds 30 --drain 30 \\
         --targets search,neo4j,redis,milvus --milvus-embedder onnx-int8       # the measurement
-    .venv/bin/python bench/e2e/e2e_bench.py --rates 20 --seconds 15 --no-results   # a quick check
-    .venv/bin/python bench/e2e/e2e_bench.py --targets milvus --milvus-embedder torch   # Milvus, shipped fp32
+    .venv/bin/python -m bench.e2e.e2e_bench --rates 20 --seconds 15 --no-results   # a quick check
+    .venv/bin/python -m bench.e2e.e2e_bench --targets milvus --milvus-embedder torch   # Milvus, shipped fp32
 
 Needs the local stack (postgres redis kafka kafka-connect neo4j opensearch milvus: ``aegis stack
 up``), the schema (``aegis db migrate``) and the Debezium connector (``aegis connectors apply``).
 
-A realistic mix of changes (``load.py``: inserts, content updates, status updates that take a
+A realistic mix of changes (``testkit/load.py``: inserts, content updates, status updates that take a
 policy out of the active view and back, deletes) is committed to PostgreSQL at each rate for
-``--seconds``; a poller per target reads the target directly (``bench/common/targets.py``) every
+``--seconds``; a poller per target reads the target directly (``testkit/targets.py``) every
 ~20 ms and records, per change and target, commit → visible with that change's LSN and content
 (or absent, for removals). Before the first rate, ``--warmup`` seconds of unreported load at the lowest rate pay for the
 servers' JIT and query planning. After each rate the pollers get ``--drain`` seconds to see the rest;
@@ -40,15 +40,14 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from aegis.db import connect  # noqa: E402
-from aegis.settings import Settings, load_settings  # noqa: E402
-from bench.common.cpu import CpuMeter  # noqa: E402
-from bench.common.targets import (TARGETS, SinkProcess, build_reader, namespace_env,  # noqa: E402
-                                  start_group_at_end)
-from bench.e2e import report  # noqa: E402
-from bench.e2e.load import DEFAULT_MIX, Generator, Poller, TargetLog, run_load, seed_policies  # noqa: E402
+from aegis.db import connect
+from aegis.settings import Settings, load_settings
+from bench.e2e import report
+from testkit.cpu import CpuMeter
+from testkit.load import DEFAULT_MIX, Generator, Poller, TargetLog, run_load
+from testkit.namespaces import run_env
+from testkit.policies import seed_policies
+from testkit.targets import TARGETS, SinkProcess, build_reader, start_group_at_end
 
 SLOW_TARGETS = ("milvus",)
 
@@ -61,7 +60,7 @@ class Session:
         self.ns = secrets.token_hex(4)
         self.poll_interval = poll_interval
         self.targets, self.restarts = targets, 0
-        self.env = {**namespace_env(self.ns, targets), **extra_env}
+        self.env = {**run_env(self.ns, targets), **extra_env}
         os.environ.update(self.env)
         self.settings: Settings = load_settings(env_file=None)
         self.source = f"bench-e2e-{self.ns}"

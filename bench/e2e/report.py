@@ -3,56 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
-import platform
-import threading
-from datetime import date
 from pathlib import Path
 
-from bench.common import results
-from bench.common.results import PLACEHOLDER, RESULTS, ROOT  # noqa: F401 - part of this module's interface
-from bench.common.targets import percentile
+from testkit import results
+from testkit.machine import LoadSampler, machine  # noqa: F401 - part of this module's interface
+from testkit.results import PLACEHOLDER, RESULTS, ROOT  # noqa: F401 - part of this module's interface
+from testkit.targets import percentile
 
 PLOT = ROOT / "bench" / "e2e" / "e2e_latency.png"
 START, END = results.markers("e2e")
 GOAL_P99_S = 2.0
-
-
-class LoadSampler(threading.Thread):
-    """1-minute load average, sampled every second while a rate runs."""
-
-    def __init__(self):
-        super().__init__(name="loadavg", daemon=True)
-        self.samples: list[float] = []
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            self.samples.append(os.getloadavg()[0])
-            self.done.wait(1.0)
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join(5)
-
-    def summary(self) -> dict:
-        s = self.samples or [os.getloadavg()[0]]
-        return {"min": round(min(s), 1), "mean": round(sum(s) / len(s), 1), "max": round(max(s), 1)}
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if line.startswith("model name")), "?")
-    mem = next((int(line.split()[1]) for line in _lines("/proc/meminfo") if line.startswith("MemTotal")), 0)
-    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem / 2**20, 1),
-            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-            "loadavg_at_start": [round(x, 1) for x in os.getloadavg()], "date": date.today().isoformat()}
-
-
-def _lines(path: str) -> list[str]:
-    try:
-        return Path(path).read_text().splitlines()
-    except OSError:
-        return []
 
 
 def lag_summary(log, changes: int, drain: float, *, poll_errors: int = 0) -> dict:

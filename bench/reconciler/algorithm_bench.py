@@ -1,6 +1,6 @@
 """The reconciler's own cost at scale: PostgreSQL's checksums and the streaming compare, target excluded.
 
-    .venv/bin/python bench/reconciler/algorithm_bench.py --rows 1000000
+    .venv/bin/python -m bench.reconciler.algorithm_bench --rows 1000000
 
 PostgreSQL is real (database ``aegis_bench_1m`` on the local stack, N active policies); the
 target is an in-memory ``Sink`` holding exactly what a caught-up target would hold, so the
@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from aegis.db import connect  # noqa: E402
-from aegis.settings import load_settings  # noqa: E402
-from cdc_sinks.base import StoredVersion  # noqa: E402
-from reconciler.drift import ActiveView  # noqa: E402
-from reconciler.target_pass import TargetReconciler  # noqa: E402
-from reconcile_bench import ensure_database, load_postgres  # noqa: E402
+from aegis.db import connect
+from aegis.settings import load_settings
+from bench.reconciler.reconcile_bench import load_postgres
+from cdc_sinks.base import StoredVersion
+from reconciler.drift import ActiveView
+from reconciler.target_pass import TargetReconciler
+from testkit.databases import ensure_database
 
 
 class MemorySink:

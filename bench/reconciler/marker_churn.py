@@ -1,6 +1,6 @@
 """Removal markers under churn: every target's size with and without the reconciler's marker purge.
 
-    .venv/bin/python bench/reconciler/marker_churn.py --policies 100000 --rounds 4 [--targets redis,search,neo4j,milvus]
+    .venv/bin/python -m bench.reconciler.marker_churn --policies 100000 --rounds 4 [--targets redis,search,neo4j,milvus]
 
 Runs against the local stack in its own corner of every target (namespace ``churn``). Each round
 creates ``--policies / --rounds`` new policies in every target through the sink's own writes and
@@ -24,11 +24,9 @@ import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from aegis.settings import Settings, load_settings  # noqa: E402
-from bench.reconciler.reconcile_bench import BenchSink, bench_settings  # noqa: E402
-from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, Sink, SinkRecord  # noqa: E402
+from aegis.settings import Settings, load_settings
+from bench.reconciler.reconcile_bench import BenchSink, bench_settings
+from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, Sink, SinkRecord
 
 CHUNK = 2000
 

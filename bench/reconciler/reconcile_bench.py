@@ -1,6 +1,6 @@
 """Reconciler benchmark: a clean pass over N active policies, a deep pass, and one drifted record found and repaired.
 
-    .venv/bin/python bench/reconciler/reconcile_bench.py --rows 1000000 [--targets redis,search,neo4j,milvus]
+    .venv/bin/python -m bench.reconciler.reconcile_bench --rows 1000000 [--targets redis,search,neo4j,milvus]
 
 Runs against the local stack (`aegis stack up`), in a database of its own (``aegis_bench``) and in
 its own corner of every target (search alias ``bench-policies``, Redis prefix ``bench:policy:``,
@@ -38,15 +38,13 @@ from typing import Callable
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from aegis.db import connect  # noqa: E402
-from aegis.db.migrate import migrate  # noqa: E402
-from aegis.retry import RetryPolicy, retry_call  # noqa: E402
-from aegis.settings import Settings, load_settings  # noqa: E402
-from cdc_sinks.base import PolicyDocument, Sink, SinkRecord  # noqa: E402
-from reconciler.drift import ActiveView  # noqa: E402
-from reconciler.runner import PassOptions, Reconciler  # noqa: E402
+from aegis.db import connect
+from aegis.retry import RetryPolicy, retry_call
+from aegis.settings import Settings, load_settings
+from cdc_sinks.base import PolicyDocument, Sink, SinkRecord
+from reconciler.drift import ActiveView
+from reconciler.runner import PassOptions, Reconciler
+from testkit.databases import ensure_database
 
 LOAD_BATCH = 500
 LOAD_RETRY = RetryPolicy(attempts=8, base_delay=1.0, max_delay=20.0)  # loading is not what is measured
@@ -99,14 +97,6 @@ class BenchSink:
 
 def sink_builders(settings: Settings, names: list[str]) -> dict[str, BenchSink]:
     return {name: BenchSink(settings, name) for name in names}
-
-
-def ensure_database(settings: Settings) -> None:
-    from devstack.postgres import Postgres
-
-    Postgres(settings).bootstrap()  # creates the bench database owned by the application role
-    with connect(settings.postgres, role="owner", autocommit=True) as conn:
-        migrate(conn, settings.postgres)
 
 
 def load_postgres(settings: Settings, rows: int) -> dict:

@@ -1,8 +1,8 @@
 """Milvus sink benchmarks (results in bench/RESULTS.md, "Milvus sink").
 
-    .venv/bin/python bench/sinks/milvus_bench.py embed --texts 300 --rounds 3
-    .venv/bin/python bench/sinks/milvus_bench.py latency --rate 10 --seconds 60
-    .venv/bin/python bench/sinks/milvus_bench.py catchup --policies 5000
+    .venv/bin/python -m bench.sinks.milvus_bench embed --texts 300 --rounds 3
+    .venv/bin/python -m bench.sinks.milvus_bench latency --rate 10 --seconds 60
+    .venv/bin/python -m bench.sinks.milvus_bench catchup --policies 5000
 
 ``embed`` (needs only Milvus): on the same real-shaped policy texts (the sample catalog's Bizinfo
 items: Korean title + HTML summary, target, method and period, ~200 characters after
@@ -42,10 +42,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from aegis.settings import Settings, load_settings  # noqa: E402
-from cdc_sinks.base import PolicyDocument, SinkRecord  # noqa: E402
+from aegis.settings import Settings, load_settings
+from cdc_sinks.base import PolicyDocument, SinkRecord
 
 
 # ---------------------------------------------------------------------------- texts
@@ -162,9 +160,8 @@ class MilvusPipeline:
 
     def __init__(self, working_set: int):
         from aegis.db import connect
-        from sink_bench import start_group_at_end
-
         from cdc_sinks.milvus.store import MilvusStore
+        from testkit.targets import start_group_at_end
 
         self.ns = secrets.token_hex(4)
         self.env = {"SINKS_GROUP_ID_PREFIX": f"bench-{self.ns}-", "METRICS_PORT": "0",
@@ -225,7 +222,7 @@ class MilvusPipeline:
 
 
 def latency(args) -> dict:
-    from sink_bench import percentile, run_probe
+    from bench.sinks.sink_bench import percentile, run_probe
 
     pipeline = MilvusPipeline(working_set=max(int(args.rate * 10), 50))
     try:

@@ -1,7 +1,7 @@
 """Neo4j graph sink benchmarks (issue 6), on the running local stack (`aegis stack up`).
 
-    .venv/bin/python bench/sinks/neo4j_bench.py write-path [--policies 20000] [--batch 500]
-    .venv/bin/python bench/sinks/neo4j_bench.py pipeline   [--rate 200] [--seconds 30] [--sustained 20000]
+    .venv/bin/python -m bench.sinks.neo4j_bench write-path [--policies 20000] [--batch 500]
+    .venv/bin/python -m bench.sinks.neo4j_bench pipeline   [--rate 200] [--seconds 30] [--sustained 20000]
 
 write-path  drives ``Neo4jSink`` directly with ``SinkRecord``s: inserts, updates that move
             every policy's edges, replays (same content hash), content-only edits (same edges)
@@ -30,7 +30,6 @@ import hashlib
 import os
 import random
 import statistics
-import sys
 import threading
 import time
 import uuid
@@ -42,9 +41,7 @@ from typing import Sequence
 from aegis.settings import Settings, load_settings
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord, StoredVersion
 from cdc_sinks.neo4j.sink import Neo4jSink
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from bench.common.targets import start_group_at_end  # noqa: E402
+from testkit.targets import start_group_at_end
 
 SOURCE = "bench-neo4j"
 REGIONS = ["서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원", "충북", "충남",

@@ -1,7 +1,7 @@
 """Sink benchmarks through the real path: PostgreSQL commit → Debezium → Kafka → sink → target.
 
-    .venv/bin/python bench/sinks/sink_bench.py latency --sink search --rate 200 --seconds 30
-    .venv/bin/python bench/sinks/sink_bench.py throughput --sink redis --rates 500,1000,2500,4000
+    .venv/bin/python -m bench.sinks.sink_bench latency --sink search --rate 200 --seconds 30
+    .venv/bin/python -m bench.sinks.sink_bench throughput --sink redis --rates 500,1000,2500,4000
 
 ``latency``: single-row UPDATE commits at ``--rate``/s over a working set of policies; a poller
 reads the target (a *search* query through the read alias for the search sink — what a user
@@ -28,17 +28,16 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+from aegis.db import connect
+from aegis.settings import Settings, load_settings
+from testkit.namespaces import run_env
+from testkit.targets import SinkProcess, build_reader, percentile, start_group_at_end  # noqa: F401
 
-from aegis.db import connect  # noqa: E402
-from aegis.settings import Settings, load_settings  # noqa: E402
-from bench.common.targets import (SinkProcess, build_reader, namespace_env, percentile,  # noqa: E402,F401
-                                  start_group_at_end)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Target:
-    """Reads the content hash the target shows for a set of ids (a ``bench.common`` reader)."""
+    """Reads the content hash the target shows for a set of ids (a ``testkit.targets`` reader)."""
 
     def __init__(self, name: str, settings: Settings):
         self.name, self.reader = name, build_reader(name, settings)
@@ -53,7 +52,7 @@ class Target:
 class Bench:
     def __init__(self, sink: str, working_set: int):
         self.ns = secrets.token_hex(4)
-        self.env = namespace_env(self.ns, [sink])
+        self.env = run_env(self.ns, [sink])
         os.environ.update(self.env)
         self.settings = load_settings(env_file=None)
         self.sink_name = sink

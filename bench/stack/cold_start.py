@@ -1,7 +1,7 @@
 """Cold start of the native local stack: a fresh state directory (new PostgreSQL cluster, new
 KRaft log, jars copied from the warm Maven cache) until every service is healthy.
 
-    .venv/bin/python bench/stack/cold_start.py [--runs 3]
+    .venv/bin/python -m bench.stack.cold_start [--runs 3]
 
 Runs on private ports (+800) so a running stack is not disturbed. Prints a Markdown table row.
 """

@@ -279,14 +279,6 @@ class RedisSink:
         except redis.RedisError as exc:
             raise translate(exc, "namespace drop") from None
 
-    def get_document(self, policy_id: int) -> str | None:
-        """The cached JSON of one policy (what cache readers get), or None."""
-        try:
-            raw = cast(bytes | None, self.client.get(self.doc_key(policy_id)))
-        except redis.RedisError as exc:
-            raise translate(exc, "read") from None
-        return raw.decode() if raw is not None else None
-
     def close(self) -> None:
         self.client.close()
 

@@ -289,12 +289,6 @@ class SearchSink:
         for index in set(self.engine.alias_targets(self.alias) + self.engine.alias_targets(self.write_alias)):
             self.engine.delete_index(index)
 
-    def search_titles(self, text: str, size: int = 10) -> list[int]:
-        """Ids of active policies whose title or content matches ``text`` (Korean-aware)."""
-        body = {"size": size, "_source": False,
-                "query": {"multi_match": {"query": text, "fields": ["title^3", "content"]}}}
-        return [int(h["_id"]) for h in self.engine.search(self.alias, body)["hits"]["hits"]]
-
     def close(self) -> None:
         self.engine.close()
 

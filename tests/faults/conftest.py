@@ -23,18 +23,19 @@ import pytest
 
 from aegis.db import connect
 from aegis.settings import Settings, load_settings
-from bench.common.results import RESULTS
-from bench.common.targets import TARGETS, build_reader
-from bench.e2e.load import DEFAULT_MIX, Generator, seed_policies
-from bench.e2e.report import machine
-from bench.reconciler.reconcile_bench import ensure_database
-from connectors.isolated import delete_topics, isolated_stream, stream_topics
 from connectors.manage import delete_connector
-from faults_check import wait_converged
-from faults_env import suite_env
-from faults_pipeline import SinkPipeline
-from faults_report import markdown, write
-from faults_suite import FaultSuite, Timing
+from testkit.databases import ensure_database
+from testkit.load import DEFAULT_MIX, Generator
+from testkit.machine import machine
+from testkit.policies import seed_policies
+from testkit.results import RESULTS
+from testkit.streams import delete_topics, isolated_stream, stream_topics
+from testkit.targets import TARGETS, build_reader
+from tests.faults.faults_check import wait_converged
+from tests.faults.faults_env import suite_env
+from tests.faults.faults_pipeline import SinkPipeline
+from tests.faults.faults_report import markdown, write
+from tests.faults.faults_suite import FaultSuite, Timing
 
 WORKING_SET = int(os.environ.get("AEGIS_FAULTS_WORKING_SET", "200"))
 

@@ -18,15 +18,15 @@ from collections import defaultdict
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from pydantic import BaseModel
 
-from aegis.errors import AegisError, DataError
 from aegis.changestream.decoding import build_decoder
+from aegis.errors import AegisError, DataError
 from aegis.settings import Settings
-from bench.common.targets import TARGETS
 from cdc_sinks.dlq import DeadLetter, read_dead_letters
 from cdc_sinks.registry import build_sink
 from reconciler.drift import read_target
 from reconciler.report import ConsistencyReport
 from reconciler.runner import PassOptions, Reconciler
+from testkit.targets import TARGETS
 
 PAGE = 1000
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 
 from aegis.settings import Settings
-from bench.common.targets import TARGETS, namespace_env
-from connectors.isolated import isolated_env, isolated_settings
+from testkit.namespaces import run_env
+from testkit.streams import isolated_env, isolated_settings
+from testkit.targets import TARGETS
 
 SUITE_DATABASE = "aegis_faults"
 STREAM_TAG = "faults"
@@ -25,7 +26,7 @@ TARGET_SERVERS = {"search": "opensearch", "redis": "redis", "neo4j": "neo4j", "m
 def suite_env(base: Settings, namespace: str) -> dict[str, str]:
     """Environment of the suite and of every process it starts (sinks read it as settings)."""
     stream = isolated_settings(base, STREAM_TAG, change_format="json", database=SUITE_DATABASE)
-    return {**isolated_env(stream), **namespace_env(namespace, TARGETS, prefix="faults"),
+    return {**isolated_env(stream), **run_env(namespace, TARGETS, prefix="faults"),
             "EMBEDDING_BACKEND": os.environ.get("AEGIS_FAULTS_EMBEDDER", DEFAULT_EMBEDDER),
             "SINKS_PROBE_INTERVAL_SECONDS": "1",
             "RECONCILE_WORKERS": "thread"}  # a dry run every second: no process per target each time

@@ -1,6 +1,7 @@
-"""A steady load that outlives its faults: bench/e2e's change mix, one writer, reconnecting on errors.
+"""A steady load that outlives its faults: the end-to-end benchmark's change mix (``testkit.load``), one
+writer, reconnecting on errors.
 
-``bench.e2e.load`` chooses and commits the changes; this thread only paces them at ``rate`` and keeps
+``testkit.load`` chooses and commits the changes; this thread only paces them at ``rate`` and keeps
 going while PostgreSQL restarts (a failed change is counted and not retried; slots missed while the
 database was away are skipped, not bunched up afterwards).
 """
@@ -15,7 +16,7 @@ import psycopg
 from aegis.db import connect
 from aegis.errors import AegisError
 from aegis.settings import Settings
-from bench.e2e.load import Generator, apply
+from testkit.load import Generator, apply
 
 
 class SteadyLoad(threading.Thread):

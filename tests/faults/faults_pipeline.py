@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from console.supervisor import ProcessSpec, Supervisor
-from bench.common.targets import TARGETS
+from testkit.targets import TARGETS
 
 
 class SinkPipeline:

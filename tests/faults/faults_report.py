@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from bench.common import results
+from testkit import results
 
 SECTION = "Fault injection (issue 10)"
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 from aegis.settings import Settings
 from devstack.manager import StackManager
-from bench.e2e.load import Generator
-from bench.e2e.report import LoadSampler
-from faults_check import Check, by_sink, dead_letters_since, dlq_offsets, wait_converged
-from faults_env import TARGET_SERVERS
-from faults_load import SteadyLoad
-from faults_pipeline import SinkPipeline
-from faults_poison import produce_poison
-from faults_report import FaultResult
+from testkit.load import Generator
+from testkit.machine import LoadSampler
+from tests.faults.faults_check import by_sink, dead_letters_since, dlq_offsets, wait_converged
+from tests.faults.faults_env import TARGET_SERVERS
+from tests.faults.faults_load import SteadyLoad
+from tests.faults.faults_pipeline import SinkPipeline
+from tests.faults.faults_poison import produce_poison
+from tests.faults.faults_report import FaultResult
 
 
 @dataclass(frozen=True)

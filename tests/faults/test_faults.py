@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from faults_suite import scenarios
+from tests.faults.faults_suite import scenarios
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 

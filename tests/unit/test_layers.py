@@ -1,4 +1,5 @@
-"""The import layers (ARCHITECTURE.md): the core imports no part, parts import no console, no cycles.
+"""The import layers (ARCHITECTURE.md): the core imports no part, parts import no console, no cycles;
+no product package imports ``testkit`` (what only tests, benchmarks and the fault suite use).
 
 Every import counts, also one inside a function: a function-local import is still a dependency.
 """
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("aegis", "devstack", "cdc_sinks", "collectors", "connectors", "reconciler", "console")
+PACKAGES = ("aegis", "devstack", "cdc_sinks", "collectors", "connectors", "reconciler", "console", "testkit")
+PRODUCT = PACKAGES[:-1]
 
 ALLOWED: dict[str, set[str]] = {
     "aegis": set(),                     # the core: settings, models, errors, db, events, logging
@@ -20,7 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "collectors": {"aegis"},
     "connectors": {"aegis"},
     "reconciler": {"aegis", "cdc_sinks"},  # it reads and repairs targets through their sinks
-    "console": set(PACKAGES) - {"console"},  # the top floor: CLI, main job, supervisor
+    "console": set(PRODUCT) - {"console"},  # the top floor of the product: CLI, main job, supervisor
+    "testkit": set(PRODUCT),            # above the product: test-only support, imported by no product package
 }
 
 
@@ -53,6 +56,20 @@ def test_package_imports_only_the_layers_below_it(package: str) -> None:
             if top in PACKAGES and top != package and top not in ALLOWED[package]:
                 wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("package", PRODUCT)
+def test_no_product_package_imports_testkit(package: str) -> None:
+    wrong = [f"{path.relative_to(ROOT)}:{line} imports {module}" for path in _sources(package)
+             for line, module in _imports(path) if module.split(".")[0] == "testkit"]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_testkit_is_installed_like_the_product_packages() -> None:
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["packages"]["find"]
+    assert {f"{package}*" for package in PACKAGES} <= set(include["include"])
 
 
 def test_no_import_cycle_between_modules() -> None:

@@ -9,7 +9,6 @@ committed file is not what this renders (run it again after changing either).
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import yaml
@@ -20,7 +19,6 @@ CONNECT_CLUSTER = "aegis-connect"
 
 
 def render_kafka_connector() -> str:
-    sys.path.insert(0, str(K8S_DIR.parents[1]))
     from aegis.settings import load_settings
     from connectors.config import load_connector_config
 

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,6 +26,7 @@ from confluent_kafka.admin import AdminClient
 
 from aegis.settings import Settings, load_settings
 from devstack.manager import StackManager
+from testkit.envelopes import envelope
 
 pytestmark = pytest.mark.integration
 
@@ -91,9 +91,6 @@ def _aegis(env: dict[str, str], *args: str, **kwargs) -> subprocess.CompletedPro
 
 def _envelope(policy_id: int, lsn: int) -> bytes:
     """A change event in Debezium's real envelope (the unit tests' captured one)."""
-    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "cdc_sinks"))
-    from sink_envelopes import envelope
-
     return json.dumps(envelope(policy_id, lsn, op="c", title=f"인증 경로 {policy_id}")).encode()
 
 

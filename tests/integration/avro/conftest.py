@@ -1,5 +1,5 @@
 """Avro profile tests: the schema registry is started here (it is optional in the default stack),
-and every test streams through an isolated connector of its own (connectors/isolated.py), so the
+and every test streams through an isolated connector of its own (testkit/streams.py), so the
 connector other suites share is never switched to Avro."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.isolated import delete_topics, isolated_env, isolated_settings, stream_topics
+from testkit.streams import delete_topics, isolated_env, isolated_settings, stream_topics
 
 pytestmark = pytest.mark.integration
 

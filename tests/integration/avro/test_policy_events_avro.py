@@ -13,8 +13,14 @@ from confluent_kafka import Consumer, TopicPartition
 from aegis.changestream.avro_wire import looks_framed
 from aegis.db import connect
 from aegis.errors import DataError
-from aegis.events import DataSyncCompleted, PolicyValidated, decode_published_event, published_event_decoder, write_event
-from connectors.isolated import isolated_settings, isolated_stream
+from aegis.events import (
+    DataSyncCompleted,
+    PolicyValidated,
+    decode_published_event,
+    published_event_decoder,
+    write_event,
+)
+from testkit.streams import isolated_settings, isolated_stream
 
 pytestmark = pytest.mark.integration
 

@@ -22,14 +22,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from avro_helpers import wait_mirrored
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from aegis.db import connect
-from devstack.manager import StackManager
 from cdc_sinks.redis.sink import build_redis_sink
-from connectors.isolated import change_topic, isolated_env, isolated_settings, isolated_stream
-
-from avro_helpers import wait_mirrored
+from devstack.manager import StackManager
+from testkit.streams import change_topic, isolated_env, isolated_settings, isolated_stream
 
 pytestmark = pytest.mark.integration
 

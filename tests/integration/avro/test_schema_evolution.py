@@ -14,16 +14,15 @@ import threading
 
 import httpx
 import pytest
+from avro_helpers import scratch_database, wait_mirrored
 from confluent_kafka import Consumer, TopicPartition
 
+from aegis.changestream.decoding import AvroChangeDecoder, build_decoder
 from aegis.db import connect
 from aegis.db.migrate import applied_versions, migrate
-from aegis.changestream.decoding import AvroChangeDecoder, build_decoder
 from cdc_sinks.redis.sink import build_redis_sink
 from cdc_sinks.runtime import SinkRuntime
-from connectors.isolated import change_topic, isolated_settings, isolated_stream
-
-from avro_helpers import scratch_database, wait_mirrored
+from testkit.streams import change_topic, isolated_settings, isolated_stream
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from aegis.errors import AegisError, ErrorCode
 from aegis.settings import Settings
 from cdc_sinks.batching import ConsumedMessage
 from cdc_sinks.dlq import count_dead_letters, error_headers, read_dead_letters, read_page, read_refs
-from connectors.isolated import delete_topics
 from console.cli import cli
+from testkit.streams import delete_topics
 from tests.conftest import running_stack
 
 pytestmark = pytest.mark.integration

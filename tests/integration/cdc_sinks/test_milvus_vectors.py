@@ -14,19 +14,20 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from console.cli.sinks_reembed import reembed
 from aegis.errors import TerminalError
 from aegis.settings import Settings
-from devstack.manager import StackManager
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
-from cdc_sinks.checksums import RangeChecksum, checksums_of
+from cdc_sinks.checksums import RangeChecksum
 from cdc_sinks.milvus.collection import collection_name
 from cdc_sinks.milvus.embedder import get_embedder
 from cdc_sinks.milvus.reembed import Reembedder
 from cdc_sinks.milvus.search import SearchFilter, VectorSearch
 from cdc_sinks.milvus.sink import MilvusSink, build_milvus_sink
 from cdc_sinks.milvus.store import MilvusStore
+from console.cli.sinks_reembed import reembed
+from devstack.manager import StackManager
 from reconciler.drift import read_target
+from testkit.checksums import checksums_of
 
 pytestmark = pytest.mark.integration
 

@@ -11,17 +11,15 @@ import pytest
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
-from cdc_sinks.checksums import checksums_of
 from cdc_sinks.redis.sink import RedisSink, redis_client
+from testkit.checksums import checksums_of
+from testkit.envelopes import message
+from testkit.native import NativeRedis
 
 pytestmark = pytest.mark.integration
 
 
 def _message(policy_id, lsn, **kwargs):
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "cdc_sinks"))
-    from sink_envelopes import message
     return message(policy_id, lsn, **kwargs)
 
 
@@ -36,30 +34,39 @@ def cache(stack: Settings):
     sink.close()
 
 
+@pytest.fixture
+def cached(cache: RedisSink, stack: Settings):
+    """redis-py on its own connection, reading the sink's keys as a cache reader does."""
+    native = NativeRedis(stack.model_copy(update={"sinks": stack.sinks.model_copy(
+        update={"redis_key_prefix": cache.prefix})}))
+    yield native
+    native.client.close()
+
+
 def _upsert(sink, *messages):
     sink.upsert_batch([c.action for c in plan_batch(list(messages)).upserts])
 
 
-def test_active_policy_is_cached_as_masked_json_with_a_ttl(cache):
+def test_active_policy_is_cached_as_masked_json_with_a_ttl(cache, cached):
     _upsert(cache, _message(1, 10, title="청년 월세 지원"))
-    doc = json.loads(cache.get_document(1))
+    doc = json.loads(cached.document(1))
     assert doc["title"] == "청년 월세 지원" and doc["status"] == "active" and "*" in doc["contact_email"]
     assert 590 <= cache.client.ttl(cache.doc_key(1)) <= 600
     assert cache.client.ttl(cache.version_key(1)) == -1  # the guard outlives the cached document
 
 
-def test_lsns_compare_exactly_beyond_double_precision(cache):
+def test_lsns_compare_exactly_beyond_double_precision(cache, cached):
     big = 2**60
     _upsert(cache, _message(2, big + 1, title="newer"))
     _upsert(cache, _message(2, big, title="older"))  # equal as a Lua double, smaller as an integer
-    assert json.loads(cache.get_document(2))["title"] == "newer"
+    assert json.loads(cached.document(2))["title"] == "newer"
 
 
-def test_removals_leave_markers_and_older_events_lose(cache):
+def test_removals_leave_markers_and_older_events_lose(cache, cached):
     _upsert(cache, _message(3, 10), _message(4, 10))
     cache.remove_batch([Removal(3, FINAL_LSN), Removal(4, 12)])
     _upsert(cache, _message(3, 11), _message(4, 11))
-    assert cache.get_document(3) is None and cache.get_document(4) is None
+    assert cached.document(3) is None and cached.document(4) is None
     _upsert(cache, _message(4, 13))
     assert [(v.policy_id, v.lsn) for v in cache.read_back(0, 10)] == [(4, 13)] and cache.count() == 1
 
@@ -68,7 +75,7 @@ def _expected_checksums(cache, range_size: int) -> dict:
     return checksums_of(((v.policy_id, v.content_hash) for v in cache.read_back(0, 1000)), range_size)
 
 
-def test_range_checksums_follow_updates_removals_and_expiry(cache):
+def test_range_checksums_follow_updates_removals_and_expiry(cache, cached):
     _upsert(cache, *(_message(i, 10) for i in range(1, 8)))
     _upsert(cache, _message(2, 20, title="changed"))
     cache.remove_batch([Removal(5, FINAL_LSN)])
@@ -80,7 +87,7 @@ def test_range_checksums_follow_updates_removals_and_expiry(cache):
     short = RedisSink(cache.client, key_prefix=cache.prefix, ttl_seconds=1)
     _upsert(short, _message(7, 30))
     time.sleep(2.2)
-    assert cache.get_document(7) is None and 7 not in {v.policy_id for v in cache.read_back(0, 100)}
+    assert cached.document(7) is None and 7 not in {v.policy_id for v in cache.read_back(0, 100)}
     assert cache.range_checksums(3, 0, None) == _expected_checksums(cache, 3)  # expired: counted by neither
 
 
@@ -107,12 +114,12 @@ def test_a_deleted_document_no_longer_counts_in_the_cheap_checksums(cache):
     assert cache.read_records([2])[2].defects[0].detail == "version hash without its cached document"
 
 
-def test_scripts_flushed_by_a_restart_are_loaded_again(cache):
+def test_scripts_flushed_by_a_restart_are_loaded_again(cache, cached):
     _upsert(cache, _message(5, 10, title="before"))
     cache.client.script_flush()  # what a Redis restart does to the script cache
     _upsert(cache, _message(5, 11, title="after"), _message(6, 11))
-    assert json.loads(cache.get_document(5))["title"] == "after" and cache.get_document(6) is not None
+    assert json.loads(cached.document(5))["title"] == "after" and cached.document(6) is not None
     cache.client.script_flush()
     cache.remove_batch([Removal(5, 12)])
-    assert cache.get_document(5) is None
+    assert cached.document(5) is None
     assert [v.policy_id for v in cache.read_back(0, 10)] == [6]

@@ -15,25 +15,27 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
 
 from aegis.db import connect
-from aegis.models.limits import (MAX_CONTENT_CHARS, MAX_FIELD_CHARS, MAX_RAW_DATA_BYTES, MAX_RECORD_BYTES,
-                                 json_text_size, streamed_size)
+from aegis.models.limits import (
+    MAX_CONTENT_CHARS,
+    MAX_FIELD_CHARS,
+    MAX_RAW_DATA_BYTES,
+    MAX_RECORD_BYTES,
+    json_text_size,
+    streamed_size,
+)
 from aegis.settings import load_settings
+from cdc_sinks.registry import SPECS, build_sink
 from collectors.models import MappedPage
 from collectors.sources.base import build_record
 from collectors.sources.limits import TRUNCATION_KEY
 from collectors.store import store_page
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cdc_sinks" / "conformance"))
-from conformance_harness import SinkUnderTest  # noqa: E402
-
-from cdc_sinks.registry import SPECS, build_sink, namespace_env  # noqa: E402
+from testkit.conformance import SinkUnderTest
+from testkit.namespaces import namespace_env
 
 pytestmark = pytest.mark.integration
 

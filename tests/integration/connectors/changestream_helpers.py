@@ -1,72 +1,24 @@
-"""Change-stream test helpers: an isolated Debezium connector per test module, and Kafka reading.
+"""Change-stream test helpers: reading a topic from its beginning, and removing a test's rows.
 
-Each module gets its own connector, replication slot, publication and topic prefix (so the
-connector every other suite uses is never disturbed, and a fresh snapshot really is fresh);
-all of it is deleted again — slot and publication included — when the module ends. (A module of
-its own, not ``conftest``: several test folders have a ``conftest`` and only one can be imported
-under that name in one pytest session.)
+Each test runs its own connector (``testkit.streams``: connector, slot, publication and topics of
+its own, so the connector every other suite uses is never disturbed and a fresh snapshot really is
+fresh). (A module of its own, not ``conftest``: several test folders have a ``conftest`` and only
+one can be imported under that name in one pytest session.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import secrets
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from aegis.db import connect
-from aegis.db.migrate import ensure_replication_access
 from aegis.settings import Settings
-from connectors.manage import apply_connector, delete_connector, wait_until_running
-
-
-def isolated_settings(settings: Settings, tag: str, **connector: object) -> Settings:
-    """``settings`` with a connector, slot, publication and topics of its own.
-
-    The snapshot mode defaults to ``no_data``: rows other suites left in ``policies`` are not
-    re-read by every test connector (a test about snapshots asks for ``initial``).
-    """
-    connector = {"snapshot_mode": "no_data", **connector}
-    pg = settings.postgres.model_copy(update={"slot_name": f"aegis_cs_{tag}", "publication": f"aegis_cs_{tag}"})
-    kafka = settings.kafka.model_copy(update={"topic_prefix": f"cstest_{tag}",
-                                              "topic_policy_events": f"cstest_{tag}.policy-events"})
-    conn = settings.connector.model_copy(update={"name": f"aegis-cs-{tag}", **connector})
-    return settings.model_copy(update={"postgres": pg, "kafka": kafka, "connector": conn})
-
-
-def isolated_env(settings: Settings) -> dict[str, str]:
-    """The environment variables that make the CLI address the isolated connector."""
-    return {"POSTGRES_SLOT_NAME": settings.postgres.slot_name, "POSTGRES_PUBLICATION": settings.postgres.publication,
-            "KAFKA_TOPIC_PREFIX": settings.kafka.topic_prefix,
-            "KAFKA_TOPIC_POLICY_EVENTS": settings.kafka.topic_policy_events,
-            "AEGIS_CONNECTOR_NAME": settings.connector.name,
-            **{f"AEGIS_CONNECTOR_{k.upper()}": str(v) for k, v in settings.connector.model_dump().items()
-               if v is not None and k not in {"name"}}}
-
-
-def new_tag() -> str:
-    return secrets.token_hex(4)
-
-
-@contextlib.contextmanager
-def running_connector(settings: Settings, *, before_start: Callable[[], None] = lambda: None,
-                      overrides: dict[str, str] | None = None) -> Iterator[Settings]:
-    """Create the isolated connector's publication, run ``before_start``, apply it (with property
-    ``overrides``) and wait until it streams; delete it, its slot and its publication afterwards."""
-    with connect(settings.postgres, role="owner", autocommit=True) as conn:
-        ensure_replication_access(conn, settings.postgres)
-    before_start()
-    try:
-        apply_connector(settings, overrides=overrides)
-        wait_until_running(settings, timeout=90)
-        yield settings
-    finally:
-        delete_connector(settings, drop_replication=True)
+from testkit.streams import new_tag
 
 
 @dataclass(frozen=True)
@@ -123,14 +75,6 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def insert_policy(conn, source_system: str, source_id: str, *, status: str = "active") -> int:
-    """Insert one minimal valid policy row and return its id (caller commits)."""
-    return conn.execute(
-        "INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash, status) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (source_system, source_id, f"정책 {source_id}", "내용", "기관", "c" * 64, status)).fetchone()[0]
 
 
 def delete_test_rows(settings: Settings, source_system: str) -> None:

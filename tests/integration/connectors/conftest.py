@@ -1,5 +1,5 @@
 """Change-stream fixtures: the servers the stream needs, and Kafka topic readers (the helpers are in
-``changestream_helpers``)."""
+``changestream_helpers``; each test's own connector is ``testkit.streams``)."""
 
 from __future__ import annotations
 

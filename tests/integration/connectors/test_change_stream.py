@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from changestream_helpers import delete_test_rows
 
-from aegis.db import connect
 from aegis.changestream.event import Op, decode_change
+from aegis.db import connect
 from aegis.models.policy import PolicyStatus
-
-from changestream_helpers import delete_test_rows, insert_policy, isolated_settings, new_tag, running_connector
+from testkit.policies import insert_policy, minimal_policy
+from testkit.streams import isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,7 @@ def stream(stream_stack):
 
     def rows_before_the_connector() -> None:
         with connect(settings.postgres, role="owner") as conn:
-            pre_ids.extend(insert_policy(conn, source, f"pre-{i}") for i in range(3))
+            pre_ids.extend(insert_policy(conn, minimal_policy(source, f"pre-{i}")) for i in range(3))
             conn.commit()
 
     try:
@@ -39,7 +40,7 @@ def stream(stream_stack):
 def test_existing_rows_arrive_as_snapshot_reads_then_changes_as_c_u_d_with_tombstones(stream, reader_factory):
     settings, source, pre_ids = stream
     with connect(settings.postgres, role="owner") as conn:
-        new_id = insert_policy(conn, source, "new")
+        new_id = insert_policy(conn, minimal_policy(source, "new"))
         conn.commit()
         conn.execute("UPDATE policies SET status = 'rejected', title = '바뀐 제목' WHERE id = %s", (new_id,))
         conn.commit()

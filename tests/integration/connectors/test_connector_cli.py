@@ -8,13 +8,12 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from console.cli import cli
 from aegis.db import connect
 from aegis.db.migrate import ensure_replication_access
 from connectors.manage import apply_connector, connector_status, list_connectors, wait_until_running
 from connectors.slot import publication_exists, slot_info
-
-from changestream_helpers import isolated_env, isolated_settings, new_tag, running_connector
+from console.cli import cli
+from testkit.streams import isolated_env, isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ import pytest
 
 from aegis.db import connect
 from aegis.db.migrate import ensure_replication_access
-from changestream_helpers import isolated_env, isolated_settings, new_tag
 from connectors.manage import apply_connector, connector_status, delete_connector, restart_connector
+from testkit.streams import isolated_env, isolated_settings, new_tag
 
 pytestmark = pytest.mark.integration
 

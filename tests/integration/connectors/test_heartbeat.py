@@ -17,8 +17,7 @@ import pytest
 
 from aegis.db import connect
 from connectors.slot import slot_info
-
-from changestream_helpers import isolated_settings, new_tag, running_connector
+from testkit.streams import isolated_settings, new_tag, running_connector
 
 
 def _current_wal_lsn(settings) -> int:

@@ -16,8 +16,7 @@ from aegis.events import (
     decode_published_event,
     write_event,
 )
-
-from changestream_helpers import isolated_settings, new_tag, running_connector
+from testkit.streams import isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
 

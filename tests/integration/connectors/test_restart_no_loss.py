@@ -13,15 +13,14 @@ import threading
 import time
 
 import pytest
+from changestream_helpers import delete_test_rows
 
-from aegis.db import connect
 from aegis.changestream.event import Op, decode_change
+from aegis.db import connect
+from connectors.manage import wait_until_running
 from devstack.manager import StackManager
 from devstack.process import is_alive
-from connectors.manage import wait_until_running
-
-from changestream_helpers import delete_test_rows, isolated_settings, new_tag, running_connector
-
+from testkit.streams import isolated_settings, new_tag, running_connector
 
 ROWS = 5_000           # each row is inserted, then updated once: 10,000 changes
 BATCH = 100            # rows per transaction

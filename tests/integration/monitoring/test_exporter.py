@@ -11,8 +11,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from aegis.db import connect
 from aegis.settings import Settings
-from connectors.isolated import delete_topics
 from console.ops.exporter import PipelineExporter
+from testkit.streams import delete_topics
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,11 @@ import pytest
 from reconciler_it import Aegis, WalTap
 
 from aegis.db import connect
-from aegis.db.migrate import migrate
 from aegis.settings import Settings, load_settings
-from cdc_sinks.registry import build_sink, namespace_env, sink_names
+from cdc_sinks.registry import build_sink, sink_names
 from devstack.postgres import Postgres
+from testkit.databases import ensure_database, with_database
+from testkit.namespaces import namespace_env
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +28,7 @@ def namespace() -> str:
 @pytest.fixture(scope="module")
 def reconcile_database(stack: Settings, namespace: str):
     """A database of this module's own, with the project's schema."""
-    own = stack.model_copy(update={"postgres": stack.postgres.model_copy(update={"db": namespace})})
-    Postgres(own).bootstrap()
-    with connect(own.postgres, autocommit=True, role="owner") as conn:
-        migrate(conn, own.postgres)
+    ensure_database(with_database(stack, namespace))
     yield namespace
     Postgres(stack).drop_database(namespace)
 

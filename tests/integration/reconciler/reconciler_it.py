@@ -1,18 +1,16 @@
-"""Reconciler integration helpers: the CLI in-process, policy rows, and a WAL tap on the outbox."""
+"""Reconciler integration helpers: the CLI in-process, convergence, report reading, and a WAL tap on the outbox
+(policy rows: ``testkit.policies``)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
 
-import psycopg
 from click.testing import CliRunner, Result
 
-from console.cli import cli
 from aegis.db import connect
 from aegis.settings import Settings
+from console.cli import cli
 
 
 class Aegis:
@@ -50,35 +48,6 @@ def listed(report: dict, *, in_flight: bool = False) -> set[tuple[str, str, int]
     """(target, kind, id) of every record the report names (drift, or with ``in_flight`` the lag)."""
     return {(i["target"], i["kind"], i["policy_id"]) for i in report["inconsistencies"]
             if i.get("in_flight", False) is in_flight}
-
-
-def content_hash(values: dict) -> str:
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
-
-
-def good_policy(source_system: str, source_id: str, **overrides) -> dict:
-    """Column values of a complete, fresh policy, as a collector would store it."""
-    today = date.today()
-    values = dict(
-        source_system=source_system, source_id=source_id,
-        title=f"{today.year}년 청년 창업 사업화 지원사업 공고 {source_id}",
-        content="청년 창업기업의 사업화를 위해 시제품 제작, 마케팅, 지식재산권 비용을 최대 1억원까지 지원합니다.",
-        issuing_organization="중소벤처기업부", executing_organization="창업진흥원", target_regions=["전국"],
-        target_group="만 39세 이하 예비창업자", support_field="창업", funding_type="보조금",
-        application_start_date=today - timedelta(days=5), application_end_date=today + timedelta(days=40),
-        original_url=f"https://www.bizinfo.go.kr/view.do?pblancId={source_id}",
-        contact_email="help@kised.or.kr", contact_phone="02-2110-2500",
-        source_updated_at=datetime.now(timezone.utc) - timedelta(days=2), status="pending_validation")
-    values.update(overrides)
-    return values
-
-
-def insert_policy(conn: psycopg.Connection, values: dict) -> int:
-    values = dict(values)
-    values.setdefault("content_hash", content_hash(values))
-    columns = ", ".join(values)
-    placeholders = ", ".join(f"%({k})s" for k in values)
-    return conn.execute(f"INSERT INTO policies ({columns}) VALUES ({placeholders}) RETURNING id", values).fetchone()[0]
 
 
 class WalTap:

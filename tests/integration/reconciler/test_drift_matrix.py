@@ -1,6 +1,6 @@
 """Every drift kind in every target, made by hand through the target's own client.
 
-For each target: drift of every kind is made through its own client (``native_clients``), a dry
+For each target: drift of every kind is made through its own client (``testkit.native``), a dry
 run lists exactly those ids with their kinds, a pass repairs them, a re-read through the same
 native client shows the target equal to PostgreSQL, and a second dry run is clean. A wiped target
 is listed id by id and refilled.
@@ -12,10 +12,11 @@ import json
 import secrets
 
 import pytest
-from native_clients import NATIVE
-from reconciler_it import converge, good_policy, insert_policy, listed
+from reconciler_it import converge, listed
 
 from cdc_sinks.registry import sink_names
+from testkit.native import NATIVE
+from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration
 

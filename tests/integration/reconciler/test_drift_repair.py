@@ -10,16 +10,15 @@ import secrets
 
 import neo4j
 import pytest
-from reconciler_it import converge, good_policy, insert_policy, listed
+from reconciler_it import converge, listed
 
-from aegis.models.policy import PolicyStatus
-from devstack.manager import StackManager
-from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j.cypher import GraphStatements
 from cdc_sinks.neo4j.model import POLICY
 from cdc_sinks.registry import build_sink, sink_names
+from devstack.manager import StackManager
 from reconciler.drift import ActiveView
+from testkit.policies import good_policy, insert_policy, sink_record
 
 pytestmark = pytest.mark.integration
 
@@ -79,8 +78,7 @@ def inject_redis_orphan(settings, pg, rejected_id: int) -> None:
     row = ActiveView(pg).rows([rejected_id])[rejected_id]
     sink = build_sink("redis", settings)
     try:
-        sink.upsert_batch([SinkRecord(row.id, 1, row.content_hash.strip(),
-                                      PolicyDocument.from_row(row.model_copy(update={"status": PolicyStatus.ACTIVE})))])
+        sink.upsert_batch([sink_record(row, 1, as_active=True)])
     finally:
         sink.close()
 

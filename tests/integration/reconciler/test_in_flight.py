@@ -17,14 +17,14 @@ import threading
 import time
 
 import pytest
-from native_clients import NativeRedis
-from reconciler_it import Aegis, good_policy, insert_policy, listed
-
 from confluent_kafka import Consumer, Producer
+from reconciler_it import Aegis, listed
 
 from cdc_sinks.registry import build_sink
 from cdc_sinks.runtime import SinkRuntime
-from connectors.isolated import change_topic, isolated_env, isolated_settings, isolated_stream
+from testkit.native import NativeRedis
+from testkit.policies import good_policy, insert_policy
+from testkit.streams import change_topic, isolated_env, isolated_settings, isolated_stream
 
 pytestmark = pytest.mark.integration
 

@@ -6,20 +6,17 @@ import secrets
 import time
 
 import pytest
-from reconciler_it import good_policy, insert_policy
 
-from aegis.models.policy import PolicyStatus
-from cdc_sinks.base import PolicyDocument, Removal, SinkRecord
+from cdc_sinks.base import Removal, SinkRecord
 from cdc_sinks.registry import build_sink, sink_names
 from reconciler.drift import ActiveView
+from testkit.policies import good_policy, insert_policy, sink_record
 
 pytestmark = pytest.mark.integration
 
 
 def record(pg, policy_id: int, lsn: int) -> SinkRecord:
-    row = ActiveView(pg).rows([policy_id])[policy_id]
-    row = row.model_copy(update={"status": PolicyStatus.ACTIVE})
-    return SinkRecord(policy_id, lsn, row.content_hash.strip(), PolicyDocument.from_row(row))
+    return sink_record(ActiveView(pg).rows([policy_id])[policy_id], lsn, as_active=True)
 
 
 @pytest.mark.parametrize("name", sink_names())

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from reconciler_it import good_policy, insert_policy
+from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,9 @@ import time
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from reconciler_it import good_policy, insert_policy
 from test_drift_repair import inject_search
+
+from testkit.policies import good_policy, insert_policy
 
 pytestmark = pytest.mark.integration
 

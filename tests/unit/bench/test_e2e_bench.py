@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from bench.common.targets import Version
 from bench.e2e import report
-from bench.e2e.load import Change, Generator, TargetLog, visible
+from testkit.load import Change, Generator, TargetLog, visible
+from testkit.targets import Version
 
 
 def test_an_upsert_is_visible_only_with_its_hash_and_an_lsn_at_or_above_its_floor():

@@ -5,9 +5,8 @@ from aegis.retry import RetryPolicy
 from cdc_sinks.applier import apply_plan, write_isolating
 from cdc_sinks.base import Sink
 from cdc_sinks.batching import plan_batch
-
-from sink_envelopes import message
-from sink_memory import MemorySink
+from testkit.doubles import MemorySink
+from testkit.envelopes import message
 
 NO_WAIT = RetryPolicy(attempts=3, base_delay=0, max_delay=0)
 

@@ -1,7 +1,6 @@
 from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord
 from cdc_sinks.batching import plan_batch
-
-from sink_envelopes import message
+from testkit.envelopes import message
 
 
 def test_active_row_becomes_an_upsert_with_its_lsn_hash_and_masked_document():
@@ -56,7 +55,7 @@ def test_undecodable_messages_are_rejected_and_the_rest_planned():
 def test_event_without_lsn_is_rejected():
     import json
 
-    from sink_envelopes import envelope
+    from testkit.envelopes import envelope
     doc = envelope(9, 1)
     doc["source"]["lsn"] = None
     plan = plan_batch([message(9, value=json.dumps(doc).encode())])

@@ -11,7 +11,8 @@ from aegis.settings import load_settings
 from cdc_sinks.dlq import error_headers
 from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
 from cdc_sinks.registry import build_sink, sink_names
-from sink_envelopes import message
+from testkit.envelopes import message
+from testkit.namespaces import spec_env
 
 
 def test_registry_knows_search_and_redis_and_names_unknown_sinks():
@@ -70,7 +71,7 @@ class _CountingConsumer:
 @pytest.mark.parametrize("name, expected", [("memory", 500), ("search", 500), ("milvus", 2000)])
 def test_the_micro_batch_comes_from_the_sink_spec(name, expected):
     from cdc_sinks.runtime import SinkRuntime
-    from sink_memory import MemorySink
+    from testkit.doubles import MemorySink
 
     sink = MemorySink()
     sink.name = name  # the registry's spec decides; an unlisted sink gets SINKS_BATCH_SIZE
@@ -89,7 +90,7 @@ def test_every_registered_sink_has_the_same_folder_shape():
         folder = root / name
         assert {p.name for p in folder.glob("*.py")} >= {"__init__.py", "sink.py", "errors.py", "spec.py"}, name
         assert spec.builder.startswith(f"cdc_sinks.{name}.sink:"), spec.builder
-        assert spec.namespace_env("t1") and list(spec.namespace_env("t1").values())[0].startswith("t1")
+        assert spec_env(spec, "t1") and list(spec_env(spec, "t1").values())[0].startswith("t1")
 
 
 class _AssignmentConsumer:
@@ -108,7 +109,7 @@ def test_a_consumer_holding_no_partition_too_long_counts_as_stalled():
 
     from aegis.errors import ErrorCode
     from cdc_sinks.runtime import ConsumerStalled, SinkRuntime
-    from sink_memory import MemorySink
+    from testkit.doubles import MemorySink
 
     runtime = SinkRuntime(MemorySink(), load_settings(None))
     limit = runtime.settings.sinks.rejoin_timeout_seconds

@@ -7,13 +7,13 @@ import pytest
 from aegis.errors import DataError, TransientError
 from aegis.settings import SearchSettings
 from cdc_sinks.base import FINAL_LSN, Removal
-from cdc_sinks.checksums import row_digest
 from cdc_sinks.batching import plan_batch
+from cdc_sinks.checksums import row_digest
 from cdc_sinks.search.engine import SearchEngine
 from cdc_sinks.search.errors import translate_status
 from cdc_sinks.search.sink import SearchSink
 from cdc_sinks.search.template import index_body, version_of, versioned_name
-from sink_envelopes import message
+from testkit.envelopes import message
 
 
 class RecordingEngine(SearchEngine):

@@ -16,7 +16,7 @@ from collectors.http.client import HttpResponse
 from collectors.http.quota import QuotaExceededError
 from collectors.models import FetchedPage, RawItem
 from collectors.parsing.body import decode_text, parse_xml, xml_to_data
-from collectors.parsing.dates import KST, parse_rfc822
+from collectors.parsing.dates import parse_rfc822
 from collectors.parsing.urls import InvalidUrl, canonical_url
 from collectors.sources.base import build_record
 from collectors.sources.datagokr import read_listing

@@ -5,17 +5,14 @@ against the Kubernetes API's own OpenAPI spec and KEDA's and Strimzi's CRD schem
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(REPO / "deploy" / "k8s" / "tools"))
+from deploy.k8s.tools import render_connector, validate
 
-import render_connector  # noqa: E402
-import validate  # noqa: E402
+REPO = Path(__file__).resolve().parents[3]
 
 SINKS = ("search", "redis", "neo4j", "milvus")
 # Secrets each workload may reference (Secret name, key): each process gets only its own.

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "faults"))
-
-from faults_poison import POISON_ID_BASE, poison_record  # noqa: E402
-from faults_report import FaultResult, markdown  # noqa: E402
-from faults_suite import dead_letter_problems, scenarios  # noqa: E402
-
-from aegis.errors import DataError  # noqa: E402
-from aegis.changestream.event import decode_change  # noqa: E402
-from cdc_sinks.dlq import DeadLetter  # noqa: E402
+from aegis.changestream.event import decode_change
+from aegis.errors import DataError
+from cdc_sinks.dlq import DeadLetter
+from testkit.envelopes import POISON_ID_BASE, poison_record
+from tests.faults.faults_report import FaultResult, markdown
+from tests.faults.faults_suite import dead_letter_problems, scenarios
 
 MACHINE = {"date": "2026-11-26", "cores": 2, "cpu": "x", "memory_gb": 24.0, "system": "Linux", "python": "3.11",
            "loadavg_at_start": [1.0, 1.0, 1.0]}

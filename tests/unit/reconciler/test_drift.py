@@ -7,13 +7,13 @@ import pytest
 
 from aegis.retry import RetryPolicy
 from aegis.settings import ReconcilerSettings
-from cdc_sinks.base import Defect, DefectKind, PolicyDocument, Removal, SinkRecord
+from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord
 from reconciler.drift import DeepPlan, DriftKind, RangeChecksum, Segment, row_digest, segments
 from reconciler.inflight import StreamState
 from reconciler.report import TargetStatus
 from reconciler.target_pass import TargetReconciler
-from reconciler_factories import good_row
-from reconciler_fakes import FakeSink, FakeView
+from testkit.doubles import FakeSink, FakeView
+from testkit.policies import good_row, sink_record
 
 RANGE = 10
 
@@ -28,14 +28,13 @@ def active_rows(ids, status="active"):
 
 def record(i: int, lsn: int, version: int = 0) -> SinkRecord:
     row = good_row(id=i, source_id=str(i), content_hash=h(i, version), title=f"정책 {i} v{version}")
-    return SinkRecord(i, lsn, row.content_hash, PolicyDocument.from_row(row))
+    return sink_record(row, lsn)
 
 
 def mirror(view: FakeView, lsn: int = 100) -> FakeSink:
     """A target holding exactly the active view, as CDC would have left it."""
     sink = FakeSink()
-    sink.upsert_batch([SinkRecord(r.id, lsn, r.content_hash, PolicyDocument.from_row(r))
-                       for r in view.rows_by_id.values() if r.is_active])
+    sink.upsert_batch([sink_record(r, lsn) for r in view.rows_by_id.values() if r.is_active])
     return sink
 
 

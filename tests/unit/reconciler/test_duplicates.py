@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from reconciler.duplicates import choose_canonical, explain_match, match, title_key, title_similarity
-from reconciler_factories import good_row
+from testkit.policies import good_row
 
 
 def bizinfo(**overrides):

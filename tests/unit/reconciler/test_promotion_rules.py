@@ -3,7 +3,7 @@ from datetime import date, timedelta
 from aegis.models.policy import PolicyStatus
 from reconciler.promotion import DECISIONS_LISTED, PromotionDecision, PromotionSummary, decide
 from reconciler.quality import score_policy
-from reconciler_factories import AS_OF, good_row
+from testkit.policies import AS_OF, good_row
 
 CUTOFF = AS_OF.date() - timedelta(days=7)
 

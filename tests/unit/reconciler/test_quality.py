@@ -4,7 +4,7 @@ import pytest
 
 from reconciler.quality import WEIGHTS, Dimension, explain, score_policy
 from reconciler.reference import is_known_organisation
-from reconciler_factories import AS_OF, good_row
+from testkit.policies import AS_OF, good_row
 
 
 def rules(score, dim=None):

@@ -1,13 +1,10 @@
 """The image's model check: a model whose vocabulary cannot read Korean is refused at build time."""
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
-
-import bake_embedding_model  # noqa: E402
+from scripts import bake_embedding_model
 
 
 def test_the_packaged_english_model_is_refused_for_korean(monkeypatch):

@@ -10,7 +10,7 @@ Only the servers these tests need are started: PostgreSQL, Kafka, Kafka Connect 
 target's ``stack_service``.
 
 Each test gets a fresh namespace: its own consumer group (starting at the topic's end, so only
-this test's changes are seen), its own corner of the target (the spec's ``namespace_env``) and its own rows
+this test's changes are seen), its own corner of the target (``testkit.namespaces.spec_env``) and its own rows
 in PostgreSQL; the target corner is dropped at the end.
 
 Cost knobs: ``AEGIS_CONFORMANCE_OUTAGE_SECONDS`` (default 30) is how long the target stays down
@@ -25,13 +25,13 @@ import secrets
 import pytest
 
 from aegis.settings import load_settings
-from cdc_sinks.registry import build_sink
-from cdc_sinks.registry import SPECS
-from conformance_harness import PolicyWriter, SinkUnderTest
+from cdc_sinks.registry import SPECS, build_sink
+from testkit.conformance import PolicyWriter, SinkUnderTest
+from testkit.namespaces import spec_env
+from tests.conftest import running_stack
 
 TARGETS = SPECS
 TUNING = {"SEARCH_REFRESH_INTERVAL": "100ms"}  # writes searchable sooner: checks converge faster
-from tests.conftest import running_stack
 
 _ENGINES: dict[str, str] = {}
 
@@ -79,7 +79,7 @@ def change_stream(stack):
 def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch):
     target = TARGETS[target_name]
     namespace = secrets.token_hex(4)
-    env = {**target.namespace_env(f"conf{namespace}"), **TUNING, "SINKS_GROUP_ID_PREFIX": f"conformance-{namespace}-",
+    env = {**spec_env(target, f"conf{namespace}"), **TUNING, "SINKS_GROUP_ID_PREFIX": f"conformance-{namespace}-",
            "SINKS_PROBE_INTERVAL_SECONDS": "1", "SINKS_RETRY_ATTEMPTS": "3", "SINKS_RETRY_MAX_DELAY_SECONDS": "1",
            "SINKS_BATCH_WAIT_MS": "50"}
     for key, value in env.items():

@@ -11,9 +11,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from devstack.manager import StackManager
 from cdc_sinks.dlq import read_dead_letters
-from conformance_harness import poison_messages
+from devstack.manager import StackManager
+from testkit.envelopes import poison_messages
 
 pytestmark = pytest.mark.integration
 

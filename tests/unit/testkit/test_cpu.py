@@ -1,10 +1,8 @@
 import os
 import subprocess
 import sys
-import time
 
-from bench.common.cpu import CpuMeter, ProcStat, group_cpu, read_stat, stack_groups, tree_cpu
-from bench.e2e.report import cpu_budget, cpu_markdown
+from testkit.cpu import CpuMeter, ProcStat, group_cpu, read_stat, stack_groups, tree_cpu
 
 
 def test_read_stat_of_this_process_and_of_a_gone_one():

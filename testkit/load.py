@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from aegis.db import connect
 from aegis.settings import Settings
+from testkit.policies import sample_texts
 
 KINDS = ("insert", "update", "deactivate", "reactivate", "delete")
 DEFAULT_MIX = {"insert": 0.15, "update": 0.55, "deactivate": 0.10, "reactivate": 0.10, "delete": 0.10}
@@ -45,31 +46,6 @@ class Change:
     content_hash: str | None  # None: the policy must be absent (a removal)
     lsn_floor: int = 0
     committed: float = 0.0  # time.monotonic() when the commit returned
-
-
-def sample_texts(count: int, seed: int) -> list[tuple[str, str, str, list[str], str]]:
-    """(title, content, organisation, regions, field) of real-shaped Korean policies."""
-    from collectors.samples.catalog import SampleCatalog
-
-    return [(i["pblancNm"], f"{i['bsnsSumryCn']}<p>□ 지원대상 : {i['trgetNm']}</p><p>□ 신청방법 : "
-             f"{i['reqstMthPapersCn']}</p>", i["jrsdInsttNm"], i["hashtags"].split(",")[1:],
-             i["pldirSportRealmLclasCodeNm"]) for i in SampleCatalog(seed=seed).generated_bizinfo(count)]
-
-
-def seed_policies(conn, source: str, count: int, seed: int = 3) -> dict[int, str]:
-    """``count`` active policies of ``source`` in one transaction; their id → content hash."""
-    texts, hashes = sample_texts(500, seed=seed), {}
-    with conn.transaction():
-        for n in range(count):
-            title, content, org, regions, support = texts[n % len(texts)]
-            digest = secrets.token_hex(32)
-            row = conn.execute(
-                "INSERT INTO policies (source_system, source_id, title, content, issuing_organization,"
-                " target_regions, support_field, content_hash, status)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'active') RETURNING id",
-                (source, f"seed-{n}", title, f"{content}<p>{n}</p>", org, regions, support, digest)).fetchone()
-            hashes[row[0]] = digest
-    return hashes
 
 
 class Generator:

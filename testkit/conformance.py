@@ -1,4 +1,5 @@
-"""What the conformance tests drive: PostgreSQL writes, the change topic, the sink, and the check.
+"""What the sink conformance tests (and other tests of one sink on the real path) drive: PostgreSQL
+writes, the change topic, the sink, and the check.
 
 The check is always the same: the target holds exactly PostgreSQL's active view of the rows this
 test touched — the same ids, each with PostgreSQL's content hash and the LSN of the row's newest
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
 import signal
 import subprocess
@@ -19,23 +19,24 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from aegis.db import connect
-from aegis.errors import DataError, TransientError
 from aegis.changestream.decoding import build_decoder
 from aegis.changestream.event import decode_change
+from aegis.db import connect
+from aegis.errors import DataError, TransientError
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Sink
-from cdc_sinks.checksums import checksums_of
 from cdc_sinks.runtime import SinkRuntime
 from reconciler.drift import ActiveView, classify, read_target
+from testkit.checksums import checksums_of
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 _counter = itertools.count(1)
 
@@ -84,9 +85,11 @@ class PolicyWriter:
         with self.lock:
             if status is None:
                 self.conn.execute("UPDATE policies SET title = title || ' (개정)', content_hash = encode(sha256("
-                                  "(content_hash || 'u')::bytea), 'hex'), updated_at = now() WHERE id = ANY(%s)", (ids,))
+                                  "(content_hash || 'u')::bytea), 'hex'), updated_at = now() WHERE id = ANY(%s)",
+                                  (ids,))
             else:
-                self.conn.execute("UPDATE policies SET status = %s, updated_at = now() WHERE id = ANY(%s)", (status, ids))
+                self.conn.execute("UPDATE policies SET status = %s, updated_at = now() WHERE id = ANY(%s)",
+                                  (status, ids))
 
     def delete_many(self, ids: list[int]) -> None:
         with self.lock:
@@ -122,7 +125,7 @@ class PolicyWriter:
             self.conn.close()
 
 
-def kafka_retry(fn: Callable[[], "T"], attempts: int = 15) -> "T":
+def kafka_retry(fn: Callable[[], T], attempts: int = 15) -> T:
     """Kafka admin-ish calls fail while a coordinator loads or metadata is fresh: try again briefly."""
     for attempt in range(attempts):
         try:
@@ -309,7 +312,7 @@ class SinkUnderTest:
         def run() -> None:
             try:
                 self.runtime.run()
-            except BaseException as exc:  # surfaced by stop()/check_alive()
+            except BaseException as exc:  # noqa: BLE001 - surfaced by stop()/check_alive()
                 self._errors.append(exc)
 
         self._thread = threading.Thread(target=run, name=f"sink-{self.name}", daemon=True)
@@ -382,10 +385,3 @@ class SinkUnderTest:
         if self.process is not None and self.process.poll() is None:
             self.kill(signal.SIGKILL)
         self.sink.close()
-
-
-def poison_messages(policy_id: int) -> list[tuple[bytes | None, bytes | None]]:
-    """Messages no sink can ever apply: not JSON, an unknown envelope, a key without an id."""
-    key = json.dumps({"id": policy_id}).encode()
-    return [(key, b"\x00\x01 not json"), (key, json.dumps({"op": "x", "after": None}).encode()),
-            (b'{"no_id": true}', b"{}")]

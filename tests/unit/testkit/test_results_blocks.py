@@ -1,10 +1,10 @@
-"""bench/common/results: each section's blocks stay between its own markers."""
+"""testkit.results: each section's blocks of bench/RESULTS.md stay between its own markers."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.common import results
+from testkit import results
 
 
 def test_blocks_are_appended_inside_their_section_and_the_placeholder_goes(tmp_path):

@@ -1,7 +1,8 @@
 """Each target through its own client only — OpenSearch REST, Redis commands, Cypher, pymilvus — never the sinks' code.
 
 The drift matrix makes drift with these (what an operator or another program would do by hand) and
-reads the targets back with them to check a repair for itself.
+reads the targets back with them to check a repair for itself; the sinks' own integration tests read
+what a sink wrote with them (a search as a reader runs it, the cached JSON a cache reader gets).
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ class NativeSearch:
     def wipe(self) -> None:
         assert self.http.delete(f"/{self.index()}").status_code == 200
 
+    def match(self, text: str, size: int = 10) -> list[int]:
+        """Ids of the documents behind the alias whose title or content matches ``text``, best first
+        (a reader's full-text search; removal markers never match a reader's query)."""
+        body = {"size": size, "_source": False,
+                "query": {"multi_match": {"query": text, "fields": ["title^3", "content"]}}}
+        answer = self.http.post(f"/{self.alias}/_search", json=body)
+        assert answer.status_code == 200, answer.text
+        return [int(hit["_id"]) for hit in answer.json()["hits"]["hits"]]
+
     def read(self, policy_id: int) -> dict[str, Any] | None:
         answer = self.http.get(f"/{self.alias}/_doc/{policy_id}")
         if answer.status_code == 404 or not answer.json().get("found"):
@@ -85,6 +95,10 @@ class NativeRedis:
         r = settings.redis
         self.client = redis_client.Redis(host=r.host, port=r.port, db=r.db, decode_responses=True)
         self.prefix = settings.sinks.redis_key_prefix
+
+    def document(self, policy_id: int) -> str | None:
+        """The cached JSON of one policy, as a cache reader GETs it (None: not cached)."""
+        return self.client.get(f"{self.prefix}{policy_id}")
 
     def missing(self, policy_id: int) -> None:
         self.client.delete(f"{self.prefix}{policy_id}", f"{self.prefix}{policy_id}:v")

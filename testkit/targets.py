@@ -1,4 +1,4 @@
-"""What the benchmarks share: direct readers of each target, per-run namespaces, sink processes.
+"""Direct readers of each target and sink processes (benchmarks, fault suite).
 
 A reader answers, for a set of policy ids, the ``Version`` each target holds — the LSN and content
 hash of a visible policy, or the LSN of its removal marker — read the way a user of that store
@@ -9,8 +9,9 @@ would see it:
 * neo4j: the ``:Policy`` node, or the ``:RemovedPolicy`` marker;
 * milvus: the entity through the alias, with Strong consistency.
 
-Every run gets its own namespace (consumer groups, index alias, key prefix, graph labels,
-collection alias), so it never touches another run's or the pipeline's data; ``cleanup`` drops it.
+Every run gets its own namespace (``testkit.namespaces.run_env``: consumer groups, index alias,
+key prefix, graph labels, collection alias), so it never touches another run's or the pipeline's
+data; a reader's ``cleanup`` drops it.
 """
 
 from __future__ import annotations
@@ -18,16 +19,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from confluent_kafka import Consumer, TopicPartition
 
 from aegis.settings import Settings
-from cdc_sinks.registry import namespace_env as registry_namespace_env, sink_names
+from cdc_sinks.registry import sink_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TARGETS = tuple(sink_names())
 
 
@@ -43,7 +44,7 @@ class Version:
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile, ``q`` in [0, 1]; ``inf`` entries count (as never visible)."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))]
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 # ------------------------------------------------------------------------------ readers
@@ -91,7 +92,7 @@ class RedisReader:
         for i in ids:
             pipe.hmget(self.sink.version_key(i), "lsn", "hash", "removed")
         found = {}
-        for i, (lsn, digest, removed) in zip(ids, pipe.execute()):
+        for i, (lsn, digest, removed) in zip(ids, pipe.execute(), strict=True):
             if lsn is not None and (markers or removed != b"1"):
                 found[i] = Version(int(lsn), (digest or b"").decode(), removed == b"1")
         return found
@@ -118,7 +119,7 @@ class Neo4jReader:
         self.markers = f"MATCH (m:{label(REMOVED_POLICY)}) WHERE m.id IN $ids RETURN m.id AS id, m.lsn AS lsn"
 
     def versions(self, ids: list[int], *, markers: bool = True) -> dict[int, Version]:
-        driver = self.sink._driver  # noqa: SLF001 - a bench reading the store directly
+        driver = self.sink._driver
         with driver.session(database=self.database, default_access_mode=self.read_mode,
                             notifications_min_severity="OFF") as session:  # labels absent before the first write
             found = {r["id"]: Version(r["lsn"], r["content_hash"], False)
@@ -161,13 +162,7 @@ def build_reader(name: str, settings: Settings):
     return READERS[name](settings)
 
 
-# ------------------------------------------------------------------- namespaces, processes
-def namespace_env(ns: str, sinks: Iterable[str], prefix: str = "bench") -> dict[str, str]:
-    """Environment giving ``sinks`` their own consumer groups and target names for run ``ns``."""
-    return {"SINKS_GROUP_ID_PREFIX": f"{prefix}-{ns}-", "METRICS_PORT": "0",
-            **registry_namespace_env(f"{prefix}_{ns}".lower(), list(sinks))}
-
-
+# ----------------------------------------------------------------------------- processes
 def start_group_at_end(settings: Settings, group: str) -> None:
     """Commit ``group``'s offsets at the change topic's end: its sink skips everything before now."""
     topic = settings.sinks.topic(settings.kafka)
