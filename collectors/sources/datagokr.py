@@ -15,16 +15,17 @@ for), with or without a UTF-8 BOM or leading whitespace, in any declared charset
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from collectors.http.client import HttpResponse
 from collectors.http.quota import QuotaExceededError
+from collectors.models import FetchedPage, RawItem
 from collectors.parsing.body import local_name, looks_like_xml, xml_to_data
-from collectors.sources.base import as_int
-from collectors.sources.envelope import describe, follow, items_in
+from collectors.sources.base import ApiSource, as_int
+from collectors.sources.envelope import describe, follow, items_in, raw_items
 from collectors.sources.fields import source_id_of
 from collectors.sources.responses import json_body, xml_root
 
@@ -180,3 +181,28 @@ def _total(data: Any, path: Sequence[str] | None) -> int | None:
         return None
     present, value = follow(data, path)
     return as_int(value) if present else None
+
+
+class DataGoKrSource(ApiSource):
+    """A built-in data.go.kr / odcloud listing: ``serviceKey``, ``page``, ``perPage`` and ``returnType``,
+    read with ``read_listing``. A subclass names its path, key setting, id field and item shape."""
+
+    path: ClassVar[str]
+    key_setting: ClassVar[str]
+    id_field: ClassVar[str]
+    return_type: ClassVar[str] = "json"
+    looks_like_item: ClassVar[Callable[[dict[str, Any]], bool]]
+
+    def pages(self) -> Iterator[FetchedPage]:
+        return self.paged(self._page)
+
+    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
+        params = {"serviceKey": self.endpoint.api_key or "", "page": number,
+                  "perPage": self.endpoint.page_size, "returnType": self.return_type}
+        listing: Listing = self.client.get(self.endpoint.base_url + self.path, params, self._interpret,
+                                           what=f"page {number}")
+        return raw_items(listing.items, lambda r: r.get(self.id_field)), listing.total
+
+    def _interpret(self, response: HttpResponse) -> Listing:
+        return read_listing(response, f"{self.name} {response.location}", source=self.name,
+                            key_setting=self.key_setting, looks_like_item=type(self).looks_like_item)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from aegis.models.policy import PolicyRecord
-from collectors.http.client import HttpResponse
-from collectors.models import FetchedPage, RawItem
+from collectors.models import RawItem
 from collectors.parsing.dates import parse_kst_timestamp, parse_period
 from collectors.parsing.regions import NATIONWIDE, regions_from_text
-from collectors.sources.base import ApiSource, build_record, without_keys
-from collectors.sources.datagokr import Listing, read_listing
-from collectors.sources.envelope import has_any, raw_items
+from collectors.sources.base import build_record, without_keys
+from collectors.sources.datagokr import DataGoKrSource
+from collectors.sources.envelope import has_any
 from collectors.sources.fields import ItemFields
 
 LIVE_URL = "https://api.odcloud.kr"
@@ -25,22 +23,14 @@ _SECTIONS = (("서비스목적", "서비스목적요약"), ("지원대상", "지
 _LOOKS_LIKE_ITEM = has_any("서비스ID", "서비스명")
 
 
-class Gov24Source(ApiSource):
+class Gov24Source(DataGoKrSource):
     name = "gov24"
 
-    def pages(self) -> Iterator[FetchedPage]:
-        return self.paged(self._page)
-
-    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
-        params = {"serviceKey": self.endpoint.api_key or "", "page": number,
-                  "perPage": self.endpoint.page_size, "returnType": "JSON"}
-        listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
-                                           what=f"page {number}")
-        return raw_items(listing.items, lambda r: r.get("서비스ID")), listing.total
-
-    def _interpret(self, response: HttpResponse) -> Listing:
-        return read_listing(response, f"{self.name} {response.location}", source=self.name, key_setting=KEY_SETTING,
-                            looks_like_item=_LOOKS_LIKE_ITEM)
+    path = PATH
+    key_setting = KEY_SETTING
+    id_field = "서비스ID"
+    return_type = "JSON"
+    looks_like_item = _LOOKS_LIKE_ITEM
 
     def map_item(self, item: RawItem) -> PolicyRecord:
         raw = item.payload

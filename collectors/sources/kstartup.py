@@ -7,16 +7,13 @@ The page is odcloud-shaped (``data``, ``matchCount``) or the classic envelope
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from aegis.models.policy import PolicyRecord
-from collectors.http.client import HttpResponse
-from collectors.models import FetchedPage, RawItem
+from collectors.models import RawItem
 from collectors.parsing.dates import period_from_dates
 from collectors.parsing.regions import regions_from_text
-from collectors.sources.base import ApiSource, build_record, without_keys
-from collectors.sources.datagokr import Listing, read_listing
-from collectors.sources.envelope import has_any, raw_items
+from collectors.sources.base import build_record, without_keys
+from collectors.sources.datagokr import DataGoKrSource
+from collectors.sources.envelope import has_any
 from collectors.sources.fields import ItemFields
 
 LIVE_URL = "https://apis.data.go.kr"
@@ -27,22 +24,14 @@ _VOLATILE = frozenset({"id"})  # a row number in the listing, not an identifier
 _LOOKS_LIKE_ITEM = has_any("pbanc_sn", "biz_pbanc_nm")
 
 
-class KStartupSource(ApiSource):
+class KStartupSource(DataGoKrSource):
     name = "kstartup"
 
-    def pages(self) -> Iterator[FetchedPage]:
-        return self.paged(self._page)
-
-    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
-        params = {"serviceKey": self.endpoint.api_key or "", "page": number,
-                  "perPage": self.endpoint.page_size, "returnType": "json"}
-        listing: Listing = self.client.get(self.endpoint.base_url + PATH, params, self._interpret,
-                                           what=f"page {number}")
-        return raw_items(listing.items, lambda r: r.get("pbanc_sn")), listing.total
-
-    def _interpret(self, response: HttpResponse) -> Listing:
-        return read_listing(response, f"{self.name} {response.location}", source=self.name, key_setting=KEY_SETTING,
-                            looks_like_item=_LOOKS_LIKE_ITEM)
+    path = PATH
+    key_setting = KEY_SETTING
+    id_field = "pbanc_sn"
+    return_type = "json"
+    looks_like_item = _LOOKS_LIKE_ITEM
 
     def map_item(self, item: RawItem) -> PolicyRecord:
         raw = item.payload

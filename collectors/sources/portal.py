@@ -17,7 +17,7 @@ from collectors.parsing.contacts import find_email, find_phone
 from collectors.parsing.dates import parse_kst_timestamp, parse_period, period_from_dates
 from collectors.parsing.regions import regions_from_text
 from collectors.parsing.urls import canonical_url
-from collectors.sources.base import ApiSource, Endpoint, build_record, check_first_page, without_keys
+from collectors.sources.base import ApiSource, Endpoint, build_record, without_keys
 from collectors.sources.datagokr import Listing, read_listing
 from collectors.sources.envelope import has_any, raw_items
 from collectors.sources.fields import ItemFields
@@ -34,21 +34,16 @@ class PortalSource(ApiSource):
         self._looks_like_item = has_any(api.id, *_field_names(api.fields.title))
 
     def pages(self) -> Iterator[FetchedPage]:
-        paging, seen = self.api.paging, 0
-        url = self.endpoint.base_url + self.api.path
-        for offset in range(self.endpoint.max_pages):
-            number = paging.first_page + offset
-            params = {**self.api.params, self.api.key_param: self.endpoint.api_key or "",
-                      paging.page_param: number, paging.size_param: self.endpoint.page_size}
-            listing: Listing = self.client.get(url, params, self._interpret, what=f"page {number}")
-            check_first_page(self.name, offset + 1, len(listing.items), listing.total)
-            if not listing.items:
-                return
-            seen += len(listing.items)
-            yield FetchedPage(number=offset + 1, total=listing.total,
-                              items=raw_items(listing.items, lambda r: r.get(self.api.id)))
-            if (listing.total is not None and seen >= listing.total) or len(listing.items) < self.endpoint.page_size:
-                return
+        return self.paged(self._page)
+
+    def _page(self, number: int) -> tuple[list[RawItem], int | None]:
+        """Page ``number`` (1, 2, ...) is the API's ``first_page + number - 1``."""
+        paging = self.api.paging
+        params = {**self.api.params, self.api.key_param: self.endpoint.api_key or "",
+                  paging.page_param: paging.first_page + number - 1, paging.size_param: self.endpoint.page_size}
+        listing: Listing = self.client.get(self.endpoint.base_url + self.api.path, params, self._interpret,
+                                           what=f"page {paging.first_page + number - 1}")
+        return raw_items(listing.items, lambda r: r.get(self.api.id)), listing.total
 
     def _interpret(self, response: HttpResponse) -> Listing:
         return read_listing(response, f"{self.name} {response.location}", source=self.name, key_setting=KEY_SETTING,
