@@ -78,6 +78,8 @@ def _print_status(result) -> None:
     click.echo("policies by status: " + (by_status or "none"))
     for source, counts in sorted(result.policies_by_source.items()):
         click.echo(f"  {source:<14} " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for item in result.warnings:
+        click.echo(f"warning: {item}")
     if result.attention:
         click.secho("needs attention:", fg="yellow")
         for item in result.attention:

@@ -267,5 +267,11 @@ def test_status_names_each_collections_model_and_warns_when_english_only_embeds_
     _embedding_part(settings_for_test, status)
     [entry] = status.embedding_models
     assert (entry.rows_sampled, entry.korean_rows) == (3, 1)
+    assert status.attention == [] and len(status.warnings) == 1  # development: said, not a failed check
+    assert "English-only model" in status.warnings[0] and "aegis sinks reembed" in status.warnings[0]
+
+    production = settings_for_test.model_copy(update={"service": settings_for_test.service.model_copy(
+        update={"environment": "production"})})
+    status = PipelineStatus(sinks=[])
+    _embedding_part(production, status)
     assert len(status.attention) == 1 and "English-only model" in status.attention[0]
-    assert "aegis sinks reembed" in status.attention[0]
