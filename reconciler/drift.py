@@ -234,11 +234,16 @@ def read_ids(sink: Sink, page_size: int, lo: int, hi: int) -> Iterator[int]:
 
 
 def deep_range_diff(view: ActiveView, sink: Sink, index: int, *, range_size: int, page_size: int,
-                    strays: set[int], wiped: bool) -> RangeDiff:
-    """Read one range of the target deep and compare every record with PostgreSQL's projection."""
+                    strays: set[int], wiped: bool, same_ids: bool = False) -> RangeDiff:
+    """Read one range of the target deep and compare every record with PostgreSQL's projection.
+
+    ``same_ids``: the range's checksums matched (same count, same sum of per-id digests), so the
+    target holds PostgreSQL's ids there and listing the target's ids again is skipped; every one of
+    them is still read whole and compared."""
     lo, hi = index * range_size, (index + 1) * range_size
     rows = view.active_rows(lo, hi)
-    ids = set(rows) | set(read_ids(sink, page_size, lo, hi)) | {i for i in strays if lo <= i < hi}
+    listed = set() if same_ids else set(read_ids(sink, page_size, lo, hi))
+    ids = set(rows) | listed | {i for i in strays if lo <= i < hi}
     stored = sink.read_records(sorted(ids))
     diff = RangeDiff(index, records=len(stored))
     for policy_id in sorted(ids):

@@ -271,7 +271,7 @@ class TargetReconciler:
                     continue
                 stats.ranges_differing += differing
                 diff: RangeDiff = deep_range_diff(view, sink, index, range_size=size, page_size=self.config.page_size,
-                                                  strays=strays, wiped=wiped)
+                                                  strays=strays, wiped=wiped, same_ids=not differing)
                 stats.deep_records += diff.records
                 drifts += diff.drifts
                 if stats.deep_records and stats.deep_records % 100_000 < diff.records:
