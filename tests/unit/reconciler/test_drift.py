@@ -116,6 +116,21 @@ def test_content_edited_behind_the_sink_is_found_by_a_deep_read_not_by_checksums
     assert listed(outcome) == {(DriftKind.CONTENT, 8)} and "title" in outcome.inconsistencies[0].detail
 
 
+def test_a_deep_read_of_a_matching_range_reads_every_record_without_listing_its_ids_again():
+    view = FakeView(active_rows(range(1, 30)))
+    sink = mirror(view)
+    sink.edit(8, content={**sink.records[8].content, "title": "고친 제목"})
+    listings = []
+    read_back = sink.read_back
+    sink.read_back = lambda after_id, limit: listings.append(after_id) or read_back(after_id, limit)
+    outcome = run(view, sink, dry_run=True, deep=DeepPlan(every=True))
+    assert listed(outcome) == {(DriftKind.CONTENT, 8)} and outcome.report.deep_checked == 29
+    assert listings == []  # the checksums matched: the ids are PostgreSQL's; every record is still read
+    sink.records[95] = sink.records[8]  # an orphan: that range's checksum differs, so its ids are listed
+    outcome = run(view, sink, dry_run=True, deep=DeepPlan(every=True))
+    assert (DriftKind.ORPHANED, 95) in listed(outcome) and listings
+
+
 def test_bookkeeping_edited_with_content_intact_is_metadata_drift():
     view = FakeView(active_rows(range(1, 30)))
     sink = mirror(view)
