@@ -17,14 +17,12 @@ original topic: every sink sees it again, and the LSN guard makes an outdated re
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from confluent_kafka import (
     Consumer,
     KafkaError,
-    KafkaException,
     Producer,
     TopicPartition,
 )
@@ -36,6 +34,7 @@ from aegis.privacy import mask_bytes, mask_text
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import ConsumedMessage, Rejected
 from cdc_sinks.batching import position as message_position
+from cdc_sinks.topic_reader import partition_watermarks, reader
 
 H_SINK = "aegis.sink"
 H_CODE = "aegis.error.code"
@@ -180,29 +179,12 @@ class DeadLetterPage(BaseModel):
 
 
 def _reader(kafka: KafkaSettings) -> Consumer:
-    return Consumer({**kafka.client_config(), "group.id": f"aegis-dlq-reader-{uuid.uuid4().hex}",
-                     "enable.auto.commit": False, "auto.offset.reset": "earliest", "enable.partition.eof": True})
+    return reader(kafka, "dlq-reader", **{"auto.offset.reset": "earliest"})
 
 
 def _watermarks(consumer: Consumer, kafka: KafkaSettings, timeout: float) -> dict[int, tuple[int, int]]:
-    try:
-        metadata = consumer.list_topics(kafka.topic_dlq, timeout=timeout)
-    except KafkaException as exc:
-        raise TransientError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}",
-                             code=ErrorCode.BATCH_PROCESSING_ERROR, hint="start it with `aegis stack up`") from None
-    topic = metadata.topics.get(kafka.topic_dlq)
-    if topic is None or topic.error is not None or not topic.partitions:
-        return {}
-    marks = {}
-    try:
-        for partition in sorted(topic.partitions):
-            marks[partition] = consumer.get_watermark_offsets(TopicPartition(kafka.topic_dlq, partition),
-                                                              timeout=timeout)
-    except KafkaException as exc:
-        raise TransientError(f"cannot read the watermarks of {kafka.topic_dlq}: {exc}",
-                             code=ErrorCode.BATCH_PROCESSING_ERROR,
-                             hint="check that Kafka is up (`aegis stack status`)") from None
-    return marks
+    return partition_watermarks(consumer, kafka.topic_dlq, timeout, code=ErrorCode.BATCH_PROCESSING_ERROR,
+                                hint="check that Kafka is up (`aegis stack status`)")
 
 
 def count_dead_letters(kafka: KafkaSettings, *, timeout: float = 10.0) -> DeadLetterCount:

@@ -19,7 +19,17 @@ from cdc_sinks.batching import position
 
 def watermarks(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
     """(low, high) offsets of every partition of ``topic`` ({} when it does not exist)."""
-    consumer = _consumer(kafka, "watermarks")
+    consumer = reader(kafka, "watermarks")
+    try:
+        return partition_watermarks(consumer, topic, timeout, code=ErrorCode.CONSISTENCY_CHECK_FAILED)
+    finally:
+        consumer.close()
+
+
+def partition_watermarks(consumer: Consumer, topic: str, timeout: float, *, code: ErrorCode,
+                         hint: str | None = None) -> dict[int, tuple[int, int]]:
+    """(low, high) offsets of every partition of ``topic``, through an open ``consumer`` ({} when the
+    topic does not exist); Kafka's errors become a ``TransientError`` with ``code``."""
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:
@@ -27,9 +37,7 @@ def watermarks(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
                 for p in sorted(metadata.partitions)}
     except KafkaException as exc:
-        raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
-    finally:
-        consumer.close()
+        raise TransientError(f"cannot read the watermarks of {topic}: {exc}", code=code, hint=hint) from None
 
 
 class Stretch:
@@ -53,7 +61,7 @@ class Stretch:
         if not open_partitions:
             self.complete = True
             return
-        consumer = _consumer(self.kafka, "stretch")
+        consumer = reader(self.kafka, "stretch")
         try:
             consumer.assign([TopicPartition(self.topic, p, self.starts[p]) for p in open_partitions])
             deadline = time.monotonic() + self.timeout
@@ -77,6 +85,8 @@ class Stretch:
             consumer.close()
 
 
-def _consumer(kafka: KafkaSettings, purpose: str) -> Consumer:
+def reader(kafka: KafkaSettings, purpose: str, **config: str | bool) -> Consumer:
+    """A consumer outside every committed group (a group id of its own, nothing committed), which
+    reports the end of each partition it reads; ``config`` adds or overrides client settings."""
     return Consumer({**kafka.client_config(), "group.id": f"aegis-{purpose}-{uuid.uuid4().hex[:8]}",
-                     "enable.auto.commit": False, "enable.partition.eof": True})
+                     "enable.auto.commit": False, "enable.partition.eof": True, **config})
