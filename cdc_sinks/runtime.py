@@ -1,7 +1,13 @@
 """The one sink runtime every target shares: consume, plan, write, dead-letter, commit.
 
-One confluent-kafka consumer per sink, in its own consumer group (``SINKS_GROUP_ID_PREFIX`` +
-sink name), auto-commit off. Each loop turn takes a micro-batch (at most ``SINKS_BATCH_SIZE``
+One confluent-kafka consumer per sink process, in the sink's consumer group
+(``SINKS_GROUP_ID_PREFIX`` + sink name), auto-commit off. Several processes of one sink
+(``SINKS_MEMBERS``) share the change topic's partitions, cooperative-sticky: a member joining or
+leaving moves only the partitions that change hands. A revoked partition's written offsets are
+committed in the revoke callback, which runs between batches (inside ``consume``), so a batch is
+either written and committed before its partitions move or, when they are lost (the member was
+out of the group), left to the new owner: at-least-once, and the LSN guard rejects a redelivered
+change that is no longer the newest. Each loop turn takes a micro-batch (at most ``SINKS_BATCH_SIZE``
 messages, waiting at most ``SINKS_BATCH_WAIT_MS``), plans it (``cdc_sinks.batching``), writes it
 (``cdc_sinks.applier``), sends refused messages to the dead-letter topic and only then commits
 the batch's offsets. Offsets written but not yet committed are committed when partitions are
@@ -19,6 +25,7 @@ abandons it uncommitted — and closes cleanly.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -100,7 +107,10 @@ class SinkRuntime:
         return {
             **self.settings.kafka.client_config(),  # brokers, TLS and SASL (KAFKA_SECURITY_PROTOCOL)
             "group.id": self.group_id,
-            "client.id": f"aegis-sink-{self.sink.name}",
+            "client.id": f"aegis-sink-{self.sink.name}-{os.getpid()}",  # tells the group's members apart
+            # A member joining or leaving moves only the partitions that change hands; the others keep
+            # consuming (eager assignment would stop every member for each rebalance).
+            "partition.assignment.strategy": "cooperative-sticky",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
