@@ -105,4 +105,4 @@ def group_members(kafka: KafkaSettings, group: str, topic: str, *,
                                                              if tp.topic == topic)))
                for m in description.members]
     state = getattr(description.state, "name", str(description.state)).lower()
-    return state, sorted(members, key=lambda m: (m.partitions[:1] or (1 << 30), m.client_id))
+    return state, sorted(members, key=lambda m: (m.partitions[0] if m.partitions else 1 << 30, m.client_id))
