@@ -44,7 +44,9 @@ class Stretch:
             consumer.assign([TopicPartition(self.topic, p, self.starts[p]) for p in open_partitions])
             deadline = time.monotonic() + self.timeout
             while open_partitions and time.monotonic() < deadline:
-                for message in consumer.consume(1000, timeout=1.0):
+                # A short wait: consume() waits its whole timeout unless 1000 messages are ready, and the
+                # read is over as soon as every partition reached its end.
+                for message in consumer.consume(1000, timeout=0.1):
                     if message.error() is not None:
                         continue  # partition EOF (or a transient fetch error): the position check decides
                     _, partition, offset = position(message)
