@@ -202,3 +202,44 @@ class SinkProcess:
                   file=sys.stderr)
             self.process.kill()
             self.process.wait(30)
+
+
+# ----------------------------------------------------------------------------- the truth
+def newest_events(settings: Settings) -> dict[int, tuple[int, bool]]:
+    """Per policy id on the change topic (every partition): (LSN of its newest change, whether that
+    change took it out of the active view)."""
+    from aegis.changestream.decoding import build_decoder
+    from aegis.changestream.groups import watermarks
+    from cdc_sinks.topic_reader import Stretch
+
+    topic = settings.sinks.topic(settings.kafka)
+    marks = watermarks(settings.kafka, topic)
+    stretch = Stretch(settings.kafka, topic, {p: low for p, (low, _) in marks.items()},
+                      {p: high for p, (_, high) in marks.items()})
+    decode = build_decoder(settings)
+    newest: dict[int, tuple[int, bool]] = {}
+    for message in stretch:
+        if message.value() is None:
+            continue  # the tombstone after a delete: its delete event carries the LSN
+        event = decode(message.key(), message.value())
+        if event.lsn is not None and event.lsn >= newest.get(event.policy_id, (-1, False))[0]:
+            newest[event.policy_id] = (event.lsn, event.after is None or event.after.status != "active")
+    assert stretch.complete, f"{topic} could not be read to its end"
+    return newest
+
+
+def drift(settings: Settings, reader, source: str) -> tuple[dict[str, list[int]], int]:
+    """What ``reader``'s target holds for the policies of ``source`` against PostgreSQL's active view
+    and the change topic: ({lost, extra, stale, lsn_mismatch: ids}, records held)."""
+    from aegis.db import connect
+
+    with connect(settings.postgres, role="reader", autocommit=True) as conn:
+        active = dict(conn.execute("SELECT id, content_hash FROM policies WHERE source_system = %s "
+                                   "AND status = 'active'", (source,)).fetchall())
+        touched = [r[0] for r in conn.execute("SELECT id FROM policies WHERE source_system = %s", (source,))]
+    newest = newest_events(settings)
+    held = reader.versions(sorted(set(touched) | set(newest)), markers=False)
+    found = {"lost": sorted(set(active) - set(held)), "extra": sorted(set(held) - set(active)),
+             "stale": sorted(i for i in active if i in held and held[i].content_hash != active[i]),
+             "lsn_mismatch": sorted(i for i in held if i in newest and held[i].lsn != newest[i][0])}
+    return found, len(held)

@@ -16,14 +16,12 @@ import time
 
 import pytest
 
-from aegis.changestream.decoding import build_decoder
 from aegis.changestream.groups import group_members, watermarks
 from aegis.db import connect
 from aegis.settings import Settings
-from cdc_sinks.topic_reader import Stretch
 from testkit.load import Generator, run_load
 from testkit.streams import change_topic, isolated_env, isolated_settings, isolated_stream
-from testkit.targets import RedisReader, SinkProcess
+from testkit.targets import RedisReader, SinkProcess, drift, newest_events
 
 pytestmark = pytest.mark.integration
 
@@ -52,25 +50,6 @@ def _spread_over(settings: Settings, group: str, count: int) -> bool:
     held = _holders(settings, group)
     flat = [p for partitions in held for p in partitions]
     return len(held) == count and all(held) and sorted(flat) == list(range(PARTITIONS))
-
-
-def _newest_events(settings: Settings) -> dict[int, tuple[int, bool]]:
-    """Per policy id on the change topic: (LSN of its newest change, whether that change removed it)."""
-    topic = change_topic(settings)
-    marks = watermarks(settings.kafka, topic)
-    stretch = Stretch(settings.kafka, topic, {p: low for p, (low, _) in marks.items()},
-                      {p: high for p, (_, high) in marks.items()})
-    decode = build_decoder(settings)
-    newest: dict[int, tuple[int, bool]] = {}
-    for message in stretch:
-        if message.value() is None:
-            continue  # the tombstone after a delete: its delete event carries the LSN
-        event = decode(message.key(), message.value())
-        if event.lsn is not None and event.lsn >= newest.get(event.policy_id, (-1, False))[0]:
-            removed = event.after is None or event.after.status != "active"
-            newest[event.policy_id] = (event.lsn, removed)
-    assert stretch.complete, "the change topic could not be read to its end"
-    return newest
 
 
 @pytest.mark.timeout(600)
@@ -123,26 +102,21 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
                 assert changes >= 1000, f"only {changes} changes were made"
 
                 with connect(settings.postgres, role="reader", autocommit=True) as conn:
-                    active = dict(conn.execute("SELECT id, content_hash FROM policies WHERE source_system = %s "
-                                               "AND status = 'active'", (source,)).fetchall())
-                    touched = [r[0] for r in conn.execute("SELECT id FROM policies WHERE source_system = %s",
-                                                           (source,)).fetchall()]
+                    active = conn.execute("SELECT count(*) FROM policies WHERE source_system = %s "
+                                          "AND status = 'active'", (source,)).fetchone()[0]
+                last: list = []
 
-                def converged() -> dict | None:
-                    newest = _newest_events(settings)
-                    ids = sorted(set(touched) | set(newest))
-                    held = reader.versions(ids, markers=False)
-                    lost = sorted(set(active) - set(held))
-                    extra = sorted(set(held) - set(active))
-                    stale = sorted(i for i in active if i in held and held[i].content_hash != active[i])
-                    behind = sorted(i for i in held if i in newest and held[i].lsn != newest[i][0])
-                    drift = {"lost": lost, "extra": extra, "stale": stale, "lsn_mismatch": behind}
-                    converged.last = drift  # type: ignore[attr-defined]
-                    return None if any(drift.values()) else {"held": len(held), "newest": newest}
+                def converged() -> bool:
+                    found, held = drift(settings, reader, source)
+                    last[:] = [found, held]
+                    return not any(found.values()) and held == active
 
-                found = _wait(converged, 120, "Redis to equal PostgreSQL")
-                assert found["held"] == len(active) and len(active) > 50
-                removed = [i for i, (_, gone) in found["newest"].items() if gone]
+                try:
+                    _wait(converged, 120, "Redis to equal PostgreSQL")
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}: last drift {last} ({active} active)") from None
+                assert active > 50
+                removed = [i for i, (_, gone) in newest_events(settings).items() if gone]
                 assert removed, "the load removed no policy: the test proves less than it says"
                 assert all(m.alive() for m in members[1:]), logs()
                 dead = watermarks(settings.kafka, settings.kafka.topic_dlq)
