@@ -75,6 +75,7 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
     def logs() -> str:
         return "\n".join(f"--- {m.log.name}\n{m.log.read_text()[-2000:]}" for m in members)
 
+    load: threading.Thread | None = None
     try:
         with isolated_stream(settings):
             try:
@@ -126,6 +127,8 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
                     if process.alive():
                         process.stop(60)
     finally:
+        if load is not None:
+            load.join(120)  # its writes end before the clean-up, else a failed test leaves rows behind
         reader.sink.client.delete(*reader.sink.client.keys(f"grp-{tag}:*") or [f"grp-{tag}:none"])
         with connect(settings.postgres, role="owner", autocommit=True) as conn:
             conn.execute("DELETE FROM policies WHERE source_system = %s", (source,))

@@ -48,6 +48,7 @@ def test_partitions_are_added_under_load_after_every_group_applied_everything(st
            "SINKS_REDIS_KEY_PREFIX": settings.sinks.redis_key_prefix}
     source, reader, lines = f"repartition-{tag}", RedisReader(settings), []
     sink: SinkProcess | None = None
+    load: threading.Thread | None = None
     try:
         with isolated_stream(settings):
             assert set(partition_counts(settings).values()) == {2}
@@ -97,6 +98,8 @@ def test_partitions_are_added_under_load_after_every_group_applied_everything(st
                 if sink is not None and sink.alive():
                     sink.stop(60)
     finally:
+        if load is not None:
+            load.join(120)  # its writes end before the clean-up, else a failed test leaves rows behind
         keys = reader.sink.client.keys(f"rep-{tag}:*")
         if keys:
             reader.sink.client.delete(*keys)
