@@ -84,9 +84,12 @@ def error_headers(sink: str, message: ConsumedMessage, error: AegisError) -> lis
 
 
 def _producer(kafka: KafkaSettings) -> Producer:
-    # a dead letter is the original message: as large as the largest change event (aegis.models.limits)
+    # a dead letter is the original message: as large as the largest change event (aegis.models.limits).
+    # murmur2 as Kafka's Java producer (Debezium) hashes keys: a replayed change lands in the partition
+    # its policy's other changes are in (librdkafka's default, CRC32, would pick another).
     return Producer({**kafka.client_config(), "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-                     "message.timeout.ms": 30_000, "message.max.bytes": CHANGE_MESSAGE_MAX_BYTES})
+                     "message.timeout.ms": 30_000, "message.max.bytes": CHANGE_MESSAGE_MAX_BYTES,
+                     "partitioner": "murmur2_random"})
 
 
 class DeadLetterWriter:

@@ -19,6 +19,7 @@ import pytest
 from aegis.changestream.groups import group_members, watermarks
 from aegis.db import connect
 from aegis.settings import Settings
+from cdc_sinks.topic_reader import Stretch
 from testkit.load import Generator, run_load
 from testkit.streams import change_topic, isolated_env, isolated_settings, isolated_stream
 from testkit.targets import RedisReader, SinkProcess, drift, newest_events
@@ -122,6 +123,7 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
                 assert all(m.alive() for m in members[1:]), logs()
                 dead = watermarks(settings.kafka, settings.kafka.topic_dlq)
                 assert sum(high - low for low, high in dead.values()) == 0, "a change was dead-lettered"
+                _replays_land_where_debezium_put_them(settings, tag)
             finally:  # while the topic exists: a member stopping commits what it wrote
                 for process in members:
                     if process.alive():
@@ -132,3 +134,31 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
         reader.sink.client.delete(*reader.sink.client.keys(f"grp-{tag}:*") or [f"grp-{tag}:none"])
         with connect(settings.postgres, role="owner", autocommit=True) as conn:
             conn.execute("DELETE FROM policies WHERE source_system = %s", (source,))
+
+
+def _replays_land_where_debezium_put_them(settings: Settings, tag: str) -> None:
+    """Our producer (a dead-letter replay) hashes a key to the partition Debezium's Java producer chose."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from cdc_sinks.dlq import _producer
+
+    topic = change_topic(settings)
+    marks = watermarks(settings.kafka, topic)
+    debezium = {m.key(): m.partition() for m in Stretch(settings.kafka, topic, {p: lo for p, (lo, _) in marks.items()},
+                                                        {p: hi for p, (_, hi) in marks.items()})}
+    assert len(set(debezium.values())) == PARTITIONS, "the load did not reach every partition"
+    scratch = f"grp-{tag}-partitioner"
+    admin = AdminClient(settings.kafka.client_config())
+    admin.create_topics([NewTopic(scratch, num_partitions=PARTITIONS, replication_factor=-1)])[scratch].result(30)
+    try:
+        producer, ours = _producer(settings.kafka), {}
+
+        def delivered(_error, message) -> None:
+            ours[message.key()] = message.partition()
+
+        for key in debezium:
+            producer.produce(scratch, key=key, value=b"", on_delivery=delivered)
+        assert producer.flush(30) == 0
+        assert ours == debezium, f"{sum(ours[k] != p for k, p in debezium.items())} of {len(debezium)} keys elsewhere"
+    finally:
+        admin.delete_topics([scratch])
