@@ -335,6 +335,7 @@ class EmbeddingSettings(BaseSettings):
     batch_size: int = Field(32, ge=1, le=1024, description="Texts encoded per model call (texts are sorted by length first).")
     max_tokens: int = Field(128, ge=16, le=512, description="Token budget of the embedded text (title + cleaned content), cut to this many model tokens.")
     num_threads: int = Field(0, ge=0, le=256, description="CPU threads the model may use (0: the library's default).")
+    nice: int = Field(10, ge=0, le=19, description="How much the Milvus sink's process (`aegis sinks run milvus`) lowers its CPU priority (Unix nice): embedding a backlog then takes only the CPU the other sinks and the servers leave, and all of it when they are idle. 0: equal priority.")
     onnx_cache_dir: Path = Field(Path(".cache/embeddings"), description="Where exported/quantised ONNX models are kept (built once from the torch model).")
 
     @property

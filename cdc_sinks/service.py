@@ -7,6 +7,7 @@ is down, abandoned uncommitted) and the consumer closes, committing only what wa
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -14,16 +15,27 @@ from collections.abc import Callable
 from aegis.health_server import publish_service_info
 from aegis.settings import Settings
 from cdc_sinks.observability import HealthState, ObservabilityServer, SinkMetrics
-from cdc_sinks.registry import build_sink
+from cdc_sinks.registry import build_sink, spec_of
 from cdc_sinks.runtime import SinkRuntime
 
 log = logging.getLogger(__name__)
+
+
+def lower_priority(name: str, settings: Settings) -> int:
+    """Renice this process as the sink's spec says (the Milvus sink: ``EMBEDDING_NICE``); the niceness added."""
+    spec = spec_of(name)
+    step = spec.nice(settings) if spec.nice else 0
+    if step:
+        os.nice(step)
+        log.info("process priority lowered", extra={"sink": name, "nice": os.nice(0)})
+    return step
 
 
 def run_sink(name: str, settings: Settings, *, metrics_port: int | None = None,
              announce: Callable[[str], None] = lambda _: None) -> SinkRuntime:
     """Run sink ``name`` until SIGTERM/SIGINT; returns the stopped runtime (for its stats)."""
     sink = build_sink(name, settings)
+    lower_priority(name, settings)
     metrics, health = SinkMetrics(sink.name), HealthState()
     publish_service_info(metrics.registry, settings.service)
     runtime = SinkRuntime(sink, settings, metrics=metrics, health=health)

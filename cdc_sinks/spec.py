@@ -41,6 +41,8 @@ class SinkSpec:
     """The target computes range checksums itself; else the sink computes them from a lean read."""
     batch_size: Callable[[Settings], int] | None = None
     """This sink's own micro-batch (instead of ``SINKS_BATCH_SIZE``), read from the settings."""
+    nice: Callable[[Settings], int] | None = None
+    """How far the sink's own process lowers its CPU priority (a CPU-bound sink yields to the others)."""
 
     def build(self, settings: Settings) -> Sink:
         module_name, _, attr = self.builder.partition(":")
