@@ -177,6 +177,7 @@ class Kafka(JavaService):
                                  hint=f"SCRAM users are created with the cluster: stop kafka and delete "
                                       f"{self.dir / 'data'} (its topics are lost), or run with the KAFKA_SASL_* "
                                       "settings it was made with")
+            self._check_profile()
             return
         cluster_id = self._cluster_id()
         result = subprocess.run(
@@ -201,6 +202,22 @@ class Kafka(JavaService):
         if not path.exists():
             path.write_text(new_cluster_id())
         return path.read_text().strip()
+
+    def _check_profile(self) -> None:
+        """Refuse storage formatted for the other profile: a single node's log joined to a new cluster
+        (its own cluster id, one voter), or a cluster member's started alone."""
+        shared = self.root / "kafka-cluster-id"
+        formatted = _cluster_id_of(self.dir / "data" / "meta.properties")
+        if self.clustered:
+            mismatch = not shared.exists() or formatted != shared.read_text().strip()
+        else:
+            mismatch = shared.exists() and formatted == shared.read_text().strip()
+        if mismatch:
+            made, now = ("a single node", "three nodes") if self.clustered else ("a node of three", "one node")
+            raise StackError(f"{self.name}: its storage was formatted as {made}, the stack now runs {now} "
+                             f"(AEGIS_STACK_KAFKA_BROKERS={self.nodes})",
+                             hint=f"go back to the profile it was made with, or stop Kafka and delete the "
+                                  f"kafka*/data directories and {shared} under {self.root} (the topics are lost)")
 
     def command(self) -> list[str]:
         return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka",
@@ -258,6 +275,13 @@ class Kafka(JavaService):
         if not port_open(self.controller_port):
             return False
         return not any(self._serving(n) is not None for n in range(1, self.nodes + 1) if n != self.node)
+
+
+def _cluster_id_of(meta_properties: Path) -> str | None:
+    for line in meta_properties.read_text().splitlines():
+        if line.startswith("cluster.id="):
+            return line.split("=", 1)[1].strip()
+    return None
 
 
 def new_cluster_id() -> str:

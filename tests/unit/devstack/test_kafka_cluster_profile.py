@@ -160,3 +160,25 @@ def test_the_manager_goes_on_when_started_and_status_stays_honest(env):
     finally:
         manager.down()
     assert manager.status()[0].pid is None
+
+
+def _format_as(node: Kafka, cluster_id: str) -> None:
+    (node.dir / "data").mkdir(parents=True)
+    (node.dir / "data" / "meta.properties").write_text(f"node.id={node.node}\ncluster.id={cluster_id}\nversion=1\n")
+
+
+def test_storage_of_the_other_profile_is_refused_with_what_to_do(env):
+    from aegis.errors import StackError
+
+    single = Kafka(load_settings(env_file=None))
+    _format_as(single, "single-node-id")
+    env.setenv("AEGIS_STACK_KAFKA_BROKERS", "3")
+    first = Kafka(load_settings(env_file=None), 1)
+    with pytest.raises(StackError, match="formatted as a single node.*AEGIS_STACK_KAFKA_BROKERS=3"):
+        first.prepare()
+
+    (first.root / "kafka-cluster-id").write_text("single-node-id")  # as if it had been made a cluster member
+    first._check_profile()  # a member of this cluster: fine
+    env.setenv("AEGIS_STACK_KAFKA_BROKERS", "1")
+    with pytest.raises(StackError, match="formatted as a node of three"):
+        Kafka(load_settings(env_file=None)).prepare()
