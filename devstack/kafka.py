@@ -235,9 +235,10 @@ class Kafka(JavaService):
             return None
 
     def _serving(self, node: int) -> ClusterMetadata | None:
-        """The cluster's metadata if node ``node`` serves as itself: its own listener answers (a node
-        opens it only once caught up and unfenced) and so does a request addressed to its id (a
-        broker-config read goes to that broker only, never to another one that happens to answer)."""
+        """The cluster's metadata if node ``node`` serves as itself: its own listener answers a metadata
+        request that lists it (a fenced node is not listed), and it answers a request addressed to its
+        id (a broker-config read goes to that broker only; a metadata request may be answered by any
+        node the client has learned of, so it alone proves nothing about this one)."""
         from confluent_kafka.admin import ConfigResource, ResourceType
         port = broker_port(self.settings, node)
         if not port_open(port):
