@@ -112,6 +112,7 @@ class KafkaSettings(BaseSettings):
     topic_dlq: str = Field("data-pipeline-dlq", description="Dead-letter topic of the sinks.")
     topic_prefix: str = Field("aegis", description="Debezium topic prefix: changes land on <prefix>.public.policies.")
     connect_url: str = Field("http://127.0.0.1:28083", description="Kafka Connect REST API.")
+    change_topic_partitions: int = Field(6, ge=1, le=1000, description="Partitions of the policy change topic and the DLQ when they are created (keyed by policy id: one policy's changes stay in order); the most members a sink's group can use. An existing topic keeps its count until `aegis connectors repartition` (docs/changestream.md).")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field("PLAINTEXT", description="How every Kafka client (sinks, DLQ, status, Connect worker) talks to the brokers; the local stack's broker listens with the same protocol (SASL: SCRAM users made with the cluster; TLS: the stack's own CA, docs/deploy.md).")
     sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field("SCRAM-SHA-512", description="SASL mechanism (SASL_* protocols).")
     sasl_username: str | None = Field(None, description="SASL user (SASL_* protocols).")
@@ -245,6 +246,7 @@ class SinkSettings(BaseSettings):
 
     policy_topic: str | None = Field(None, description="Change topic the sinks consume (default: <KAFKA_TOPIC_PREFIX>.public.policies).")
     group_id_prefix: str = Field("aegis-sink-", description="Each sink's consumer group is this prefix plus the sink name.")
+    members: int = Field(1, ge=1, le=64, description="Processes per sink the main job starts (`aegis run`; compose: replicas): they share the change topic's partitions as one consumer group (cooperative-sticky). More than KAFKA_CHANGE_TOPIC_PARTITIONS leaves the rest standing by.")
     batch_size: int = Field(500, ge=1, le=100_000, description="Most change events applied in one micro-batch.")
     batch_wait_ms: int = Field(50, ge=1, le=60_000, description="Longest wait to fill a micro-batch (latency vs throughput).")
     retry_attempts: int = Field(4, ge=1, le=20, description="Tries of one batch write before the sink pauses and probes.")

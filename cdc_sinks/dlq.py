@@ -28,13 +28,13 @@ from confluent_kafka import (
 )
 from pydantic import BaseModel, ConfigDict
 
+from aegis.changestream.groups import partition_watermarks, reader
 from aegis.errors import AegisError, ErrorCode, TransientError
 from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
 from aegis.privacy import mask_bytes, mask_text
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import ConsumedMessage, Rejected
 from cdc_sinks.batching import position as message_position
-from cdc_sinks.topic_reader import partition_watermarks, reader
 
 H_SINK = "aegis.sink"
 H_CODE = "aegis.error.code"

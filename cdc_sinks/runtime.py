@@ -1,7 +1,13 @@
 """The one sink runtime every target shares: consume, plan, write, dead-letter, commit.
 
-One confluent-kafka consumer per sink, in its own consumer group (``SINKS_GROUP_ID_PREFIX`` +
-sink name), auto-commit off. Each loop turn takes a micro-batch (at most ``SINKS_BATCH_SIZE``
+One confluent-kafka consumer per sink process, in the sink's consumer group
+(``SINKS_GROUP_ID_PREFIX`` + sink name), auto-commit off. Several processes of one sink
+(``SINKS_MEMBERS``) share the change topic's partitions, cooperative-sticky: a member joining or
+leaving moves only the partitions that change hands. A revoked partition's written offsets are
+committed in the revoke callback, which runs between batches (inside ``consume``), so a batch is
+either written and committed before its partitions move or, when they are lost (the member was
+out of the group), left to the new owner: at-least-once, and the LSN guard rejects a redelivered
+change that is no longer the newest. Each loop turn takes a micro-batch (at most ``SINKS_BATCH_SIZE``
 messages, waiting at most ``SINKS_BATCH_WAIT_MS``), plans it (``cdc_sinks.batching``), writes it
 (``cdc_sinks.applier``), sends refused messages to the dead-letter topic and only then commits
 the batch's offsets. Offsets written but not yet committed are committed when partitions are
@@ -19,6 +25,7 @@ abandons it uncommitted — and closes cleanly.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +93,7 @@ class SinkRuntime:
         self._holding_since: float | None = None  # last moment the consumer held a partition
         self._last_assignment_check = 0.0
         self._lookahead = LookAhead()
+        self._resume_at: dict[int, int] = {}  # per partition held and not read yet: where reading starts
 
     # ----------------------------------------------------------------- control
     def stop(self) -> None:
@@ -100,7 +108,10 @@ class SinkRuntime:
         return {
             **self.settings.kafka.client_config(),  # brokers, TLS and SASL (KAFKA_SECURITY_PROTOCOL)
             "group.id": self.group_id,
-            "client.id": f"aegis-sink-{self.sink.name}",
+            "client.id": f"aegis-sink-{self.sink.name}-{os.getpid()}",  # tells the group's members apart
+            # A member joining or leaving moves only the partitions that change hands; the others keep
+            # consuming (eager assignment would stop every member for each rebalance).
+            "partition.assignment.strategy": "cooperative-sticky",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
@@ -254,25 +265,59 @@ class SinkRuntime:
                                          "write_ms": round(write_seconds * 1000, 1)})
 
     def _look_ahead(self, consumer: Consumer, consumed: list[ConsumedMessage]) -> None:
-        """Read the backlog's keys once a partition is ``SINKS_LOOKAHEAD_MIN_LAG`` behind (cdc_sinks/lookahead.py)."""
+        """Read the backlog's keys once the partitions held are ``SINKS_LOOKAHEAD_MIN_LAG`` behind together
+        (cdc_sinks/lookahead.py)."""
         threshold = self.settings.sinks.lookahead_min_lag
         if not threshold:
             return
         starts, ends = {}, {}
-        for partition in {m.partition for m in consumed}:
-            first = min(m.offset for m in consumed if m.partition == partition)
-            if self._lookahead.covers(partition, first):
-                continue
+        firsts = {m.partition: m.offset for m in reversed(consumed)}  # the batch's first offset per partition
+        held = {p for t, p in self._assigned if t == self.topic}
+        try:  # the partitions held but not in this batch: from the next offset this consumer reads
+            positions = {tp.partition: tp.offset for tp in
+                         consumer.position([TopicPartition(self.topic, p) for p in held - set(firsts)])}
+        except KafkaException:
+            positions = {}
+        unread = [p for p, offset in positions.items() if offset < 0 and p not in self._resume_at]
+        if unread:  # nothing consumed there yet: it starts where the group committed (or at the oldest)
+            self._remember_starts(consumer, unread)
+        positions = {p: self._resume_at.get(p, -1) if offset < 0 else offset for p, offset in positions.items()}
+        behind = 0
+        for partition, first in {**positions, **firsts}.items():
+            if first < 0:
+                continue  # nothing read there yet: counted once its first message arrives
             try:
                 _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), cached=True)
             except KafkaException:
                 continue
-            if high is not None and high - first > threshold:
+            if high is None or high <= first:
+                continue
+            behind += high - first
+            if not self._lookahead.covers(partition, first):
                 starts[partition], ends[partition] = first, high
-        if starts:
+        # The backlog of every partition held, together (covered ones included): a topic of many
+        # partitions spreads one burst thin, and each partition alone may stay under the threshold.
+        if starts and behind > threshold:
             read = self._lookahead.read(self.settings.kafka, self.topic, starts, ends)
             log.info("look-ahead read", extra={"sink": self.sink.name, "messages": read,
                                               "keys": len(self._lookahead.last)})
+
+    def _remember_starts(self, consumer: Consumer, partitions: list[int]) -> None:
+        """Where the group resumes on ``partitions``: its committed offset, else the oldest retained."""
+        try:
+            committed = consumer.committed([TopicPartition(self.topic, p) for p in partitions], timeout=5)
+        except KafkaException:
+            return
+        for tp in committed:
+            if tp.offset >= 0:
+                self._resume_at[tp.partition] = tp.offset
+                continue
+            try:  # never committed: auto.offset.reset=earliest
+                low, _high = consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition), timeout=5)
+            except KafkaException:
+                continue
+            if low is not None and low >= 0:
+                self._resume_at[tp.partition] = low
 
     def _plan(self, consumer: Consumer, messages: list[ConsumedMessage], epoch: int) -> BatchPlan | None:
         """Decode and plan the batch; while decoding fails transiently (the schema registry is down)
@@ -392,6 +437,7 @@ class SinkRuntime:
         for key in keys:
             self._pending.pop(key, None)
             self._lookahead.forget(key[1])
+            self._resume_at.pop(key[1], None)
         self._assigned -= keys
         self.health.assigned_partitions = len(self._assigned)
         self._epoch += 1

@@ -2,42 +2,20 @@
 
 For those who look at what a group has not consumed yet (the runtime's look-ahead, the
 reconciler's in-flight check) or at a whole small topic (dead letters), never committing anything.
+Where a group stands (watermarks, committed offsets, members) is ``aegis.changestream.groups``.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 
+from aegis.changestream.groups import reader
 from aegis.errors import ErrorCode, TransientError
 from aegis.settings import KafkaSettings
 from cdc_sinks.batching import position
-
-
-def watermarks(kafka: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[int, tuple[int, int]]:
-    """(low, high) offsets of every partition of ``topic`` ({} when it does not exist)."""
-    consumer = reader(kafka, "watermarks")
-    try:
-        return partition_watermarks(consumer, topic, timeout, code=ErrorCode.CONSISTENCY_CHECK_FAILED)
-    finally:
-        consumer.close()
-
-
-def partition_watermarks(consumer: Consumer, topic: str, timeout: float, *, code: ErrorCode,
-                         hint: str | None = None) -> dict[int, tuple[int, int]]:
-    """(low, high) offsets of every partition of ``topic``, through an open ``consumer`` ({} when the
-    topic does not exist); Kafka's errors become a ``TransientError`` with ``code``."""
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return {}
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-                for p in sorted(metadata.partitions)}
-    except KafkaException as exc:
-        raise TransientError(f"cannot read the watermarks of {topic}: {exc}", code=code, hint=hint) from None
 
 
 class Stretch:
@@ -66,7 +44,9 @@ class Stretch:
             consumer.assign([TopicPartition(self.topic, p, self.starts[p]) for p in open_partitions])
             deadline = time.monotonic() + self.timeout
             while open_partitions and time.monotonic() < deadline:
-                for message in consumer.consume(1000, timeout=1.0):
+                # A short wait: consume() waits its whole timeout unless 1000 messages are ready, and the
+                # read is over as soon as every partition reached its end.
+                for message in consumer.consume(1000, timeout=0.1):
                     if message.error() is not None:
                         continue  # partition EOF (or a transient fetch error): the position check decides
                     _, partition, offset = position(message)
@@ -83,10 +63,3 @@ class Stretch:
             raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
         finally:
             consumer.close()
-
-
-def reader(kafka: KafkaSettings, purpose: str, **config: str | bool) -> Consumer:
-    """A consumer outside every committed group (a group id of its own, nothing committed), which
-    reports the end of each partition it reads; ``config`` adds or overrides client settings."""
-    return Consumer({**kafka.client_config(), "group.id": f"aegis-{purpose}-{uuid.uuid4().hex[:8]}",
-                     "enable.auto.commit": False, "enable.partition.eof": True, **config})

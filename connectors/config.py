@@ -69,6 +69,7 @@ def template_variables(settings: Settings) -> dict[str, str]:
         "max_batch_size": str(connector.max_batch_size),
         "max_queue_size": str(connector.max_queue_size),
         "producer_linger_ms": str(connector.producer_linger_ms),
+        "change_topic_partitions": str(kafka.change_topic_partitions),  # connectors/topics.py creates it first
         "change_message_max_bytes": str(CHANGE_MESSAGE_MAX_BYTES),  # the largest record twice, and room (limits.py)
         "schema_registry_url": settings.schema_registry.converter_url,  # the Avro profile (below)
     }

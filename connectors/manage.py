@@ -12,12 +12,12 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aegis.errors import ErrorCode, TerminalError, TransientError
+from aegis.errors import AegisError, ErrorCode, TerminalError, TransientError
 from aegis.settings import Settings
 from connectors.config import ConnectorConfig, load_connector_config
 from connectors.rest import ConnectClient, ConnectorNotFound, TaskState, ValidationProblem
 from connectors.slot import SlotInfo, drop_publication, drop_slot, publication_exists, slot_info
-from connectors.topics import ensure_message_limit
+from connectors.topics import add_partitions, ensure_change_topics, partition_counts, wait_for
 
 Progress = Callable[[str], None]
 OFFSET_RESET_TIMEOUT_SECONDS = 120.0
@@ -48,6 +48,7 @@ class ApplyResult(BaseModel):
     name: str
     outcome: ApplyOutcome
     changed_keys: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)  # e.g. a change topic with fewer partitions than wanted
 
 
 class ConnectorStatus(BaseModel):
@@ -105,19 +106,74 @@ def apply_connector(settings: Settings, *, overrides: dict[str, str] | None = No
         raise TerminalError(f"publication {settings.postgres.publication} does not exist",
                             code=ErrorCode.CONNECTOR_FAILED,
                             hint="run `aegis db migrate` (it creates the publication and Debezium's grants)")
-    ensure_message_limit(settings)  # topics from before the template set it take the largest record too
+    topics = ensure_change_topics(settings)  # partitions; older topics take the largest record too
+    warnings = topics.warnings(settings.kafka.change_topic_partitions)
     wanted = {**config.config, "name": config.name}
     with _client(settings) as client:
         current = client.get_config(config.name)
         if current == wanted:
-            return ApplyResult(name=config.name, outcome=ApplyOutcome.UNCHANGED)
+            return ApplyResult(name=config.name, outcome=ApplyOutcome.UNCHANGED, warnings=warnings)
         problems = client.validate(config.connector_class, wanted)
         if problems:
             raise ConnectorInvalid(config.name, problems)
         created = client.put_config(config.name, wanted)
     changed = sorted(k for k in set(wanted) | set(current or {}) if (current or {}).get(k) != wanted.get(k))
     return ApplyResult(name=config.name, outcome=ApplyOutcome.CREATED if created else ApplyOutcome.UPDATED,
-                       changed_keys=[] if created else changed)
+                       changed_keys=[] if created else changed, warnings=warnings)
+
+
+def repartition(settings: Settings, partitions: int, progress: Progress, *, timeout: float = 600.0) -> dict[str, int]:
+    """Give the change topic and the DLQ ``partitions`` partitions without breaking any policy's order.
+
+    A key's partition is its hash modulo the count: after the change a policy's next events land in
+    another partition than its earlier ones. So first nothing may be left unapplied: the connector
+    is paused (no new events), then every sink group must have committed up to the end of every
+    partition; only then are partitions added, and the connector resumed (also when anything
+    fails on the way). Returns the topics changed with their old counts ({} when none was short).
+    """
+    wanted = {name: count for name, count in partition_counts(settings).items() if count < partitions}
+    if not wanted:
+        progress(f"every change topic has {partitions} or more partitions: nothing to do")
+        return {}
+    topic = settings.sinks.topic(settings.kafka)
+    progress(f"pausing connector {settings.connector.name} (no new change events while partitions change)")
+    pause_connector(settings)
+    try:
+        wait_until_state(settings, "PAUSED", timeout=60)
+        progress("waiting until every sink group has applied the whole change topic")
+        wait_for(lambda: _groups_drained(settings, topic), timeout=timeout, every=2.0, progress=progress,
+                 what="draining the sink groups")
+        changed = add_partitions(settings, partitions)
+        for name, old in sorted(changed.items()):
+            progress(f"{name}: {old} -> {partitions} partitions")
+    finally:
+        progress(f"resuming connector {settings.connector.name}")
+        resume_connector(settings)
+    return changed
+
+
+def _groups_drained(settings: Settings, topic: str) -> tuple[bool, str]:
+    """Whether every sink group (those of SINKS_GROUP_ID_PREFIX that committed on ``topic``) is at its end."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    from aegis.changestream.groups import group_lag
+
+    behind = {}
+    try:  # Kafka unreachable for a moment: asked again at the next turn
+        admin = AdminClient(settings.kafka.client_config())
+        listing = admin.list_consumer_groups(request_timeout=10).result(timeout=15)
+        groups = sorted(g.group_id for g in listing.valid if g.group_id.startswith(settings.sinks.group_id_prefix))
+        for group in groups:
+            lags = group_lag(settings.kafka, group, topic)
+            if any(lag.committed >= 0 for lag in lags):
+                behind[group] = sum(lag.behind for lag in lags)
+    except (KafkaException, AegisError) as exc:
+        return False, f"cannot read the sink groups ({getattr(exc, 'message', exc)})"
+    waiting = {group: count for group, count in behind.items() if count}
+    if waiting:
+        return False, "behind: " + ", ".join(f"{group} {count}" for group, count in waiting.items())
+    return True, f"{len(behind)} sink group(s) at the end of {topic}"
 
 
 def list_connectors(settings: Settings) -> list[str]:

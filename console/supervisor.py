@@ -62,6 +62,12 @@ class Supervisor:
         for child in self.children:
             self._start(child)
 
+    def add(self, spec: ProcessSpec) -> None:
+        """Start one more supervised process (e.g. another member of a sink's consumer group)."""
+        child = _Child(spec)
+        self.children.append(child)
+        self._start(child)
+
     def poll(self) -> None:
         """Restart children that died; call this regularly."""
         now = time.monotonic()

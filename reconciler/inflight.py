@@ -27,13 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from aegis.changestream.decoding import build_decoder
-from aegis.errors import AegisError, ErrorCode, TransientError
+from aegis.changestream.groups import group_lag, watermarks
+from aegis.errors import AegisError
 from aegis.settings import Settings
-from cdc_sinks.topic_reader import Stretch, watermarks
+from cdc_sinks.topic_reader import Stretch
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +97,11 @@ def pending_changes(settings: Settings, conn: psycopg.Connection, sink_name: str
 def _pending(settings: Settings, sink_name: str) -> StreamState:
     topic = settings.sinks.topic(settings.kafka)
     group = f"{settings.sinks.group_id_prefix}{sink_name}"
-    marks = watermarks(settings.kafka, topic)
-    if not marks:
+    lags = group_lag(settings.kafka, group, topic)
+    if not lags:
         return StreamState(checked=True, note=f"topic {topic} holds nothing yet")
-    try:
-        partitions = [TopicPartition(topic, p) for p in marks]
-        admin = AdminClient(settings.kafka.client_config())
-        future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, partitions)])[group]
-        committed = {tp.partition: tp.offset for tp in future.result(timeout=10).topic_partitions}
-    except KafkaException as exc:
-        raise TransientError(f"kafka: {exc}", code=ErrorCode.CONSISTENCY_CHECK_FAILED) from None
-    starts = {p: committed[p] if committed.get(p, -1) >= 0 else low  # never committed: all of it is pending
-              for p, (low, _) in marks.items()}
-    ends = {p: high for p, (_, high) in marks.items()}
+    starts = {lag.partition: lag.position for lag in lags}  # never committed: all of it is pending
+    ends = {lag.partition: lag.high for lag in lags}
     total = sum(max(0, ends[p] - starts[p]) for p in ends)
     if total > MAX_PENDING:
         return StreamState(checked=True, behind=True, pending_messages=total,

@@ -153,15 +153,15 @@ class ChangeTopic:
         return kafka_retry(self._end_offsets)
 
     def ensure_exists(self) -> None:
-        """Create the change topic as Debezium would (compacted) if no change has created it yet:
-        on a fresh stack the topic only appears with the first change event."""
+        """Create the change topic as `aegis connectors apply` does (compacted, KAFKA_CHANGE_TOPIC_PARTITIONS)
+        if nothing has created it yet."""
         from confluent_kafka.admin import AdminClient, NewTopic
 
         admin = AdminClient({**self.settings.kafka.client_config()})
         if self.name in admin.list_topics(timeout=10).topics:
             return
-        futures = admin.create_topics([NewTopic(self.name, num_partitions=1, replication_factor=1,
-                                                config={"cleanup.policy": "compact"})])
+        futures = admin.create_topics([NewTopic(self.name, num_partitions=self.settings.kafka.change_topic_partitions,
+                                                replication_factor=-1, config={"cleanup.policy": "compact"})])
         try:
             futures[self.name].result(timeout=30)
         except KafkaException as exc:
@@ -298,11 +298,21 @@ class SinkUnderTest:
         self._errors: list[BaseException] = []
         self.process: subprocess.Popen | None = None
 
-    def wait_topic_holds(self, count: int, timeout: float = 60.0) -> None:
-        """Wait until the change topic holds ``count`` messages past this test's start."""
-        deadline = time.monotonic() + timeout
-        while sum(end - self.start_offsets.get(p, 0) for p, end in self.topic.end_offsets().items()) < count:
-            assert time.monotonic() < deadline, f"the change topic did not get {count} messages in {timeout:.0f}s"
+    def wait_changes_of(self, ids: list[int], count: int, timeout: float = 60.0) -> None:
+        """Wait until the change topic holds ``count`` change events of ``ids`` past this test's start
+        (other tests' changes — a previous test's clean-up still streaming — do not count)."""
+        wanted, deadline, seen = set(ids), time.monotonic() + timeout, 0
+        while True:
+            seen = 0
+            for message in self.topic.read(self.start_offsets):
+                try:
+                    event = self.decode(message.key(), message.value())
+                except DataError:
+                    continue
+                seen += event.policy_id in wanted and not event.tombstone
+            if seen >= count:
+                return
+            assert time.monotonic() < deadline, f"the change topic got {seen} of {count} changes in {timeout:.0f}s"
             time.sleep(0.5)
 
     # -- in-process runtime

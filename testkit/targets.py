@@ -182,10 +182,11 @@ def start_group_at_end(settings: Settings, group: str) -> None:
 class SinkProcess:
     """``aegis sinks run NAME`` as a child process with ``env``, its output in a log file."""
 
-    def __init__(self, name: str, env: dict[str, str], log: Path):
+    def __init__(self, name: str, env: dict[str, str], log: Path, *, metrics_port: int | None = None):
         self.name, self.log = name, log
         log.parent.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", name],
+        port = [] if metrics_port is None else ["--metrics-port", str(metrics_port)]  # 0: any free port
+        self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", name, *port],
                                         env={**os.environ, **env}, stdout=log.open("ab"),
                                         stderr=subprocess.STDOUT, cwd=str(ROOT))
 

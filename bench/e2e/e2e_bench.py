@@ -56,8 +56,9 @@ class Session:
     """One namespace: seeded working set, a sink process and a reader per target."""
 
     def __init__(self, targets: list[str], working_set: int, extra_env: dict[str, str], rest: float,
-                 poll_interval: float = 0.02):
+                 poll_interval: float = 0.02, members: int = 1):
         self.ns = secrets.token_hex(4)
+        self.members = members
         self.poll_interval = poll_interval
         self.targets, self.restarts = targets, 0
         self.env = {**run_env(self.ns, targets), **extra_env}
@@ -66,9 +67,11 @@ class Session:
         self.source = f"bench-e2e-{self.ns}"
         self.conn = connect(self.settings.postgres, role="owner", autocommit=True)
         self.readers = {t: build_reader(t, self.settings) for t in targets}
-        self.processes: dict[str, SinkProcess] = {}
+        self.processes: dict[str, list[SinkProcess]] = {}  # per target, its members (one consumer group)
         self.cpu = CpuMeter(self.settings.stack.state_path,
-                            lambda: {t: p.process.pid for t, p in self.processes.items() if p.alive()})
+                            lambda: {t if i == 0 else f"{t} #{i + 1}": p.process.pid
+                                     for t, members in self.processes.items()
+                                     for i, p in enumerate(members) if p.alive()})
         try:
             for t in targets:
                 start_group_at_end(self.settings, f"{self.env['SINKS_GROUP_ID_PREFIX']}{t}")
@@ -89,12 +92,14 @@ class Session:
         if group_suffix:
             env["SINKS_GROUP_ID_PREFIX"] = f"bench-{self.ns}-{group_suffix}-"
             start_group_at_end(self.settings, f"{env['SINKS_GROUP_ID_PREFIX']}{target}")
-        log = self.settings.stack.state_path / "logs" / f"bench-e2e-{target}-{self.ns}.log"
-        self.processes[target] = SinkProcess(target, env, log)
+        logs = self.settings.stack.state_path / "logs"
+        self.processes[target] = [SinkProcess(target, env, logs / f"bench-e2e-{target}-{self.ns}-{i + 1}.log",
+                                              metrics_port=0) for i in range(self.members)]
 
     def restart_at_end(self, target: str) -> None:
         """Skip a lagging sink's backlog: a new consumer group starting at the topic's end."""
-        self.processes[target].stop()
+        for process in self.processes[target]:
+            process.stop()
         self.restarts += 1
         self.start(target, group_suffix=f"r{self.restarts}")
 
@@ -104,8 +109,9 @@ class Session:
         ids = list(hashes)
         while left and time.monotonic() - started < timeout:
             for t in sorted(left):
-                if not self.processes[t].alive():
-                    raise SystemExit(f"sink {t} exited: see {self.processes[t].log}")
+                dead = [p for p in self.processes[t] if not p.alive()]
+                if dead:
+                    raise SystemExit(f"sink {t} exited: see {dead[0].log}")
                 try:
                     seen = {}
                     for start in range(0, len(ids), 1000):
@@ -119,7 +125,7 @@ class Session:
             time.sleep(0.5)
         if left:
             raise SystemExit(f"working set not visible within {timeout:.0f} s in {', '.join(sorted(left))} "
-                             f"(logs: {', '.join(str(self.processes[t].log) for t in left)})")
+                             f"(logs: {', '.join(str(p.log) for t in left for p in self.processes[t])})")
 
     def measure(self, rate: int, seconds: float, drain: float, writers: int, *, per_transaction: int = 1,
                 last: bool = False) -> dict:
@@ -159,8 +165,9 @@ class Session:
                 "per_second": {k: round(v / wall, 4) for k, v in self.cpu.since(before, self.cpu.sample()).items()}}
 
     def close(self) -> None:
-        for process in self.processes.values():
-            process.stop()
+        for members in self.processes.values():
+            for process in members:
+                process.stop()
         for reader in self.readers.values():
             reader.cleanup()
         self.conn.execute("DELETE FROM policies WHERE source_system = %s", (self.source,))
@@ -174,7 +181,7 @@ def run_group(targets: list[str], rates: list[int], args, extra_env: dict[str, s
     if "milvus" in targets:
         working_set = min(working_set, args.milvus_working_set)
     print(f"== {','.join(targets)}: seeding {working_set} policies ...", file=sys.stderr, flush=True)
-    session = Session(targets, working_set, extra_env, args.rest, args.poll_interval)
+    session = Session(targets, working_set, extra_env, args.rest, args.poll_interval, args.members)
     results = []
     try:
         if args.warmup:  # not reported: first writes pay for JIT, query planning, index segments
@@ -222,6 +229,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=report.RESULTS, help="Markdown file to add the table to")
     parser.add_argument("--no-results", action="store_true", help="print only; write neither the results file nor the plot")
     parser.add_argument("--plot", type=Path, default=report.PLOT, help="PNG latency plot")
+    parser.add_argument("--members", type=int, default=1,
+                        help="processes per sink, sharing the change topic's partitions as one consumer group")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]

@@ -78,9 +78,34 @@ def apply(settings: Settings, sets: tuple[str, ...], print_only: bool, change_fo
         click.echo(f"{result.name}: created")
     else:
         click.echo(f"{result.name}: updated ({', '.join(result.changed_keys)})")
+    for warning in result.warnings:
+        click.secho(f"warning: {warning}", fg="yellow")
     if wait and result.outcome is not ApplyOutcome.UNCHANGED:
         wait_until_running(settings, progress=lambda line: click.echo(f"  {line}"))
         click.echo(f"{result.name}: running")
+
+
+@connectors.command()
+@click.option("--partitions", type=click.IntRange(1, 1000), default=None,
+              help="The new partition count (default: KAFKA_CHANGE_TOPIC_PARTITIONS). Kafka only adds partitions.")
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="Longest wait for the sink groups to apply everything before partitions are added.")
+@click.pass_obj
+def repartition(settings: Settings, partitions: int | None, timeout: float) -> None:
+    """Add partitions to the change topic and the DLQ without breaking any policy's order.
+
+    A policy's changes are ordered because its id always hashes to the same partition; a new count
+    moves keys. So: the connector is paused, every sink group must apply the whole change topic
+    (run the sinks meanwhile: `aegis run` or `aegis sinks run NAME`), then the partitions are added
+    and the connector resumed — resumed also when the wait times out, with nothing changed.
+    Afterwards restart the sinks' members to spread the new partitions (they pick them up within
+    Kafka's metadata refresh, 5 minutes at most, without). See docs/changestream.md, "Partitions".
+    """
+    from connectors.manage import repartition as run_repartition
+
+    count = partitions or settings.kafka.change_topic_partitions
+    changed = run_repartition(settings, count, progress=click.echo, timeout=timeout)
+    click.echo(f"repartitioned {len(changed)} topic(s) to {count}" if changed else "nothing changed")
 
 
 @connectors.command(name="list")

@@ -39,7 +39,8 @@ def run(settings: Settings, sinks: tuple[str, ...], progress_every: float, durat
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
 def status(settings: Settings, sinks: tuple[str, ...], as_json: bool) -> None:
-    """Show the pipeline: per sink lag, LSN, state; per target counts vs PostgreSQL; dead letters
+    """Show the pipeline: per sink lag (in all and per partition), LSN, state, its consumer group's
+    members and the partitions each holds; per target counts vs PostgreSQL; dead letters
     (counted from the topic's watermarks); slot lag; last reconcile; policies by status and source.
 
     Exit status 0 when all is well, 1 when something needs attention (listed at the end).
@@ -61,6 +62,12 @@ def _print_status(result) -> None:
                    f"/ {(s.lag_seconds or 0):.1f}s  lsn {s.last_applied_lsn or '-'}  "
                    f"records {s.target_count if s.target_count is not None else 'unreachable'} "
                    f"(PostgreSQL active {result.postgres_active if result.postgres_active is not None else '?'})")
+        if s.group_state is not None:
+            held = "; ".join(f"{m.client_id} ({m.host}) {_ranges(m.partitions) or 'standing by'}" for m in s.members)
+            click.echo(f"           group {s.group_state}, {len(s.members)} member(s){': ' + held if held else ''}")
+        if len(s.partitions) > 1:
+            lags = " ".join(f"{p.partition}:{p.lag_events}" for p in s.partitions)
+            click.echo(f"           lag per partition: {lags}")
     click.echo(f"dead letters: {result.dead_letters if result.dead_letters is not None else '?'}")
     click.echo(f"connector: {result.connector_state or 'unknown'}; replication slot lag "
                f"{result.slot_lag_bytes if result.slot_lag_bytes is not None else '?'} bytes")
@@ -86,6 +93,17 @@ def _print_status(result) -> None:
             click.echo(f"  - {item}")
     else:
         click.secho("all well", fg="green")
+
+
+def _ranges(partitions: list[int]) -> str:
+    """``[0-2,5]`` for partitions 0, 1, 2 and 5."""
+    spans: list[list[int]] = []
+    for p in sorted(partitions):
+        if spans and p == spans[-1][1] + 1:
+            spans[-1][1] = p
+        else:
+            spans.append([p, p])
+    return ("[" + ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spans) + "]") if spans else ""
 
 
 @click.command("exporter")

@@ -13,8 +13,10 @@ From PostgreSQL:
 From Kafka, per sink (its consumer group on the change topic), whether its process runs or not:
 
 * ``sink_group_lag_events{target_db}`` — change events after the group's committed offsets;
+* ``sink_group_partition_lag_events{target_db,partition}`` — the same, per partition;
 * ``sink_group_committed_offset{target_db}`` — the committed offsets, summed over partitions (a
-  sink that applies nothing leaves it flat while the lag grows).
+  sink that applies nothing leaves it flat while the lag grows);
+* ``sink_group_members{target_db}`` — the consumers in the group (``SINKS_MEMBERS`` when all run).
 
 From each target, pinged through its sink's client, with or without traffic:
 
@@ -66,6 +68,10 @@ class PipelineExporter:
                                ["target_db"], registry=r)
         self.group_committed = Gauge("sink_group_committed_offset", "The sink group's committed offsets, summed",
                                      ["target_db"], registry=r)
+        self.partition_lag = Gauge("sink_group_partition_lag_events", "Change events after the sink group's "
+                                   "committed offset, per partition", ["target_db", "partition"], registry=r)
+        self.group_members = Gauge("sink_group_members", "Consumers in the sink's group (its running members)",
+                                   ["target_db"], registry=r)
         self.target_up = Gauge("target_up", "1 when the target answered the exporter's last ping",
                                ["target_db"], registry=r)
         self._targets: dict[str, object] = {}
@@ -110,33 +116,20 @@ class PipelineExporter:
             self.last_pass.set(float(row[0]))
 
     def _read_groups(self) -> None:
-        from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
-        from confluent_kafka.admin import AdminClient
+        from aegis.changestream.groups import group_lag, group_members
 
         kafka, topic = self.settings.kafka, self.settings.sinks.topic(self.settings.kafka)
-        admin = AdminClient(kafka.client_config())
-        reader = Consumer({**kafka.client_config(), "group.id": "aegis-exporter-watermarks",
-                           "enable.auto.commit": False})
-        try:
-            metadata = reader.list_topics(topic, timeout=5).topics.get(topic)
-            if metadata is None or metadata.error is not None or not metadata.partitions:
+        for name in self.sinks:
+            group = f"{self.settings.sinks.group_id_prefix}{name}"
+            lags = group_lag(kafka, group, topic, timeout=5)
+            if not lags:
                 return  # no change captured yet: no lag to speak of
-            partitions = sorted(metadata.partitions)
-            ends = {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=5) for p in partitions}
-            for name in self.sinks:
-                group = f"{self.settings.sinks.group_id_prefix}{name}"
-                request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
-                answer = admin.list_consumer_group_offsets([request], request_timeout=5)[group].result(timeout=10)
-                lag = committed = 0
-                for tp in answer.topic_partitions:
-                    low, high = ends[tp.partition]
-                    position = tp.offset if tp.offset >= 0 else low  # no commit yet: from the oldest retained
-                    lag += max(high - position, 0)
-                    committed += max(tp.offset, 0)
-                self.group_lag.labels(name).set(lag)
-                self.group_committed.labels(name).set(committed)
-        finally:
-            reader.close()
+            for lag in lags:
+                self.partition_lag.labels(name, str(lag.partition)).set(lag.behind)
+            self.group_lag.labels(name).set(sum(lag.behind for lag in lags))
+            self.group_committed.labels(name).set(sum(max(lag.committed, 0) for lag in lags))
+            _state, members = group_members(kafka, group, topic, timeout=5)
+            self.group_members.labels(name).set(len(members))
 
     def _target(self, name: str):
         from cdc_sinks.registry import build_sink

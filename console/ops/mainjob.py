@@ -33,7 +33,7 @@ from aegis.errors import ConfigError
 from aegis.settings import Settings
 from connectors.watchdog import ConnectorWatchdog, WatchdogMetrics
 from console.ops.exporter import PipelineExporter
-from console.ops.ports import collector_metrics_port, exporter_metrics_port, reconciler_metrics_port, sink_metrics_port
+from console.ops.ports import collector_metrics_port, exporter_metrics_port, reconciler_metrics_port, sink_metrics_ports
 from console.supervisor import ProcessSpec, Supervisor
 from devstack.base import port_open
 from devstack.manager import StackManager
@@ -47,18 +47,24 @@ def process_specs(settings: Settings, sinks: list[str]) -> list[ProcessSpec]:
     # --no-run-now: the first pass ran in the foreground (first_collection)
     specs = [ProcessSpec("collector", [*AEGIS, "collect", "--schedule", "--no-run-now", "--quiet",
                                        "--metrics-port", str(collector_metrics_port(settings, sinks))])]
-    specs += [ProcessSpec(f"sink-{name}", [*AEGIS, "sinks", "run", name, "--metrics-port",
-                                           str(sink_metrics_port(settings, name, sinks))]) for name in sinks]
+    specs += [ProcessSpec(member_name(name, index), [*AEGIS, "sinks", "run", name, "--metrics-port", str(port)])
+              for name in sinks for index, port in enumerate(sink_metrics_ports(settings, name, sinks))]
     specs.append(ProcessSpec("reconciler", [*AEGIS, "reconcile", "--schedule", "--metrics-port",
                                             str(reconciler_metrics_port(settings, sinks))]))
     return specs
+
+
+def member_name(sink: str, index: int) -> str:
+    """``sink-NAME`` (its log file), ``sink-NAME-2``… for the further members of SINKS_MEMBERS."""
+    return f"sink-{sink}" if index == 0 else f"sink-{sink}-{index + 1}"
 
 
 def check_ports_free(settings: Settings, sinks: list[str]) -> None:
     """The /metrics ports of the sinks, the collector, the reconciler and the exporter must be free:
     a process already serving there would make `aegis status` read its figures instead of ours."""
     host = settings.service.metrics_host
-    ports = [*(sink_metrics_port(settings, name, sinks) for name in sinks), collector_metrics_port(settings, sinks),
+    ports = [*(port for name in sinks for port in sink_metrics_ports(settings, name, sinks)),
+             collector_metrics_port(settings, sinks),
              reconciler_metrics_port(settings, sinks), exporter_metrics_port(settings, sinks)]
     busy = [port for port in ports if port_open(port, host)]
     if busy:
@@ -76,7 +82,7 @@ def register_scrape_targets(settings: Settings, sinks: list[str]) -> None:
         return [f"{host}:{port}"]
 
     write_scrape_targets(settings, {
-        "aegis-sinks": [f"{host}:{sink_metrics_port(settings, name, sinks)}" for name in sinks],
+        "aegis-sinks": [f"{host}:{port}" for name in sinks for port in sink_metrics_ports(settings, name, sinks)],
         "aegis-collector": at(collector_metrics_port(settings, sinks)),
         "aegis-reconciler": at(reconciler_metrics_port(settings, sinks)),
         "aegis-pipeline": at(exporter_metrics_port(settings, sinks)),  # the exporter and the connector watchdog
@@ -124,9 +130,10 @@ def progress_lines(settings: Settings, sinks: list[str]) -> list[str]:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(status.policies_by_status.items())) or "none yet"
     lines = [f"policies: {counts}"]
     for s in status.sinks:
+        members = f"  members {len(s.members)}" if settings.sinks.members > 1 else ""
         lines.append(f"  {s.name:<8} {s.state:<20} records {s.target_count if s.target_count is not None else '?':>6}"
                      f"  lag {s.lag_events if s.lag_events is not None else '?'} events"
-                     f" / {s.lag_seconds or 0:.1f}s  lsn {s.last_applied_lsn or '-'}")
+                     f" / {s.lag_seconds or 0:.1f}s  lsn {s.last_applied_lsn or '-'}{members}")
     if status.last_reconcile:
         lines.append(f"  reconcile at {status.last_reconcile.checked_at:%H:%M:%S}: {status.last_reconcile.brief()}")
     return lines

@@ -1,8 +1,9 @@
 """Everything `aegis status` shows, gathered into one typed model.
 
-Per sink: consumer lag in events (committed offsets of its group against the topic's end) and in
-seconds (age of the oldest unapplied change), last applied LSN and state (from the sink process's
-/metrics and /health/ready). Dead letters retained on the dead-letter topic, counted from its
+Per sink: consumer lag in events (committed offsets of its group against the topic's end), per
+partition and in all, and in seconds (age of the oldest unapplied change); the group's members and
+the partitions each holds (Kafka's group coordinator); last applied LSN and state (from each of the
+sink's processes' /metrics and /health/ready). Dead letters retained on the dead-letter topic, counted from its
 watermarks (none is read). Per target: record count next to PostgreSQL's active
 count. The replication slot's lag, the last reconcile, and policies by status and source.
 ``attention`` lists what needs a person; the CLI exits non-zero when it is not empty.
@@ -14,9 +15,10 @@ import time
 from datetime import datetime
 
 import httpx
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 from pydantic import BaseModel, Field
 
+from aegis.changestream.groups import PartitionLag, group_lag, group_members, reader
 from aegis.db import connect
 from aegis.errors import AegisError
 from aegis.settings import Settings
@@ -25,9 +27,28 @@ from cdc_sinks.milvus.inventory import CollectionModel
 SLOT_LAG_ATTENTION_BYTES = 256 * 1024 * 1024
 
 
+class MemberStatus(BaseModel):
+    """One consumer of a sink's group: which partitions of the change topic it holds."""
+
+    client_id: str
+    host: str
+    partitions: list[int]
+
+
+class PartitionStatus(BaseModel):
+    partition: int
+    committed: int  # -1: the group never committed on this partition
+    end: int
+    lag_events: int
+
+
 class SinkStatus(BaseModel):
     name: str
     state: str  # running | paused: target down | waiting: no partitions | failing | stopped
+    processes: int = 0  # of the main job's members of this sink, those that answer on their metrics port
+    group_state: str | None = None  # the consumer group as Kafka's coordinator sees it (stable, empty, ...)
+    members: list[MemberStatus] = Field(default_factory=list)
+    partitions: list[PartitionStatus] = Field(default_factory=list)
     lag_events: int | None = None
     lag_seconds: float | None = None
     last_applied_lsn: int | None = None
@@ -114,33 +135,57 @@ def _process_state(settings: Settings, port: int) -> tuple[str, int | None]:
     return "failing", lsn
 
 
+def _sink_state(states: list[str]) -> str:
+    """One state for a sink's processes: the first of these any of them is in (the worst that acts)."""
+    for state in ("paused: target down", "failing", "running", "waiting: no partitions"):
+        if state in states:
+            return state
+    return "stopped"
+
+
 def consumer_lag(settings: Settings, group_id: str, topic: str) -> tuple[int, float]:
     """(events behind, age in seconds of the oldest unapplied event) for ``group_id`` on ``topic``."""
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": group_id,
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    lags = group_lag(settings.kafka, group_id, topic, timeout=5)
+    return sum(lag.behind for lag in lags), oldest_unapplied_age(settings, topic, lags)
+
+
+def oldest_unapplied_age(settings: Settings, topic: str, lags: list[PartitionLag]) -> float:
+    """Seconds since the oldest event not yet applied was produced (0 when nothing is behind)."""
+    behind = [lag for lag in lags if lag.behind]
+    if not behind:
+        return 0.0
+    consumer = reader(settings.kafka, "status")
+    oldest_ms = None
     try:
-        metadata = consumer.list_topics(topic, timeout=5)
-        partitions = [TopicPartition(topic, p) for p in metadata.topics[topic].partitions]
-        committed = consumer.committed(partitions, timeout=5)
-        behind, oldest_ms = 0, None
-        for tp in committed:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=5)
-            position = tp.offset if tp.offset >= 0 else low
-            if high > position:
-                behind += high - position
-                consumer.assign([TopicPartition(topic, tp.partition, position)])
-                msg = consumer.poll(5)
-                if msg is not None and msg.error() is None:
-                    ts = msg.timestamp()[1]
-                    oldest_ms = ts if oldest_ms is None else min(oldest_ms, ts)
-        age = 0.0 if oldest_ms is None else max(time.time() - oldest_ms / 1000, 0.0)
-        return behind, age
+        for lag in behind:
+            consumer.assign([TopicPartition(topic, lag.partition, lag.position)])
+            msg = consumer.poll(5)
+            if msg is not None and msg.error() is None:
+                ts = msg.timestamp()[1]
+                oldest_ms = ts if oldest_ms is None else min(oldest_ms, ts)
     finally:
         consumer.close()
+    return 0.0 if oldest_ms is None else max(time.time() - oldest_ms / 1000, 0.0)
+
+
+def _group_part(settings: Settings, name: str, topic: str, sink: SinkStatus, status: PipelineStatus) -> None:
+    """The sink's consumer group: lag per partition, age of the oldest unapplied event, members."""
+    group = f"{settings.sinks.group_id_prefix}{name}"
+    try:
+        lags = group_lag(settings.kafka, group, topic, timeout=5)
+        sink.partitions = [PartitionStatus(partition=lag.partition, committed=lag.committed, end=lag.high,
+                                           lag_events=lag.behind) for lag in lags]
+        sink.lag_events = sum(lag.behind for lag in lags)
+        sink.lag_seconds = oldest_unapplied_age(settings, topic, lags)
+        sink.group_state, members = group_members(settings.kafka, group, topic, timeout=5)
+        sink.members = [MemberStatus(client_id=m.client_id, host=m.host, partitions=list(m.partitions))
+                        for m in members]
+    except (AegisError, KafkaException, KeyError) as exc:
+        status.attention.append(f"sink {name}: consumer group unknown ({getattr(exc, 'message', exc)})")
 
 
 def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
-    from console.ops.ports import sink_metrics_port
+    from console.ops.ports import sink_metrics_ports
 
     status = PipelineStatus(sinks=[])
     _postgres_part(settings, status)
@@ -148,12 +193,12 @@ def gather(settings: Settings, sinks: list[str]) -> PipelineStatus:
     _dead_letter_part(settings, status)
     topic = settings.sinks.topic(settings.kafka)
     for name in sinks:
-        state, lsn = _process_state(settings, sink_metrics_port(settings, name, sinks))
-        sink = SinkStatus(name=name, state=state, last_applied_lsn=lsn)
-        try:
-            sink.lag_events, sink.lag_seconds = consumer_lag(settings, f"{settings.sinks.group_id_prefix}{name}", topic)
-        except (KafkaException, KeyError) as exc:
-            status.attention.append(f"sink {name}: consumer lag unknown ({exc})")
+        states = [_process_state(settings, port) for port in sink_metrics_ports(settings, name, sinks)]
+        lsns = [lsn for _, lsn in states if lsn is not None]
+        sink = SinkStatus(name=name, state=_sink_state([state for state, _ in states]),
+                          processes=sum(state != "stopped" for state, _ in states),
+                          last_applied_lsn=max(lsns) if lsns else None)
+        _group_part(settings, name, topic, sink, status)
         _target_count(settings, name, sink)
         status.sinks.append(sink)
         _sink_attention(status, sink)

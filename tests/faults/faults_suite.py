@@ -28,7 +28,7 @@ from tests.faults.faults_report import FaultResult
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str          # kill | stop | restart | poison | kill-broker | kill-worker (the cluster profile)
+    kind: str          # kill | stop | restart | poison | add-members | kill-members | kill-broker | kill-worker
     subject: str = ""  # the sink (kill), the server (stop, restart)
     hold: float = 0.0  # seconds a stopped server stays down
     poison: int = 0    # poison records (poison)
@@ -42,7 +42,10 @@ def scenarios(stop_seconds: float, poison: int, *, brokers: int = 1, workers: in
             + [Fault(f"{s} stopped {stop_seconds:.0f} s", "stop", s, hold=stop_seconds) for s in TARGET_SERVERS.values()]
             + [Fault(f"{s} restarted", "restart", s) for s in ("kafka-connect", "kafka", "postgres")]
             + cluster
-            + [Fault(f"{poison} poison records", "poison", poison=poison)])
+            + [Fault(f"{poison} poison records", "poison", poison=poison)]
+            # last: from here on every sink runs two members
+            + [Fault("a second member joins every sink", "add-members"),
+               Fault("SIGKILL one of two members of every sink", "kill-members")])
 
 
 @dataclass
@@ -77,6 +80,14 @@ class FaultSuite:
             kill_change_topic_leader(self.settings, self.stack, self._say)
         elif fault.kind == "kill-worker":
             kill_task_worker(self.settings, self.stack, self._say)
+        elif fault.kind == "add-members":
+            self.pipeline.add_members(self.settings)
+        elif fault.kind == "kill-members":
+            old = {t: self.pipeline.pid(t) for t in TARGET_SERVERS}
+            for t in TARGET_SERVERS:
+                self.pipeline.kill(t)
+            for t, pid in old.items():
+                self.pipeline.wait_restarted(t, pid)
         elif fault.kind == "poison":
             return produce_poison(self.settings, self.settings.sinks.topic(self.settings.kafka), fault.poison,
                                   seconds=10.0)
@@ -86,6 +97,8 @@ class FaultSuite:
 
     def run(self, fault: Fault) -> FaultResult:
         t = self.timing
+        if fault.kind == "kill-members" and self.pipeline.members < 2:  # run alone (-k): its second members first
+            self.pipeline.add_members(self.settings)
         baseline = wait_converged(self.settings, t.timeout)
         if not baseline.clean:
             return self._record(FaultResult(fault=fault.name, rate=t.rate, achieved=0, changes=0, fault_seconds=0,

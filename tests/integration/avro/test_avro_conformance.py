@@ -79,7 +79,8 @@ def _create_change_topic(settings) -> None:
 
     admin = AdminClient({**settings.kafka.client_config()})
     topic = settings.sinks.topic(settings.kafka)
-    futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1,
+    futures = admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.change_topic_partitions,
+                                            replication_factor=-1,
                                             config={"cleanup.policy": "compact"})], operation_timeout=30)
     futures[topic].result(timeout=60)
 

@@ -15,13 +15,14 @@ import threading
 import httpx
 import pytest
 from avro_helpers import scratch_database, wait_mirrored
-from confluent_kafka import Consumer, TopicPartition
 
 from aegis.changestream.decoding import AvroChangeDecoder, build_decoder
+from aegis.changestream.groups import watermarks
 from aegis.db import connect
 from aegis.db.migrate import applied_versions, migrate
 from cdc_sinks.redis.sink import build_redis_sink
 from cdc_sinks.runtime import SinkRuntime
+from cdc_sinks.topic_reader import Stretch
 from testkit.streams import change_topic, isolated_settings, isolated_stream
 
 pytestmark = pytest.mark.integration
@@ -41,20 +42,13 @@ def _insert(conn, tag: str, n: int, *, amount: int | None = None, with_column: b
 
 
 def _read_topic(settings, topic: str) -> list:
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"evo-read-{secrets.token_hex(4)}",
-                        "enable.auto.commit": False})
-    try:
-        end = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
-        consumer.assign([TopicPartition(topic, 0, 0)])
-        messages = []
-        while len(messages) < end:
-            m = consumer.poll(5)
-            assert m is not None, f"read {len(messages)} of {end} messages"
-            if not m.error():
-                messages.append(m)
-        return messages
-    finally:
-        consumer.close()
+    """Every message of ``topic``, all partitions (in no order across partitions)."""
+    marks = watermarks(settings.kafka, topic)
+    stretch = Stretch(settings.kafka, topic, {p: low for p, (low, _) in marks.items()},
+                      {p: high for p, (_, high) in marks.items()})
+    messages = list(stretch)
+    assert stretch.complete, f"read {len(messages)} messages, not all of {topic}"
+    return messages
 
 
 def test_a_new_nullable_column_flows_through_without_restarting_the_sink(schema_registry):
@@ -98,8 +92,10 @@ def test_a_new_nullable_column_flows_through_without_restarting_the_sink(schema_
 
             messages = _read_topic(settings, change_topic(settings))
             decoder = build_decoder(settings)
-            events = [decoder(m.key(), m.value()) for m in messages]
-            schema_ids = [int.from_bytes(m.value()[1:5], "big") for m in messages if m.value()]
+            decoded = sorted(((decoder(m.key(), m.value()), m) for m in messages if m.value()),
+                             key=lambda pair: pair[0].lsn or 0)  # in commit order across partitions
+            events = [event for event, _ in decoded]
+            schema_ids = [int.from_bytes(m.value()[1:5], "big") for _, m in decoded]
             amounts = {e.policy_id: e.after.support_amount_krw for e in events if e.after is not None}
             assert len(set(schema_ids)) == 2, f"expected one writer schema before and one after: {schema_ids}"
             switch = schema_ids.index(schema_ids[-1])  # the old version up to the migration, the new one after

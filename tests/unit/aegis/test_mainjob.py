@@ -9,8 +9,9 @@ import pytest
 
 from aegis.errors import ConfigError
 from console.ops.mainjob import check_ports_free, process_specs
-from console.ops.status import ReconcileSummary
-from aegis.settings import ServiceSettings, load_settings
+from console.ops.ports import collector_metrics_port, exporter_metrics_port, sink_metrics_ports
+from console.ops.status import ReconcileSummary, _sink_state
+from aegis.settings import ServiceSettings, SinkSettings, load_settings
 
 SINKS = ["milvus", "neo4j", "redis", "search"]
 
@@ -33,6 +34,36 @@ def test_a_busy_metrics_port_stops_the_job_before_it_starts_anything():
         with pytest.raises(ConfigError, match=f"{port}.* in use") as error:
             check_ports_free(_settings(port - 2), SINKS)  # the redis sink's port
     assert "METRICS_PORT" in error.value.hint
+
+
+def test_each_member_of_a_sink_is_its_own_process_on_its_own_port():
+    settings = _settings(29180)
+    settings = settings.model_copy(update={"sinks": SinkSettings(_env_file=None, members=2)})
+    specs = process_specs(settings, SINKS)
+    sinks = [s for s in specs if s.name.startswith("sink-")]
+    assert [s.name for s in sinks] == ["sink-milvus", "sink-milvus-2", "sink-neo4j", "sink-neo4j-2",
+                                       "sink-redis", "sink-redis-2", "sink-search", "sink-search-2"]
+    ports = [int(s.argv[s.argv.index("--metrics-port") + 1]) for s in sinks]
+    assert ports == list(range(29180, 29188)) and sink_metrics_ports(settings, "neo4j", SINKS) == [29182, 29183]
+    assert collector_metrics_port(settings, SINKS) == 29188 and exporter_metrics_port(settings, SINKS) == 29190
+
+
+def test_one_member_keeps_the_ports_the_job_always_had():
+    settings = _settings(29180)
+    assert [sink_metrics_ports(settings, name, SINKS) for name in SINKS] == [[29180], [29181], [29182], [29183]]
+    assert collector_metrics_port(settings, SINKS) == 29184
+
+
+@pytest.mark.parametrize(("states", "expected"), [
+    (["running", "stopped"], "running"),
+    (["running", "paused: target down"], "paused: target down"),
+    (["waiting: no partitions", "running"], "running"),
+    (["waiting: no partitions", "stopped"], "waiting: no partitions"),
+    (["stopped", "stopped"], "stopped"),
+    (["failing", "running"], "failing"),
+])
+def test_a_sinks_state_is_the_one_of_its_members_that_needs_acting_on(states, expected):
+    assert _sink_state(states) == expected
 
 
 def test_the_last_reconcile_in_one_line_says_what_was_verified():

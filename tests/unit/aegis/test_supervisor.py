@@ -75,3 +75,19 @@ def test_run_stops_on_sigint(tmp_path):
 
     sup.run(tick=tick, interval=0.1)
     assert "stopping ..." in lines and any(l.startswith("sleeper: stopped") for l in lines)
+
+
+def test_a_process_added_later_is_started_and_supervised_like_the_first(tmp_path):
+    lines: list[str] = []
+    counter = tmp_path / "starts"
+    sup = Supervisor([ProcessSpec("sleeper", _python("import time; time.sleep(60)"))], tmp_path / "logs",
+                     lines.append, base_backoff=0.2, max_backoff=0.4)
+    sup.start_all()
+    sup.add(ProcessSpec("member-2", _python(f"open({str(counter)!r}, 'a').write('x'); import sys; sys.exit(3)")))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(counter.read_text() if counter.exists() else "") < 2:
+        time.sleep(0.05)
+        sup.poll()
+    sup.stop()
+    assert len(counter.read_text()) >= 2 and set(sup.pids()) == {"sleeper", "member-2"}
+    assert any("member-2: exited with code 3; restarting in" in line for line in lines)

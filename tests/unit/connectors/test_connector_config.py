@@ -16,7 +16,7 @@ from connectors.config import TEMPLATE, load_connector_config, render
 @pytest.fixture()
 def settings(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    for name in ("POSTGRES_PORT", "KAFKA_TOPIC_PREFIX", "AEGIS_CONNECTOR_POLL_INTERVAL_MS"):
+    for name in ("POSTGRES_PORT", "KAFKA_TOPIC_PREFIX", "AEGIS_CONNECTOR_POLL_INTERVAL_MS", "KAFKA_CHANGE_TOPIC_PARTITIONS"):
         monkeypatch.delenv(name, raising=False)
     return load_settings(env_file=None)
 
@@ -55,8 +55,10 @@ def test_rendered_config_is_the_documented_connector(settings):
 def test_settings_flow_into_the_config(settings, monkeypatch):
     monkeypatch.setenv("KAFKA_TOPIC_PREFIX", "a.b")
     monkeypatch.setenv("AEGIS_CONNECTOR_POLL_INTERVAL_MS", "100")
+    monkeypatch.setenv("KAFKA_CHANGE_TOPIC_PARTITIONS", "12")
     config = load_connector_config(load_settings(env_file=None), {"max.batch.size": "7"}).config
     assert config["topic.prefix"] == "a.b" and config["poll.interval.ms"] == "100"
+    assert config["topic.creation.changes.partitions"] == "12"
     assert config["max.batch.size"] == "7"
     assert re.fullmatch(config["predicates.isOutbox.pattern"], "a.b.public.outbox")
     assert not re.fullmatch(config["predicates.isOutbox.pattern"], "axb.public.outbox")  # dot escaped

@@ -77,4 +77,5 @@ def test_the_suite_covers_every_fault_of_the_issue():
     names = [f.name for f in scenarios(stop_seconds=60, poison=100)]
     assert names == ["SIGKILL sink search", "SIGKILL sink redis", "SIGKILL sink neo4j", "SIGKILL sink milvus",
                      "opensearch stopped 60 s", "redis stopped 60 s", "neo4j stopped 60 s", "milvus stopped 60 s",
-                     "kafka-connect restarted", "kafka restarted", "postgres restarted", "100 poison records"]
+                     "kafka-connect restarted", "kafka restarted", "postgres restarted", "100 poison records",
+                     "a second member joins every sink", "SIGKILL one of two members of every sink"]

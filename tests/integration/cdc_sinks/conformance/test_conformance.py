@@ -186,7 +186,7 @@ def test_a_backlog_is_applied_once_per_policy_not_once_per_change(sut, writer, m
     ids = writer.create_many(40)
     for _ in range(11):
         writer.update_many(ids)
-    sut.wait_topic_holds(len(ids) * 12)
+    sut.wait_changes_of(ids, len(ids) * 12)
     sut.settings = sut.settings.model_copy(update={"sinks": sut.settings.sinks.model_copy(
         update={"lookahead_min_lag": 100, "batch_size": 50})})
     runtime = sut.start()
