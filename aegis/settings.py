@@ -356,8 +356,10 @@ class StackSettings(BaseSettings):
     java_home: Path | None = Field(None, description="JDK to run the Java servers (default: JAVA_HOME, then java on PATH).")
     maven_command: str = Field("mvn", description="Maven executable that resolves the server jars.")
     kafka_controller_port: int = Field(29093, ge=1, le=65535, description="KRaft controller port of the local broker.")
-    kafka_heap: str = Field("1g", description="Kafka broker max heap.")
-    connect_heap: str = Field("1g", description="Kafka Connect max heap.")
+    kafka_brokers: int = Field(1, description="Kafka nodes of the local stack: 1, or 3 (the cluster profile: three combined broker/controller KRaft nodes `kafka`, `kafka-2`, `kafka-3`, replication factor 3, min.insync.replicas 2; docs/deploy.md).")
+    connect_workers: int = Field(1, description="Kafka Connect workers of the local stack: 1, or 2 (`kafka-connect`, `kafka-connect-2`: one Connect cluster; worker n listens on KAFKA_CONNECT_URL's port + n - 1).")
+    kafka_heap: str | None = Field(None, description="Max heap of each Kafka node (unset: 1g with one node, 512m each with three).")
+    connect_heap: str | None = Field(None, description="Max heap of each Kafka Connect worker (unset: 1g with one worker, 768m each with two).")
     redis_maxmemory: str = Field("2gb", description="The local Redis's maxmemory (noeviction: a full cache refuses writes, the sink pauses; ~1.4 KB per policy).")
     neo4j_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_HEAP", "NEO4J_HEAP"), description="Max heap of the local Neo4j server.")
     neo4j_pagecache: str = Field("128m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_PAGECACHE", "NEO4J_PAGECACHE"), description="Page cache of the local Neo4j server.")
@@ -372,9 +374,34 @@ class StackSettings(BaseSettings):
     prometheus_alert_for_max_seconds: float | None = Field(None, ge=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS", "PROMETHEUS_ALERT_FOR_MAX_SECONDS"), description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
     prometheus_retention: str = Field("2d", validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RETENTION", "PROMETHEUS_RETENTION"), description="How long the local Prometheus keeps its samples.")
 
+    @field_validator("kafka_brokers")
+    @classmethod
+    def _known_broker_count(cls, value: int) -> int:
+        if value not in (1, 3):
+            raise ValueError("must be 1 (one combined broker/controller) or 3 (the cluster profile: a KRaft "
+                             "quorum needs an odd number of controllers, and 3 is the smallest that survives one loss)")
+        return value
+
+    @field_validator("connect_workers")
+    @classmethod
+    def _known_worker_count(cls, value: int) -> int:
+        if value not in (1, 2):
+            raise ValueError("must be 1 or 2 (two workers form one Connect cluster that survives the loss of one)")
+        return value
+
     @property
     def state_path(self) -> Path:
         return self.state_dir.resolve()
+
+    @property
+    def broker_heap(self) -> str:
+        """Max heap of each Kafka node: AEGIS_STACK_KAFKA_HEAP, else sized for 2 cores / 24 GB."""
+        return self.kafka_heap or ("1g" if self.kafka_brokers == 1 else "512m")
+
+    @property
+    def worker_heap(self) -> str:
+        """Max heap of each Kafka Connect worker: AEGIS_STACK_CONNECT_HEAP, else sized for 2 cores / 24 GB."""
+        return self.connect_heap or ("1g" if self.connect_workers == 1 else "768m")
 
 
 class ConnectorSettings(BaseSettings):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
@@ -37,10 +38,12 @@ from confluent_kafka.admin import (
 
 from aegis.errors import ErrorCode, TerminalError, TransientError
 from aegis.models.limits import CHANGE_MESSAGE_MAX_BYTES
+from aegis.retry import RetryPolicy, retry_call
 from aegis.settings import Settings
 
 MESSAGE_LIMIT_KEY = "max.message.bytes"
 KAFKA_HINT = "is Kafka up (`aegis stack status`)? then run `aegis connectors apply` again"
+NEW_TOPIC_RETRY = RetryPolicy(attempts=8, base_delay=0.2, max_delay=2.0)  # up to ~8 s in all
 
 
 def change_topics(settings: Settings) -> list[str]:
@@ -93,18 +96,33 @@ def ensure_change_topics(settings: Settings, limit: int = CHANGE_MESSAGE_MAX_BYT
                 report.short[name] = len(metadata[name].partitions)
         existing = set(metadata) | set(missing)
         resources = [ConfigResource(ResourceType.TOPIC, t) for t in change_topics(settings) if t in existing]
-        for resource, future in (admin.describe_configs(resources).items() if resources else []):
-            entry = future.result(timeout=15).get(MESSAGE_LIMIT_KEY)
+        for resource in resources:
+            configs = _once_known(admin.describe_configs, resource)
+            entry = configs.get(MESSAGE_LIMIT_KEY)
             if entry is not None and entry.value is not None and int(entry.value) >= limit:
                 continue
             resource.add_incremental_config(ConfigEntry(MESSAGE_LIMIT_KEY, str(limit),
                                                         incremental_operation=AlterConfigOpType.SET))
-            admin.incremental_alter_configs([resource])[resource].result(timeout=15)
+            _once_known(admin.incremental_alter_configs, resource)
             report.raised.append(resource.name)
         return report
     except KafkaException as exc:
         raise TransientError(f"could not check the change topics: {exc}", code=ErrorCode.CONNECTOR_FAILED,
                              hint=KAFKA_HINT) from None
+
+
+def _once_known(request: Callable[[list[ConfigResource]], dict], resource: ConfigResource) -> Any:
+    """``request([resource])``'s result, retried while the node asked does not know the topic yet: on a
+    cluster a topic created a moment ago reaches every node's metadata a moment later (UNKNOWN_TOPIC_OR_PART)."""
+    def attempt() -> Any:
+        try:
+            return request([resource])[resource].result(timeout=15)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise TransientError(f"topic {resource.name} is not known yet to the broker asked",
+                                     code=ErrorCode.CONNECTOR_FAILED, hint=KAFKA_HINT) from None
+            raise
+    return retry_call(attempt, NEW_TOPIC_RETRY, what=f"topic {resource.name}")
 
 
 def partition_counts(settings: Settings) -> dict[str, int]:

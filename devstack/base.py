@@ -21,6 +21,10 @@ class Service(ABC):
 
     name: str = ""
     stop_signal: int = signal.SIGTERM
+    stop_group: str | None = None
+    """Services listed next to each other with the same stop group are stopped together (signalled
+    at once, then awaited): a member that cannot stop cleanly once its peers are gone (a KRaft node
+    without its quorum) is never the last one left."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -64,6 +68,14 @@ class Service(ABC):
     @abstractmethod
     def probe(self) -> bool:
         """Fast readiness check: True when the service answers as it should."""
+
+    def probe_started(self) -> bool:
+        """Whether a start (or an ``up`` of a running server) may go on to the next service.
+
+        Usually ``probe()``; a member of a group that cannot serve until later members run (a KRaft
+        quorum) says "started" earlier, and ``probe()`` stays the honest health check of ``status``.
+        """
+        return self.probe()
 
     def bootstrap(self) -> None:  # noqa: B027 - an optional hook: most services need no set-up once healthy
         """Idempotent work once healthy (roles, databases, topics)."""

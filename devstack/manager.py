@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from aegis.errors import StackError
 from aegis.settings import Settings
 from devstack.base import Service
-from devstack.process import PidFile, stop_process_group, tail
+from devstack.process import PidFile, stop_process_group, stop_process_groups, tail
 from devstack.registry import build_services
 
 Progress = Callable[[str], None]
@@ -70,7 +70,8 @@ class StackManager:
             started = time.monotonic()
             progress(f"{service.name}: starting on port {service.port} ...")
             pid = self._start_with_retry(service, progress)
-            progress(f"{service.name}: healthy in {time.monotonic() - started:.1f}s (pid {pid})")
+            state = "healthy" if service.probe() else "started (healthy once the rest of its group runs)"
+            progress(f"{service.name}: {state} in {time.monotonic() - started:.1f}s (pid {pid})")
         return self.status(names)
 
     def _start_with_retry(self, service: Service, progress: Progress) -> int:
@@ -114,7 +115,7 @@ class StackManager:
                 self._pidfile(service).remove()
                 raise self._failure(service, f"exited with code {proc.returncode} before it was healthy",
                                     ServiceExitedEarly)
-            if service.probe():
+            if service.probe_started():
                 return
             time.sleep(0.25)
         stop_process_group(pid, service.stop_signal, self.settings.stack.stop_timeout_seconds)
@@ -126,17 +127,24 @@ class StackManager:
                           hint=f"its log is {service.log_path}; last lines:\n{tail(service.log_path)}")
 
     def down(self, names: list[str] | None = None, progress: Progress = lambda _: None) -> None:
-        """Stop, in reverse order, only the processes this stack started (by pid file)."""
-        for service in reversed(self.select(names, optional=True)):
-            pidfile = self._pidfile(service)
-            pid = pidfile.read_live_pid()
-            if pid is None:
-                if names or service.in_default_set():
-                    progress(f"{service.name}: not running")
+        """Stop, in reverse order, only the processes this stack started (by pid file); members of a
+        stop group together."""
+        for batch in _stop_batches(list(reversed(self.select(names, optional=True)))):
+            running = []
+            for service in batch:
+                pid = self._pidfile(service).read_live_pid()
+                if pid is None:
+                    if names or service.in_default_set():
+                        progress(f"{service.name}: not running")
+                    continue
+                running.append((service, pid))
+            if not running:
                 continue
-            clean = stop_process_group(pid, service.stop_signal, self.settings.stack.stop_timeout_seconds)
-            pidfile.remove()
-            progress(f"{service.name}: stopped (pid {pid}{'' if clean else ', had to be killed'})")
+            clean = stop_process_groups([(pid, service.stop_signal) for service, pid in running],
+                                        self.settings.stack.stop_timeout_seconds)
+            for (service, pid), stopped in zip(running, clean, strict=True):
+                self._pidfile(service).remove()
+                progress(f"{service.name}: stopped (pid {pid}{'' if stopped else ', had to be killed'})")
 
     def status(self, names: list[str] | None = None) -> list[ServiceStatus]:
         result = []
@@ -148,3 +156,14 @@ class StackManager:
                                         healthy=pid is not None and service.probe(),
                                         log=str(service.log_path)))
         return result
+
+
+def _stop_batches(services: list[Service]) -> list[list[Service]]:
+    """``services`` cut into runs: neighbours of one stop group together, every other service alone."""
+    batches: list[list[Service]] = []
+    for service in services:
+        if batches and service.stop_group is not None and batches[-1][-1].stop_group == service.stop_group:
+            batches[-1].append(service)
+        else:
+            batches.append([service])
+    return batches

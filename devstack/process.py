@@ -62,24 +62,32 @@ def stop_process_group(pid: int, sig: int, timeout: float) -> bool:
 
     Returns True when it stopped within the timeout by itself.
     """
-    try:
-        os.killpg(pid, sig)
-    except ProcessLookupError:
-        return True
+    return stop_process_groups([(pid, sig)], timeout)[0]
+
+
+def stop_process_groups(groups: list[tuple[int, int]], timeout: float) -> list[bool]:
+    """``stop_process_group`` for several groups at once: each (leader pid, signal) is signalled
+    first, then all are awaited together; one flag per group, in order."""
+    for pid, sig in groups:
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            pass
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not is_alive(pid):
-            return True
+    while time.monotonic() < deadline and any(is_alive(pid) for pid, _ in groups):
         time.sleep(0.2)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return True
-    for _ in range(50):
-        if not is_alive(pid):
-            break
-        time.sleep(0.1)
-    return False
+    clean = [not is_alive(pid) for pid, _ in groups]
+    for (pid, _), stopped in zip(groups, clean, strict=True):
+        if not stopped:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            for _ in range(50):
+                if not is_alive(pid):
+                    break
+                time.sleep(0.1)
+    return clean
 
 
 def tail(path: Path, lines: int = 25) -> str:

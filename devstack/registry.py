@@ -16,5 +16,7 @@ def build_services(settings: Settings) -> list[Service]:
     from devstack.redis import Redis
     from devstack.schema_registry import SchemaRegistry
 
-    return [Postgres(settings), Redis(settings), SchemaRegistry(settings), Kafka(settings), KafkaConnect(settings),
+    brokers = [Kafka(settings, node) for node in range(1, settings.stack.kafka_brokers + 1)]
+    workers = [KafkaConnect(settings, worker) for worker in range(1, settings.stack.connect_workers + 1)]
+    return [Postgres(settings), Redis(settings), SchemaRegistry(settings), *brokers, *workers,
             Neo4j(settings), OpenSearch(settings), Milvus(settings), Prometheus(settings)]

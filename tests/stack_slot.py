@@ -39,13 +39,18 @@ def ports(settings: Settings) -> dict[int, str]:
     def url_port(url: str) -> int:
         return httpx.URL(url).port or 0
 
-    found = {settings.postgres.port: "postgres", settings.redis.port: "redis", settings.neo4j.port: "neo4j",
-             int(settings.kafka.bootstrap_servers.split(",")[0].rsplit(":", 1)[1]): "kafka",
-             settings.stack.kafka_controller_port: "kafka controller",
-             url_port(settings.kafka.connect_url): "kafka-connect",
+    from devstack.kafka import broker_port, controller_port, node_name
+
+    found = {settings.postgres.port: "postgres", settings.redis.port: "redis",
+             settings.neo4j.port: "neo4j",
              url_port(settings.schema_registry.url): "schema-registry",
              url_port(settings.search.url): "opensearch", settings.stack.opensearch_transport_port: "opensearch transport",
              url_port(settings.sources.samples_url): "sample server"}
+    for node in range(1, settings.stack.kafka_brokers + 1):  # the cluster profile's nodes too
+        found[broker_port(settings, node)] = node_name("kafka", node)
+        found[controller_port(settings, node)] = f"{node_name('kafka', node)} controller"
+    for worker in range(settings.stack.connect_workers):
+        found[url_port(settings.kafka.connect_url) + worker] = node_name("kafka-connect", worker + 1)
     found.update({settings.milvus.port + i: "milvus" for i in range(MILVUS_PORTS)})
     found.update({settings.service.metrics_port + i: "main job /metrics" for i in range(METRICS_PORTS)})
     found[settings.stack.prometheus_port] = "prometheus"

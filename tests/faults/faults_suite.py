@@ -17,6 +17,7 @@ from devstack.manager import StackManager
 from testkit.load import Generator
 from testkit.machine import LoadSampler
 from tests.faults.faults_check import by_sink, dead_letters_since, dlq_offsets, wait_converged
+from tests.faults.faults_cluster import kill_change_topic_leader, kill_task_worker
 from tests.faults.faults_env import TARGET_SERVERS
 from tests.faults.faults_load import SteadyLoad
 from tests.faults.faults_pipeline import SinkPipeline
@@ -27,16 +28,20 @@ from tests.faults.faults_report import FaultResult
 @dataclass(frozen=True)
 class Fault:
     name: str
-    kind: str          # kill | stop | restart | poison | add-members | kill-members
+    kind: str          # kill | stop | restart | poison | add-members | kill-members | kill-broker | kill-worker
     subject: str = ""  # the sink (kill), the server (stop, restart)
     hold: float = 0.0  # seconds a stopped server stays down
     poison: int = 0    # poison records (poison)
 
 
-def scenarios(stop_seconds: float, poison: int) -> list[Fault]:
+def scenarios(stop_seconds: float, poison: int, *, brokers: int = 1, workers: int = 1) -> list[Fault]:
+    """Every fault; the cluster profile's two only on a stack of three Kafka nodes / two Connect workers."""
+    cluster = ([Fault("SIGKILL broker leading the change topic", "kill-broker")] if brokers > 1 else []) + (
+        [Fault("SIGKILL Connect worker running the Debezium task", "kill-worker")] if workers > 1 else [])
     return ([Fault(f"SIGKILL sink {t}", "kill", t) for t in TARGET_SERVERS]
             + [Fault(f"{s} stopped {stop_seconds:.0f} s", "stop", s, hold=stop_seconds) for s in TARGET_SERVERS.values()]
             + [Fault(f"{s} restarted", "restart", s) for s in ("kafka-connect", "kafka", "postgres")]
+            + cluster
             + [Fault(f"{poison} poison records", "poison", poison=poison)]
             # last: from here on every sink runs two members
             + [Fault("a second member joins every sink", "add-members"),
@@ -71,6 +76,10 @@ class FaultSuite:
             self.stack.down([fault.subject], progress=self._say)
             time.sleep(fault.hold)
             self.stack.up([fault.subject], progress=self._say)
+        elif fault.kind == "kill-broker":
+            kill_change_topic_leader(self.settings, self.stack, self._say)
+        elif fault.kind == "kill-worker":
+            kill_task_worker(self.settings, self.stack, self._say)
         elif fault.kind == "add-members":
             self.pipeline.add_members(self.settings)
         elif fault.kind == "kill-members":

@@ -8,12 +8,15 @@ import os
 
 import pytest
 
+from aegis.settings import load_settings
 from tests.faults.faults_suite import scenarios
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
+_STACK = load_settings(env_file=None).stack  # the test slot's (exported by the root conftest)
 FAULTS = scenarios(stop_seconds=float(os.environ.get("AEGIS_FAULTS_STOP_SECONDS", "60")),
-                   poison=int(os.environ.get("AEGIS_FAULTS_POISON", "100")))
+                   poison=int(os.environ.get("AEGIS_FAULTS_POISON", "100")),
+                   brokers=_STACK.kafka_brokers, workers=_STACK.connect_workers)
 
 
 @pytest.mark.timeout(900)
