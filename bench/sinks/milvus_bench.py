@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import re
 import secrets
 import statistics
 import subprocess
@@ -158,7 +159,7 @@ def _unsorted_rate(embedder, texts: list[str], rounds: int) -> float:
 class MilvusPipeline:
     """A working set of real-shaped policies in PostgreSQL and a fresh `aegis sinks run milvus`."""
 
-    def __init__(self, working_set: int):
+    def __init__(self, working_set: int, *, start: bool = True):
         from aegis.db import connect
         from cdc_sinks.milvus.store import MilvusStore
         from testkit.targets import start_group_at_end
@@ -176,6 +177,12 @@ class MilvusPipeline:
         self.ids = self.insert(self.documents) if working_set else []
         self.log_path = self.settings.stack.state_path / "logs" / f"bench-milvus-{self.ns}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.process: subprocess.Popen | None = None
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start `aegis sinks run milvus` (its group began at the topic's end when the pipeline was made)."""
         self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", "milvus"],
                                         env={**os.environ, **self.env}, stdout=self.log_path.open("ab"),
                                         stderr=subprocess.STDOUT, cwd=str(ROOT))
@@ -203,7 +210,7 @@ class MilvusPipeline:
             seen = self.visible_hashes(list(expected))
             if all(seen.get(i) == h for i, h in expected.items()):
                 return time.monotonic() - started
-            if self.process.poll() is not None:
+            if self.process is not None and self.process.poll() is not None:
                 raise SystemExit(f"the sink exited: see {self.log_path}")
             time.sleep(0.2)
         raise SystemExit(f"not visible within {timeout:.0f}s (sink log {self.log_path})")
@@ -213,8 +220,9 @@ class MilvusPipeline:
         return {r[0]: r[1].strip() for r in rows}
 
     def close(self) -> None:
-        self.process.terminate()
-        self.process.wait(60)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(60)
         self.store.drop_namespace(self.alias)
         self.store.close()
         self.conn.execute("DELETE FROM policies WHERE source_system = %s", (f"bench-{self.ns}",))
@@ -280,6 +288,54 @@ def catchup(args) -> dict:
             "policies_per_s": round(args.policies / seconds, 1)}
 
 
+def burst(args) -> dict:
+    """A burst while the sink is away: N policies created and each changed (new text, new hash) until
+    there are ``--changes`` changes in all; then the sink starts and catches up. With the look-ahead
+    (SINKS_LOOKAHEAD_MIN_LAG) it embeds each policy's newest text once, not every version."""
+    pipeline = MilvusPipeline(working_set=0, start=False)
+    try:
+        documents = sample_documents(args.policies, seed=17)
+        started = time.monotonic()
+        ids = pipeline.insert(documents)
+        rounds = max(0, args.changes // args.policies - 1)
+        for n in range(rounds):  # one transaction per round: every policy gets a new text and hash
+            pipeline.conn.execute(
+                "UPDATE policies SET content = content || %s, updated_at = now(), "
+                "content_hash = md5(random()::text) || md5(random()::text) WHERE id = ANY(%s)", (f" 변경 {n}", ids))
+        committed = time.monotonic() - started
+        expected = pipeline.hashes(ids)
+        changes = args.policies * (rounds + 1)
+        print(f"{changes:,} changes over {args.policies:,} policies committed in {committed:.1f} s; starting the sink",
+              file=sys.stderr, flush=True)
+        topic_end = _wait_streamed(pipeline, changes)
+        pipeline.start()
+        seconds = pipeline.wait_visible(expected, timeout=7200)
+    finally:
+        pipeline.close()
+    log = pipeline.log_path.read_text(errors="replace")
+    applied = sum(int(m) for m in re.findall(r'"upserted": (\d+)', log))
+    superseded = sum(int(m) for m in re.findall(r'"superseded": (\d+)', log))
+    return {"policies": args.policies, "changes": changes, "commit_seconds": round(committed, 1),
+            "streamed_seconds": round(topic_end, 1),
+            "catch_up_seconds": round(seconds, 1),  # from the sink's start until Milvus holds every newest text
+            "written": applied, "superseded": superseded,
+            "backend": os.environ.get("EMBEDDING_BACKEND", "torch")}
+
+
+def _wait_streamed(pipeline: MilvusPipeline, changes: int, timeout: float = 1800) -> float:
+    """Seconds until the change topic holds the burst (Debezium streamed it), counted from now."""
+    from aegis.changestream.groups import group_lag
+
+    started = time.monotonic()
+    group = f"{pipeline.env['SINKS_GROUP_ID_PREFIX']}milvus"
+    topic = pipeline.settings.sinks.topic(pipeline.settings.kafka)
+    while time.monotonic() - started < timeout:
+        if sum(lag.behind for lag in group_lag(pipeline.settings.kafka, group, topic)) >= changes:
+            return time.monotonic() - started
+        time.sleep(1)
+    raise SystemExit(f"the change topic did not get {changes} changes within {timeout:.0f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -291,9 +347,12 @@ def main() -> None:
     lat.add_argument("--seconds", type=float, default=60)
     c = sub.add_parser("catchup", help="time to embed and store N new policies")
     c.add_argument("--policies", type=int, default=5000)
+    b = sub.add_parser("burst", help="catch-up after N changes over M policies made while the sink was away")
+    b.add_argument("--policies", type=int, default=5000)
+    b.add_argument("--changes", type=int, default=100_000)
     args = parser.parse_args()
     load = os.getloadavg()
-    result = {"embed": embed, "latency": latency, "catchup": catchup}[args.command](args)
+    result = {"embed": embed, "latency": latency, "catchup": catchup, "burst": burst}[args.command](args)
     result["loadavg_at_start"] = [round(x, 1) for x in load]
     result["loadavg_at_end"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False))
