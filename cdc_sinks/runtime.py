@@ -288,6 +288,8 @@ class SinkRuntime:
                 continue  # nothing read there yet: counted once its first message arrives
             try:
                 _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), cached=True)
+                if high is None or high < 0:  # no fetch answered for it yet (just assigned): ask the broker
+                    _low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=5)
             except KafkaException:
                 continue
             if high is None or high <= first:
