@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,3 +244,37 @@ def drift(settings: Settings, reader, source: str) -> tuple[dict[str, list[int]]
              "stale": sorted(i for i in active if i in held and held[i].content_hash != active[i]),
              "lsn_mismatch": sorted(i for i in held if i in newest and held[i].lsn != newest[i][0])}
     return found, len(held)
+
+
+def wait_until(condition, timeout: float, what: str, every: float = 0.5):
+    """Call ``condition`` until it returns something truthy (returned); ``AssertionError`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(every)
+
+
+def wait_equal_to_postgres(settings: Settings, reader, source: str, timeout: float = 120.0,
+                           context=lambda: "") -> int:
+    """Until ``reader``'s target holds exactly PostgreSQL's active policies of ``source`` at their newest
+    LSNs (``drift``); the number of them. The failure names the last drift and ``context()``."""
+    from aegis.db import connect
+
+    with connect(settings.postgres, role="reader", autocommit=True) as conn:
+        active = conn.execute("SELECT count(*) FROM policies WHERE source_system = %s AND status = 'active'",
+                              (source,)).fetchone()[0]
+    last: list = []
+
+    def converged() -> bool:
+        found, held = drift(settings, reader, source)
+        last[:] = [found, held]
+        return not any(found.values()) and held == active
+
+    try:
+        wait_until(converged, timeout, f"{reader.name} to equal PostgreSQL")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: last drift {last} ({active} active)\n{context()}") from None
+    return active

@@ -22,22 +22,12 @@ from aegis.settings import Settings
 from cdc_sinks.topic_reader import Stretch
 from testkit.load import Generator, run_load
 from testkit.streams import change_topic, isolated_env, isolated_settings, isolated_stream
-from testkit.targets import RedisReader, SinkProcess, drift, newest_events
+from testkit.targets import RedisReader, SinkProcess, newest_events, wait_equal_to_postgres, wait_until
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 6
 MIX = {"insert": 0.3, "update": 0.4, "deactivate": 0.1, "reactivate": 0.1, "delete": 0.1}
-
-
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(0.5)
 
 
 def _holders(settings: Settings, group: str) -> list[tuple[int, ...]]:
@@ -81,7 +71,7 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
         with isolated_stream(settings):
             try:
                 first = member(1)
-                _wait(lambda: _spread_over(settings, group, 1), 90,
+                wait_until(lambda: _spread_over(settings, group, 1), 90,
                       f"the first member to hold all partitions\n{logs()}")
 
                 generator = Generator(source, [], {}, MIX, rest=3.0)
@@ -91,32 +81,21 @@ def test_members_joining_and_dying_mid_load_lose_nothing_and_write_nothing_stale
                 load.start()
                 time.sleep(6)
                 member(2)
-                _wait(lambda: _spread_over(settings, group, 2), 60, f"two members sharing the partitions\n{logs()}")
+                wait_until(lambda: _spread_over(settings, group, 2), 60,
+                           f"two members sharing the partitions\n{logs()}")
                 time.sleep(6)
                 first.process.kill()  # SIGKILL: no revoke, no commit; its partitions move after the session timeout
                 first.process.wait(30)
-                _wait(lambda: _spread_over(settings, group, 1), 60, f"the survivor to take every partition\n{logs()}")
+                wait_until(lambda: _spread_over(settings, group, 1), 60,
+                           f"the survivor to take every partition\n{logs()}")
                 member(3)
-                _wait(lambda: _spread_over(settings, group, 2), 60, f"a third member to take a share\n{logs()}")
+                wait_until(lambda: _spread_over(settings, group, 2), 60, f"a third member to take a share\n{logs()}")
                 load.join(120)
                 assert not load.is_alive() and "done" in result, "the load did not finish"
                 changes, _rate = result["done"]
                 assert changes >= 1000, f"only {changes} changes were made"
 
-                with connect(settings.postgres, role="reader", autocommit=True) as conn:
-                    active = conn.execute("SELECT count(*) FROM policies WHERE source_system = %s "
-                                          "AND status = 'active'", (source,)).fetchone()[0]
-                last: list = []
-
-                def converged() -> bool:
-                    found, held = drift(settings, reader, source)
-                    last[:] = [found, held]
-                    return not any(found.values()) and held == active
-
-                try:
-                    _wait(converged, 120, "Redis to equal PostgreSQL")
-                except AssertionError as exc:
-                    raise AssertionError(f"{exc}: last drift {last} ({active} active)") from None
+                active = wait_equal_to_postgres(settings, reader, source, context=logs)
                 assert active > 50
                 removed = [i for i, (_, gone) in newest_events(settings).items() if gone]
                 assert removed, "the load removed no policy: the test proves less than it says"

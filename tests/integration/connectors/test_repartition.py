@@ -22,18 +22,11 @@ from connectors.manage import connector_status, repartition
 from connectors.topics import partition_counts
 from testkit.load import Generator, run_load
 from testkit.streams import isolated_env, isolated_settings, isolated_stream
-from testkit.targets import RedisReader, SinkProcess, drift
+from testkit.targets import RedisReader, SinkProcess, wait_equal_to_postgres
 
 pytestmark = pytest.mark.integration
 
 MIX = {"insert": 0.4, "update": 0.4, "deactivate": 0.05, "reactivate": 0.05, "delete": 0.1}
-
-
-def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
-        time.sleep(0.5)
 
 
 @pytest.mark.timeout(600)
@@ -68,21 +61,8 @@ def test_partitions_are_added_under_load_after_every_group_applied_everything(st
                 load.join(120)
                 assert "done" in result, "the load did not finish"
 
-                with connect(settings.postgres, role="reader", autocommit=True) as conn:
-                    active = conn.execute("SELECT count(*) FROM policies WHERE source_system = %s "
-                                          "AND status = 'active'", (source,)).fetchone()[0]
-                last: list = []
-
-                def converged() -> bool:
-                    found, held = drift(settings, reader, source)
-                    last[:] = [found, held]
-                    return not any(found.values()) and held == active
-
-                try:  # the changes after the repartitioning reach Redis too (the sink picks up the new partitions)
-                    _wait(converged, 120, "Redis to equal PostgreSQL")
-                except AssertionError as exc:
-                    raise AssertionError(f"{exc}: last drift {last} ({active} active)\n"
-                                         f"{sink.log.read_text()[-3000:]}") from None
+                active = wait_equal_to_postgres(settings, reader, source,
+                                                context=lambda: sink.log.read_text()[-3000:])
                 assert active > 50
 
                 sink.stop(60)
