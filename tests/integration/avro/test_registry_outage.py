@@ -24,11 +24,12 @@ from pathlib import Path
 import pytest
 from avro_helpers import wait_mirrored
 
-from aegis.changestream.groups import PartitionLag, group_lag, watermarks
+from aegis.changestream.groups import group_lag, watermarks
 from aegis.db import connect
 from cdc_sinks.redis.sink import build_redis_sink
 from devstack.manager import StackManager
 from testkit.streams import change_topic, isolated_env, isolated_settings, isolated_stream
+from testkit.targets import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,20 +65,6 @@ def _end_offset(settings, topic: str) -> int:
     return sum(high for _low, high in watermarks(settings.kafka, topic).values())
 
 
-def _committed_partitions(settings, group: str, topic: str) -> list[PartitionLag]:
-    return group_lag(settings.kafka, group, topic)
-
-
-def _wait(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
 @pytest.mark.timeout(600)
 def test_a_registry_outage_pauses_the_sink_process_which_then_loses_nothing(schema_registry, tmp_path):
     tag = secrets.token_hex(3)
@@ -96,7 +83,7 @@ def test_a_registry_outage_pauses_the_sink_process_which_then_loses_nothing(sche
         with isolated_stream(settings), connect(settings.postgres, role="owner", autocommit=True) as conn:
             before = [_insert(conn, tag, n) for n in range(5)]  # the converter registers (and caches) its schemas
             conn.execute("UPDATE policies SET status = 'rejected' WHERE id = %s", (before[0],))
-            _wait(lambda: _end_offset(settings, topic) >= 6, 60, "the first changes on the topic")
+            wait_until(lambda: _end_offset(settings, topic) >= 6, 60, "the first changes on the topic")
 
             registry.down(["schema-registry"], progress=print)
             down_at = time.monotonic()
@@ -112,18 +99,18 @@ def test_a_registry_outage_pauses_the_sink_process_which_then_loses_nothing(sche
                 health = _ready(port)
                 return health if health and health["paused"] else None
 
-            health = _wait(paused, 60, "the sink to pause")
+            health = wait_until(paused, 60, "the sink to pause")
             assert "schema registry unreachable" in health["detail"] and not health["ready"], health
             time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
             assert process.poll() is None, log.read_text()[-3000:]  # alive through the outage
-            assert all(lag.committed < 0 for lag in _committed_partitions(settings, group, topic))  # nothing undecoded
+            assert all(lag.committed < 0 for lag in group_lag(settings.kafka, group, topic))  # nothing undecoded
             assert sink.client.keys(f"{prefix}*") == []  # and nothing written
 
             registry.up(["schema-registry"], progress=print)
             ids = before + during
             wait_mirrored(settings, sink, ids, timeout=120)  # all of them; the rejected and the deleted one absent
-            _wait(lambda: _ready(port)["ready"], 30, "the sink to report ready again")
-            _wait(lambda: all(lag.behind == 0 for lag in _committed_partitions(settings, group, topic)), 30,
+            wait_until(lambda: _ready(port)["ready"], 30, "the sink to report ready again")
+            wait_until(lambda: all(lag.behind == 0 for lag in group_lag(settings.kafka, group, topic)), 30,
                   "the offsets to be committed to the end of every partition")
             assert process.poll() is None, log.read_text()[-3000:]
             assert _end_offset(settings, settings.kafka.topic_dlq) == 0, "a message was dead-lettered"
