@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import threading
+from pathlib import Path
 from collections.abc import Callable
 
 from aegis.health_server import publish_service_info
@@ -20,15 +21,37 @@ from cdc_sinks.runtime import SinkRuntime
 
 log = logging.getLogger(__name__)
 
+AUTOGROUP = Path("/proc/self/autogroup")
+
 
 def lower_priority(name: str, settings: Settings) -> int:
-    """Renice this process as the sink's spec says (the Milvus sink: ``EMBEDDING_NICE``); the niceness added."""
+    """Renice this process as the sink's spec says (the Milvus sink: ``EMBEDDING_NICE``); the niceness added.
+
+    With Linux's autogroup scheduling (``kernel.sched_autogroup_enabled``, on by default) CPU is
+    shared fairly between sessions first, and a process's nice only ranks it inside its own
+    session: the main job starts each sink and each server in a session of its own, so a reniced
+    Milvus sink would still take an equal share beside every server. A process leading its session
+    therefore lowers its session's autogroup too (``/proc/self/autogroup``); one started from a
+    shell does not, since that would slow the shell's other programs.
+    """
     spec = spec_of(name)
     step = spec.nice(settings) if spec.nice else 0
     if step:
         os.nice(step)
-        log.info("process priority lowered", extra={"sink": name, "nice": os.nice(0)})
+        log.info("process priority lowered", extra={"sink": name, "nice": os.nice(0),
+                                                     "autogroup": lower_autogroup(os.nice(0))})
     return step
+
+
+def lower_autogroup(nice: int, autogroup: Path = AUTOGROUP) -> str:
+    """Give this session's autogroup ``nice`` if this process leads the session; what was done."""
+    if os.getsid(0) != os.getpid():
+        return "shared session: left alone"
+    try:
+        autogroup.write_text(str(nice))
+        return autogroup.read_text().strip()
+    except OSError as exc:  # no autogroup in this kernel or container, or not permitted: nice alone
+        return f"not changed ({exc.strerror or exc})"
 
 
 def run_sink(name: str, settings: Settings, *, metrics_port: int | None = None,

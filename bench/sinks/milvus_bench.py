@@ -142,6 +142,32 @@ def embed(args) -> dict:
             "sink_vs_bare": round(med["sink"] / med["bare"], 3), "backends": backends}
 
 
+# ---------------------------------------------------------------------------- same-vectors
+def same_vectors(args) -> dict:
+    """Whether two backends give the same vectors: largest element difference, lowest cosine, and
+    how often a text's nearest neighbours (by inner product, as Milvus ranks them) are the same."""
+    from cdc_sinks.milvus.embedder import get_embedder
+    from cdc_sinks.milvus.text import embedding_text
+
+    base = load_settings(env_file=None).embedding
+    texts = [embedding_text(d) for d in sample_documents(args.texts)]
+    vectors = {}
+    for backend in (args.reference, args.candidate):
+        embedder = get_embedder(base.model_copy(update={"backend": backend}))
+        vectors[backend] = embedder.embed(texts)
+    ref, cand = vectors[args.reference], vectors[args.candidate]
+    k = args.neighbours
+    ref_top = np.argsort(-(ref @ ref.T), axis=1)[:, 1:k + 1]
+    cand_top = np.argsort(-(cand @ cand.T), axis=1)[:, 1:k + 1]
+    same_order = int((ref_top == cand_top).all(axis=1).sum())
+    same_set = int(sum(set(a) == set(b) for a, b in zip(ref_top, cand_top)))
+    cosine = (ref * cand).sum(axis=1)
+    return {"texts": len(texts), "reference": args.reference, "candidate": args.candidate,
+            "max_abs_difference": float(np.abs(ref - cand).max()), "min_cosine": float(cosine.min()),
+            "mean_cosine": float(cosine.mean()), "neighbours": k,
+            "texts_with_same_neighbours_in_order": same_order, "texts_with_same_neighbour_set": same_set}
+
+
 def _unsorted_rate(embedder, texts: list[str], rounds: int) -> float:
     """The ONNX embedder's batches in input order (no length sorting)."""
     encoded = embedder.tokenizer(texts, truncation=True, max_length=embedder.max_tokens, padding=False)["input_ids"]
@@ -342,6 +368,12 @@ def main() -> None:
     e = sub.add_parser("embed", help="sink vs bare encode throughput; backends and their cosine to fp32")
     e.add_argument("--texts", type=int, default=300)
     e.add_argument("--rounds", type=int, default=3)
+    same = sub.add_parser("same-vectors", help="do two backends give the same vectors? (max |difference|, "
+                                               "min cosine, same nearest neighbours)")
+    same.add_argument("--texts", type=int, default=2000)
+    same.add_argument("--reference", default="torch")
+    same.add_argument("--candidate", default="onnx")
+    same.add_argument("--neighbours", type=int, default=10)
     lat = sub.add_parser("latency", help="commit → searchable p50/p99 at a fixed rate of content changes")
     lat.add_argument("--rate", type=float, default=10)
     lat.add_argument("--seconds", type=float, default=60)
@@ -352,7 +384,7 @@ def main() -> None:
     b.add_argument("--changes", type=int, default=100_000)
     args = parser.parse_args()
     load = os.getloadavg()
-    result = {"embed": embed, "latency": latency, "catchup": catchup, "burst": burst}[args.command](args)
+    result = {"embed": embed, "same-vectors": same_vectors, "latency": latency, "catchup": catchup, "burst": burst}[args.command](args)
     result["loadavg_at_start"] = [round(x, 1) for x in load]
     result["loadavg_at_end"] = [round(x, 1) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +21,24 @@ def test_only_the_embedding_sink_lowers_its_priority_by_its_setting(name, env, a
     out = subprocess.run([sys.executable, "-c", CHILD.format(name=name)], capture_output=True, text=True, check=True)
     before, step, after = map(int, out.stdout.split())
     assert step == added and after == min(before + added, 19)
+
+
+AUTOGROUP_CHILD = ("import os; from pathlib import Path; from cdc_sinks.service import lower_autogroup; "
+                   "print(lower_autogroup(7, Path({path!r})))")
+
+
+def test_a_session_leader_lowers_its_autogroup_and_a_shell_child_does_not(tmp_path):
+    autogroup = tmp_path / "autogroup"
+    autogroup.write_text("/autogroup-1 nice 0\n")
+    child = [sys.executable, "-c", AUTOGROUP_CHILD.format(path=str(autogroup))]
+    shared = subprocess.run(child, capture_output=True, text=True, check=True)
+    assert "shared session" in shared.stdout and autogroup.read_text() == "/autogroup-1 nice 0\n"
+    leader = subprocess.run(child, capture_output=True, text=True, check=True, start_new_session=True)
+    assert leader.stdout.strip() == "7" and autogroup.read_text() == "7"
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="this kernel has no autogroup scheduling")
+def test_the_real_autogroup_of_a_session_leader_is_lowered():
+    out = subprocess.run([sys.executable, "-c", "from cdc_sinks.service import lower_autogroup; print(lower_autogroup(5))"],
+                         capture_output=True, text=True, check=True, start_new_session=True)
+    assert out.stdout.strip().endswith("nice 5"), out.stdout
