@@ -181,15 +181,20 @@ def start_group_at_end(settings: Settings, group: str) -> None:
 
 
 class SinkProcess:
-    """``aegis sinks run NAME`` as a child process with ``env``, its output in a log file."""
+    """``aegis sinks run NAME`` as a child process with ``env``, its output in a log file.
 
-    def __init__(self, name: str, env: dict[str, str], log: Path, *, metrics_port: int | None = None):
+    ``own_session``: start it in a session of its own, as the main job does (console/supervisor.py),
+    which with Linux's autogroup scheduling is also a CPU share of its own (benchmarks use it).
+    """
+
+    def __init__(self, name: str, env: dict[str, str], log: Path, *, metrics_port: int | None = None,
+                 own_session: bool = False):
         self.name, self.log = name, log
         log.parent.mkdir(parents=True, exist_ok=True)
         port = [] if metrics_port is None else ["--metrics-port", str(metrics_port)]  # 0: any free port
         self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", name, *port],
                                         env={**os.environ, **env}, stdout=log.open("ab"),
-                                        stderr=subprocess.STDOUT, cwd=str(ROOT))
+                                        stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=own_session)
 
     def alive(self) -> bool:
         return self.process.poll() is None

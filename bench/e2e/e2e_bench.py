@@ -94,7 +94,7 @@ class Session:
             start_group_at_end(self.settings, f"{env['SINKS_GROUP_ID_PREFIX']}{target}")
         logs = self.settings.stack.state_path / "logs"
         self.processes[target] = [SinkProcess(target, env, logs / f"bench-e2e-{target}-{self.ns}-{i + 1}.log",
-                                              metrics_port=0) for i in range(self.members)]
+                                              metrics_port=0, own_session=True) for i in range(self.members)]
 
     def restart_at_end(self, target: str) -> None:
         """Skip a lagging sink's backlog: a new consumer group starting at the topic's end."""

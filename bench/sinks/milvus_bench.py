@@ -208,10 +208,12 @@ class MilvusPipeline:
             self.start()
 
     def start(self) -> None:
-        """Start `aegis sinks run milvus` (its group began at the topic's end when the pipeline was made)."""
+        """Start `aegis sinks run milvus` (its group began at the topic's end when the pipeline was made),
+        in a session of its own as the main job starts it (and so, with autogroup scheduling, in a CPU
+        share of its own, which EMBEDDING_NICE lowers)."""
         self.process = subprocess.Popen([str(Path(sys.executable).parent / "aegis"), "sinks", "run", "milvus"],
                                         env={**os.environ, **self.env}, stdout=self.log_path.open("ab"),
-                                        stderr=subprocess.STDOUT, cwd=str(ROOT))
+                                        stderr=subprocess.STDOUT, cwd=str(ROOT), start_new_session=True)
 
     def insert(self, documents: list[PolicyDocument]) -> list[int]:
         rows = [(f"bench-{self.ns}", f"{self.ns}-{d.source_id}-{secrets.token_hex(3)}", d.title, d.content,
