@@ -142,7 +142,12 @@ def _main_job(stack, env: dict[str, str], before: dict) -> None:
         while not _every_process_scraped(stack) and time.monotonic() < deadline:
             time.sleep(2)
         assert _every_process_scraped(stack), _scraped(stack)
-        assert (_prometheus_value(stack, 'sum(reconcile_passes_total{result=~"consistent|repaired"})') or 0) >= 1
+        # the reconciler's first pass may end after the status converged: wait for its next scrape
+        good_passes = 'sum(reconcile_passes_total{result=~"consistent|repaired"})'
+        deadline = time.monotonic() + 120
+        while (_prometheus_value(stack, good_passes) or 0) < 1 and time.monotonic() < deadline:
+            time.sleep(2)
+        assert (_prometheus_value(stack, good_passes) or 0) >= 1, _prometheus_value(stack, "reconcile_passes_total")
         assert _prometheus_value(stack, "min(connector_running)") == 1
         assert _prometheus_value(stack, "min(target_up)") == 1
 
