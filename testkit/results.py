@@ -19,9 +19,14 @@ def markers(name: str) -> tuple[str, str]:
 
 
 def add_block(path: Path, name: str, block: str, *, section: str) -> None:
-    """Append ``block`` inside section ``name``'s markers; ``SystemExit`` naming ``section`` if they are absent."""
+    """Append ``block`` inside section ``name``'s markers; ``SystemExit`` naming ``section`` if they are absent.
+
+    A file that does not exist yet (a run's own results file) is created with the markers."""
     start, end = markers(name)
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if not path.exists():
+        path.write_text(f"{start}\n{block}\n{end}\n", encoding="utf-8")
+        return
+    text = path.read_text(encoding="utf-8")
     if start not in text or end not in text:
         raise SystemExit(f"{path} has no {start} … {end} markers (the '{section}' section)")
     head, rest = text.split(start, 1)
