@@ -69,10 +69,10 @@ class Finding:
 
 # Cheap pre-check: every kind we detect has a digit or an e-mail marker in it.
 _MAYBE_PII = re.compile(r"\d|@|＠|\(\s*at\s*\)|\[\s*at\s*\]", re.IGNORECASE)
-# A landline labelled as a person's own number (자택 전화 051-…, 집: 02-…).
 # A digit run glued to an ASCII identifier (``PBLN_372678761525446``, a 기업마당 policy id) is
 # part of that identifier; 1 in ~500 random 15-digit ids passes as an Amex number by Luhn and brand.
 _IDENTIFIER_BEFORE = re.compile(r"[A-Za-z][A-Za-z0-9]*_?$")
+# A landline labelled as a person's own number (자택 전화 051-…, 집: 02-…).
 _PERSONAL_LABEL = re.compile(r"(자택|집|개인|본인|휴대|핸드폰|보호자)\s*(전화|번호|연락처)?\s*[:：)]?\s*$")
 # Card numbers labelled as such, whatever their checksum (ko-pii requires a valid Luhn digit).
 _LABELLED_CARD = re.compile(r"(?:카드\s*번호|카드번호|card\s*(?:no\.?|number))\s*[:：]?\s*"

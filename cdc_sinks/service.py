@@ -37,9 +37,8 @@ def lower_priority(name: str, settings: Settings) -> int:
     spec = spec_of(name)
     step = spec.nice(settings) if spec.nice else 0
     if step:
-        os.nice(step)
-        log.info("process priority lowered", extra={"sink": name, "nice": os.nice(0),
-                                                     "autogroup": lower_autogroup(os.nice(0))})
+        nice = os.nice(step)  # the new niceness
+        log.info("process priority lowered", extra={"sink": name, "nice": nice, "autogroup": lower_autogroup(nice)})
     return step
 
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import running_stack
+from testkit.targets import wait_until
 
 # Its own bound: it may start the whole stack (first test of a session) before the main job runs.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -144,10 +145,8 @@ def _main_job(stack, env: dict[str, str], before: dict) -> None:
         assert _every_process_scraped(stack), _scraped(stack)
         # the reconciler's first pass may end after the status converged: wait for its next scrape
         good_passes = 'sum(reconcile_passes_total{result=~"consistent|repaired"})'
-        deadline = time.monotonic() + 120
-        while (_prometheus_value(stack, good_passes) or 0) < 1 and time.monotonic() < deadline:
-            time.sleep(2)
-        assert (_prometheus_value(stack, good_passes) or 0) >= 1, _prometheus_value(stack, "reconcile_passes_total")
+        wait_until(lambda: (_prometheus_value(stack, good_passes) or 0) >= 1, 120,
+                   "a consistent or repaired reconcile pass scraped by Prometheus", every=2)
         assert _prometheus_value(stack, "min(connector_running)") == 1
         assert _prometheus_value(stack, "min(target_up)") == 1
 
