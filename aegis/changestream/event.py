@@ -3,7 +3,8 @@
 A message on a policy table topic is one of:
 
 * a change — Debezium's envelope ``{before, after, source{lsn, txId, ...}, op, ts_ms}``
-  (with or without the JSON converter's ``{schema, payload}`` wrapper);
+  (with or without the JSON converter's ``{schema, payload}`` wrapper); the shipped connector
+  drops ``before`` (its ``dropBefore`` transform), an envelope with it decodes the same;
 * a tombstone — the key with a null value, sent after every delete so compaction can drop the key.
 
 Anything else raises ``DataError`` (DP_3006): the sink dead-letters that one message and goes on.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from changestream_helpers import delete_test_rows
 
@@ -88,3 +90,30 @@ def test_existing_rows_arrive_as_snapshot_reads_then_changes_as_c_u_d_with_tombs
         lsns = [e.lsn for e in stream_of_events if not e.tombstone]
         assert lsns == sorted(lsns) and len(set(lsns)) == len(lsns), (policy_id, lsns)
     assert len(messages) == expected_messages  # nothing extra, nothing missing
+
+
+def test_no_event_carries_the_old_row_yet_every_update_carries_the_whole_new_one(stream, reader_factory):
+    """The before image stays in PostgreSQL (the connector's ``dropBefore`` transform): no sink reads
+    it, and it is where a masking backfill's old values would travel. ``after`` is still the whole row
+    (REPLICA IDENTITY FULL), long content untouched by the update included."""
+    settings, source, _ = stream
+    long_content = "지원 내용 " * 2000  # ~14 KB: stored out of line (TOASTed), unchanged by the update
+    with connect(settings.postgres, role="owner") as conn:
+        policy_id = insert_policy(conn, {**minimal_policy(source, "old-row"), "title": "옛 제목 before-only",
+                                         "content": long_content})
+        conn.commit()
+        conn.execute("UPDATE policies SET title = '새 제목' WHERE id = %s", (policy_id,))
+        conn.commit()
+        conn.execute("DELETE FROM policies WHERE id = %s", (policy_id,))
+        conn.commit()
+    topic = f"{settings.kafka.topic_prefix}.public.policies"
+
+    def mine(messages):
+        return [m for m in messages if m.json_key() and m.json_key()["id"] == policy_id]
+    messages = mine(reader_factory(settings, topic).read_until(lambda ms: len(mine(ms)) >= 4, 60))
+    assert [decode_change(m.key, m.value).op for m in messages] == [Op.CREATE, Op.UPDATE, Op.DELETE, None]
+    for m in messages[:3]:
+        assert "before" not in json.loads(m.value), m.value[:200]
+    assert b"before-only" not in messages[1].value and b"before-only" not in messages[2].value
+    update = decode_change(messages[1].key, messages[1].value)
+    assert update.after.title == "새 제목" and update.after.content == long_content
