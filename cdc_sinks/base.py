@@ -71,12 +71,15 @@ class PolicyDocument(PolicyDescription):
 
     @classmethod
     def from_row(cls, row: PolicyRow) -> PolicyDocument:
-        data = row.model_dump(include=set(cls.model_fields))
+        data = row.model_dump(include=_DOCUMENT_FIELDS)
         for key in ("contact_email", "contact_phone", "contact_address"):
             data[key] = mask_column(key, data[key])
         data["status"] = row.status.value
         # validating again is cheaper than ``model_construct`` (pure Python per field): 5 µs vs 9 µs
         return cls.model_validate(data)
+
+
+_DOCUMENT_FIELDS: set[str] = set(PolicyDocument.model_fields)
 
 
 @dataclass(frozen=True)

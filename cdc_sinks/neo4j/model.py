@@ -81,6 +81,8 @@ class PolicyNode(BaseModel):
 TEMPORAL_PROPERTIES = {"updated_at": "datetime", "application_start_date": "date", "application_end_date": "date"}
 """Node properties sent as ISO-8601 text and made temporal by Cypher (``datetime()``, ``date()``): the
 driver's Python packing of one ``datetime`` costs ~35 µs, more than the rest of the row."""
+_NODE_FIELDS: set[str] = set(PolicyNode.model_fields)
+_TEMPORAL: set[str] = set(TEMPORAL_PROPERTIES)
 
 
 class GraphPolicy(BaseModel):
@@ -102,7 +104,7 @@ class GraphPolicy(BaseModel):
     @classmethod
     def from_record(cls, record: SinkRecord) -> GraphPolicy:
         doc = record.document
-        node = PolicyNode(**doc.model_dump(include=set(PolicyNode.model_fields)))
+        node = PolicyNode.model_validate(doc.model_dump(include=_NODE_FIELDS))
         return cls(
             node=node, lsn=record.lsn, content_hash=record.content_hash,
             issued_by=_present([normalise.organisation(doc.issuing_organization)]),
@@ -118,7 +120,7 @@ class GraphPolicy(BaseModel):
         """One row of the batch upsert's ``$rows`` parameter."""
         row: dict[str, Any] = {"id": self.node.id, "lsn": self.lsn, "content_hash": self.content_hash,
                                "row_digest": row_digest(self.node.id, self.content_hash),
-                               "props": self.node.model_dump(exclude=set(TEMPORAL_PROPERTIES))}
+                               "props": self.node.model_dump(exclude=_TEMPORAL)}
         for name in TEMPORAL_PROPERTIES:
             value = getattr(self.node, name)
             row[name] = None if value is None else value.isoformat()

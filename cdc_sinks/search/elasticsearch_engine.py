@@ -12,7 +12,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import SearchEngine, ndjson
+from cdc_sinks.search.engine import BULK_ITEM_FIELDS, SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
@@ -78,7 +78,8 @@ class ElasticsearchEngine(SearchEngine):
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
         # the body goes as it is: NDJSON bytes made with orjson (the client's typing only knows dicts)
         answer = self._call("bulk", lambda: self.client.bulk(
-            operations=ndjson(operations), refresh=refresh))  # type: ignore[arg-type]
+            operations=ndjson(operations), refresh=refresh,  # type: ignore[arg-type]
+            filter_path=BULK_ITEM_FIELDS))
         return list(answer.get("items", []))
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:

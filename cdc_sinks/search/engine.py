@@ -50,7 +50,8 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
-        """Send a bulk request; returns the per-item results (``{"index": {...}}`` each)."""
+        """Send a bulk request; returns the per-item results (``{"index": {...}}`` each), holding only
+        ``BULK_ITEM_FIELDS``."""
 
     @abstractmethod
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]: ...
@@ -71,6 +72,11 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+
+BULK_ITEM_FIELDS = "items.*._id,items.*.status,items.*.error"
+"""What a bulk answer keeps of each item (``filter_path``): what the sink reads, not the index,
+version, shards and sequence numbers of every item, which the sink's client would parse for nothing."""
 
 
 def ndjson(operations: list[dict[str, Any]]) -> bytes:

@@ -6,16 +6,25 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from opensearchpy import OpenSearch
+import orjson
+from opensearchpy import JSONSerializer, OpenSearch
 from opensearchpy import exceptions as os_errors
 
 from aegis.errors import ConfigError
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import SearchEngine, ndjson
+from cdc_sinks.search.engine import BULK_ITEM_FIELDS, SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
 ADMIN_TIMEOUT = 60  # index and alias changes wait for the cluster state: slower than writes
+
+
+class _OrjsonAnswers(JSONSerializer):
+    """The client's serializer, reading answers with orjson (the stdlib parser took ~7 % of the search
+    sink's CPU in a profile at 1,000 changes/s)."""
+
+    def loads(self, s: str) -> Any:
+        return orjson.loads(s)
 
 
 class OpenSearchEngine(SearchEngine):
@@ -31,7 +40,8 @@ class OpenSearchEngine(SearchEngine):
         auth = (search.username, search.password.get_secret_value()) if search.username and search.password else None
         self.client = OpenSearch(hosts=[search.url], http_auth=auth, timeout=search.request_timeout_seconds,
                                  max_retries=0, retry_on_timeout=False, verify_certs=search.verify_certs,
-                                 ca_certs=str(search.ca_certs) if search.ca_certs else None, http_compress=False)
+                                 ca_certs=str(search.ca_certs) if search.ca_certs else None, http_compress=False,
+                                 serializer=_OrjsonAnswers())
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -80,7 +90,8 @@ class OpenSearchEngine(SearchEngine):
                                                                                 request_timeout=ADMIN_TIMEOUT))
 
     def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
-        answer = self._call("bulk", lambda: self.client.bulk(body=ndjson(operations), params={"refresh": refresh}))
+        answer = self._call("bulk", lambda: self.client.bulk(
+            body=ndjson(operations), params={"refresh": refresh, "filter_path": BULK_ITEM_FIELDS}))
         return answer.get("items", [])
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
