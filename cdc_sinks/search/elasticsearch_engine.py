@@ -12,7 +12,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import BULK_ITEM_FIELDS, SearchEngine, ndjson
+from cdc_sinks.search.engine import ALREADY_EXISTS, BULK_ITEM_FIELDS, SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
@@ -56,8 +56,15 @@ class ElasticsearchEngine(SearchEngine):
         return bool(self._call("index exists", lambda: self.client.indices.exists(index=index)))
 
     def create_index(self, index: str, body: dict[str, Any]) -> None:
-        self._call("create index", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.create(
-            index=index, settings=body["settings"], mappings=body["mappings"]))
+        def create() -> None:
+            try:
+                self.client.options(request_timeout=ADMIN_TIMEOUT).indices.create(
+                    index=index, settings=body["settings"], mappings=body["mappings"])
+            except elasticsearch.BadRequestError as exc:
+                error = exc.body.get("error") if isinstance(exc.body, dict) else None
+                if not (isinstance(error, dict) and error.get("type") == ALREADY_EXISTS):
+                    raise
+        self._call("create index", create)
 
     def delete_index(self, index: str) -> None:
         admin = self.client.options(request_timeout=ADMIN_TIMEOUT)

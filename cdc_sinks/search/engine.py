@@ -37,7 +37,9 @@ class SearchEngine(ABC):
     def index_exists(self, index: str) -> bool: ...
 
     @abstractmethod
-    def create_index(self, index: str, body: dict[str, Any]) -> None: ...
+    def create_index(self, index: str, body: dict[str, Any]) -> None:
+        """Create ``index``; one that already exists is no error (members of one sink starting together
+        race to create it)."""
 
     @abstractmethod
     def delete_index(self, index: str) -> None: ...
@@ -73,6 +75,9 @@ class SearchEngine(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+
+ALREADY_EXISTS = "resource_already_exists_exception"
+"""The engine's error type for an index created by someone else first."""
 
 BULK_ITEM_FIELDS = "items.*._id,items.*.status,items.*.error"
 """What a bulk answer keeps of each item (``filter_path``): what the sink reads, not the index,

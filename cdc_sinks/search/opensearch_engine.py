@@ -12,7 +12,7 @@ from opensearchpy import exceptions as os_errors
 
 from aegis.errors import ConfigError
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import BULK_ITEM_FIELDS, SearchEngine, ndjson
+from cdc_sinks.search.engine import ALREADY_EXISTS, BULK_ITEM_FIELDS, SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
@@ -69,9 +69,15 @@ class OpenSearchEngine(SearchEngine):
         return bool(self._call("index exists", lambda: self.client.indices.exists(index=index)))
 
     def create_index(self, index: str, body: dict[str, Any]) -> None:
-        self._call("create index", lambda: self.client.indices.create(
-            index=index, body=body, request_timeout=ADMIN_TIMEOUT + 5,
-            params={"wait_for_active_shards": "1", "timeout": "60s", "cluster_manager_timeout": "60s"}))
+        def create() -> None:
+            try:
+                self.client.indices.create(
+                    index=index, body=body, request_timeout=ADMIN_TIMEOUT + 5,
+                    params={"wait_for_active_shards": "1", "timeout": "60s", "cluster_manager_timeout": "60s"})
+            except os_errors.RequestError as exc:
+                if exc.error != ALREADY_EXISTS:
+                    raise
+        self._call("create index", create)
 
     def delete_index(self, index: str) -> None:
         self._call("delete index", lambda: self.client.indices.delete(index=index, ignore_unavailable=True,
