@@ -38,6 +38,40 @@ def test_create_update_delete_and_tombstone(sut, writer):
     assert set(verdict.stored) == {a, c} and pending not in verdict.stored
 
 
+def test_members_setting_up_a_fresh_namespace_together_all_get_ready(sut, writer):
+    """``SINKS_MEMBERS`` processes of one sink start together on a first deployment: each prepares
+    the target (``ensure_ready``) at the same moment, and none may fail on what another created.
+    A transient refusal (Neo4j's schema locks deadlock between the members) is tried again, as the
+    runtime does at start; anything else would stop the member for good."""
+    from aegis.retry import RetryPolicy, retry_call
+    from cdc_sinks.registry import build_sink
+
+    members = [build_sink(sut.name, sut.settings) for _ in range(3)]
+    start, errors = threading.Barrier(len(members)), []
+
+    def set_up(member) -> None:
+        start.wait()
+        try:
+            retry_call(member.ensure_ready, RetryPolicy(attempts=5, base_delay=0.5, max_delay=3.0),
+                       what=f"{sut.name} set-up")
+        except Exception as exc:  # noqa: BLE001 - collected and reported with the member's error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=set_up, args=(m,)) for m in members]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(180)
+    finally:
+        for m in members:
+            m.close()
+    assert not errors, f"{sut.name}: {errors}"
+    sut.start()  # and the namespace they made is one the sink writes to
+    a = writer.create()
+    assert set(assert_converged(sut, writer).stored) == {a}
+
+
 def test_status_change_active_to_rejected_and_back(sut, writer):
     sut.start()
     policy = writer.create()
