@@ -9,8 +9,9 @@ the version, the payload digest and the counts, and an ``audit_logs`` row (``pri
 Every masked row is updated twice in its transaction: the first update carries the old, unmasked
 values in its REPLICA IDENTITY FULL before-image, the second (``updated_at`` only) carries masked
 values in both images. The shipped connector drops before-images (``dropBefore``), so the first
-stays in the WAL; the second covers a connector running an older configuration. The change topic is compacted, so once the cleaner has run only the second
-survives for that key (docs/privacy.md, "Upgrading a deployment", says how to hurry it).
+stays in the WAL; the second covers a connector running an older configuration. The change topic
+is compacted, so once the cleaner has run only the second survives for that key (docs/privacy.md,
+"Upgrading a deployment", says how to hurry it).
 Running it again finds nothing to do.
 """
 
