@@ -24,7 +24,10 @@ class _OrjsonAnswers(JSONSerializer):
     sink's CPU in a profile at 1,000 changes/s)."""
 
     def loads(self, s: str) -> Any:
-        return orjson.loads(s)
+        try:
+            return orjson.loads(s)
+        except ValueError as exc:  # what the stdlib serializer raises for an answer that is not JSON
+            raise os_errors.SerializationError(s, exc) from None
 
 
 class OpenSearchEngine(SearchEngine):

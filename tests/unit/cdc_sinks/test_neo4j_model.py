@@ -83,3 +83,10 @@ def test_links_hash_follows_the_links_not_the_content():
 def test_no_text_body_or_personal_data_reaches_the_graph():
     props = GraphPolicy.from_record(SinkRecord(7, 1, "h", _document())).to_parameters()["props"]
     assert not {"content", "contact_email", "contact_phone", "contact_address"} & set(props)
+
+
+def test_normalised_names_are_remembered_and_a_caller_cannot_change_them():
+    first = normalise.categories("청년, 대학생")
+    first.append(normalise.DimensionName("x", "x"))  # the caller's own list
+    assert [d.key for d in normalise.categories("청년, 대학생")] == ["청년", "대학생"]
+    assert normalise.organisation("(재) 한국청년재단") is normalise.organisation("(재) 한국청년재단")

@@ -132,3 +132,15 @@ def test_status_translation():
     assert isinstance(translate_status(None, "bulk", "refused"), TransientError)
     assert isinstance(translate_status(503, "bulk", "x"), TransientError)
     assert not isinstance(translate_status(403, "bulk", "x"), TransientError)
+
+
+def test_opensearch_answers_are_read_with_orjson_and_garbage_is_the_clients_serialization_error():
+    from opensearchpy import exceptions as os_errors
+
+    from cdc_sinks.search.opensearch_engine import _OrjsonAnswers
+
+    answers = _OrjsonAnswers()
+    assert answers.loads('{"items": [{"index": {"_id": "7", "status": 409}}]}')["items"][0]["index"]["status"] == 409
+    assert answers.loads('{"_version": 9223372036854775807}')["_version"] == FINAL_LSN  # a delete's version
+    with pytest.raises(os_errors.SerializationError):
+        answers.loads("<html>502 Bad Gateway</html>")
