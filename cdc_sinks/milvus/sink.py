@@ -123,13 +123,17 @@ class MilvusSink:
         self._use(target)
 
     def create_collection(self, model_version: str) -> str:
-        """Create (idempotently) and load the collection for ``model_version``; return its name."""
-        name = collection_name(self.alias, model_version)
-        if not self.store.has_collection(name):
-            from pymilvus import MilvusClient
+        """Create (idempotently) and load the collection for ``model_version``; return its name.
 
-            params = MilvusClient.prepare_index_params()
-            params.add_index(**index_params(self.settings))
+        Creating one is three steps on the server (collection, index, load). Another member of the
+        sink may be between the first two, or may have died there, so a collection found without its
+        index gets it here before it is loaded (loading an index-less collection is refused)."""
+        from pymilvus import MilvusClient
+
+        name = collection_name(self.alias, model_version)
+        params = MilvusClient.prepare_index_params()
+        params.add_index(**index_params(self.settings))
+        if not self.store.has_collection(name):
             schema = build_schema(self.embedder.dimension, model_version)
             try:
                 self.store.run(lambda c: c.create_collection(name, schema=schema, index_params=params,
@@ -138,8 +142,17 @@ class MilvusSink:
             except TerminalError:
                 if not self.store.has_collection(name):  # lost a race with another process: fine
                     raise
+        if not self._indexed(name):
+            try:
+                self.store.run(lambda c: c.create_index(name, params, timeout=self.store.ddl_timeout), "create index")
+            except TerminalError:
+                if not self._indexed(name):  # the other process made it meanwhile: fine
+                    raise
         self.store.run(lambda c: c.load_collection(name, timeout=self.store.ddl_timeout), "load collection")
         return name
+
+    def _indexed(self, collection: str) -> bool:
+        return bool(self.store.run(lambda c: c.list_indexes(collection, timeout=self.store.timeout), "list indexes"))
 
     def _use(self, target: str) -> None:
         version = self.store.description(target)

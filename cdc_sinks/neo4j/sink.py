@@ -30,6 +30,9 @@ BOOKKEEPING = ("lsn", "content_hash", "row_digest", "links_hash")
 READ_CHUNK = 2000
 """Policies per deep-read query."""
 
+EQUIVALENT_SCHEMA_EXISTS = "Neo.ClientError.Schema.EquivalentSchemaRuleAlreadyExists"
+"""What Neo4j answers the loser of two concurrent ``CREATE … IF NOT EXISTS`` of one index or constraint."""
+
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +58,12 @@ class Neo4jSink:
     def ensure_ready(self) -> None:
         with translated("creating constraints and indexes"), self._driver.session(database=self._database) as session:
             for statement in self.statements.schema:
-                session.run(statement).consume()
+                try:
+                    session.run(statement).consume()
+                except neo4j.exceptions.ClientError as exc:
+                    # ``IF NOT EXISTS`` does not cover two members of the sink creating it at once
+                    if exc.code != EQUIVALENT_SCHEMA_EXISTS:
+                        raise
             session.run(cypher.AWAIT_INDEXES, seconds=120).consume()
             # Plan the batch statements now (an empty batch writes nothing): planning them takes
             # seconds, which must not count against the first real batch's transaction timeout.

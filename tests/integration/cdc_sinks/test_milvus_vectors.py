@@ -315,3 +315,26 @@ def test_status_names_each_collections_model_and_warns_when_english_only_embeds_
     status = PipelineStatus(sinks=[])
     _embedding_part(production, status)
     assert len(status.attention) == 1 and "English-only model" in status.attention[0]
+
+
+def test_a_collection_left_without_its_index_is_completed_and_loaded(settings_for_test: Settings):
+    """Another member of the sink created the collection and has not created its index yet (or died
+    in between): this member adds the index, loads the collection and writes."""
+    from pymilvus import MilvusClient
+
+    from cdc_sinks.milvus.collection import build_schema
+
+    built = build_milvus_sink(settings_for_test)
+    try:
+        name = collection_name(settings_for_test.milvus.collection_alias, built.embedder.version)
+        client = MilvusClient(uri=f"http://{settings_for_test.milvus.host}:{settings_for_test.milvus.port}")
+        try:  # the first of MilvusClient.create_collection's steps only, with Milvus' own client
+            client.create_collection(name, schema=build_schema(built.embedder.dimension, built.embedder.version))
+            assert client.list_indexes(name) == []
+        finally:
+            client.close()
+        built.ensure_ready()
+        built.upsert_batch([record(101, 5)])
+        assert [v.policy_id for v in built.read_back(0, 10)] == [101]
+    finally:
+        built.close()
