@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -111,12 +111,8 @@ class MilvusSink:
         target = self.store.alias_target(self.alias)
         if target is None:
             name = self.create_collection(self.embedder.version)
-            try:
-                self.store.run(lambda c: c.create_alias(name, self.alias, timeout=self.store.ddl_timeout),
-                               "create alias")
-            except TerminalError:
-                if self.store.alias_target(self.alias) is None:  # not another process winning the race
-                    raise
+            self._unless_done(lambda c: c.create_alias(name, self.alias, timeout=self.store.ddl_timeout),
+                              "create alias", done=lambda: self.store.alias_target(self.alias) is not None)
             log.info("milvus collection created", extra={"collection": name, "alias": self.alias,
                                                          "model_version": self.embedder.version})
             target = self.store.alias_target(self.alias) or name
@@ -135,21 +131,24 @@ class MilvusSink:
         params.add_index(**index_params(self.settings))
         if not self.store.has_collection(name):
             schema = build_schema(self.embedder.dimension, model_version)
-            try:
-                self.store.run(lambda c: c.create_collection(name, schema=schema, index_params=params,
-                                                             consistency_level=self.settings.consistency_level,
-                                                             timeout=self.store.ddl_timeout), "create collection")
-            except TerminalError:
-                if not self.store.has_collection(name):  # lost a race with another process: fine
-                    raise
+            self._unless_done(lambda c: c.create_collection(name, schema=schema, index_params=params,
+                                                            consistency_level=self.settings.consistency_level,
+                                                            timeout=self.store.ddl_timeout),
+                              "create collection", done=lambda: self.store.has_collection(name))
         if not self._indexed(name):
-            try:
-                self.store.run(lambda c: c.create_index(name, params, timeout=self.store.ddl_timeout), "create index")
-            except TerminalError:
-                if not self._indexed(name):  # the other process made it meanwhile: fine
-                    raise
+            self._unless_done(lambda c: c.create_index(name, params, timeout=self.store.ddl_timeout),
+                              "create index", done=lambda: self._indexed(name))
         self.store.run(lambda c: c.load_collection(name, timeout=self.store.ddl_timeout), "load collection")
         return name
+
+    def _unless_done(self, step: Callable[[Any], object], what: str, *, done: Callable[[], bool]) -> None:
+        """Run a set-up ``step``; its failure is no error once ``done()`` holds (another member of the
+        sink did it first)."""
+        try:
+            self.store.run(step, what)
+        except TerminalError:
+            if not done():
+                raise
 
     def _indexed(self, collection: str) -> bool:
         return bool(self.store.run(lambda c: c.list_indexes(collection, timeout=self.store.timeout), "list indexes"))
