@@ -24,45 +24,25 @@ import json
 import time
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
-
 from aegis.changestream.decoding import build_decoder
 from aegis.settings import Settings, load_settings
 from cdc_sinks.base import SinkRecord
 from cdc_sinks.batching import BatchPlan, ConsumedMessage, plan_batch
 from cdc_sinks.neo4j.model import GraphPolicy
 from cdc_sinks.search.engine import ndjson
-
+from testkit.conformance import ChangeTopic
 
 _DELETE = b'"op":"d"'
 
 
 def read_newest(settings: Settings, count: int) -> list[ConsumedMessage]:
     """The newest ``count`` inserts and updates of the change topic, spread over its partitions."""
-    topic = settings.sinks.topic(settings.kafka)
-    consumer = Consumer({**settings.kafka.client_config(), "group.id": "aegis-plan-bench",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    try:
-        partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
-        starts = []
-        for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            starts.append(TopicPartition(topic, p, max(low, high - max(10 * count, 30_000) // len(partitions))))
-        consumer.assign(starts)
-        messages: list[ConsumedMessage] = []
-        at_end: set[int] = set()
-        while len(at_end) < len(partitions):
-            m = consumer.poll(5)
-            if m is None:
-                break
-            if m.error() is not None:
-                at_end.add(m.partition() or 0)
-                continue
-            if m.value() is not None and _DELETE not in m.value()[:200] + m.value()[-200:]:
-                messages.append(ConsumedMessage.of(m))
-        return messages[-count:]
-    finally:
-        consumer.close()
+    topic = ChangeTopic(settings)
+    ends = topic.end_offsets()
+    window = max(10 * count, 30_000) // max(len(ends), 1)
+    messages = [ConsumedMessage.of(m) for m in topic.read({p: max(0, end - window) for p, end in ends.items()})
+                if m.value() is not None and _DELETE not in m.value()[:200] + m.value()[-200:]]
+    return messages[-count:]
 
 
 def per_message(work: Callable[[], object], messages: int, repeat: int) -> float:
