@@ -145,7 +145,7 @@ def test_the_largest_record_a_collector_can_store_reaches_every_target(full_stac
         any_sut = next(iter(suts.values()))
         values = [m.value() for m in any_sut.topic.read(any_sut.start_offsets)
                   if m.key() and json.loads(m.key()).get("id") == policy_id and m.value()]
-        promotion = [json.loads(v) for v in values if json.loads(v)["op"] == "u"]
+        promotion = [event for event in map(json.loads, values) if event["op"] == "u"]
         assert promotion and all("before" not in event for event in promotion), [len(v) for v in values]
         assert promotion[-1]["after"]["content"] == record.content
 
