@@ -276,7 +276,7 @@ class SearchSettings(BaseSettings):
     ca_certs: Path | None = Field(None, description="CA certificate (PEM) the engine's certificate is checked against (https URLs; unset: the system's CAs).")
     index_alias: str = Field("policies", description="Alias searches use; it points at the current versioned index.")
     refresh: Literal["false", "true", "wait_for"] = Field("false", description="Bulk refresh: false (throughput), wait_for (read-your-write), true.")
-    refresh_interval: str = Field("200ms", description="Index refresh interval (how soon writes become searchable).")
+    refresh_interval: str = Field("100ms", description="Index refresh interval (how soon writes become searchable); the sink applies it to an existing index when it starts.")
     request_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one request to the search engine (a bulk of SINKS_BATCH_SIZE documents must fit).")
 
 

@@ -102,6 +102,10 @@ class ElasticsearchEngine(SearchEngine):
         self._call("put mapping", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.put_mapping(
             index=index, properties=properties))
 
+    def set_refresh_interval(self, index: str, interval: str) -> None:
+        self._call("put settings", lambda: self.client.options(request_timeout=ADMIN_TIMEOUT).indices.put_settings(
+            index=index, settings={"index": {"refresh_interval": interval}}))
+
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         return dict(self._call("reindex", lambda: self.client.options(request_timeout=600).reindex(
             source={"index": source}, dest={"index": dest, "version_type": "external"}, conflicts="proceed",

@@ -69,6 +69,10 @@ class SearchEngine(ABC):
         """Add fields to an existing index's mapping (additive only: the engine refuses a changed type)."""
 
     @abstractmethod
+    def set_refresh_interval(self, index: str, interval: str) -> None:
+        """Change an existing index's refresh interval (a dynamic setting: no reindex, no restart)."""
+
+    @abstractmethod
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         """Copy ``source`` into ``dest`` keeping external versions (newer documents in dest win)."""
 

@@ -117,6 +117,10 @@ class OpenSearchEngine(SearchEngine):
         self._call("put mapping", lambda: self.client.indices.put_mapping(
             index=index, body={"properties": properties}, request_timeout=ADMIN_TIMEOUT))
 
+    def set_refresh_interval(self, index: str, interval: str) -> None:
+        self._call("put settings", lambda: self.client.indices.put_settings(
+            index=index, body={"index": {"refresh_interval": interval}}, request_timeout=ADMIN_TIMEOUT))
+
     def reindex(self, source: str, dest: str) -> dict[str, Any]:
         body = {"source": {"index": source}, "dest": {"index": dest, "version_type": "external"},
                 "conflicts": "proceed"}

@@ -65,11 +65,14 @@ class SearchSink:
     def ensure_ready(self) -> None:
         """Create ``<alias>-v1`` with both aliases unless the write alias already exists.
 
-        An index created before ``row_digest`` existed gets the field added to its mapping.
+        An index created before ``row_digest`` existed gets the field added to its mapping, and an
+        existing index takes the configured ``SEARCH_REFRESH_INTERVAL`` (a changed setting, or a
+        changed default, applies at the sink's next start).
         """
         if targets := self.engine.alias_targets(self.write_alias):
             for index in targets:
                 self.engine.add_fields(index, ADDED_FIELDS)
+                self.engine.set_refresh_interval(index, self.settings.refresh_interval)
             return
         self.create_version(1)
         if not self.engine.index_exists(versioned_name(self.alias, 1)):  # creation acknowledged late: try again

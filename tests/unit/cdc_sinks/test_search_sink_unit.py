@@ -27,6 +27,7 @@ class RecordingEngine(SearchEngine):
         self.aliases: dict[str, list[str]] = {}
         self.indexes: dict[str, dict] = {}
         self.added_fields: list[tuple[str, dict]] = []
+        self.refresh_intervals: dict[str, str] = {}
 
     def info(self): return {}
     def tokenizer_available(self, tokenizer): return False
@@ -52,6 +53,7 @@ class RecordingEngine(SearchEngine):
     def refresh(self, index): ...
     def reindex(self, source, dest): return {}
     def add_fields(self, index, properties): self.added_fields.append((index, properties))
+    def set_refresh_interval(self, index, interval): self.refresh_intervals[index] = interval
     def close(self): ...
 
 
@@ -144,3 +146,10 @@ def test_opensearch_answers_are_read_with_orjson_and_garbage_is_the_clients_seri
     assert answers.loads('{"_version": 9223372036854775807}')["_version"] == FINAL_LSN  # a delete's version
     with pytest.raises(os_errors.SerializationError):
         answers.loads("<html>502 Bad Gateway</html>")
+
+
+def test_an_existing_index_takes_the_configured_refresh_interval():
+    engine = RecordingEngine()
+    engine.aliases = {"pol": ["pol-v1"], "pol-write": ["pol-v1"]}
+    SearchSink(engine, SearchSettings(index_alias="pol", refresh_interval="250ms")).ensure_ready()
+    assert engine.refresh_intervals == {"pol-v1": "250ms"}
