@@ -61,10 +61,8 @@ def full_names(pid: int) -> dict[int, str]:
         return {}
     names = {}
     for line in out.splitlines():
-        match = re.match(r'^"(.*?)".* nid=0x([0-9a-f]+)', line) or re.match(r'^"(.*?)".* nid=(\d+)', line)
-        if match:
-            nid = match.group(2)
-            names[int(nid, 16) if line.find("nid=0x") >= 0 else int(nid)] = match.group(1)
+        if match := re.match(r'^"(.*?)".* nid=(0x[0-9a-f]+|\d+)', line):  # hex on JDK 17, decimal on 19+
+            names[int(match.group(2), 0)] = match.group(1)
     return names
 
 

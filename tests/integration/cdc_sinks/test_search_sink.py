@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 
-import httpx
 import pytest
 
 from aegis.settings import Settings
@@ -99,16 +98,12 @@ def test_creating_an_index_that_already_exists_is_no_error(search):
     assert search.engine.alias_targets(search.write_alias) == [index]
 
 
-def test_an_existing_index_takes_the_configured_refresh_interval_at_start(search, stack: Settings):
+def test_an_existing_index_takes_the_configured_refresh_interval_at_start(search, reader):
     """Set behind the sink's back with the engine's REST API, the interval is back to the setting after a start."""
     index = search.current_index()
-    http = httpx.Client(base_url=stack.search.url, timeout=30)
-    try:
-        assert http.put(f"/{index}/_settings", json={"index": {"refresh_interval": "7s"}}).status_code == 200
-        assert http.get(f"/{index}/_settings").json()[index]["settings"]["index"]["refresh_interval"] == "7s"
-        restarted = SearchSink(build_engine(search.settings), search.settings.model_copy(update={"refresh_interval": "150ms"}))
-        restarted.ensure_ready()
-        restarted.close()
-        assert http.get(f"/{index}/_settings").json()[index]["settings"]["index"]["refresh_interval"] == "150ms"
-    finally:
-        http.close()
+    assert reader.http.put(f"/{index}/_settings", json={"index": {"refresh_interval": "7s"}}).status_code == 200
+    assert reader.http.get(f"/{index}/_settings").json()[index]["settings"]["index"]["refresh_interval"] == "7s"
+    restarted = SearchSink(build_engine(search.settings), search.settings.model_copy(update={"refresh_interval": "150ms"}))
+    restarted.ensure_ready()
+    restarted.close()
+    assert reader.http.get(f"/{index}/_settings").json()[index]["settings"]["index"]["refresh_interval"] == "150ms"
