@@ -116,13 +116,16 @@ class PolicyWriter:
                                      (self.ids,)).fetchall()
         return {row[0]: row[1].strip() for row in rows}
 
-    def close(self) -> None:
-        """Delete the rows this test wrote (their change events reach nobody: every test's sink starts at
-        the topic's end, and its namespace is dropped), then disconnect."""
+    def close(self) -> list[int]:
+        """Delete the rows this test wrote, disconnect, and return the ids deleted now (one delete event
+        each is on its way to the change topic: wait for them before the next test takes the topic's end)."""
         with self.lock:
+            deleted: list[int] = []
             if self.ids:
-                self.conn.execute("DELETE FROM policies WHERE id = ANY(%s)", (self.ids,))
+                deleted = [row[0] for row in self.conn.execute(
+                    "DELETE FROM policies WHERE id = ANY(%s) RETURNING id", (self.ids,)).fetchall()]
             self.conn.close()
+        return deleted
 
 
 def kafka_retry(fn: Callable[[], T], attempts: int = 15) -> T:
@@ -298,13 +301,14 @@ class SinkUnderTest:
         self._errors: list[BaseException] = []
         self.process: subprocess.Popen | None = None
 
-    def wait_changes_of(self, ids: list[int], count: int, timeout: float = 60.0) -> None:
-        """Wait until the change topic holds ``count`` change events of ``ids`` past this test's start
-        (other tests' changes — a previous test's clean-up still streaming — do not count)."""
+    def wait_changes_of(self, ids: list[int], count: int, timeout: float = 60.0,
+                        since: dict[int, int] | None = None) -> None:
+        """Wait until the change topic holds ``count`` change events of ``ids`` past ``since`` (default:
+        this test's start; other tests' changes — a previous test's clean-up still streaming — do not count)."""
         wanted, deadline, seen = set(ids), time.monotonic() + timeout, 0
         while True:
             seen = 0
-            for message in self.topic.read(self.start_offsets):
+            for message in self.topic.read(self.start_offsets if since is None else since):
                 try:
                     event = self.decode(message.key(), message.value())
                 except DataError:

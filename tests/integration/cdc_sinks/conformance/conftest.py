@@ -110,7 +110,11 @@ def sut(change_stream, target_name: str, monkeypatch: pytest.MonkeyPatch):
 def writer(sut):
     w = PolicyWriter(sut.settings, secrets.token_hex(3))
     yield w
-    w.close()
+    before_clean_up = sut.topic.end_offsets()
+    deleted = w.close()
+    # The clean-up's delete events must be on the topic before the next test's group starts at its end:
+    # streamed late, they would land in that test's backlog as another test's changes.
+    sut.wait_changes_of(deleted, len(deleted), since=before_clean_up)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
