@@ -21,7 +21,9 @@ Debezium 3.6 with the JSON converter and ``schemas.enable=false``:
   (``r``) event of one snapshot carries the same LSN, lower than any later change's;
 * with ``REPLICA IDENTITY DEFAULT`` a delete's ``before`` carries only the key: Debezium fills
   the NOT NULL columns with zero values (``""``, ``false``, epoch 0). That image is not a row,
-  so ``ChangeEvent.before`` is None for it.
+  so ``ChangeEvent.before`` is None for it;
+* an ``after`` column holding ``__debezium_unavailable_value`` (an unchanged TOASTed value the
+  connector could not re-read: the row was gone) raises ``DataError``; it is never content.
 """
 
 from __future__ import annotations
@@ -126,6 +128,11 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
         raise DataError(f"change event for policy {policy_id} has no known op: {str(value)[:200]!r}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
     op = Op(envelope["op"])
+    if isinstance(envelope.get("after"), dict) and (missing := unavailable_columns(envelope["after"])):
+        raise DataError(f"{op.name.lower()} event for policy {policy_id} lacks the value of {', '.join(missing)}"
+                        " (unchanged TOASTed columns Debezium could not re-read: the row changed or was deleted"
+                        " before it looked)", code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
+                        hint="the row's next change event, or the reconciler's next pass, brings it to the targets")
     try:
         source = SourceInfo.model_validate(envelope.get("source") or {})
         after = PolicyRow.model_validate(envelope["after"]) if envelope.get("after") is not None else None
@@ -149,6 +156,22 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
     except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
         raise DataError(f"change event for policy {policy_id} has a value out of range: {exc}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+
+
+UNAVAILABLE = "__debezium_unavailable_value"  # Debezium's unavailable.value.placeholder (its default)
+_UNAVAILABLE_JSON = f'{{"{UNAVAILABLE}":"{UNAVAILABLE}"}}'  # the same for a JSONB column, as JSON text
+
+
+def unavailable_columns(row: dict[str, Any]) -> list[str]:
+    """The columns of ``row`` that carry Debezium's placeholder instead of a value.
+
+    Under REPLICA IDENTITY DEFAULT an UPDATE does not log an unchanged TOASTed column; the connector's
+    re-select post-processor fills it from the table, unless the row was gone by then (or the column
+    is an array, which it does not re-select). Writing the placeholder to a target would be silent loss.
+    """
+    return [name for name, value in row.items()
+            if value == UNAVAILABLE or value == _UNAVAILABLE_JSON
+            or (isinstance(value, list) and UNAVAILABLE in value)]
 
 
 def _is_int(value: Any) -> bool:

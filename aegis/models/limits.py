@@ -5,9 +5,9 @@ A collected record's text is cut to ``MAX_CONTENT_CHARS``, each short text field
 ``MAX_FIELD_CHARS`` and its raw payload to
 ``MAX_RAW_DATA_BYTES`` (flagged, see ``collectors.sources.limits``); a record still larger than
 ``MAX_RECORD_BYTES`` as the change stream encodes it is rejected (DP_2004). A change event of a
-``policies`` row carries the row once (``after``; the connector drops the REPLICA IDENTITY FULL
-``before``) plus a small envelope; the connector's producer and the topics accept
-``CHANGE_MESSAGE_MAX_BYTES``, which would leave room for both images and the envelope.
+``policies`` row carries the row once (``after``; the table logs no old row and the connector
+drops ``before``) plus a small envelope; the connector's producer and the topics accept
+``CHANGE_MESSAGE_MAX_BYTES``, which would leave room for two images and the envelope.
 """
 
 from __future__ import annotations

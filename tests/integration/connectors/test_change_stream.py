@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 from changestream_helpers import delete_test_rows
 
 from aegis.changestream.event import Op, decode_change
 from aegis.db import connect
+from aegis.errors import DataError, ErrorCode
 from aegis.models.policy import PolicyStatus
+from connectors.manage import wait_until_state
+from connectors.rest import ConnectClient
 from testkit.policies import insert_policy, minimal_policy
 from testkit.streams import isolated_settings, new_tag, running_connector
 
@@ -92,28 +96,81 @@ def test_existing_rows_arrive_as_snapshot_reads_then_changes_as_c_u_d_with_tombs
     assert len(messages) == expected_messages  # nothing extra, nothing missing
 
 
+def _incompressible_hangul(chars: int, seed: int) -> str:
+    """Text PostgreSQL cannot compress below its 2 KB TOAST threshold, so it is stored out of line."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(chars))
+
+
+def _stored_bytes(conn, policy_id: int) -> int:
+    return conn.execute("SELECT pg_column_size(content) FROM policies WHERE id = %s", (policy_id,)).fetchone()[0]
+
+
 def test_no_event_carries_the_old_row_yet_every_update_carries_the_whole_new_one(stream, reader_factory):
-    """The before image stays in PostgreSQL (the connector's ``dropBefore`` transform): no sink reads
-    it, and it is where a masking backfill's old values would travel. ``after`` is still the whole row
-    (REPLICA IDENTITY FULL), long content untouched by the update included."""
+    """The before image stays in PostgreSQL: the table logs only the key (REPLICA IDENTITY DEFAULT) and
+    the connector's ``dropBefore`` transform drops what is left. ``after`` is still the whole row: a long
+    content left out of the WAL by an update that did not touch it is re-read by the connector."""
     settings, source, _ = stream
-    long_content = "지원 내용 " * 2000  # ~14 KB: stored out of line (TOASTed), unchanged by the update
+    long_content = _incompressible_hangul(3000, seed=1)  # ~9 KB stored: out of line (TOASTed)
     with connect(settings.postgres, role="owner") as conn:
         policy_id = insert_policy(conn, {**minimal_policy(source, "old-row"), "title": "옛 제목 before-only",
                                          "content": long_content})
         conn.commit()
+        assert _stored_bytes(conn, policy_id) > 8000  # not compressed inline: the update's WAL lacks it
         conn.execute("UPDATE policies SET title = '새 제목' WHERE id = %s", (policy_id,))
         conn.commit()
-        conn.execute("DELETE FROM policies WHERE id = %s", (policy_id,))
+        conn.execute("UPDATE policies SET status = 'rejected' WHERE id = %s", (policy_id,))  # a demotion
         conn.commit()
     topic = f"{settings.kafka.topic_prefix}.public.policies"
 
     def mine(messages):
         return [m for m in messages if m.json_key() and m.json_key()["id"] == policy_id]
-    messages = mine(reader_factory(settings, topic).read_until(lambda ms: len(mine(ms)) >= 4, 60))
-    assert [decode_change(m.key, m.value).op for m in messages] == [Op.CREATE, Op.UPDATE, Op.DELETE, None]
-    for m in messages[:3]:
+    reader = reader_factory(settings, topic)
+    reader.read_until(lambda ms: len(mine(ms)) >= 3, 60)  # delete only once the connector has read both updates
+    with connect(settings.postgres, role="owner") as conn:
+        conn.execute("DELETE FROM policies WHERE id = %s", (policy_id,))
+        conn.commit()
+    messages = mine(reader.read_until(lambda ms: len(mine(ms)) >= 5, 60))
+    assert [decode_change(m.key, m.value).op for m in messages] == [Op.CREATE, Op.UPDATE, Op.UPDATE, Op.DELETE,
+                                                                    None]
+    for m in messages[:4]:
         assert "before" not in json.loads(m.value), m.value[:200]
-    assert b"before-only" not in messages[1].value and b"before-only" not in messages[2].value
-    update = decode_change(messages[1].key, messages[1].value)
-    assert update.after.title == "새 제목" and update.after.content == long_content
+    assert not any(b"before-only" in m.value for m in messages[1:4])
+    retitled, demoted = (decode_change(m.key, m.value) for m in messages[1:3])
+    assert retitled.after.title == "새 제목" and retitled.after.content == long_content
+    assert demoted.after.status is PolicyStatus.REJECTED and demoted.after.content == long_content
+
+
+def test_a_long_content_gone_before_the_connector_reads_its_update_is_a_data_error_not_a_placeholder(
+        stream, reader_factory):
+    """The connector re-reads an unchanged TOASTed column from the table; when the row was deleted before
+    it looked, the event keeps Debezium's placeholder, and decoding it is a DataError (the sinks dead-letter
+    that one event, the delete after it removes the policy): the placeholder is never taken for content."""
+    settings, source, _ = stream
+    with connect(settings.postgres, role="owner") as conn:
+        policy_id = insert_policy(conn, {**minimal_policy(source, "gone"), "content": _incompressible_hangul(
+            3000, seed=2)})
+        conn.commit()
+    topic = f"{settings.kafka.topic_prefix}.public.policies"
+
+    def mine(messages):
+        return [m for m in messages if m.json_key() and m.json_key()["id"] == policy_id]
+    reader = reader_factory(settings, topic)
+    reader.read_until(lambda ms: len(mine(ms)) >= 1, 60)
+    with ConnectClient(settings.kafka.connect_url) as client:  # stopped, the task reads nothing more
+        client.request("PUT", f"/connectors/{settings.connector.name}/stop")
+        wait_until_state(settings, "STOPPED", connector_only=True, timeout=120)
+        try:
+            with connect(settings.postgres, role="owner") as conn:
+                conn.execute("UPDATE policies SET status = 'rejected' WHERE id = %s", (policy_id,))
+                conn.commit()
+                conn.execute("DELETE FROM policies WHERE id = %s", (policy_id,))
+                conn.commit()
+        finally:
+            client.resume(settings.connector.name)
+    messages = mine(reader.read_until(lambda ms: len(mine(ms)) >= 4, 120))
+    assert [json.loads(m.value)["op"] if m.value else None for m in messages] == ["c", "u", "d", None]
+    with pytest.raises(DataError) as caught:
+        decode_change(messages[1].key, messages[1].value)
+    assert caught.value.code is ErrorCode.CHANGE_EVENT_UNDECODABLE and "content" in caught.value.message
+    assert decode_change(messages[2].key, messages[2].value).op is Op.DELETE

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aegis.errors import DataError, ErrorCode
-from aegis.changestream.event import ChangeEvent, Op, decode_change
+from aegis.changestream.event import UNAVAILABLE, ChangeEvent, Op, decode_change
 from aegis.models.policy import PolicyStatus
 
 CAPTURE = json.loads((Path(__file__).parent / "data" / "debezium_capture.json").read_text(encoding="utf-8"))["messages"]
@@ -117,6 +117,30 @@ def test_key_and_row_ids_must_agree():
     _, value = _message("insert")
     with pytest.raises(DataError, match="differs"):
         decode_change(b'{"id": 999}', value)
+
+
+@pytest.mark.parametrize("column,placeholder", [
+    ("content", UNAVAILABLE),                                    # TEXT
+    ("attachments", f'{{"{UNAVAILABLE}":"{UNAVAILABLE}"}}'),     # JSONB, as the JSON converter sends it
+    ("target_regions", [UNAVAILABLE]),                           # TEXT[]: Debezium never re-selects arrays
+])
+def test_a_column_debezium_could_not_reselect_is_a_data_error_never_written(column, placeholder):
+    """REPLICA IDENTITY DEFAULT: an update leaving a TOASTed column unchanged streams the placeholder
+    unless the connector re-read it; the event is dead-lettered, the placeholder never reaches a target."""
+    key, value = _message("insert_full_row")
+    doc = json.loads(value)
+    doc["op"], doc["after"][column] = "u", placeholder
+    with pytest.raises(DataError) as caught:
+        decode_change(key, json.dumps(doc))
+    assert caught.value.code is ErrorCode.CHANGE_EVENT_UNDECODABLE
+    assert column in caught.value.message and caught.value.hint
+
+
+def test_text_that_only_mentions_the_placeholder_is_a_value():
+    key, value = _message("insert_full_row")
+    doc = json.loads(value)
+    doc["after"]["content"] = f"본문에 {UNAVAILABLE} 이라는 글자가 있다"
+    assert decode_change(key, json.dumps(doc)).after.content == doc["after"]["content"]
 
 
 def test_out_of_range_values_are_data_errors_not_crashes():
