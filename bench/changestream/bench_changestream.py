@@ -9,8 +9,14 @@ minus that commit time (so it includes Debezium, Connect's producer, the broker 
     .venv/bin/python -m bench.changestream.bench_changestream latency --rate 200 --seconds 30 \
         --set poll.interval.ms=500 --set poll.interval.ms=5
     .venv/bin/python -m bench.changestream.bench_changestream throughput --rates 1000,2000,5000,8000
+    .venv/bin/python -m bench.changestream.bench_changestream toasted --identities full,default,full,default
 
-Each `--set` value of one key is a separate configuration measured in turn.
+Each `--set` value of one key is a separate configuration measured in turn. `toasted` weighs the
+table's REPLICA IDENTITY where it matters most: status-only updates of rows whose long content is
+stored out of line, which DEFAULT leaves out of the WAL and the connector's re-select reads back
+(one query per event); it reports WAL bytes, Connect's and PostgreSQL's CPU per change, commit →
+Kafka latency, and how many events still carried the placeholder (must be 0). It changes the
+identity of the shared `policies` table while it runs, and leaves it DEFAULT (migration 0009).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import secrets
 import signal
 import statistics
@@ -29,10 +36,12 @@ from dataclasses import dataclass, field
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from aegis.changestream.event import UNAVAILABLE
 from aegis.db import connect
 from aegis.db.migrate import ensure_replication_access
 from aegis.settings import Settings, load_settings
 from connectors.manage import apply_connector, delete_connector, wait_until_running
+from testkit.cpu import CpuMeter
 
 _INSERT = """
 INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash, status)
@@ -180,6 +189,76 @@ def _max_per_window(run: Run, window: float) -> list[float]:
     return [round(worst.get(i, 0.0)) for i in range(max(worst) + 1)]
 
 
+_TOASTED_ROWS = """
+INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash, status)
+SELECT %(source)s, %(source)s || '-' || n, '긴 본문 정책 ' || n, %(content)s || n, '기관', repeat('e', 64), 'active'
+  FROM generate_series(1, %(rows)s::int) AS n RETURNING id"""
+
+
+def _incompressible(chars: int) -> str:
+    """Random Hangul syllables: pglz cannot shrink them under the 2 KB TOAST threshold."""
+    rng = random.Random(7)
+    return "".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(chars))
+
+
+def _count_updates(settings: Settings, source: str, expected: int, counts: dict[str, int], stop: threading.Event,
+                   ready: threading.Event) -> None:
+    """Count this run's update events on the topic, and those still carrying the placeholder."""
+    topic = f"{settings.kafka.topic_prefix}.public.policies"
+    consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{source}", "enable.auto.commit": False})
+    meta = AdminClient(settings.kafka.client_config()).list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, _end_offset(consumer, TopicPartition(topic, p)))
+                     for p in meta.partitions])
+    ready.set()
+    mine, placeholder = f'"source_system":"{source}"'.encode(), UNAVAILABLE.encode()
+    while not stop.is_set() and counts["updates"] < expected:
+        for m in consumer.consume(num_messages=5000, timeout=0.2):
+            value = m.value()
+            if m.error() or value is None or mine not in value or b'"op":"u"' not in value:
+                continue
+            counts["updates"] += 1
+            counts["placeholders"] += placeholder in value
+            counts["bytes"] += len(value)
+    consumer.close()
+
+
+def measure_toasted(settings: Settings, identity: str, rows: list[int], source: str, rate: float,
+                    seconds: float) -> dict:
+    """Status-only updates of ``rows`` (long content out of line) at ``rate``/s under ``identity``."""
+    meter = CpuMeter(settings.stack.state_path, lambda: {})
+    with connect(settings.postgres, role="owner", autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE policies REPLICA IDENTITY {identity.upper()}")
+        time.sleep(2)
+        total = int(rate * seconds)
+        counts = {"updates": 0, "placeholders": 0, "bytes": 0}
+        stop, ready = threading.Event(), threading.Event()
+        counter = threading.Thread(target=_count_updates, args=(settings, source, total, counts, stop, ready),
+                                   daemon=True)
+        counter.start()
+        ready.wait(60)
+        wal_before = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        before, started = meter.sample(), time.perf_counter()
+        for n in range(total):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            conn.execute("UPDATE policies SET status = CASE status WHEN 'active' THEN 'rejected' ELSE 'active' END,"
+                         " updated_at = now() WHERE id = %s", (rows[n % len(rows)],))
+        deadline = time.monotonic() + 120
+        while counts["updates"] < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+        cpu = CpuMeter.since(before, meter.sample())
+        wall = time.perf_counter() - started
+        wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", (wal_before,)).fetchone()[0]
+        stop.set()
+        counter.join(10)
+    per_change = {name: round(cpu.get(name, 0.0) / total * 1e6) for name in ("kafka-connect", "postgres", "kafka")}
+    return {"identity": identity, "updates": total, "received": counts["updates"],
+            "placeholders": counts["placeholders"], "mean_message_bytes": counts["bytes"] // max(1, counts["updates"]),
+            "wal_bytes_per_update": int(wal) // total, "cpu_us_per_update": per_change, "seconds": round(wall, 1),
+            "load_avg_1m": round(os.getloadavg()[0], 1)}
+
+
 def _configurations(sets: list[str]) -> list[dict[str, str]]:
     """``["k=a", "k=b", "j=c"]`` → one configuration per value of the first key, each with the other keys."""
     if not sets:
@@ -205,6 +284,11 @@ def main() -> int:
     thr.add_argument("--seconds", type=float, default=20)
     thr.add_argument("--rows-per-tx", type=int, default=20)
     thr.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    toast = sub.add_parser("toasted", help="status-only updates of rows with out-of-line content, per identity")
+    toast.add_argument("--identities", default="full,default,full,default", help="REPLICA IDENTITY per run, in order")
+    toast.add_argument("--rows", type=int, default=2000, help="rows of ~9 KB incompressible content")
+    toast.add_argument("--rate", type=float, default=500, help="updates/s (one per transaction)")
+    toast.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still runs the clean-up below
 
@@ -218,7 +302,21 @@ def main() -> int:
             apply_connector(settings, overrides=overrides)
             wait_until_running(settings, timeout=300)
             time.sleep(3)  # let the task settle after a config change
-            if args.mode == "latency":
+            if args.mode == "toasted":
+                source = f"bench-toast-{secrets.token_hex(3)}"
+                results.append({"source_system": source})
+                with connect(settings.postgres, role="owner", autocommit=True) as conn:
+                    rows = [r[0] for r in conn.execute(_TOASTED_ROWS, {"source": source, "rows": args.rows,
+                                                                      "content": _incompressible(3000)}).fetchall()]
+                time.sleep(5)  # let the inserts stream before the first measurement
+                try:
+                    for identity in args.identities.split(","):
+                        result = measure_toasted(settings, identity, rows, source, args.rate, args.seconds)
+                        print(json.dumps(result), flush=True)
+                finally:
+                    with connect(settings.postgres, role="owner", autocommit=True) as conn:
+                        conn.execute("ALTER TABLE policies REPLICA IDENTITY DEFAULT")  # migration 0009
+            elif args.mode == "latency":
                 result = measure(settings, args.rate, args.seconds, rows_per_tx=1)
                 result["config"] = overrides or "shipped"
                 results.append(result)
