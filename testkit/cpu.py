@@ -52,6 +52,25 @@ def group_cpu(stats: list[ProcStat], pgrp: int) -> float:
     return sum(s.cpu_seconds for s in stats if s.pgrp == pgrp)
 
 
+def server_cpu(stats: list[ProcStat], pid: int) -> float:
+    """A stack server's CPU: its process group and every live descendant of its members.
+
+    A group alone misses PostgreSQL's backends and walsenders: each starts a session of its own, and
+    a long-lived one (Debezium's, a pooled writer's) is never reaped into the postmaster's figure.
+    """
+    children: dict[int, list[ProcStat]] = {}
+    for s in stats:
+        children.setdefault(s.ppid, []).append(s)
+    members = {s.pid: s for s in stats if s.pgrp == pid or s.pid == pid}
+    todo = list(members)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child.pid not in members:
+                members[child.pid] = child
+                todo.append(child.pid)
+    return sum(s.cpu_seconds for s in members.values())
+
+
 def tree_cpu(stats: list[ProcStat], root: int) -> float:
     """CPU of ``root`` and every live descendant."""
     children: dict[int, list[ProcStat]] = {}
@@ -87,7 +106,7 @@ class CpuMeter:
 
     def sample(self) -> dict[str, float]:
         stats = all_stats()
-        values = {name: group_cpu(stats, pgrp) for name, pgrp in stack_groups(self.state_dir).items()}
+        values = {name: server_cpu(stats, pid) for name, pid in stack_groups(self.state_dir).items()}
         for name, pid in self.sinks().items():
             values[f"sink {name}"] = tree_cpu(stats, pid)
         own = read_stat(os.getpid())  # not its reaped children: those are sinks it restarted

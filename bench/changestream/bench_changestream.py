@@ -298,7 +298,7 @@ def main() -> int:
         ensure_replication_access(conn, settings.postgres)
     results = []
     try:
-        for overrides in _configurations(args.sets):
+        for overrides in _configurations(getattr(args, "sets", [])):
             apply_connector(settings, overrides=overrides)
             wait_until_running(settings, timeout=300)
             time.sleep(3)  # let the task settle after a config change

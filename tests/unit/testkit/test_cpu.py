@@ -2,7 +2,7 @@ import os
 import subprocess
 import sys
 
-from testkit.cpu import CpuMeter, ProcStat, group_cpu, read_stat, stack_groups, tree_cpu
+from testkit.cpu import CpuMeter, ProcStat, group_cpu, read_stat, server_cpu, stack_groups, tree_cpu
 
 
 def test_read_stat_of_this_process_and_of_a_gone_one():
@@ -18,6 +18,15 @@ def test_a_tree_counts_descendants_and_a_group_its_members():
     assert tree_cpu(stats, 10) == 7.5
     assert tree_cpu(stats, 11) == 6.0
     assert group_cpu(stats, 10) == 7.5 and group_cpu(stats, 20) == 8.0
+
+
+def test_a_server_counts_its_group_and_children_in_sessions_of_their_own():
+    # a postmaster (10) with a backend in its own session (11, as PostgreSQL's are), that backend's
+    # child, a helper sharing the group (13), and an unrelated process (20)
+    stats = [ProcStat(10, 1, 10, 1.0, 0.5), ProcStat(11, 10, 11, 2.0, 0.0), ProcStat(12, 11, 11, 4.0, 0.0),
+             ProcStat(13, 1, 10, 0.25, 0.0), ProcStat(20, 1, 20, 8.0, 0.0)]
+    assert server_cpu(stats, 10) == 7.75
+    assert group_cpu(stats, 10) == 1.75  # what a group alone sees
 
 
 def test_the_meter_sees_a_busy_child_and_a_stack_pid_file(tmp_path):
