@@ -170,7 +170,7 @@ def unavailable_columns(row: dict[str, Any]) -> list[str]:
     is an array, which it does not re-select). Writing the placeholder to a target would be silent loss.
     """
     return [name for name, value in row.items()
-            if value == UNAVAILABLE or value == _UNAVAILABLE_JSON
+            if value in (UNAVAILABLE, _UNAVAILABLE_JSON)
             or (isinstance(value, list) and UNAVAILABLE in value)]
 
 

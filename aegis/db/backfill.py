@@ -6,12 +6,12 @@ streamed columns masked and a new content hash (``masked_content_hash`` of the u
 hash, so the collector later computes the same hash and writes nothing), its ``policy_sources`` row
 the version, the payload digest and the counts, and an ``audit_logs`` row (``privacy_masked``).
 
-Every masked row is updated twice in its transaction: the first update carries the old, unmasked
-values in its REPLICA IDENTITY FULL before-image, the second (``updated_at`` only) carries masked
-values in both images. The shipped connector drops before-images (``dropBefore``), so the first
-stays in the WAL; the second covers a connector running an older configuration. The change topic
-is compacted, so once the cleaner has run only the second survives for that key (docs/privacy.md,
-"Upgrading a deployment", says how to hurry it).
+Each masked row is updated once. The table logs no old row (REPLICA IDENTITY DEFAULT, migration
+0009), so the old, unmasked values are in neither the WAL record nor the change event of that
+update. (Under FULL, migrations 0005 to 0008, a second, ``updated_at``-only update was needed for a
+connector that still published before-images.) What remains unmasked is history already in Kafka:
+the change topic is compacted, so once the cleaner has run only the masked event survives for that
+key (docs/privacy.md, "Upgrading a deployment", says how to hurry it).
 Running it again finds nothing to do.
 """
 
@@ -43,7 +43,6 @@ _PENDING_SQL = (
 )
 _UPDATE_SQL = (f"UPDATE policies SET {', '.join(f'{c} = %({c})s' for c in MASKED_COLUMNS)}, "
                "content_hash = %(content_hash)s, updated_at = now() WHERE id = %(id)s")
-_TOUCH_SQL = "UPDATE policies SET updated_at = now() WHERE id = %s"
 _SOURCE_SQL = (
     "INSERT INTO policy_sources (policy_id, source_content_hash, masking_version, masked_findings, raw_digest) "
     "VALUES (%(id)s, %(source_hash)s, %(version)s, %(findings)s, %(digest)s) "
@@ -77,7 +76,6 @@ def mask_stored_policies(conn: psycopg.Connection, *, batch_size: int = 500,
                 if findings or new_hash != stored_hash.strip():
                     params = {c: Jsonb(v) if c in _JSON_COLUMNS else v for c, v in masked.items()}
                     conn.execute(_UPDATE_SQL, {**params, "content_hash": new_hash, "id": policy_id})
-                    conn.execute(_TOUCH_SQL, (policy_id,))
                     changed += 1
                     if findings:
                         audits.append(AuditEntry(entity_id=str(policy_id), action=AuditAction.PRIVACY_BACKFILL.value,
