@@ -130,10 +130,11 @@ def test_a_column_debezium_could_not_reselect_is_a_data_error_never_written(colu
     key, value = _message("insert_full_row")
     doc = json.loads(value)
     doc["op"], doc["after"][column] = "u", placeholder
-    with pytest.raises(DataError) as caught:
-        decode_change(key, json.dumps(doc))
-    assert caught.value.code is ErrorCode.CHANGE_EVENT_UNDECODABLE
-    assert column in caught.value.message and caught.value.hint
+    for value in (json.dumps(doc), json.dumps(doc).encode()):  # as text, and as the consumer's bytes
+        with pytest.raises(DataError) as caught:
+            decode_change(key, value)
+        assert caught.value.code is ErrorCode.CHANGE_EVENT_UNDECODABLE
+        assert column in caught.value.message and caught.value.hint
 
 
 def test_text_that_only_mentions_the_placeholder_is_a_value():
