@@ -9,6 +9,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aegis.errors import DataError, ErrorCode
 from aegis.changestream.event import UNAVAILABLE, ChangeEvent, Op, decode_change
@@ -135,6 +137,27 @@ def test_a_column_debezium_could_not_reselect_is_a_data_error_never_written(colu
             decode_change(key, value)
         assert caught.value.code is ErrorCode.CHANGE_EVENT_UNDECODABLE
         assert column in caught.value.message and caught.value.hint
+
+
+_TEXT_COLUMNS = ("source_system", "source_id", "title", "content", "issuing_organization", "executing_organization",
+                 "target_group", "target_industry", "support_field", "funding_type", "application_period_text",
+                 "original_url", "contact_email", "contact_phone", "contact_address")
+
+
+@settings(max_examples=200, deadline=None)
+@given(columns=st.sets(st.sampled_from(_TEXT_COLUMNS), min_size=1, max_size=4),
+       neighbour=st.text(max_size=200), as_bytes=st.booleans())
+def test_any_column_left_as_the_placeholder_is_named_and_never_decoded(columns, neighbour, as_bytes):
+    key, value = _message("insert_full_row")
+    doc = json.loads(value)
+    doc["op"] = "u"
+    doc["after"]["application_period_text"] = neighbour  # any text beside it, the placeholder's words included
+    for column in columns:
+        doc["after"][column] = UNAVAILABLE
+    encoded = json.dumps(doc, ensure_ascii=False)
+    with pytest.raises(DataError) as caught:
+        decode_change(key, encoded.encode() if as_bytes else encoded)
+    assert all(column in caught.value.message for column in columns)
 
 
 def test_text_that_only_mentions_the_placeholder_is_a_value():
