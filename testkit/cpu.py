@@ -52,37 +52,34 @@ def group_cpu(stats: list[ProcStat], pgrp: int) -> float:
     return sum(s.cpu_seconds for s in stats if s.pgrp == pgrp)
 
 
+def with_descendants(stats: list[ProcStat], roots: set[int]) -> list[ProcStat]:
+    """The processes of ``roots`` (those alive) and every live descendant of theirs, each once."""
+    children: dict[int, list[ProcStat]] = {}
+    for s in stats:
+        children.setdefault(s.ppid, []).append(s)
+    found = {s.pid: s for s in stats if s.pid in roots}
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child.pid not in found:
+                found[child.pid] = child
+                todo.append(child.pid)
+    return list(found.values())
+
+
 def server_cpu(stats: list[ProcStat], pid: int) -> float:
     """A stack server's CPU: its process group and every live descendant of its members.
 
     A group alone misses PostgreSQL's backends and walsenders: each starts a session of its own, and
     a long-lived one (Debezium's, a pooled writer's) is never reaped into the postmaster's figure.
     """
-    children: dict[int, list[ProcStat]] = {}
-    for s in stats:
-        children.setdefault(s.ppid, []).append(s)
-    members = {s.pid: s for s in stats if s.pgrp == pid or s.pid == pid}
-    todo = list(members)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child.pid not in members:
-                members[child.pid] = child
-                todo.append(child.pid)
-    return sum(s.cpu_seconds for s in members.values())
+    members = {s.pid for s in stats if s.pgrp == pid} | {pid}
+    return sum(s.cpu_seconds for s in with_descendants(stats, members))
 
 
 def tree_cpu(stats: list[ProcStat], root: int) -> float:
     """CPU of ``root`` and every live descendant."""
-    children: dict[int, list[ProcStat]] = {}
-    for s in stats:
-        children.setdefault(s.ppid, []).append(s)
-    own = next((s for s in stats if s.pid == root), None)
-    total, todo = (own.cpu_seconds if own else 0.0), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            total += child.cpu_seconds
-            todo.append(child.pid)
-    return total
+    return sum(s.cpu_seconds for s in with_descendants(stats, {root}))
 
 
 def stack_groups(state_dir: Path) -> dict[str, int]:

@@ -29,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 
 from aegis.settings import load_settings
-from testkit.cpu import all_stats, stack_groups
+from testkit.cpu import all_stats, stack_groups, with_descendants
 
 EXITED = "exited backends"
 
@@ -57,17 +57,8 @@ def label(pid: int, postmaster: int) -> str:
 def sample(postmaster: int) -> tuple[dict[int, tuple[str, float]], float]:
     """pid → (label, own CPU seconds) for the postmaster's processes, and the postmaster's reaped seconds."""
     stats = all_stats()
-    children: dict[int, list[int]] = {}
-    for s in stats:
-        children.setdefault(s.ppid, []).append(s.pid)
-    by_pid = {s.pid: s for s in stats}
-    found, todo = {}, [postmaster]
-    while todo:
-        pid = todo.pop()
-        if pid in by_pid:
-            found[pid] = (label(pid, postmaster), by_pid[pid].own_seconds)
-            todo.extend(children.get(pid, []))
-    reaped = by_pid[postmaster].reaped_seconds if postmaster in by_pid else 0.0
+    found = {s.pid: (label(s.pid, postmaster), s.own_seconds) for s in with_descendants(stats, {postmaster})}
+    reaped = next((s.reaped_seconds for s in stats if s.pid == postmaster), 0.0)
     return found, reaped
 
 
