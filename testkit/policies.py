@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -68,6 +69,13 @@ def sink_record(row: PolicyRow, lsn: int, *, as_active: bool = False) -> SinkRec
     if as_active:
         row = row.model_copy(update={"status": PolicyStatus.ACTIVE})
     return SinkRecord(row.id, lsn, row.content_hash.strip(), PolicyDocument.from_row(row))
+
+
+def incompressible_hangul(chars: int, seed: int) -> str:
+    """Random Hangul syllables: PostgreSQL cannot compress them under its 2 KB TOAST threshold, so a
+    long one is stored out of line (and an update that leaves it alone does not log it)."""
+    rng = random.Random(seed)
+    return "".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(chars))
 
 
 def content_hash(values: dict[str, Any]) -> str:

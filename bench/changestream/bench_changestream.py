@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import secrets
 import signal
 import statistics
@@ -42,6 +41,7 @@ from aegis.db.migrate import ensure_replication_access
 from aegis.settings import Settings, load_settings
 from connectors.manage import apply_connector, delete_connector, wait_until_running
 from testkit.cpu import CpuMeter
+from testkit.policies import incompressible_hangul
 
 _INSERT = """
 INSERT INTO policies (source_system, source_id, title, content, issuing_organization, content_hash, status)
@@ -67,21 +67,9 @@ class Run:
 
 
 def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: threading.Event, ready: threading.Event):
-    topic = f"{settings.kafka.topic_prefix}.public.policies"
     consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{run_id}",
                          "enable.auto.commit": False, "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
-    admin = AdminClient({**settings.kafka.client_config()})
-    while not stop.is_set():
-        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
-        if meta is not None and meta.error is None and meta.partitions:
-            break
-        time.sleep(0.1)
-    # start at the end: only this run's changes count
-    partitions = []
-    for p in meta.partitions:
-        high = _end_offset(consumer, TopicPartition(topic, p))
-        partitions.append(TopicPartition(topic, p, high))
-    consumer.assign(partitions)
+    _assign_at_end(settings, consumer, stop)
     ready.set()
     prefix = f'"source_id":"{run_id}-'.encode()
     while not stop.is_set() and len(run.received) < expected:
@@ -104,6 +92,22 @@ def _consume(settings: Settings, run_id: str, run: Run, expected: int, stop: thr
                 run.received[number] = now
                 run.produced[number] = m.timestamp()[1] / 1000
     consumer.close()
+
+
+def _assign_at_end(settings: Settings, consumer: Consumer, stop: threading.Event) -> None:
+    """Assign every partition of the policies change topic at its end (only this run's changes count),
+    once the topic exists: the connector creates it with its first change."""
+    topic = f"{settings.kafka.topic_prefix}.public.policies"
+    admin = AdminClient({**settings.kafka.client_config()})
+    while not stop.is_set():
+        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None and meta.partitions:
+            break
+        time.sleep(0.1)
+    else:
+        return
+    consumer.assign([TopicPartition(topic, p, _end_offset(consumer, TopicPartition(topic, p)))
+                     for p in meta.partitions])
 
 
 def _end_offset(consumer: Consumer, partition: TopicPartition, attempts: int = 30) -> int:
@@ -195,20 +199,11 @@ SELECT %(source)s, %(source)s || '-' || n, '긴 본문 정책 ' || n, %(content)
   FROM generate_series(1, %(rows)s::int) AS n RETURNING id"""
 
 
-def _incompressible(chars: int) -> str:
-    """Random Hangul syllables: pglz cannot shrink them under the 2 KB TOAST threshold."""
-    rng = random.Random(7)
-    return "".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(chars))
-
-
 def _count_updates(settings: Settings, source: str, expected: int, counts: dict[str, int], stop: threading.Event,
                    ready: threading.Event) -> None:
     """Count this run's update events on the topic, and those still carrying the placeholder."""
-    topic = f"{settings.kafka.topic_prefix}.public.policies"
     consumer = Consumer({**settings.kafka.client_config(), "group.id": f"bench-{source}", "enable.auto.commit": False})
-    meta = AdminClient(settings.kafka.client_config()).list_topics(topic, timeout=10).topics[topic]
-    consumer.assign([TopicPartition(topic, p, _end_offset(consumer, TopicPartition(topic, p)))
-                     for p in meta.partitions])
+    _assign_at_end(settings, consumer, stop)
     ready.set()
     mine, placeholder = f'"source_system":"{source}"'.encode(), UNAVAILABLE.encode()
     while not stop.is_set() and counts["updates"] < expected:
@@ -289,6 +284,7 @@ def main() -> int:
     toast.add_argument("--rows", type=int, default=2000, help="rows of ~9 KB incompressible content")
     toast.add_argument("--rate", type=float, default=500, help="updates/s (one per transaction)")
     toast.add_argument("--seconds", type=float, default=30)
+    toast.set_defaults(sets=[])  # the shipped connector configuration only
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still runs the clean-up below
 
@@ -298,16 +294,17 @@ def main() -> int:
         ensure_replication_access(conn, settings.postgres)
     results = []
     try:
-        for overrides in _configurations(getattr(args, "sets", [])):
+        for overrides in _configurations(args.sets):
             apply_connector(settings, overrides=overrides)
             wait_until_running(settings, timeout=300)
             time.sleep(3)  # let the task settle after a config change
             if args.mode == "toasted":
                 source = f"bench-toast-{secrets.token_hex(3)}"
                 results.append({"source_system": source})
+                long_text = incompressible_hangul(3000, seed=7)
                 with connect(settings.postgres, role="owner", autocommit=True) as conn:
                     rows = [r[0] for r in conn.execute(_TOASTED_ROWS, {"source": source, "rows": args.rows,
-                                                                      "content": _incompressible(3000)}).fetchall()]
+                                                                      "content": long_text}).fetchall()]
                 time.sleep(5)  # let the inserts stream before the first measurement
                 try:
                     for identity in args.identities.split(","):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 from changestream_helpers import delete_test_rows
@@ -14,7 +13,7 @@ from aegis.errors import DataError, ErrorCode
 from aegis.models.policy import PolicyStatus
 from connectors.manage import wait_until_state
 from connectors.rest import ConnectClient
-from testkit.policies import insert_policy, minimal_policy
+from testkit.policies import incompressible_hangul, insert_policy, minimal_policy
 from testkit.streams import isolated_settings, new_tag, running_connector
 
 pytestmark = pytest.mark.integration
@@ -96,12 +95,6 @@ def test_existing_rows_arrive_as_snapshot_reads_then_changes_as_c_u_d_with_tombs
     assert len(messages) == expected_messages  # nothing extra, nothing missing
 
 
-def _incompressible_hangul(chars: int, seed: int) -> str:
-    """Text PostgreSQL cannot compress below its 2 KB TOAST threshold, so it is stored out of line."""
-    rng = random.Random(seed)
-    return "".join(chr(rng.randrange(0xAC00, 0xD7A4)) for _ in range(chars))
-
-
 def _stored_bytes(conn, policy_id: int) -> int:
     return conn.execute("SELECT pg_column_size(content) FROM policies WHERE id = %s", (policy_id,)).fetchone()[0]
 
@@ -111,7 +104,7 @@ def test_no_event_carries_the_old_row_yet_every_update_carries_the_whole_new_one
     the connector's ``dropBefore`` transform drops what is left. ``after`` is still the whole row: a long
     content left out of the WAL by an update that did not touch it is re-read by the connector."""
     settings, source, _ = stream
-    long_content = _incompressible_hangul(3000, seed=1)  # ~9 KB stored: out of line (TOASTed)
+    long_content = incompressible_hangul(3000, seed=1)  # ~9 KB stored: out of line (TOASTed)
     with connect(settings.postgres, role="owner") as conn:
         policy_id = insert_policy(conn, {**minimal_policy(source, "old-row"), "title": "옛 제목 before-only",
                                          "content": long_content})
@@ -148,7 +141,7 @@ def test_a_long_content_gone_before_the_connector_reads_its_update_is_a_data_err
     that one event, the delete after it removes the policy): the placeholder is never taken for content."""
     settings, source, _ = stream
     with connect(settings.postgres, role="owner") as conn:
-        policy_id = insert_policy(conn, {**minimal_policy(source, "gone"), "content": _incompressible_hangul(
+        policy_id = insert_policy(conn, {**minimal_policy(source, "gone"), "content": incompressible_hangul(
             3000, seed=2)})
         conn.commit()
     topic = f"{settings.kafka.topic_prefix}.public.policies"
@@ -158,7 +151,7 @@ def test_a_long_content_gone_before_the_connector_reads_its_update_is_a_data_err
     reader = reader_factory(settings, topic)
     reader.read_until(lambda ms: len(mine(ms)) >= 1, 60)
     with ConnectClient(settings.kafka.connect_url) as client:  # stopped, the task reads nothing more
-        client.request("PUT", f"/connectors/{settings.connector.name}/stop")
+        client.stop(settings.connector.name)
         wait_until_state(settings, "STOPPED", connector_only=True, timeout=120)
         try:
             with connect(settings.postgres, role="owner") as conn:
