@@ -290,7 +290,7 @@ def delete_connector(settings: Settings, *, drop_replication: bool = False, name
     with _client(settings) as client:
         exists = client.get_config(name) is not None
         if exists and drop_replication:
-            client.request("PUT", f"/connectors/{name}/stop")
+            client.stop(name)
             wait_until_state(settings, "STOPPED", name=name, timeout=120, connector_only=True)
             # resetting reads the whole offsets topic: slow on a busy worker, and safe to repeat
             client.request("DELETE", f"/connectors/{name}/offsets", timeout=OFFSET_RESET_TIMEOUT_SECONDS)

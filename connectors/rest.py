@@ -167,6 +167,10 @@ class ConnectClient:
     def pause(self, name: str) -> None:
         self.request("PUT", f"/connectors/{name}/pause", not_found=f"connector {name} does not exist")
 
+    def stop(self, name: str) -> None:
+        """Stop ``name``: its tasks shut down (unlike a pause), its config and offsets stay; ``resume`` restarts it."""
+        self.request("PUT", f"/connectors/{name}/stop", not_found=f"connector {name} does not exist")
+
     def resume(self, name: str) -> None:
         self.request("PUT", f"/connectors/{name}/resume", not_found=f"connector {name} does not exist")
 
