@@ -161,8 +161,6 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
 
 UNAVAILABLE = "__debezium_unavailable_value"  # Debezium's unavailable.value.placeholder (its default)
 _UNAVAILABLE_JSON = f'{{"{UNAVAILABLE}":"{UNAVAILABLE}"}}'  # the same for a JSONB column, as JSON text
-
-
 _UNAVAILABLE_BYTES = UNAVAILABLE.encode()
 
 
