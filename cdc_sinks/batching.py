@@ -34,7 +34,7 @@ def position(message: Message) -> tuple[str, int, int]:
     return topic, partition, offset
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConsumedMessage:
     """One Kafka message as the runtime consumed it (bytes untouched, so it can be dead-lettered)."""
 
@@ -57,7 +57,7 @@ class ConsumedMessage:
                    timestamp_ms=ts if ts_type else None, headers=tuple(headers))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """A message that can never be applied, with the reason."""
 
@@ -65,7 +65,7 @@ class Rejected:
     error: DataError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """The write one decoded event asks for, and where it came from."""
 

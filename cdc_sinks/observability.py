@@ -69,8 +69,9 @@ class SinkMetrics:
         if superseded:
             self.processing_total.labels(p, "superseded").inc(superseded)
         self.sync_latency.labels(t).observe(seconds)
+        latency = self.processing_latency.labels(p)  # one label lookup per batch, not one per change
         for age in commit_ages:
-            self.processing_latency.labels(p).observe(max(age, 0.0))
+            latency.observe(max(age, 0.0))
         if max_lsn is not None:
             self.last_lsn.labels(t).set(max_lsn)
 

@@ -49,16 +49,6 @@ class Op(str, Enum):
 OP_CODES = frozenset(o.value for o in Op)
 
 
-class SourceInfo(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    lsn: int | None = None
-    txId: int | None = None
-    ts_ms: int | None = None
-    table: str | None = None
-    snapshot: str | None = None
-
-
 class ChangeEvent(BaseModel):
     """One decoded message from a policy change topic."""
 
@@ -135,7 +125,10 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
                         " before it looked)", code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
                         hint="the row's next change event, or the reconciler's next pass, brings it to the targets")
     try:
-        source = SourceInfo.model_validate(envelope.get("source") or {})
+        source = envelope.get("source") or {}
+        if not isinstance(source, dict):
+            raise DataError(f"change event for policy {policy_id} does not match the envelope: `source` is not "
+                            "an object", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
         after = PolicyRow.model_validate(envelope["after"]) if envelope.get("after") is not None else None
         if after is not None and after.id != policy_id:
             raise DataError(f"change event key id {policy_id} differs from its row id {after.id}",
@@ -147,8 +140,8 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
             raise DataError(f"delete event for policy {policy_id} carries an `after` row",
                             code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
         return ChangeEvent(policy_id=policy_id, op=op, before_image=envelope.get("before"), after=after,
-                           lsn=source.lsn, tx_id=source.txId, ts_ms=envelope.get("ts_ms"),
-                           source_ts_ms=source.ts_ms)
+                           lsn=source.get("lsn"), tx_id=source.get("txId"), ts_ms=envelope.get("ts_ms"),
+                           source_ts_ms=source.get("ts_ms"))  # typed by ChangeEvent's own validation
     except ValidationError as exc:
         first = exc.errors()[0]
         raise DataError(f"change event for policy {policy_id} does not match the policies row: "

@@ -18,25 +18,47 @@ end
 """
 
 UPSERT_SCRIPT = _LSN_LT + """
-local stored = redis.call('HGET', KEYS[2], 'lsn')
-if stored and lsn_lt(ARGV[1], stored) then return 0 end
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
-local member = ARGV[5] .. ':' .. ARGV[6] .. ':' .. (tonumber(redis.call('TIME')[1]) + tonumber(ARGV[4]))
-redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[5], ARGV[5])  -- every member of this id, whatever the hash says
-redis.call('ZADD', KEYS[3], ARGV[5], member)
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', ARGV[2], 'digest', ARGV[6], 'member', member, 'removed', '0')
-return 1
+local ids, prefix, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local expires = tonumber(redis.call('TIME')[1]) + ttl
+local written = 0
+for i = 3, #ARGV, 5 do
+  local id, lsn, hash, doc, digest = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local version_key = prefix .. id .. ':v'
+  local stored = redis.call('HGET', version_key, 'lsn')
+  if not (stored and lsn_lt(lsn, stored)) then
+    redis.call('SET', prefix .. id, doc, 'EX', ttl)
+    local member = id .. ':' .. digest .. ':' .. expires
+    redis.call('ZREMRANGEBYSCORE', ids, id, id)  -- every member of this id, whatever the hash says
+    redis.call('ZADD', ids, id, member)
+    redis.call('HSET', version_key, 'lsn', lsn, 'hash', hash, 'digest', digest, 'member', member, 'removed', '0')
+    written = written + 1
+  end
+end
+return written
 """
+"""Upserts of many policies in one call, in order: ``KEYS = [ids]``, ``ARGV = [prefix, ttl, then per policy
+id, lsn, hash, document JSON, digest]``. Each is skipped when the stored LSN is newer. Returns how many
+were written."""
 
 REMOVE_SCRIPT = _LSN_LT + """
-local stored = redis.call('HGET', KEYS[2], 'lsn')
-if stored and lsn_lt(ARGV[1], stored) then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], ARGV[2], ARGV[2])
-redis.call('HSET', KEYS[2], 'lsn', ARGV[1], 'hash', '', 'digest', '', 'member', '', 'removed', '1',
-           'at', redis.call('TIME')[1])
-return 1
+local ids, prefix = KEYS[1], ARGV[1]
+local now = redis.call('TIME')[1]
+local written = 0
+for i = 2, #ARGV, 2 do
+  local id, lsn = ARGV[i], ARGV[i + 1]
+  local version_key = prefix .. id .. ':v'
+  local stored = redis.call('HGET', version_key, 'lsn')
+  if not (stored and lsn_lt(lsn, stored)) then
+    redis.call('DEL', prefix .. id)
+    redis.call('ZREMRANGEBYSCORE', ids, id, id)
+    redis.call('HSET', version_key, 'lsn', lsn, 'hash', '', 'digest', '', 'member', '', 'removed', '1', 'at', now)
+    written = written + 1
+  end
+end
+return written
 """
+"""Removals of many policies in one call, in order: ``KEYS = [ids]``, ``ARGV = [prefix, then per policy id,
+lsn]``. Each leaves its version hash as the removal marker; skipped when the stored LSN is newer."""
 
 READ_BACK_SCRIPT = _MEMBERS + """
 local found, cursor, limit, prefix = {}, ARGV[1], tonumber(ARGV[2]), ARGV[3]

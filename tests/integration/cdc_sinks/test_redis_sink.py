@@ -11,7 +11,7 @@ import pytest
 from aegis.settings import Settings
 from cdc_sinks.base import FINAL_LSN, Removal
 from cdc_sinks.batching import plan_batch
-from cdc_sinks.redis.sink import RedisSink, redis_client
+from cdc_sinks.redis.sink import WRITES_PER_CALL, RedisSink, redis_client
 from testkit.checksums import checksums_of
 from testkit.envelopes import message
 from testkit.native import NativeRedis
@@ -69,6 +69,20 @@ def test_removals_leave_markers_and_older_events_lose(cache, cached):
     assert cached.document(3) is None and cached.document(4) is None
     _upsert(cache, _message(4, 13))
     assert [(v.policy_id, v.lsn) for v in cache.read_back(0, 10)] == [(4, 13)] and cache.count() == 1
+
+
+def test_a_batch_over_several_script_calls_keeps_its_order_and_guards(cache, cached):
+    """More records than one script call takes: each call is guarded on its own, in the batch's order."""
+    records = [c.action for c in plan_batch([_message(i, 100 + i) for i in range(1, WRITES_PER_CALL * 2 + 51)]).upserts]
+    newer = plan_batch([_message(1, 5_000, title="newer")]).upserts[0].action
+    older = plan_batch([_message(1, 50, title="older")]).upserts[0].action
+    cache.upsert_batch([records[0], newer, *records[1:], older])  # the older one lands in the last call
+    assert json.loads(cached.document(1))["title"] == "newer"
+    assert cache.count() == len(records)
+    stored = {v.policy_id: v.lsn for v in cache.read_back(0, 10_000)}
+    assert stored == {r.policy_id: (5_000 if r.policy_id == 1 else r.lsn) for r in records}
+    cache.remove_batch([Removal(r.policy_id, r.lsn + 1) for r in records[1:]] + [Removal(1, 10)])
+    assert cache.count() == 1 and cached.document(1) is not None  # the stale removal of policy 1 lost
 
 
 def _expected_checksums(cache, range_size: int) -> dict:
