@@ -56,24 +56,30 @@ class SinkMetrics:
             self.processing_total.labels(self.path, status)
         self.paused.labels(sink).set(0)
         self.transient_errors.labels(sink)
+        # the series every batch updates, looked up once (a label lookup costs more than the update)
+        self._synced = self.sync_total.labels(sink, SYNC_STATUSES[0])
+        self._sync_failed = self.sync_total.labels(sink, SYNC_STATUSES[1])
+        self._applied = self.processing_total.labels(self.path, "applied")
+        self._dead_lettered = self.processing_total.labels(self.path, "dead_letter")
+        self._superseded = self.processing_total.labels(self.path, "superseded")
+        self._write_seconds = self.sync_latency.labels(sink)
+        self._commit_to_applied = self.processing_latency.labels(self.path)
 
     def batch_written(self, *, upserted: int, removed: int, dead: int, superseded: int, seconds: float,
                       commit_ages: list[float], max_lsn: int | None) -> None:
-        t, p = self.target, self.path
         if upserted + removed:
-            self.sync_total.labels(t, SYNC_STATUSES[0]).inc(upserted + removed)
+            self._synced.inc(upserted + removed)
         if dead:
-            self.sync_total.labels(t, SYNC_STATUSES[1]).inc(dead)
-            self.processing_total.labels(p, "dead_letter").inc(dead)
-        self.processing_total.labels(p, "applied").inc(upserted + removed)
+            self._sync_failed.inc(dead)
+            self._dead_lettered.inc(dead)
+        self._applied.inc(upserted + removed)
         if superseded:
-            self.processing_total.labels(p, "superseded").inc(superseded)
-        self.sync_latency.labels(t).observe(seconds)
-        latency = self.processing_latency.labels(p)  # one label lookup per batch, not one per change
+            self._superseded.inc(superseded)
+        self._write_seconds.observe(seconds)
         for age in commit_ages:
-            latency.observe(max(age, 0.0))
+            self._commit_to_applied.observe(max(age, 0.0))
         if max_lsn is not None:
-            self.last_lsn.labels(t).set(max_lsn)
+            self.last_lsn.labels(self.target).set(max_lsn)  # absent until a first batch
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,7 +10,8 @@ keep the sink's guarantees inside Cypher:
   node edited by hand is put back whole.
 * **No stale edges** — when the policy's set of links (``links_hash``: its dimension
   relationships, computed by the sink) changed, the outgoing relationships no longer listed in
-  ``row.links`` are deleted and the missing ones merged; the rest are left alone. A change that
+  ``row.links`` (newline-joined ``TYPE:key`` texts) are deleted and the missing ones merged; the
+  rest are left alone. A change that
   keeps the links (most content edits, every replay) touches only the node's properties.
 * **No orphans** — dimension nodes that lost a relationship in the batch and have none left are
   deleted at the end of the same statement.
@@ -133,10 +134,10 @@ FOREACH (g IN CASE WHEN gone IS NULL THEN [] ELSE [gone] END | DELETE g)
 WITH row, p, {relink} AS relink
 SET p {assign} row.props, p.lsn = row.lsn, p.content_hash = row.content_hash, p.row_digest = row.row_digest,
     p.links_hash = row.links_hash, {temporal}
-WITH row, p, relink
-CALL (p, relink, row) {{
+WITH row, p, relink, CASE WHEN relink THEN split(row.links, '\n') ELSE [] END AS links
+CALL (p, relink, links) {{
   OPTIONAL MATCH (p)-[{old}]->(d)
-  WHERE relink AND NOT type(old) + ':' + coalesce(d.key, '') IN row.links
+  WHERE relink AND NOT type(old) + ':' + coalesce(d.key, '') IN links
   DELETE old
   RETURN collect(DISTINCT d) AS previous
 }}
@@ -151,6 +152,7 @@ CALL (p, relink, row) {{
 
     @staticmethod
     def _link(dimension_field: str, relationship: str, label: str) -> str:
-        return (f"FOREACH (x IN CASE WHEN relink THEN row.{dimension_field} ELSE [] END |\n"
-                f"  MERGE (d:{label} {{key: x.key}}) ON CREATE SET d.name = x.name\n"
+        keys, names = f"row.{dimension_field}", f"row.{dimension_field}_names"  # names: null where equal to the keys
+        return (f"FOREACH (i IN CASE WHEN relink THEN range(0, size({keys}) - 1) ELSE [] END |\n"
+                f"  MERGE (d:{label} {{key: {keys}[i]}}) ON CREATE SET d.name = coalesce({names}[i], {keys}[i])\n"
                 f"  MERGE (p)-[:{relationship}]->(d))\n")

@@ -107,22 +107,36 @@ class GraphPolicy:
         doc = self.document
         return {name: getattr(doc, name) for name in NODE_PROPERTIES}
 
+    @property
+    def links(self) -> list[str]:
+        """The policy's outgoing relationships as ``TYPE:key`` text, sorted."""
+        return sorted(f"{dimension.relationship}:{d.key}" for dimension in DIMENSIONS
+                      for d in getattr(self, dimension.field))
+
     def to_parameters(self) -> dict[str, Any]:
-        """One row of the batch upsert's ``$rows`` parameter."""
+        """One row of the batch upsert's ``$rows`` parameter.
+
+        Each dimension travels as a list of keys (``regions``) and, only where a name differs from
+        its key, a parallel list of names (``regions_names``); the links as one newline-joined text.
+        The driver packs every object of the row one by one (~0.5 µs each): a list of ``{key, name}``
+        maps per dimension and a list of link texts made the row of a policy for the 17 시도 cost
+        ~20 µs more than the rest of it. Keys and names never hold a newline (``normalise``
+        collapses whitespace).
+        """
         doc = self.document
+        links = "\n".join(self.links)
         row: dict[str, Any] = {"id": doc.id, "lsn": self.lsn, "content_hash": self.content_hash,
                                "row_digest": row_digest(doc.id, self.content_hash),
-                               "props": {name: getattr(doc, name) for name in _PLAIN_PROPERTIES}}
+                               "props": {name: getattr(doc, name) for name in _PLAIN_PROPERTIES},
+                               "links": links, "links_hash": hashlib.sha256(links.encode()).hexdigest()}
         for name in TEMPORAL_PROPERTIES:
             value = getattr(doc, name)
             row[name] = None if value is None else value.isoformat()
-        links = []
         for dimension in DIMENSIONS:
             targets = getattr(self, dimension.field)
-            row[dimension.field] = [{"key": d.key, "name": d.name} for d in targets]
-            links += [f"{dimension.relationship}:{d.key}" for d in targets]
-        row["links"] = sorted(links)
-        row["links_hash"] = hashlib.sha256("\n".join(row["links"]).encode()).hexdigest()
+            row[dimension.field] = [d.key for d in targets]
+            names = [d.name for d in targets]
+            row[f"{dimension.field}_names"] = None if names == row[dimension.field] else names
         return row
 
 

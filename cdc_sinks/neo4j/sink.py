@@ -109,7 +109,7 @@ class Neo4jSink:
     def project(self, record: SinkRecord) -> dict[str, Any]:
         graph = GraphPolicy.from_record(record)
         node = {k: _plain(v) for k, v in graph.node.items() if v is not None}
-        return {"node": node, "links": graph.to_parameters()["links"]}
+        return {"node": node, "links": graph.links}
 
     def read_records(self, ids: Sequence[int]) -> dict[int, StoredRecord]:
         """Each ``:Policy`` node's properties and outgoing relationships (type and target key)."""

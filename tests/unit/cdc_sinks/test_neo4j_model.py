@@ -1,5 +1,6 @@
 """The graph projection of a policy: name normalisation and the rows the batch upsert receives."""
 
+import hashlib
 from datetime import date
 
 from cdc_sinks.base import PolicyDocument, SinkRecord
@@ -60,14 +61,28 @@ def test_projection_rows_carry_version_node_properties_and_dimensions():
     # temporal properties travel as ISO text (Cypher's date()/datetime() make them temporal again)
     assert row["application_end_date"] == "2026-12-31" and row["application_start_date"] is None
     assert not set(TEMPORAL_PROPERTIES) & set(row["props"])
-    assert row["issued_by"] == row["executed_by"] == [{"key": "중소벤처기업부", "name": "중소벤처기업부"}]
-    assert [r["name"] for r in row["regions"]] == ["서울특별시", "경기도"]
-    assert [g["name"] for g in row["target_groups"]] == ["중소기업", "소상공인"]
-    assert row["sources"] == [{"key": "bizinfo", "name": "bizinfo"}]
+    assert row["issued_by"] == row["executed_by"] == ["중소벤처기업부"]
+    assert row["regions"] == ["서울특별시", "경기도"]
+    assert row["target_groups"] == ["중소기업", "소상공인"]
+    assert row["sources"] == ["bizinfo"]
+    # names travel only where one differs from its key
+    assert row["regions_names"] is None and row["sources_names"] is None
     assert set(row) == {"id", "lsn", "content_hash", "row_digest", "props", "links", "links_hash",
-                        *TEMPORAL_PROPERTIES, *(d.field for d in DIMENSIONS)}
+                        *TEMPORAL_PROPERTIES, *(d.field for d in DIMENSIONS),
+                        *(f"{d.field}_names" for d in DIMENSIONS)}
     assert row["row_digest"] == row_digest(row["id"], row["content_hash"])
-    assert "TARGETS_REGION:경기도" in row["links"] and row["links"] == sorted(row["links"])
+    links = row["links"].split("\n")
+    assert "TARGETS_REGION:경기도" in links and links == sorted(links)
+    assert row["links_hash"] == hashlib.sha256(row["links"].encode()).hexdigest()
+
+
+def test_names_that_differ_from_their_keys_travel_beside_them():
+    record = SinkRecord(policy_id=7, lsn=1, content_hash="h", document=_document(
+        issuing_organization="Korea Trade  Agency", support_field="R&D, 수출"))
+    row = GraphPolicy.from_record(record).to_parameters()
+    assert row["issued_by"] == ["koreatradeagency"] and row["issued_by_names"] == ["Korea Trade Agency"]
+    assert row["fields"] == ["r&d", "수출"] and row["fields_names"] == ["R&D", "수출"]
+    assert all("\n" not in value for value in (*row["issued_by"], *row["issued_by_names"]))
 
 
 def test_links_hash_follows_the_links_not_the_content():
