@@ -29,7 +29,7 @@ from aegis.settings import Settings, load_settings
 from cdc_sinks.base import SinkRecord
 from cdc_sinks.batching import BatchPlan, ConsumedMessage, plan_batch
 from cdc_sinks.neo4j.model import GraphPolicy
-from cdc_sinks.search.engine import ndjson
+from cdc_sinks.search.engine import BulkLine, ndjson
 from testkit.conformance import ChangeTopic
 
 _DELETE = b'"op":"d"'
@@ -78,16 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     records: list[SinkRecord] = [c.action for p in plans for c in p.upserts]  # type: ignore[misc]
 
     def search_body() -> None:
-        operations: list[dict] = []
+        operations: list[BulkLine] = []
         for r in records:
-            doc = r.document.model_dump(mode="json")
-            doc.update(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
+            doc = r.document.to_json(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
             operations += [{"index": {"_id": str(r.policy_id), "version": r.lsn}}, doc]
         ndjson(operations)
 
     def redis_arguments() -> None:
         for r in records:
-            [str(r.lsn), r.content_hash, r.document.model_dump_json(), r.policy_id, r.row_digest]
+            [r.policy_id, str(r.lsn), r.content_hash, r.document.to_json(), r.row_digest]
 
     def neo4j_rows() -> None:
         for r in records:

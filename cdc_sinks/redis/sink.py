@@ -106,7 +106,7 @@ class RedisSink:
         and member), ``WRITES_PER_CALL`` records per call."""
         if not records:
             return
-        arguments = [[r.policy_id, str(r.lsn), r.content_hash, r.document.model_dump_json(), r.row_digest]
+        arguments = [[r.policy_id, str(r.lsn), r.content_hash, r.document.to_json(), r.row_digest]
                      for r in records]
         try:
             self._batched(self._upsert, [self.prefix, self.ttl], arguments)

@@ -4,7 +4,7 @@ run it with ``compose.yaml``'s elasticsearch service and ``SEARCH_ENGINE=elastic
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import elasticsearch
@@ -12,7 +12,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import ALREADY_EXISTS, BULK_ITEM_FIELDS, SearchEngine, ndjson
+from cdc_sinks.search.engine import ALREADY_EXISTS, BULK_ITEM_FIELDS, BulkLine, SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ class ElasticsearchEngine(SearchEngine):
         admin = self.client.options(request_timeout=ADMIN_TIMEOUT)
         self._call("update aliases", lambda: admin.indices.update_aliases(actions=actions))
 
-    def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
+    def bulk(self, operations: Sequence[BulkLine], refresh: str) -> list[dict[str, Any]]:
         # the body goes as it is: NDJSON bytes made with orjson (the client's typing only knows dicts)
         answer = self._call("bulk", lambda: self.client.bulk(
             operations=ndjson(operations), refresh=refresh,  # type: ignore[arg-type]

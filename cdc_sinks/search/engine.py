@@ -8,11 +8,15 @@ Client exceptions are translated by ``errors.translate_status``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from aegis.errors import TerminalError, TransientError
+
+BulkLine = dict[str, Any] | bytes
+"""One line of a bulk request: an action or a document, or a document already serialized."""
 
 
 class SearchEngine(ABC):
@@ -51,7 +55,7 @@ class SearchEngine(ABC):
     def update_aliases(self, actions: list[dict[str, Any]]) -> None: ...
 
     @abstractmethod
-    def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
+    def bulk(self, operations: Sequence[BulkLine], refresh: str) -> list[dict[str, Any]]:
         """Send a bulk request; returns the per-item results (``{"index": {...}}`` each), holding only
         ``BULK_ITEM_FIELDS``."""
 
@@ -88,6 +92,6 @@ BULK_ITEM_FIELDS = "items.*._id,items.*.status,items.*.error"
 version, shards and sequence numbers of every item, which the sink's client would parse for nothing."""
 
 
-def ndjson(operations: list[dict[str, Any]]) -> bytes:
+def ndjson(operations: Sequence[BulkLine]) -> bytes:
     """A bulk request body: one JSON document per line (orjson: ~3x the clients' stdlib serializer)."""
-    return b"\n".join(map(orjson.dumps, operations)) + b"\n"
+    return b"\n".join(line if isinstance(line, bytes) else orjson.dumps(line) for line in operations) + b"\n"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -12,7 +12,7 @@ from opensearchpy import exceptions as os_errors
 
 from aegis.errors import ConfigError
 from aegis.settings import SearchSettings
-from cdc_sinks.search.engine import ALREADY_EXISTS, BULK_ITEM_FIELDS, SearchEngine, ndjson
+from cdc_sinks.search.engine import ALREADY_EXISTS, BULK_ITEM_FIELDS, BulkLine, SearchEngine, ndjson
 from cdc_sinks.search.errors import translate_status
 
 T = TypeVar("T")
@@ -98,7 +98,7 @@ class OpenSearchEngine(SearchEngine):
         self._call("update aliases", lambda: self.client.indices.update_aliases(body={"actions": actions},
                                                                                 request_timeout=ADMIN_TIMEOUT))
 
-    def bulk(self, operations: list[dict[str, Any]], refresh: str) -> list[dict[str, Any]]:
+    def bulk(self, operations: Sequence[BulkLine], refresh: str) -> list[dict[str, Any]]:
         answer = self._call("bulk", lambda: self.client.bulk(
             body=ndjson(operations), params={"refresh": refresh, "filter_path": BULK_ITEM_FIELDS}))
         return answer.get("items", [])

@@ -25,7 +25,7 @@ from aegis.settings import SearchSettings, Settings
 from cdc_sinks.base import Defect, DefectKind, Removal, SinkRecord, StoredRecord, StoredVersion
 from cdc_sinks.checksums import RangeChecksum, row_digest
 from cdc_sinks.search.elasticsearch_engine import ElasticsearchEngine
-from cdc_sinks.search.engine import SearchEngine
+from cdc_sinks.search.engine import BulkLine, SearchEngine
 from cdc_sinks.search.errors import TRANSIENT_STATUS
 from cdc_sinks.search.opensearch_engine import OpenSearchEngine
 from cdc_sinks.search.template import (
@@ -134,22 +134,21 @@ class SearchSink:
         """Index each document at version = LSN.
 
         A repair carries the version it read (``StoredVersion.write_version``)."""
-        operations: list[dict[str, Any]] = []
-        for r in records:
-            doc = self.project(r)
-            doc.update(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
+        operations: list[BulkLine] = []
+        for r in records:  # the document as ``project`` gives it, serialized once (``PolicyDocument.to_json``)
+            doc = r.document.to_json(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
             operations += [self._operation(r.policy_id, r.lsn), doc]
         self._bulk(operations, len(records))
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
-        operations: list[dict[str, Any]] = []
+        operations: list[BulkLine] = []
         for r in removals:
             operations += [self._operation(r.policy_id, r.lsn),
                            {"id": r.policy_id, "lsn": r.lsn, "content_hash": "", "removed": True,
                             "removed_at": int(time.time())}]
         self._bulk(operations, len(removals))
 
-    def _bulk(self, operations: list[dict[str, Any]], count: int) -> None:
+    def _bulk(self, operations: list[BulkLine], count: int) -> None:
         if not operations:
             return
         items = self.engine.bulk(operations, refresh=self.settings.refresh)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import orjson
 import pytest
 
 from aegis.errors import DataError, TransientError
@@ -64,7 +65,7 @@ def _records(n: int):
 def test_documents_are_indexed_with_the_lsn_as_external_gte_version_through_the_write_alias():
     engine = RecordingEngine()
     SearchSink(engine, SearchSettings(index_alias="p")).upsert_batch(_records(2))
-    header, doc = engine.sent[0][0], engine.sent[0][1]
+    header, doc = engine.sent[0][0], orjson.loads(engine.sent[0][1])  # documents go serialized once
     assert header == {"index": {"_index": "p-write", "_id": "1", "version": 1001, "version_type": "external_gte"}}
     assert doc["lsn"] == 1001 and doc["removed"] is False and doc["content_hash"] == f"{1001:064x}"
     assert doc["row_digest"] == row_digest(1, f"{1001:064x}")
