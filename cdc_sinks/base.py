@@ -72,11 +72,10 @@ class PolicyDocument(PolicyDescription):
 
     @classmethod
     def from_row(cls, row: PolicyRow) -> PolicyDocument:
-        # read from the row's attributes (one validation, ~3 µs less than a dump and a validate)
+        # read from the row's attributes: one validation, ~2 µs less than a dump and a validate
         document = cls.model_validate(row, from_attributes=True)
-        masked = {name: mask_column(name, value) for name in _CONTACT_FIELDS
-                  if (value := getattr(document, name)) is not None}
-        changed = {name: value for name, value in masked.items() if value != getattr(document, name)}
+        changed = {name: masked for name in _CONTACT_FIELDS if (value := getattr(document, name)) is not None
+                   and (masked := mask_column(name, value)) != value}
         return document.model_copy(update=changed) if changed else document
 
     def to_json(self, **bookkeeping: Any) -> bytes:
@@ -88,7 +87,6 @@ class PolicyDocument(PolicyDescription):
 
 
 _CONTACT_FIELDS = ("contact_email", "contact_phone", "contact_address")
-_DOCUMENT_FIELDS: set[str] = set(PolicyDocument.model_fields)
 
 
 @dataclass(frozen=True)
