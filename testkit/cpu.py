@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
+_EXITED = ("Z", "X")  # /proc/PID/stat states of a process that has exited: zombie, dead
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,19 @@ class ProcStat:
 
 
 def read_stat(pid: int | str) -> ProcStat | None:
-    """One process's ``/proc/PID/stat``, or None if it is gone."""
+    """One process's ``/proc/PID/stat``, or None if it is gone.
+
+    A zombie counts as gone: it has exited, and its time reaches its parent's once reaped. Counted
+    as alive, a stopped server whose parent never reaps it (a stack stopped while the tests' process
+    lives on) would stay in ``stack_groups`` with its last total.
+    """
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces and ")"
+    if fields[0] in _EXITED:
+        return None
     # fields[0] is field 3 (state): ppid = 4, pgrp = 5, utime..cstime = 14..17
     own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
     return ProcStat(int(pid), int(fields[1]), int(fields[2]), own / TICKS, reaped / TICKS)

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import time
 
 from testkit.cpu import CpuMeter, ProcStat, group_cpu, read_stat, server_cpu, stack_groups, tree_cpu
 
@@ -10,6 +11,23 @@ def test_read_stat_of_this_process_and_of_a_gone_one():
     assert me.pid == os.getpid() and me.ppid == os.getppid() and me.pgrp == os.getpgrp()
     assert me.cpu_seconds >= me.own_seconds >= 0
     assert read_stat(2**22 + 1) is None  # above pid_max
+
+
+def test_an_exited_process_not_yet_reaped_counts_as_gone():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while _state(child.pid) != "Z" and time.monotonic() < deadline:  # exited, not yet waited for
+            time.sleep(0.01)
+        assert _state(child.pid) == "Z"
+        assert read_stat(child.pid) is None
+    finally:
+        child.wait()
+
+
+def _state(pid: int) -> str:
+    text = open(f"/proc/{pid}/stat").read()
+    return text[text.rindex(")") + 2:].split()[0]
 
 
 def test_a_tree_counts_descendants_and_a_group_its_members():
