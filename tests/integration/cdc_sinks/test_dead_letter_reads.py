@@ -14,6 +14,7 @@ from confluent_kafka import Producer
 from aegis.errors import AegisError, ErrorCode
 from aegis.settings import Settings
 from cdc_sinks.batching import ConsumedMessage
+from cdc_sinks import dlq
 from cdc_sinks.dlq import count_dead_letters, error_headers, read_dead_letters, read_page, read_refs
 from console.cli import cli
 from testkit.streams import delete_topics
@@ -71,6 +72,14 @@ def test_a_sink_filter_still_counts_what_it_read(dlq_settings: Settings):
 def test_exact_refs_are_read_alone(dlq_settings: Settings):
     found = read_refs(dlq_settings.kafka, [(0, 4), (0, 999)])
     assert list(found) == [(0, 4)] and found[(0, 4)].error_message == "poison 4"
+
+
+@pytest.mark.parametrize("gap", [dlq.READ_THROUGH_GAP, 2])  # read through, or seek across most gaps
+def test_many_refs_are_read_in_one_pass_in_any_order(dlq_settings: Settings, monkeypatch, gap: int):
+    monkeypatch.setattr(dlq, "READ_THROUGH_GAP", gap)
+    found = read_refs(dlq_settings.kafka, [(0, o) for o in (22, 3, 3, 0, 9, 17, 999, 10)])
+    assert sorted(found) == [(0, 0), (0, 3), (0, 9), (0, 10), (0, 17), (0, 22)]
+    assert all(letter.error_message == f"poison {offset}" for (_, offset), letter in found.items())
 
 
 def test_the_cli_pages_and_names_the_next_page(dlq_settings: Settings):
