@@ -116,6 +116,9 @@ class SinkRuntime:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 100,
+            # partitions added to the change topic (`aegis connectors repartition`) are seen within
+            # this, not librdkafka's default of five minutes, during which their events wait
+            "topic.metadata.refresh.interval.ms": 10_000,
             "session.timeout.ms": 10_000,
             "heartbeat.interval.ms": 2_000,
             "max.poll.interval.ms": 300_000,
