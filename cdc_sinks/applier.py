@@ -1,4 +1,5 @@
-"""Writing one batch plan to a sink: bounded retries, and isolation of records the target refuses.
+"""Writing one batch plan to a sink: its upserts and removals in one ``write_batch``, bounded
+retries, and isolation of records the target refuses.
 
 * A ``TransientError`` is retried with the shared backoff helper; if it outlasts the retries it
   propagates, and the runtime pauses and probes the target.
@@ -9,7 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,20 +46,18 @@ def write_isolating(write: Callable[[list[T]], None], items: list[T]) -> list[tu
 
 def apply_plan(sink: Sink, plan: BatchPlan, retry: RetryPolicy,
                sleep: Callable[[float], None] | None = None) -> ApplyResult:
-    """Write the plan's upserts and removals; return what was written and what was refused."""
+    """Write the plan's upserts and removals together (``Sink.write_batch``); return what was written
+    and what was refused."""
     extra = {} if sleep is None else {"sleep": sleep}
 
-    def upsert(chunk: list[Change]) -> None:
-        records: Sequence[SinkRecord] = [c.action for c in chunk]  # type: ignore[misc]
-        retry_call(lambda: sink.upsert_batch(records), retry, what=f"{sink.name} upsert", **extra)
+    def write(chunk: list[Change]) -> None:
+        records = [c.action for c in chunk if isinstance(c.action, SinkRecord)]
+        removals = [c.action for c in chunk if isinstance(c.action, Removal)]
+        retry_call(lambda: sink.write_batch(records, removals), retry, what=f"{sink.name} write", **extra)
 
-    def remove(chunk: list[Change]) -> None:
-        removals: Sequence[Removal] = [c.action for c in chunk]  # type: ignore[misc]
-        retry_call(lambda: sink.remove_batch(removals), retry, what=f"{sink.name} remove", **extra)
-
-    upserts, removals = plan.upserts, plan.removals
-    refused = write_isolating(upsert, upserts) + write_isolating(remove, removals)
-    rejected = [Rejected(change.message, error) for change, error in refused]
-    return ApplyResult(upserted=len(upserts) - sum(1 for c, _ in refused if c in upserts),
-                       removed=len(removals) - sum(1 for c, _ in refused if c in removals),
-                       rejected=rejected)
+    refused = write_isolating(write, list(plan.changes.values()))
+    refused_upserts = sum(1 for change, _ in refused if isinstance(change.action, SinkRecord))
+    upserts = sum(1 for change in plan.changes.values() if isinstance(change.action, SinkRecord))
+    return ApplyResult(upserted=upserts - refused_upserts,
+                       removed=len(plan.changes) - upserts - (len(refused) - refused_upserts),
+                       rejected=[Rejected(change.message, error) for change, error in refused])

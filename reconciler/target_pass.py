@@ -127,6 +127,10 @@ class RetryingSink:
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         self._call(lambda: self.sink.remove_batch(removals), f"removal of {len(removals)} record(s)")
 
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        self._call(lambda: self.sink.write_batch(records, removals),
+                   f"write of {len(records)} record(s) and {len(removals)} removal(s)")
+
     def count(self) -> int:
         return self._call(self.sink.count, "count")
 

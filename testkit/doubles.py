@@ -54,12 +54,23 @@ class MemorySink:
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         self._guard([r.policy_id for r in records])
+        self._upsert(records)
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        self._guard([r.policy_id for r in removals])
+        self._remove(removals)
+
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        self._guard([r.policy_id for r in [*records, *removals]])  # one call refuses or takes all
+        self._upsert(records)
+        self._remove(removals)
+
+    def _upsert(self, records: Sequence[SinkRecord]) -> None:
         for r in records:
             if not self._older(r.policy_id, r.lsn):
                 self.records[r.policy_id] = (r.lsn, r.content_hash, False)
 
-    def remove_batch(self, removals: Sequence[Removal]) -> None:
-        self._guard([r.policy_id for r in removals])
+    def _remove(self, removals: Sequence[Removal]) -> None:
         for r in removals:
             if not self._older(r.policy_id, r.lsn):
                 self.records[r.policy_id] = (r.lsn, "", True)
@@ -180,6 +191,10 @@ class FakeSink:
             self.markers[r.policy_id] = max(r.lsn, self.markers.get(r.policy_id, r.lsn))
             self.marked_at[r.policy_id] = self.now
             self.writes += 1
+
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        self.upsert_batch(records)
+        self.remove_batch(removals)
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         self._read()

@@ -242,6 +242,13 @@ class MilvusSink:
         return [record_entity(r, t, v.tolist(), self.embedder.version)
                 for r, t, v in zip(records, texts, vectors, strict=True)]
 
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        """The upserts, then the removals (a Milvus write is per collection call; embedding dominates)."""
+        if records:
+            self.upsert_batch(records)
+        if removals:
+            self.remove_batch(removals)
+
     def remove_batch(self, removals: Sequence[Removal]) -> None:
         collection = self._check_alias()
         latest = {r.policy_id: r.lsn for r in newest_per_policy(removals)}

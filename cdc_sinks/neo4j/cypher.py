@@ -1,7 +1,7 @@
 """Every Cypher statement the graph sink runs (Neo4j 5.23+: scoped ``CALL (x) { … }`` subqueries).
 
-Both batch writes are a single ``UNWIND $rows`` statement, run in one transaction per batch, and
-keep the sink's guarantees inside Cypher:
+Both batch writes are a single ``UNWIND $rows`` statement, run in one transaction per batch (a
+batch's upserts and removals together), and keep the sink's guarantees inside Cypher:
 
 * **LSN guard** — a policy is written only if it has no ``lsn`` yet or an ``lsn`` ≤ the row's,
   and only if no ``:RemovedPolicy`` marker holds an ``lsn`` ≥ the row's. A removal applies only if

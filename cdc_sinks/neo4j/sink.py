@@ -83,19 +83,29 @@ class Neo4jSink:
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         """One transaction; ``rewrite`` (a repair) replaces every property and relationship of each node."""
-        newest = newest_per_policy(records)
-        if not newest:
-            return
-        with translated(f"projecting {len(newest)} policies"):
-            rows = [GraphPolicy.from_record(r).to_parameters() for r in newest]
         statement = self.statements.rewrite_policies if rewrite else self.statements.upsert_policies
-        self._write(statement, rows, f"{'rewriting' if rewrite else 'upserting'} {len(rows)} policies")
+        self._write([(statement, self._upsert_rows(records))],
+                    f"{'rewriting' if rewrite else 'upserting'} {len(records)} policies")
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
-        rows = [{"id": r.policy_id, "lsn": r.lsn} for r in newest_per_policy(removals)]
-        if not rows:
-            return
-        self._write(self.statements.remove_policies, rows, f"removing {len(rows)} policies")
+        self._write([(self.statements.remove_policies, self._removal_rows(removals))],
+                    f"removing {len(removals)} policies")
+
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        """The upserts and the removals in one transaction (each transaction costs the sink ~1 ms)."""
+        self._write([(self.statements.upsert_policies, self._upsert_rows(records)),
+                     (self.statements.remove_policies, self._removal_rows(removals))],
+                    f"upserting {len(records)} and removing {len(removals)} policies")
+
+    @staticmethod
+    def _upsert_rows(records: Sequence[SinkRecord]) -> list[dict[str, Any]]:
+        newest = newest_per_policy(records)
+        with translated(f"projecting {len(newest)} policies"):
+            return [GraphPolicy.from_record(r).to_parameters() for r in newest]
+
+    @staticmethod
+    def _removal_rows(removals: Sequence[Removal]) -> list[dict[str, Any]]:
+        return [{"id": r.policy_id, "lsn": r.lsn} for r in newest_per_policy(removals)]
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         with (
@@ -175,17 +185,24 @@ class Neo4jSink:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _write(self, statement: str, rows: list[dict[str, Any]], what: str) -> None:
+    def _write(self, statements: list[tuple[str, list[dict[str, Any]]]], what: str) -> None:
+        """Run each statement over its rows (those with any) in one transaction."""
+        statements = [(statement, rows) for statement, rows in statements if rows]
+        if not statements:
+            return
         started = time.monotonic()
+        orphans = 0
         with (
             translated(what),
             self._driver.session(database=self._database) as session,
             session.begin_transaction(timeout=self._transaction_timeout) as tx,
         ):
-            record = tx.run(statement, rows=_Rows(rows)).single()
+            for statement, rows in statements:
+                record = tx.run(statement, rows=_Rows(rows)).single()
+                orphans += record["orphans_deleted"] if record else 0
             tx.commit()
         log.debug("neo4j %s in %.1f ms (%s orphan dimension nodes deleted)", what,
-                  1000 * (time.monotonic() - started), record["orphans_deleted"] if record else 0)
+                  1000 * (time.monotonic() - started), orphans)
 
 
 class _Rows(list):

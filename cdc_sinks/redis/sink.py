@@ -104,44 +104,47 @@ class RedisSink:
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         """Every record through the LSN-guarded upsert script (every write rewrites document, version hash
         and member), ``WRITES_PER_CALL`` records per call."""
-        if not records:
-            return
-        arguments = [[r.policy_id, str(r.lsn), r.content_hash, r.document.to_json(), r.row_digest]
-                     for r in records]
-        try:
-            self._batched(self._upsert, [self.prefix, self.ttl], arguments)
-        except redis.RedisError as exc:
-            raise translate(exc, f"upsert of {len(records)} record(s)") from None
+        self.write_batch(records, [])
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
-        if not removals:
-            return
-        try:
-            self._batched(self._remove, [self.prefix], [[r.policy_id, str(r.lsn)] for r in removals])
-        except redis.RedisError as exc:
-            raise translate(exc, f"removal of {len(removals)} record(s)") from None
+        self.write_batch([], removals)
 
-    def _batched(self, script: Script, head: list, per_record: list[list]) -> None:
-        """Run ``script`` over the records in order, ``WRITES_PER_CALL`` per call, the calls pipelined, by SHA.
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        """The upsert and removal script calls in one pipeline."""
+        calls: list[tuple[Script, list, list[list]]] = [
+            (self._upsert, [self.prefix, self.ttl],
+             [[r.policy_id, str(r.lsn), r.content_hash, r.document.to_json(), r.row_digest] for r in records]),
+            (self._remove, [self.prefix], [[r.policy_id, str(r.lsn)] for r in removals])]
+        try:
+            self._pipelined([(script, head, rows) for script, head, rows in calls if rows])
+        except redis.RedisError as exc:
+            raise translate(exc, f"write of {len(records)} record(s) and {len(removals)} removal(s)") from None
+
+    def _pipelined(self, calls: list[tuple[Script, list, list[list]]]) -> None:
+        """Run each script over its records in order, ``WRITES_PER_CALL`` per call, all calls pipelined, by SHA.
 
         One call per record cost ~20 µs of the sink's CPU per record (redis-py packs and parses each
         command in Python); one call for many costs a few. redis-py's pipelined ``Script`` asks
         ``SCRIPT EXISTS`` first, a round trip per batch; here a script missing from the server (flushed
-        by a restart) fails the pipeline with NOSCRIPT, and it is loaded and the whole pipeline run again
-        (every write is LSN-guarded: a repeat is a no-op).
+        by a restart) fails the pipeline with NOSCRIPT, and the scripts are loaded and the whole pipeline
+        run again (every write is LSN-guarded: a repeat is a no-op).
         """
+        if not calls:
+            return
         for attempt in (1, 2):
             pipe = self.client.pipeline(transaction=False)
-            for start in range(0, len(per_record), WRITES_PER_CALL):
-                args = [value for record in per_record[start:start + WRITES_PER_CALL] for value in record]
-                pipe.evalsha(script.sha, 1, self.ids_key, *head, *args)
+            for script, head, per_record in calls:
+                for start in range(0, len(per_record), WRITES_PER_CALL):
+                    args = [value for record in per_record[start:start + WRITES_PER_CALL] for value in record]
+                    pipe.evalsha(script.sha, 1, self.ids_key, *head, *args)
             try:
                 pipe.execute()
                 return
             except redis.exceptions.NoScriptError:
                 if attempt == 2:
                     raise
-                script.sha = cast(str, self.client.script_load(script.script))
+                for script, _, _ in calls:
+                    script.sha = cast(str, self.client.script_load(script.script))
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         """Cached policies with id > ``after_id`` by id; ids whose document expired are skipped."""

@@ -134,19 +134,31 @@ class SearchSink:
         """Index each document at version = LSN.
 
         A repair carries the version it read (``StoredVersion.write_version``)."""
+        self._bulk(self._upserts(records), len(records))
+
+    def remove_batch(self, removals: Sequence[Removal]) -> None:
+        """Index a removal marker over each document at version = LSN."""
+        self._bulk(self._removals(removals), len(removals))
+
+    def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
+        """Upserts and removal markers in one bulk request."""
+        self._bulk(self._upserts(records) + self._removals(removals), len(records) + len(removals))
+
+    def _upserts(self, records: Sequence[SinkRecord]) -> list[BulkLine]:
         operations: list[BulkLine] = []
         for r in records:  # the document as ``project`` gives it, serialized once (``PolicyDocument.to_json``)
             doc = r.document.to_json(lsn=r.lsn, content_hash=r.content_hash, row_digest=r.row_digest, removed=False)
             operations += [self._operation(r.policy_id, r.lsn), doc]
-        self._bulk(operations, len(records))
+        return operations
 
-    def remove_batch(self, removals: Sequence[Removal]) -> None:
+    def _removals(self, removals: Sequence[Removal]) -> list[BulkLine]:
         operations: list[BulkLine] = []
+        removed_at = int(time.time())
         for r in removals:
             operations += [self._operation(r.policy_id, r.lsn),
                            {"id": r.policy_id, "lsn": r.lsn, "content_hash": "", "removed": True,
-                            "removed_at": int(time.time())}]
-        self._bulk(operations, len(removals))
+                            "removed_at": removed_at}]
+        return operations
 
     def _bulk(self, operations: list[BulkLine], count: int) -> None:
         if not operations:

@@ -26,6 +26,22 @@ def test_refused_record_is_isolated_and_its_neighbours_written():
     assert sink.calls < 20  # halving, not one call per record
 
 
+def test_a_batch_goes_in_one_write_with_its_removals():
+    sink = MemorySink()
+    messages = [message(1, 10), message(2, 11, op="d"), message(3, 12, status="rejected"), message(4, 13)]
+    result = apply_plan(sink, plan_batch(messages), NO_WAIT)
+    assert sink.calls == 1 and (result.upserted, result.removed, result.rejected) == (2, 2, [])
+    assert {i: removed for i, (_, _, removed) in sink.records.items()} == {1: False, 2: True, 3: True, 4: False}
+
+
+def test_a_refused_removal_is_isolated_and_counted_apart_from_the_upserts():
+    sink = MemorySink(refuse_ids={3})
+    messages = [message(1, 10), message(2, 11, op="d"), message(3, 12, status="rejected"), message(4, 13)]
+    result = apply_plan(sink, plan_batch(messages), NO_WAIT)
+    assert [r.message for r in result.rejected] == [messages[2]]
+    assert (result.upserted, result.removed) == (2, 1) and sorted(sink.records) == [1, 2, 4]
+
+
 def test_write_isolating_finds_every_refused_item():
     refused = {3, 4, 17}
     written: list[int] = []
