@@ -30,6 +30,7 @@ from cdc_sinks.base import SinkRecord
 from cdc_sinks.batching import BatchPlan, ConsumedMessage, plan_batch
 from cdc_sinks.neo4j.model import GraphPolicy
 from cdc_sinks.search.engine import BulkLine, ndjson
+from cdc_sinks.service import relax_garbage_collector
 from testkit.conformance import ChangeTopic
 
 _DELETE = b'"op":"d"'
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5, help="runs of each measurement; the best counts")
     args = parser.parse_args(argv)
     settings = load_settings()
+    relax_garbage_collector()  # as ``aegis sinks run`` does
     messages = read_newest(settings, args.messages)
     if not messages:
         raise SystemExit("the change topic is empty: run a load first (bench/e2e/e2e_bench.py)")

@@ -1,4 +1,5 @@
-"""A CPU-bound sink's process yields to the others: `aegis sinks run milvus` lowers its priority."""
+"""How a sink process tunes itself: a CPU-bound sink yields to the others (`aegis sinks run milvus` lowers
+its priority), and every sink collects garbage less often."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ def test_the_real_autogroup_of_a_session_leader_is_lowered():
     out = subprocess.run([sys.executable, "-c", "from cdc_sinks.service import lower_autogroup; print(lower_autogroup(5))"],
                          capture_output=True, text=True, check=True, start_new_session=True)
     assert out.stdout.strip().endswith("nice 5"), out.stdout
+
+
+def test_a_sink_process_collects_its_young_objects_every_10000_allocations_not_700():
+    child = ("import gc; from cdc_sinks.service import relax_garbage_collector; before = gc.get_threshold(); "
+             "relax_garbage_collector(); print(*before, *gc.get_threshold())")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    values = list(map(int, out.stdout.split()))
+    assert values[:3] == [700, 10, 10] and values[3:] == [10_000, 10, 10]
