@@ -1,7 +1,8 @@
 """Every Cypher statement the graph sink runs (Neo4j 5.23+: scoped ``CALL (x) { … }`` subqueries).
 
-Both batch writes are a single ``UNWIND $rows`` statement, run in one transaction per batch (a
-batch's upserts and removals together), and keep the sink's guarantees inside Cypher:
+Both batch writes are a single ``UNWIND $rows`` statement, and keep the sink's guarantees inside
+Cypher; the runtime sends a batch's upserts and removals as the two in one statement
+(``write_policies``: two ``CALL`` subqueries), one auto-commit transaction and round trip per batch:
 
 * **LSN guard** — a policy is written only if it has no ``lsn`` yet or an ``lsn`` ≤ the row's,
   and only if no ``:RemovedPolicy`` marker holds an ``lsn`` ≥ the row's. A removal applies only if
@@ -37,6 +38,12 @@ RETURN count(dimension) AS orphans_deleted
 """
 
 PING = "RETURN 1 AS ok"
+
+
+def _removing(remove_policies: str) -> str:
+    """The removal statement over ``$removals``, beside the upsert's ``$rows`` and result in one statement."""
+    return (remove_policies.replace("UNWIND $rows AS row", "UNWIND $removals AS row")
+            .replace("AS orphans_deleted", "AS removal_orphans_deleted"))
 AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 
@@ -70,6 +77,10 @@ CALL (p) {{
 }}
 DETACH DELETE p
 {_DELETE_ORPHANS}"""
+        self.write_policies = (f"CALL () {{{self.upsert_policies}}}\n"
+                               f"CALL () {{{_removing(self.remove_policies)}}}\n"
+                               "RETURN orphans_deleted + removal_orphans_deleted AS orphans_deleted")
+        """A batch's upserts (``$rows``) and removals (``$removals``) in one statement: one round trip."""
         self.read_back = f"""
 MATCH (p:{policy})
 WHERE p.id > $after_id

@@ -69,6 +69,7 @@ class Neo4jSink:
             # seconds, which must not count against the first real batch's transaction timeout.
             for statement in (self.statements.upsert_policies, self.statements.remove_policies):
                 session.run(statement, rows=[]).consume()
+            session.run(self.statements.write_policies, rows=[], removals=[]).consume()
 
     def ping(self) -> bool:
         try:
@@ -83,19 +84,23 @@ class Neo4jSink:
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
         """One transaction; ``rewrite`` (a repair) replaces every property and relationship of each node."""
-        statement = self.statements.rewrite_policies if rewrite else self.statements.upsert_policies
-        self._write([(statement, self._upsert_rows(records))],
-                    f"{'rewriting' if rewrite else 'upserting'} {len(records)} policies")
+        if records:
+            statement = self.statements.rewrite_policies if rewrite else self.statements.upsert_policies
+            self._write(statement, f"{'rewriting' if rewrite else 'upserting'} {len(records)} policies",
+                        rows=self._upsert_rows(records))
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
-        self._write([(self.statements.remove_policies, self._removal_rows(removals))],
-                    f"removing {len(removals)} policies")
+        if removals:
+            self._write(self.statements.remove_policies, f"removing {len(removals)} policies",
+                        rows=self._removal_rows(removals))
 
     def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
-        """The upserts and the removals in one transaction (each transaction costs the sink ~1 ms)."""
-        self._write([(self.statements.upsert_policies, self._upsert_rows(records)),
-                     (self.statements.remove_policies, self._removal_rows(removals))],
-                    f"upserting {len(records)} and removing {len(removals)} policies")
+        """The upserts and the removals in one statement (``write_policies``): one transaction and one round
+        trip, where two explicit transactions cost the sink ~0.7 ms more CPU per batch."""
+        if records or removals:
+            self._write(self.statements.write_policies,
+                        f"upserting {len(records)} and removing {len(removals)} policies",
+                        rows=self._upsert_rows(records), removals=self._removal_rows(removals))
 
     @staticmethod
     def _upsert_rows(records: Sequence[SinkRecord]) -> list[dict[str, Any]]:
@@ -185,24 +190,15 @@ class Neo4jSink:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _write(self, statements: list[tuple[str, list[dict[str, Any]]]], what: str) -> None:
-        """Run each statement over its rows (those with any) in one transaction."""
-        statements = [(statement, rows) for statement, rows in statements if rows]
-        if not statements:
-            return
+    def _write(self, statement: str, what: str, **rows: list[dict[str, Any]]) -> None:
+        """Run ``statement`` over the row lists ``rows`` as one auto-commit transaction (atomic, like an
+        explicit one, without the BEGIN and COMMIT round trips)."""
         started = time.monotonic()
-        orphans = 0
-        with (
-            translated(what),
-            self._driver.session(database=self._database) as session,
-            session.begin_transaction(timeout=self._transaction_timeout) as tx,
-        ):
-            for statement, rows in statements:
-                record = tx.run(statement, rows=_Rows(rows)).single()
-                orphans += record["orphans_deleted"] if record else 0
-            tx.commit()
+        with translated(what), self._driver.session(database=self._database) as session:
+            record = session.run(neo4j.Query(statement, timeout=self._transaction_timeout),
+                                 {name: _Rows(values) for name, values in rows.items()}).single()
         log.debug("neo4j %s in %.1f ms (%s orphan dimension nodes deleted)", what,
-                  1000 * (time.monotonic() - started), orphans)
+                  1000 * (time.monotonic() - started), record["orphans_deleted"] if record else 0)
 
 
 class _Rows(list):

@@ -217,6 +217,24 @@ def test_the_lsn_guard_ignores_older_upserts_and_removals(sink, graph_driver):
     assert sink.read_back(0, 10)[0].lsn == 500 and len(edges(graph_driver, 103)) == 6
 
 
+def test_one_write_of_upserts_and_removals_keeps_every_guard(sink, graph_driver):
+    """``write_batch`` (the runtime's one statement per batch): each half keeps the LSN guard, and a
+    removal's orphans go while an upsert in the same statement still holds its own nodes."""
+    sink.upsert_batch([record(doc, 500) for doc in HANDFUL])
+    older = YOUTH_HOUSING.model_copy(update={"title": "older title"})
+    newer = BIZINFO_EXPORT.model_copy(update={"title": "newer title"})
+    sink.write_batch([record(older, 400), record(newer, 600)],
+                     [Removal(policy_id=102, lsn=450), Removal(policy_id=104, lsn=FINAL_LSN)])
+
+    titles = query(graph_driver, "MATCH (p:Policy) RETURN p.id AS id, p.title AS t, p.lsn AS lsn ORDER BY id")
+    assert titles == [{"id": 101, "t": "newer title", "lsn": 600}, {"id": 102, "t": KSTARTUP_PRESTART.title, "lsn": 500},
+                      {"id": 103, "t": YOUTH_HOUSING.title, "lsn": 500}]
+    assert query(graph_driver, "MATCH (m:RemovedPolicy) RETURN m.id AS id, m.lsn AS lsn") == [
+        {"id": 104, "lsn": FINAL_LSN}]
+    assert node_names(graph_driver, "Source") == ["bizinfo", "kstartup", "youthcenter"]  # gov24 went with 104
+    sink.write_batch([], [])  # nothing to write: no statement, no error
+
+
 def test_a_status_change_removes_and_a_later_reactivation_restores(sink, graph_driver):
     sink.upsert_batch([record(KSTARTUP_PRESTART, 100)])
     sink.remove_batch([Removal(policy_id=102, lsn=200)])  # status -> archived
