@@ -105,3 +105,18 @@ def test_normalised_names_are_remembered_and_a_caller_cannot_change_them():
     first.append(normalise.DimensionName("x", "x"))  # the caller's own list
     assert [d.key for d in normalise.categories("청년, 대학생")] == ["청년", "대학생"]
     assert normalise.organisation("(재) 한국청년재단") is normalise.organisation("(재) 한국청년재단")
+
+
+def test_dimensions_are_derived_once_per_set_of_values_and_each_row_gets_its_own_lists():
+    def graph(policy_id: int, title: str) -> GraphPolicy:
+        return GraphPolicy.from_record(SinkRecord(policy_id, 1, "h", _document(
+            id=policy_id, title=title, target_regions=["서울", "경기"], target_group="청년, 대학생")))
+
+    first, second = graph(7, "하나"), graph(8, "둘")
+    assert first.dimensions is second.dimensions
+    row = first.to_parameters()
+    row["regions"].append("x")
+    row["target_groups_names"] = None
+    again = second.to_parameters()
+    assert again["regions"] == ["서울특별시", "경기도"] and again["target_groups"] == ["청년", "대학생"]
+    assert first.links == sorted(first.links) and "TARGETS_REGION:서울특별시" in first.links
