@@ -15,7 +15,7 @@ It prints the process's CPU per message (all threads: the consumer's librdkafka 
 runtime, the driver) and the target server's (its process group, ``testkit.cpu``). The same
 messages replayed by two code versions compare them without the writers, Debezium or the other
 sinks in the loop; run the versions alternately, since CPU time on a shared machine moves with
-its neighbours.
+its neighbours. ``--in-memory`` writes into an in-memory sink instead: what the runtime alone costs.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="source_system prefix of the load to replay (its newest message ends the window)")
     parser.add_argument("--skip", type=int, default=0, help="messages before that end to leave out as well")
     parser.add_argument("--batch", type=int, default=100, help="SINKS_BATCH_SIZE of the replay")
+    parser.add_argument("--in-memory", action="store_true",
+                        help="write into an in-memory sink instead: what the runtime alone costs (consumer, "
+                             "decoding, planning, commits)")
     args = parser.parse_args(argv)
 
     ns = secrets.token_hex(4)
@@ -60,6 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     group = f"{settings.sinks.group_id_prefix}{args.sink}"
     _start_group(settings, group, args.messages, args.skip, args.source)
     sink = build_sink(args.sink, settings)
+    if args.in_memory:
+        from testkit.doubles import MemorySink
+        sink.close()
+        sink = MemorySink()
+        sink.name = args.sink
     runtime = SinkRuntime(sink, settings)
     relax_garbage_collector()  # as ``aegis sinks run`` does
     server_pid = stack_groups(settings.stack.state_path).get(SERVER_OF[args.sink])
