@@ -38,13 +38,17 @@ RETURN count(dimension) AS orphans_deleted
 """
 
 PING = "RETURN 1 AS ok"
+AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 
 def _removing(remove_policies: str) -> str:
-    """The removal statement over ``$removals``, beside the upsert's ``$rows`` and result in one statement."""
-    return (remove_policies.replace("UNWIND $rows AS row", "UNWIND $removals AS row")
-            .replace("AS orphans_deleted", "AS removal_orphans_deleted"))
-AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
+    """The removal statement over ``$removals`` and returning ``removal_orphans_deleted``, so that it
+    stands beside the upsert (``$rows``, ``orphans_deleted``) in one statement."""
+    renamed = (remove_policies.replace("UNWIND $rows AS row", "UNWIND $removals AS row")
+               .replace("AS orphans_deleted", "AS removal_orphans_deleted"))
+    if "$rows" in renamed or "$removals" not in renamed or "removal_orphans_deleted" not in renamed:
+        raise AssertionError("the removal statement no longer has the shape write_policies renames")
+    return renamed
 
 
 def _snake(label: str) -> str:
