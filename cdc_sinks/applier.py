@@ -57,7 +57,6 @@ def apply_plan(sink: Sink, plan: BatchPlan, retry: RetryPolicy,
 
     refused = write_isolating(write, list(plan.changes.values()))
     refused_upserts = sum(1 for change, _ in refused if isinstance(change.action, SinkRecord))
-    upserts = sum(1 for change in plan.changes.values() if isinstance(change.action, SinkRecord))
-    return ApplyResult(upserted=upserts - refused_upserts,
-                       removed=len(plan.changes) - upserts - (len(refused) - refused_upserts),
+    return ApplyResult(upserted=len(plan.upserts) - refused_upserts,
+                       removed=len(plan.removals) - (len(refused) - refused_upserts),
                        rejected=[Rejected(change.message, error) for change, error in refused])

@@ -53,27 +53,19 @@ class MemorySink:
         return {"id": record.policy_id}
 
     def upsert_batch(self, records: Sequence[SinkRecord], *, rewrite: bool = False) -> None:
-        self._guard([r.policy_id for r in records])
-        self._upsert(records)
+        self.write_batch(records, [])
 
     def remove_batch(self, removals: Sequence[Removal]) -> None:
-        self._guard([r.policy_id for r in removals])
-        self._remove(removals)
+        self.write_batch([], removals)
 
     def write_batch(self, records: Sequence[SinkRecord], removals: Sequence[Removal]) -> None:
         self._guard([r.policy_id for r in [*records, *removals]])  # one call refuses or takes all
-        self._upsert(records)
-        self._remove(removals)
-
-    def _upsert(self, records: Sequence[SinkRecord]) -> None:
         for r in records:
             if not self._older(r.policy_id, r.lsn):
                 self.records[r.policy_id] = (r.lsn, r.content_hash, False)
-
-    def _remove(self, removals: Sequence[Removal]) -> None:
-        for r in removals:
-            if not self._older(r.policy_id, r.lsn):
-                self.records[r.policy_id] = (r.lsn, "", True)
+        for removal in removals:
+            if not self._older(removal.policy_id, removal.lsn):
+                self.records[removal.policy_id] = (removal.lsn, "", True)
 
     def read_back(self, after_id: int, limit: int) -> list[StoredVersion]:
         active = sorted((i, v) for i, v in self.records.items() if not v[2] and i > after_id)
