@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from aegis.changestream.event import ChangeEvent, Op, decode_change
+from pydantic import ValidationError
+
+from aegis.changestream.event import ChangeEvent, Op, decode_change, first_error
 from aegis.errors import DataError, ErrorCode, TerminalError
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
 
@@ -109,14 +111,17 @@ def to_action(event: ChangeEvent) -> SinkRecord | Removal:
                         hint="only Debezium PostgreSQL change events (source.lsn set) can be applied")
     if event.is_removal:
         return Removal(policy_id=event.policy_id, lsn=event.lsn)
-    assert event.after is not None
+    assert event.after_image is not None and event.content_hash is not None
     try:
-        document = PolicyDocument.from_row(event.after)
-    except ValueError as exc:
-        raise DataError(f"policy {event.policy_id} cannot be projected to a document: {exc}",
+        document = PolicyDocument.from_image(event.after_image)
+    except ValidationError as exc:
+        raise DataError(f"policy {event.policy_id} cannot be projected to a document: {first_error(exc)}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
-    return SinkRecord(policy_id=event.policy_id, lsn=event.lsn,
-                      content_hash=event.after.content_hash.strip(), document=document)
+    except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
+        raise DataError(f"policy {event.policy_id} cannot be projected to a document: a value out of range: "
+                        f"{exc}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+    return SinkRecord(policy_id=event.policy_id, lsn=event.lsn, content_hash=event.content_hash.strip(),
+                      document=document)
 
 
 def plan_batch(messages: list[ConsumedMessage],

@@ -229,7 +229,7 @@ def newest_events(settings: Settings) -> dict[int, tuple[int, bool]]:
             continue  # the tombstone after a delete: its delete event carries the LSN
         event = decode(message.key(), message.value())
         if event.lsn is not None and event.lsn >= newest.get(event.policy_id, (-1, False))[0]:
-            newest[event.policy_id] = (event.lsn, event.after is None or event.after.status != "active")
+            newest[event.policy_id] = (event.lsn, event.is_removal)
     assert stretch.complete, f"{topic} could not be read to its end"
     return newest
 

@@ -36,7 +36,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aegis.errors import DataError, ErrorCode
-from aegis.models.policy import PolicyRow
+from aegis.models.policy import PolicyRow, PolicyStatus
 
 
 class Op(str, Enum):
@@ -50,20 +50,46 @@ OP_CODES = frozenset(o.value for o in Op)
 
 
 class ChangeEvent(BaseModel):
-    """One decoded message from a policy change topic."""
+    """One decoded message from a policy change topic.
+
+    The new row travels as sent (``after_image``), with the three columns every reader needs checked
+    and typed: its id (equal to the key's), ``status`` and ``content_hash``. ``after`` is the full
+    ``PolicyRow``, validated when first read; a sink validates only what it writes
+    (``PolicyDocument.from_image``), so no column is validated twice.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     policy_id: int
     tombstone: bool = False
     op: Op | None = None
-    after: PolicyRow | None = None
+    status: PolicyStatus | None = None
+    content_hash: str | None = None
     lsn: int | None = None
     tx_id: int | None = None
     ts_ms: int | None = None
     source_ts_ms: int | None = None
+    after_image: Any = Field(default=None, repr=False)
+    """The envelope's ``after`` as sent: an object with the key's id, a status and a content hash
+    (checked at decoding), or None for a delete or a tombstone. Not validated as a field: copying
+    every column is what the lazy ``after`` saves."""
     before_image: Any = Field(default=None, repr=False)
     """The envelope's ``before`` as sent; ``before`` reads it only when asked (no sink does)."""
+
+    @cached_property
+    def after(self) -> PolicyRow | None:
+        """The full new row, or None (a delete or a tombstone). ``DataError`` if a column is not what
+        the policies table holds."""
+        if self.after_image is None:
+            return None
+        try:
+            return PolicyRow.model_validate(self.after_image)
+        except ValidationError as exc:
+            raise DataError(f"change event for policy {self.policy_id} does not match the policies row: "
+                            f"{first_error(exc)}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+        except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
+            raise DataError(f"change event for policy {self.policy_id} has a value out of range: {exc}",
+                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
 
     @cached_property
     def before(self) -> PolicyRow | None:
@@ -73,9 +99,13 @@ class ChangeEvent(BaseModel):
     @property
     def is_removal(self) -> bool:
         """True when the policy must leave every target: a delete, a tombstone, or a non-active row."""
-        if self.tombstone or self.op is Op.DELETE or self.after is None:
-            return True
-        return not self.after.is_active
+        return self.tombstone or self.op is Op.DELETE or self.status is not PolicyStatus.ACTIVE
+
+
+def first_error(exc: ValidationError) -> str:
+    """A validation error's first complaint, as ``column: message``."""
+    first = exc.errors()[0]
+    return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
 
 
 def _unwrap(document: Any) -> Any:
@@ -124,32 +154,50 @@ def change_from_documents(key_doc: Any, envelope: Any, *, raw_key: Any = None, r
                         " (unchanged TOASTed columns Debezium could not re-read: the row changed or was deleted"
                         " before it looked)", code=ErrorCode.CHANGE_EVENT_UNDECODABLE,
                         hint="the row's next change event, or the reconciler's next pass, brings it to the targets")
+    source = envelope.get("source") or {}
+    if not isinstance(source, dict):
+        raise DataError(f"change event for policy {policy_id} does not match the envelope: `source` is not "
+                        "an object", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+    after = _row_image(envelope.get("after"), op, policy_id)
     try:
-        source = envelope.get("source") or {}
-        if not isinstance(source, dict):
-            raise DataError(f"change event for policy {policy_id} does not match the envelope: `source` is not "
-                            "an object", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-        after = PolicyRow.model_validate(envelope["after"]) if envelope.get("after") is not None else None
-        if after is not None and after.id != policy_id:
-            raise DataError(f"change event key id {policy_id} differs from its row id {after.id}",
-                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-        if op is not Op.DELETE and after is None:
-            raise DataError(f"{op.name.lower()} event for policy {policy_id} has no `after` row",
-                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-        if op is Op.DELETE and after is not None:
-            raise DataError(f"delete event for policy {policy_id} carries an `after` row",
-                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
-        return ChangeEvent(policy_id=policy_id, op=op, before_image=envelope.get("before"), after=after,
+        return ChangeEvent(policy_id=policy_id, op=op, after_image=after, before_image=envelope.get("before"),
+                           status=after["status"] if after else None,
+                           content_hash=after["content_hash"] if after else None,
                            lsn=source.get("lsn"), tx_id=source.get("txId"), ts_ms=envelope.get("ts_ms"),
                            source_ts_ms=source.get("ts_ms"))  # typed by ChangeEvent's own validation
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise DataError(f"change event for policy {policy_id} does not match the policies row: "
-                        f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+        raise DataError(f"change event for policy {policy_id} does not match the policies row: {first_error(exc)}",
                         code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
-    except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
-        raise DataError(f"change event for policy {policy_id} has a value out of range: {exc}",
-                        code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+
+
+ROW_KEY_COLUMNS = ("id", "status", "content_hash")
+"""The columns of a row image checked at decoding; the rest are validated by whoever reads them."""
+
+
+def _row_image(after: Any, op: Op, policy_id: int) -> dict[str, Any] | None:
+    """The envelope's ``after``, checked: present unless a delete, an object, with the key's id and a
+    status and content hash (their types are ``ChangeEvent``'s to check)."""
+    if op is Op.DELETE:
+        if after is not None:
+            raise DataError(f"delete event for policy {policy_id} carries an `after` row",
+                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+        return None
+    if after is None:
+        raise DataError(f"{op.name.lower()} event for policy {policy_id} has no `after` row",
+                        code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+    if not isinstance(after, dict):
+        raise DataError(f"change event for policy {policy_id} does not match the policies row: `after` is not "
+                        "an object", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+    if missing := [column for column in ROW_KEY_COLUMNS if after.get(column) is None]:
+        raise DataError(f"change event for policy {policy_id} does not match the policies row: {missing[0]}: "
+                        "Field required", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+    if not _is_int(after["id"]):
+        raise DataError(f"change event for policy {policy_id} does not match the policies row: id: not an "
+                        "integer", code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+    if after["id"] != policy_id:
+        raise DataError(f"change event key id {policy_id} differs from its row id {after['id']}",
+                        code=ErrorCode.CHANGE_EVENT_UNDECODABLE)
+    return after
 
 
 UNAVAILABLE = "__debezium_unavailable_value"  # Debezium's unavailable.value.placeholder (its default)

@@ -66,6 +66,31 @@ class PolicyRecord(PolicyDescription):
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def debezium_date(value: Any) -> Any:
+    """A DATE column's value: Debezium sends days since the epoch (an int); anything else as given.
+    ``ValueError`` (which validation reports with the column's name) when out of range."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return date.fromordinal(_EPOCH_ORDINAL + value)
+        except (OverflowError, ValueError):
+            raise ValueError(f"{value} days since 1970-01-01 is not a date") from None
+    return value
+
+
+def debezium_timestamp(value: Any) -> Any:
+    """A timestamp column's value: an int is microseconds since the epoch (UTC); anything else as given.
+    ``ValueError`` (which validation reports with the column's name) when out of range."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"{value} µs since the epoch is not a time") from None
+    return value
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 class PolicyRow(PolicyDescription):
     """A ``policies`` row as stored (and as Debezium carries it in ``before``/``after``).
 
@@ -97,16 +122,12 @@ class PolicyRow(PolicyDescription):
     @field_validator("application_start_date", "application_end_date", mode="before")
     @classmethod
     def _epoch_days(cls, value: Any) -> Any:
-        if isinstance(value, int):
-            return date.fromordinal(date(1970, 1, 1).toordinal() + value)
-        return value
+        return debezium_date(value)
 
     @field_validator("source_updated_at", "collected_at", "created_at", "updated_at", mode="before")
     @classmethod
     def _epoch_micros(cls, value: Any) -> Any:
-        if isinstance(value, int):
-            return datetime.fromtimestamp(value / 1_000_000, tz=UTC)
-        return value
+        return debezium_timestamp(value)
 
     @field_validator("attachments", "raw_data", "collection_metadata", mode="before")
     @classmethod

@@ -105,7 +105,7 @@ def test_schema_wrapped_messages_decode_too():
     (b'{"id": 5}', b'{"op": "c", "after": null}', "no `after` row"),
     (b'{"id": 5}', b'{"op": "c", "after": {"id": 5}}', "does not match"),
     (b'{"id": 5}', b'{"op": "c", "after": []}', "does not match"),
-    (b'{"id": 5}', b'{"op": "d", "after": {"id": 5}}', "does not match"),
+    (b'{"id": 5}', b'{"op": "d", "after": {"id": 5}}', "carries an `after` row"),
     (b'{"id": 5}', b'{"op": "u", "after": {}, "source": "x"}', "does not match"),
 ])
 def test_unknown_shapes_are_data_errors(key, value, fragment):
@@ -167,13 +167,30 @@ def test_text_that_only_mentions_the_placeholder_is_a_value():
     assert decode_change(key, json.dumps(doc)).after.content == doc["after"]["content"]
 
 
-def test_out_of_range_values_are_data_errors_not_crashes():
+@pytest.mark.parametrize("column, bad", [("application_start_date", 10**12), ("updated_at", 10**30),
+                                         ("raw_data", "{not json"), ("title", ["x"])])
+def test_a_bad_column_is_a_data_error_when_the_row_is_read_never_a_crash(column, bad):
     key, value = _message("insert_full_row")
-    for column, bad in (("application_start_date", 10**12), ("updated_at", 10**30), ("raw_data", "{not json")):
-        doc = json.loads(value)
-        doc["after"][column] = bad
-        with pytest.raises(DataError):
-            decode_change(key, json.dumps(doc))
+    doc = json.loads(value)
+    doc["after"][column] = bad
+    event = decode_change(key, json.dumps(doc))  # id, status and content hash are the ones checked here
+    assert event.status is PolicyStatus.ACTIVE and column in event.after_image
+    with pytest.raises(DataError) as caught:
+        event.after
+    assert caught.value.code is ErrorCode.CHANGE_EVENT_UNDECODABLE and column in caught.value.message
+
+
+@pytest.mark.parametrize("column, bad, fragment", [("status", "deleted", "status: Input should be"),
+                                                   ("status", None, "status: Field required"),
+                                                   ("content_hash", 7, "content_hash: Input should be"),
+                                                   ("id", "7", "id: not an integer")])
+def test_the_columns_every_reader_needs_are_checked_at_decoding(column, bad, fragment):
+    key, value = _message("insert_full_row")
+    doc = json.loads(value)
+    doc["after"][column] = bad
+    with pytest.raises(DataError) as caught:
+        decode_change(key, json.dumps(doc))
+    assert fragment in caught.value.message
 
 
 def _mutations(document, rng: random.Random):
@@ -213,7 +230,7 @@ def test_fuzzed_real_messages_never_raise_anything_but_data_error(name):
     outcomes = {"decoded": 0, "refused": 0}
     for mutated in _mutations(json.loads(value), rng):
         try:
-            decode_change(key, json.dumps(mutated))
+            decode_change(key, json.dumps(mutated)).after  # the row too: validated when first read
             outcomes["decoded"] += 1
         except DataError:
             outcomes["refused"] += 1

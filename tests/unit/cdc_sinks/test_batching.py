@@ -1,6 +1,10 @@
-from cdc_sinks.base import FINAL_LSN, Removal, SinkRecord
+import json
+
+import pytest
+
+from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
 from cdc_sinks.batching import plan_batch
-from testkit.envelopes import message
+from testkit.envelopes import envelope, message
 
 
 def test_active_row_becomes_an_upsert_with_its_lsn_hash_and_masked_document():
@@ -53,10 +57,33 @@ def test_undecodable_messages_are_rejected_and_the_rest_planned():
 
 
 def test_event_without_lsn_is_rejected():
-    import json
-
-    from testkit.envelopes import envelope
     doc = envelope(9, 1)
     doc["source"]["lsn"] = None
     plan = plan_batch([message(9, value=json.dumps(doc).encode())])
     assert plan.changes == {} and "LSN" in plan.rejected[0].error.message
+
+
+@pytest.mark.parametrize("column, bad", [("application_start_date", 10**12), ("updated_at", 10**30),
+                                         ("title", ["x"]), ("target_regions", "서울")])
+def test_a_row_whose_document_cannot_be_built_is_rejected_alone(column, bad):
+    doc = envelope(3, 30)
+    doc["after"][column] = bad
+    broken = message(3, value=json.dumps(doc).encode())
+    plan = plan_batch([broken, message(8, 80)])
+    assert [r.message for r in plan.rejected] == [broken] and list(plan.changes) == [8]
+    assert plan.rejected[0].error.code.value == "DP_3006" and column in plan.rejected[0].error.message
+
+
+def test_a_column_no_target_receives_does_not_hold_the_policy_back():
+    doc = envelope(3, 30)
+    doc["after"]["raw_data"], doc["after"]["attachments"] = "{not json", 5
+    plan = plan_batch([message(3, value=json.dumps(doc).encode())])
+    assert isinstance(plan.changes[3].action, SinkRecord) and not plan.rejected
+
+
+def test_contact_fields_are_masked_however_the_document_is_built():
+    doc = envelope(3, 30)
+    doc["after"].update(contact_email="hong.gildong@example.com", contact_phone="010-1234-5678")
+    document = plan_batch([message(3, value=json.dumps(doc).encode())]).changes[3].action.document
+    assert "hong.gildong" not in document.contact_email and "1234-5678" not in document.contact_phone
+    assert PolicyDocument.model_validate(document.__dict__) == document  # idempotent
