@@ -249,6 +249,8 @@ class SinkSettings(BaseSettings):
     members: int = Field(1, ge=1, le=64, description="Processes per sink the main job starts (`aegis run`; compose: replicas): they share the change topic's partitions as one consumer group (cooperative-sticky). More than KAFKA_CHANGE_TOPIC_PARTITIONS leaves the rest standing by.")
     batch_size: int = Field(500, ge=1, le=100_000, description="Most change events applied in one micro-batch.")
     batch_wait_ms: int = Field(50, ge=1, le=60_000, description="Longest wait to fill a micro-batch (latency vs throughput).")
+    fetch_min_bytes: int = Field(1, ge=1, le=100_000_000, description="Least data the broker gathers for one fetch of a sink's consumer before it answers (librdkafka fetch.min.bytes), waiting at most SINKS_FETCH_WAIT_MS: fewer, fuller fetches cost the broker and the sink less CPU per change, at up to that wait of latency.")
+    fetch_wait_ms: int = Field(100, ge=0, le=60_000, description="Longest the broker holds a fetch to gather SINKS_FETCH_MIN_BYTES (librdkafka fetch.wait.max.ms).")
     retry_attempts: int = Field(4, ge=1, le=20, description="Tries of one batch write before the sink pauses and probes.")
     retry_base_delay_seconds: float = Field(0.2, ge=0, description="First backoff delay (exponential, full jitter).")
     retry_max_delay_seconds: float = Field(5.0, ge=0, description="Longest backoff delay.")

@@ -115,7 +115,8 @@ class SinkRuntime:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 100,
+            "fetch.min.bytes": self.settings.sinks.fetch_min_bytes,
+            "fetch.wait.max.ms": self.settings.sinks.fetch_wait_ms,
             # partitions added to the change topic (`aegis connectors repartition`) are seen within
             # this, not librdkafka's default of five minutes, during which their events wait
             "topic.metadata.refresh.interval.ms": 10_000,
