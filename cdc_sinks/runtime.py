@@ -9,9 +9,11 @@ either written and committed before its partitions move or, when they are lost (
 out of the group), left to the new owner: at-least-once, and the LSN guard rejects a redelivered
 change that is no longer the newest. Each loop turn takes a micro-batch (at most ``SINKS_BATCH_SIZE``
 messages, waiting at most ``SINKS_BATCH_WAIT_MS``), plans it (``cdc_sinks.batching``), writes it
-(``cdc_sinks.applier``), sends refused messages to the dead-letter topic and only then commits
-the batch's offsets. Offsets written but not yet committed are committed when partitions are
-revoked; offsets never go past what was written.
+(``cdc_sinks.applier``), sends refused messages to the dead-letter topic and only then marks the
+batch's offsets written. Written offsets are committed at most once per ``SINKS_COMMIT_INTERVAL_MS``
+(default 1 s; a commit per batch cost more than the batch's fetch), and always when partitions are
+revoked, before a pause for an outage and when the sink stops; offsets never go past what was
+written. A crash redelivers what was written since the last commit, which the LSN guard absorbs.
 
 While the target stays unreachable after the retries, the runtime pauses its partitions, keeps
 the batch in memory and probes ``sink.ping()`` every ``SINKS_PROBE_INTERVAL_SECONDS``; when the
@@ -59,6 +61,7 @@ class RuntimeStats:
     applied: int = 0
     dead_lettered: int = 0
     outages: int = 0
+    commits: int = 0
     committed: dict[TopicPartitionKey, int] = field(default_factory=dict)
 
 
@@ -89,6 +92,7 @@ class SinkRuntime:
         self._epoch = 0  # bumped whenever partitions are revoked or lost
         self._last_event_ts: float | None = None
         self._last_lag_check = 0.0
+        self._last_commit = 0.0
         self._dlq: DeadLetterWriter | None = None
         self._holding_since: float | None = None  # last moment the consumer held a partition
         self._last_assignment_check = 0.0
@@ -143,6 +147,7 @@ class SinkRuntime:
                 messages = self._consume(consumer)
                 if messages:
                     self._process(consumer, messages)
+                self._commit_due(consumer)
                 self._update_lag(consumer)
                 self._check_assignment(consumer)
         except ConsumerStalled:
@@ -248,7 +253,6 @@ class SinkRuntime:
             return
         write_seconds = time.monotonic() - started
         self._mark_written(consumed)
-        self._commit_pending(consumer)
         now_ms = time.time() * 1000
         ages = [(now_ms - c.event.source_ts_ms) / 1000 for c in plan.changes.values() if c.event.source_ts_ms]
         lsns = [c.lsn for c in plan.changes.values() if c.lsn != FINAL_LSN]
@@ -371,6 +375,7 @@ class SinkRuntime:
         """Pause, ``probe()`` until ``what`` (the target, the schema registry) answers. False when the
         batch must be abandoned."""
         self.stats.outages += 1
+        self._commit_pending(consumer)  # what was written before the outage is not redelivered after it
         if what == "target":
             self.health.target_ok = False
         self.health.paused = True
@@ -408,17 +413,28 @@ class SinkRuntime:
             if key in self._assigned:
                 self._pending[key] = max(self._pending.get(key, -1), m.offset + 1)
 
+    def _commit_due(self, consumer: Consumer) -> None:
+        """Commit the written offsets once ``SINKS_COMMIT_INTERVAL_MS`` has passed since the last commit.
+
+        A commit is a broker round trip and a write to ``__consumer_offsets``: after every batch it cost
+        the broker and the sink more per change than the batch's own fetch (bench/RESULTS.md).
+        """
+        if self._pending and time.monotonic() - self._last_commit >= self.settings.sinks.commit_interval_ms / 1000:
+            self._commit_pending(consumer)
+
     def _commit_pending(self, consumer: Consumer, only: set[TopicPartitionKey] | None = None) -> None:
         keys = [k for k in self._pending if only is None or k in only]
         if not keys:
             return
         offsets = [TopicPartition(t, p, self._pending[(t, p)]) for t, p in keys]
+        self._last_commit = time.monotonic()  # a failed commit is tried again after the interval too
         try:
             result = consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             log.warning("offset commit failed (will retry with the next batch): %s", exc,
                         extra={"sink": self.sink.name})
             return
+        self.stats.commits += 1
         for tp in result or []:
             key = (tp.topic, tp.partition)
             if tp.error is None and self._pending.get(key) == tp.offset:

@@ -72,6 +72,23 @@ def test_members_setting_up_a_fresh_namespace_together_all_get_ready(sut, writer
     assert set(assert_converged(sut, writer).stored) == {a}
 
 
+def test_offsets_are_committed_once_per_interval_after_the_writes_and_all_of_them_at_stop(sut, writer):
+    sut.settings = sut.settings.model_copy(update={"sinks": sut.settings.sinks.model_copy(
+        update={"commit_interval_ms": 600_000, "batch_size": 5})})
+    runtime = sut.start()
+    for _ in range(30):
+        writer.create()
+    assert_converged(sut, writer)
+    ends = sut.topic.end_offsets()
+    written = sum(ends.values()) - sum(sut.start_offsets.values())
+    # the first batch's offsets were committed (nothing committed yet: due at once), none since
+    assert runtime.stats.batches > 1 and runtime.stats.commits == 1, runtime.stats
+    committed = sut.topic.committed(sut.group)
+    assert 0 < sum(max(o, 0) for o in committed.values()) - sum(sut.start_offsets.values()) < written
+    sut.stop()  # closing the consumer revokes its partitions: what was written is committed
+    assert sut.topic.committed(sut.group) == ends and runtime.stats.commits == 2, (ends, runtime.stats)
+
+
 def test_status_change_active_to_rejected_and_back(sut, writer):
     sut.start()
     policy = writer.create()
