@@ -73,8 +73,9 @@ def test_members_setting_up_a_fresh_namespace_together_all_get_ready(sut, writer
 
 
 def test_offsets_are_committed_once_per_interval_after_the_writes_and_all_of_them_at_stop(sut, writer):
-    sut.settings = sut.settings.model_copy(update={"sinks": sut.settings.sinks.model_copy(
-        update={"commit_interval_ms": 600_000, "batch_size": 5})})
+    sut.settings = sut.settings.model_copy(update={
+        "sinks": sut.settings.sinks.model_copy(update={"commit_interval_ms": 600_000, "batch_size": 5}),
+        "milvus": sut.settings.milvus.model_copy(update={"batch_size": 5})})
     runtime = sut.start()
     for _ in range(30):
         writer.create()
