@@ -431,7 +431,7 @@ class SinkRuntime:
         try:
             result = consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
-            log.warning("offset commit failed (will retry with the next batch): %s", exc,
+            log.warning("offset commit failed (tried again after SINKS_COMMIT_INTERVAL_MS): %s", exc,
                         extra={"sink": self.sink.name})
             return
         self.stats.commits += 1
