@@ -149,13 +149,17 @@ class TargetLog:
 
 
 class Poller(threading.Thread):
-    """Reads one target every ``interval`` seconds and resolves the pending changes it shows."""
+    """Reads one target every ``interval`` seconds and resolves the pending changes it shows.
+
+    ``reads`` keeps the size of every read it made, so that a benchmark can replay the same reads
+    afterwards and tell what they cost the target's server (``replay_reads``)."""
 
     def __init__(self, reader, log: TargetLog, interval: float = 0.02):
         super().__init__(name=f"poll-{log.name}", daemon=True)
         self.reader, self.log, self.interval = reader, log, interval
         self.stop = threading.Event()
         self.errors = 0
+        self.reads: list[int] = []
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -164,6 +168,7 @@ class Poller(threading.Thread):
             ids = list(snapshot)
             for start in range(0, len(ids), 1000):
                 chunk = ids[start:start + 1000]
+                self.reads.append(len(chunk))
                 try:
                     seen = self.reader.versions(chunk)
                 except Exception:  # noqa: BLE001 - a failed read is retried next turn, and counted
@@ -177,6 +182,20 @@ class Poller(threading.Thread):
                             self.log.lags.append((change.committed, now - change.committed))
                             del self.log.pending[policy_id]
             self.stop.wait(self.interval)
+
+
+def replay_reads(reader, sizes: list[int], ids: list[int]) -> int:
+    """Make reads of ``sizes`` ids each (taken in turn from ``ids``) through ``reader``, as a poller
+    made them; returns the reads that failed."""
+    failed, at = 0, 0
+    for size in sizes:
+        chunk = [ids[(at + k) % len(ids)] for k in range(size)]
+        at = (at + size) % len(ids)
+        try:
+            reader.versions(chunk)
+        except Exception:  # noqa: BLE001 - counted, as the poller counts its own
+            failed += 1
+    return failed
 
 
 def visible(version, change: Change) -> bool:

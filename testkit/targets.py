@@ -157,6 +157,8 @@ class MilvusReader:
 
 
 READERS = {"search": SearchReader, "redis": RedisReader, "neo4j": Neo4jReader, "milvus": MilvusReader}
+SERVER_OF = {"search": "opensearch", "redis": "redis", "neo4j": "neo4j", "milvus": "milvus"}
+"""The stack server (its pid file's name) each target's reader and sink talk to."""
 
 
 def build_reader(name: str, settings: Settings):

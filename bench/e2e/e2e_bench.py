@@ -44,10 +44,10 @@ from aegis.db import connect
 from aegis.settings import Settings, load_settings
 from bench.e2e import report
 from testkit.cpu import CpuMeter
-from testkit.load import DEFAULT_MIX, Generator, Poller, TargetLog, run_load
+from testkit.load import DEFAULT_MIX, Generator, Poller, TargetLog, replay_reads, run_load
 from testkit.namespaces import run_env
 from testkit.policies import seed_policies
-from testkit.targets import TARGETS, SinkProcess, build_reader, start_group_at_end
+from testkit.targets import SERVER_OF, TARGETS, SinkProcess, build_reader, start_group_at_end
 
 SLOW_TARGETS = ("milvus",)
 
@@ -61,6 +61,7 @@ class Session:
         self.members = members
         self.poll_interval = poll_interval
         self.targets, self.restarts = targets, 0
+        self.idle_per_second: dict[str, float] | None = None
         self.env = {**run_env(self.ns, targets), **extra_env}
         os.environ.update(self.env)
         self.settings: Settings = load_settings(env_file=None)
@@ -146,6 +147,7 @@ class Session:
             p.stop.set()
             p.join(30)
         load.stop()
+        cpu["readers"] = self.readers_cost(pollers)
         result = {"rate": rate, "achieved_rate": round(achieved, 1), "changes": changes, "writers": writers,
                   "poll_interval_s": self.poll_interval,
                   "per_transaction": per_transaction,
@@ -156,13 +158,32 @@ class Session:
                 self.restart_at_end(t)
         return result
 
+    def readers_cost(self, pollers: list[Poller]) -> dict[str, dict]:
+        """What the pollers' reads cost each target's server, measured by making the same reads again
+        (same number and sizes, over the working set) with the load stopped: per server, CPU seconds
+        net of its idle burn and the seconds the replay took. Reads made during the load met fresher
+        segments and busier caches, so this is a lower bound of what they cost then."""
+        ids = list(self.generator.hashes)
+        idle = self.idle_per_second or {}
+        costs = {}
+        for target, poller in zip(self.targets, pollers, strict=True):
+            server = SERVER_OF[target]
+            before, started = self.cpu.sample(), time.monotonic()
+            failed = replay_reads(self.readers[target], poller.reads, ids)
+            wall = time.monotonic() - started
+            used = self.cpu.since(before, self.cpu.sample()).get(server, 0.0)
+            costs[server] = {"reads": len(poller.reads), "ids": sum(poller.reads), "failed": failed,
+                             "wall_s": round(wall, 2),
+                             "cpu_s": round(max(0.0, used - idle.get(server, 0.0) * wall), 3)}
+        return costs
+
     def idle_cpu(self, seconds: float) -> dict:
         """What every component burns with no load (sinks polling, servers ticking), per second."""
         before, started = self.cpu.sample(), time.monotonic()
         time.sleep(seconds)
         wall = time.monotonic() - started
-        return {"wall_s": round(wall, 2),
-                "per_second": {k: round(v / wall, 4) for k, v in self.cpu.since(before, self.cpu.sample()).items()}}
+        self.idle_per_second = {k: round(v / wall, 4) for k, v in self.cpu.since(before, self.cpu.sample()).items()}
+        return {"wall_s": round(wall, 2), "per_second": self.idle_per_second}
 
     def close(self) -> None:
         for members in self.processes.values():

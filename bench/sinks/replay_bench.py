@@ -33,8 +33,7 @@ from confluent_kafka.admin import AdminClient
 
 from testkit.cpu import all_stats, server_cpu, stack_groups
 from testkit.namespaces import run_env
-
-SERVER_OF = {"search": "opensearch", "neo4j": "neo4j", "redis": "redis", "milvus": "milvus"}
+from testkit.targets import SERVER_OF
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bench.e2e import report
-from testkit.load import Change, Generator, TargetLog, visible
+from testkit.load import Change, Generator, TargetLog, replay_reads, visible
 from testkit.targets import Version
 
 
@@ -89,3 +89,33 @@ def test_the_results_table_replaces_the_placeholder_between_the_markers(tmp_path
     results.write_text("# R\n")
     with pytest.raises(SystemExit):
         report.write_results(results, summary)
+
+
+def test_a_servers_share_is_net_of_the_benchmarks_replayed_reads_which_stay_out_of_the_pipeline():
+    run = {"changes": 1000, "cpu": {"wall_s": 10.0, "idle_per_second": {"neo4j": 0.01, "benchmark": 0.0},
+                                    "seconds": {"neo4j": 0.4, "sink neo4j": 0.06, "benchmark": 0.5},
+                                    "readers": {"neo4j": {"reads": 80, "ids": 4000, "failed": 0, "wall_s": 1.0,
+                                                          "cpu_s": 0.2}}}}
+    budget = report.cpu_budget(run, cores=2)
+    rows = budget["components"]
+    assert rows["neo4j"]["us_per_change"] == 100  # 0.4 s − 0.1 s idle − 0.2 s of reads, over 1,000 changes
+    assert rows[f"{report.READS_OF}neo4j"]["us_per_change"] == 200
+    assert budget["pipeline_us_per_change"] == 100 + 60  # neither the reads nor the benchmark itself
+    assert "the benchmark's reads of neo4j | 200 µs" in "\n".join(report.cpu_markdown(
+        {"machine": {"cores": 2}, "runs": [{"group": ["neo4j"], "rate": 100, "achieved_rate": 100.0, **run}]}))
+
+
+def test_replayed_reads_have_the_pollers_sizes_and_go_round_the_ids():
+    class Reader:
+        def __init__(self):
+            self.calls: list[list[int]] = []
+
+        def versions(self, ids):
+            self.calls.append(ids)
+            if len(self.calls) == 2:
+                raise ConnectionError("refused")
+            return {}
+
+    reader = Reader()
+    assert replay_reads(reader, [2, 3, 1], [10, 20, 30, 40]) == 1
+    assert reader.calls == [[10, 20], [30, 40, 10], [20]]
