@@ -8,6 +8,7 @@ once in the entry point and hand the result to whatever needs it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -377,6 +378,7 @@ class StackSettings(BaseSettings):
     prometheus_scrape_interval_seconds: float = Field(15.0, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_SCRAPE_INTERVAL_SECONDS", "PROMETHEUS_SCRAPE_INTERVAL_SECONDS"), description="How often the local Prometheus scrapes each process.")
     prometheus_rule_interval_seconds: float | None = Field(None, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RULE_INTERVAL_SECONDS", "PROMETHEUS_RULE_INTERVAL_SECONDS"), description="How often the local Prometheus evaluates the alert rules (unset: as alerts.yml says).")
     prometheus_alert_for_max_seconds: float | None = Field(None, ge=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS", "PROMETHEUS_ALERT_FOR_MAX_SECONDS"), description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
+    warm_up_seconds: float = Field(60.0, ge=0, description="Seconds `aegis stack up` drives the sinks' own writes and reads into a scratch corner of each JIT-compiled target it just started (OpenSearch, Neo4j), so the servers compile their hot paths before the first real changes (`aegis stack warm-up`; 0: no warm-up).")
     prometheus_retention: str = Field("2d", validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RETENTION", "PROMETHEUS_RETENTION"), description="How long the local Prometheus keeps its samples.")
 
     @field_validator("kafka_brokers")
@@ -664,6 +666,23 @@ def environment_variables(group: type[BaseSettings]) -> dict[str, str]:
             alias = alias.choices[0]
         names[name] = str(alias).upper() if isinstance(alias, str) else (prefix + name).upper()
     return names
+
+
+def with_variables(settings: Settings, variables: Mapping[str, str]) -> Settings:
+    """``settings`` with some variables (as users write them, e.g. ``NEO4J_NAMESPACE``) set to other
+    values: a scratch copy of the tree, e.g. for a corner of each target of its own. The values are
+    not validated again; ``ConfigError`` for a variable no group reads."""
+    groups = {name: group for name, group in setting_groups().items() if "." not in name}
+    updates: dict[str, dict[str, str]] = {}
+    for variable, value in variables.items():
+        found = next(((name, field) for name, group in groups.items()
+                      for field, env in environment_variables(group).items() if env == variable.upper()), None)
+        if found is None:
+            raise ConfigError(f"no setting is read from {variable}",
+                              hint="the README's configuration table lists every setting")
+        updates.setdefault(found[0], {})[found[1]] = value
+    return settings.model_copy(update={name: getattr(settings, name).model_copy(update=fields)
+                                       for name, fields in updates.items()})
 
 
 def former_names(group: type[BaseSettings], field: str) -> list[str]:

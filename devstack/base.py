@@ -22,6 +22,9 @@ class Service(ABC):
     name: str = ""
     stop_signal: int = signal.SIGTERM
     stop_group: str | None = None
+    compiled_while_running: bool = False
+    """Its code is compiled by a JIT while it serves (a JVM): requests run slower, and compete with the
+    compiler for the CPU, until the hot paths are compiled (``aegis stack warm-up``)."""
     """Services listed next to each other with the same stop group are stopped together (signalled
     at once, then awaited): a member that cannot stop cleanly once its peers are gone (a KRaft node
     without its quorum) is never the last one left."""

@@ -13,7 +13,7 @@ from devstack.jars import ensure_jars
 class JavaService(Service):
     """A server run as a JVM process from the jars resolved into the state directory."""
 
-
+    compiled_while_running = True
     main_class: str = ""
 
     def java(self) -> str:

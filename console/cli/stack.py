@@ -8,6 +8,7 @@ import time
 
 import click
 
+from aegis.errors import StackError
 from aegis.settings import Settings
 from devstack.manager import StackManager
 
@@ -24,12 +25,56 @@ def stack() -> None:
 
 @stack.command()
 @services_arg
+@click.option("--warm-up-seconds", type=click.FloatRange(min=0), default=None,
+              help="Seconds of warm-up for the JIT-compiled targets started now (default: "
+                   "AEGIS_STACK_WARM_UP_SECONDS; 0: none). See `aegis stack warm-up --help`.")
 @click.pass_obj
-def up(settings: Settings, services: tuple[str, ...]) -> None:
-    """Start SERVICES (default: all) and wait until each is healthy. Running ones are left alone."""
+def up(settings: Settings, services: tuple[str, ...], warm_up_seconds: float | None) -> None:
+    """Start SERVICES (default: all) and wait until each is healthy. Running ones are left alone.
+
+    Then the targets it started that compile their code while running (OpenSearch, Neo4j) are warmed
+    up, so that the first real changes do not wait for the JIT compiler.
+    """
     started = time.monotonic()
-    StackManager(settings).up(list(services), progress=click.echo)
+    manager = StackManager(settings)
+    running = {s.name for s in manager.status(list(services)) if s.pid is not None}
+    manager.up(list(services), progress=click.echo)
     click.echo(f"stack healthy in {time.monotonic() - started:.1f}s")
+    seconds = settings.stack.warm_up_seconds if warm_up_seconds is None else warm_up_seconds
+    cold = [s.name for s in manager.select(list(services)) if s.compiled_while_running and s.name not in running]
+    if seconds and cold:
+        _warm_up(settings, cold, seconds, quiet=True)
+
+
+@stack.command("warm-up")
+@services_arg
+@click.option("--seconds", type=click.FloatRange(min=1), default=None,
+              help="How long to drive each target (default: AEGIS_STACK_WARM_UP_SECONDS, else 60).")
+@click.pass_obj
+def warm_up(settings: Settings, services: tuple[str, ...], seconds: float | None) -> None:
+    """Warm up the running JIT-compiled targets among SERVICES (default: opensearch and neo4j).
+
+    A JVM server compiles its hot paths during its first minutes of load, and on a small machine the
+    compiler takes the CPU the first real changes need (commit → visible p99 several times the warm
+    figure). This drives each target's own sink, batches of upserts and removals of synthetic
+    policies and the reconciler's reads, into a scratch corner of the target for SECONDS, then drops
+    the corner. Nothing reaches PostgreSQL or Kafka. `aegis stack up` runs it for the servers it starts.
+    """
+    manager = StackManager(settings)
+    chosen = [s.name for s in manager.select(list(services) or None) if s.compiled_while_running]
+    down = [s.name for s in manager.status(chosen) if not s.healthy]
+    if down:
+        raise StackError(f"not running: {', '.join(down)}", hint="start them first: aegis stack up " + " ".join(down))
+    _warm_up(settings, chosen, seconds or settings.stack.warm_up_seconds or 60.0)
+
+
+def _warm_up(settings: Settings, services: list[str], seconds: float, *, quiet: bool = False) -> None:
+    """Warm up ``services``; ``quiet``: say nothing when no sink writes to any of them (Kafka alone)."""
+    from console.ops.warmup import warm_up as drive
+
+    results = drive(settings, services, seconds, progress=click.echo)
+    if not results and not quiet:
+        click.echo(f"nothing to warm up: no sink writes to {', '.join(services) or 'a running JIT-compiled server'}")
 
 
 @stack.command()

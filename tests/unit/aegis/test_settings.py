@@ -152,3 +152,14 @@ def test_an_invalid_renamed_setting_is_reported_by_its_name(monkeypatch):
     monkeypatch.setenv("SEARCH_TRANSPORT_PORT", "not-a-port")
     with pytest.raises(ConfigError, match="AEGIS_STACK_OPENSEARCH_TRANSPORT_PORT"):
         load_settings(env_file=None)
+
+
+def test_with_variables_sets_settings_by_their_variable_names_on_a_copy():
+    from aegis.settings import default_settings, with_variables
+
+    settings = default_settings()
+    scratch = with_variables(settings, {"NEO4J_NAMESPACE": "warmup_1_", "search_index_alias": "warmup_1-policies"})
+    assert scratch.neo4j.namespace == "warmup_1_" and scratch.search.index_alias == "warmup_1-policies"
+    assert settings.neo4j.namespace == "" and scratch.redis == settings.redis  # the original is untouched
+    with pytest.raises(ConfigError, match="NO_SUCH_SETTING"):
+        with_variables(settings, {"NO_SUCH_SETTING": "x"})

@@ -1,0 +1,156 @@
+"""Warming up the stack's JIT-compiled targets after they start (``aegis stack warm-up``).
+
+A JVM server that has just started runs its request paths interpreted and compiles them (HotSpot's
+C2) during its first minutes of load. On two cores that compilation, ~40-50 CPU-seconds each for
+OpenSearch and Neo4j, competes with the first real changes: search's commit → visible p99 at 200/s
+was 1-2.7 s in the first runs on a fresh stack against ~0.4 s warm (bench/RESULTS.md, "Where a cold
+stack's CPU goes"). The warm-up makes the servers compile before the stack is handed over, by
+driving each target's own sink, as ``aegis sinks run`` would, into a scratch corner of the target
+(its namespace setting, ``warmup_<random>``): batches of upserts and removals of synthetic
+policies, then the reads the reconciler makes (deep reads, range checksums, read-back). The
+corner is dropped at the end, also when the warm-up fails; nothing reaches PostgreSQL or Kafka.
+
+Behavior when things go wrong: a target that cannot be reached or refuses a write ends its own
+warm-up early (reported with the error, never raised): the stack is up either way, only colder.
+The other targets go on. A scratch corner that cannot be dropped is named in the report, so it can
+be dropped by hand with the target's own client (its index alias, labels or key prefix carry the name).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from aegis.settings import Settings, with_variables
+from cdc_sinks.base import PolicyDocument, Removal, SinkRecord
+from cdc_sinks.registry import SPECS
+
+POLICIES = 2_000
+"""Distinct synthetic policies (ids 1…POLICIES of the scratch corner)."""
+BATCH_SIZES = (10, 50, 200)
+"""Batch sizes in turn: what the sinks send at low, medium and high rates."""
+_REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원", "충북", "충남", "전북",
+            "전남", "경북", "경남", "제주")
+_FIELDS = ("창업", "금융", "기술", "인력", "수출", "내수", "경영")
+
+
+@dataclass
+class WarmUpResult:
+    """What the warm-up of one target did."""
+
+    sink: str
+    service: str
+    namespace: str
+    batches: int = 0
+    changes: int = 0
+    reads: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    dropped: bool = False
+
+    def line(self) -> str:
+        done = (f"{self.service}: warmed up in {self.seconds:.0f}s ({self.batches} batches, {self.changes} "
+                f"changes, {self.reads} reads through the {self.sink} sink)")
+        if self.error:
+            done += f"; stopped early: {self.error}"
+        if not self.dropped:
+            done += f"; its scratch corner {self.namespace!r} is left over: drop it by hand"
+        return done
+
+
+@dataclass
+class _Workload:
+    """Synthetic policies that change a little every round, as a collector's updates do."""
+
+    lsn: int = 1
+    round: int = 0
+    ids: list[int] = field(default_factory=lambda: list(range(1, POLICIES + 1)))
+
+    def batch(self, size: int) -> tuple[list[SinkRecord], list[Removal]]:
+        self.round += 1
+        start = (self.round * size) % POLICIES
+        chosen = [self.ids[(start + k) % POLICIES] for k in range(size)]
+        records, removals = [], []
+        for policy_id in chosen:
+            self.lsn += 1
+            if (policy_id + self.round) % 10 == 0:
+                removals.append(Removal(policy_id, self.lsn))
+            else:
+                records.append(self._record(policy_id))
+        return records, removals
+
+    def _record(self, policy_id: int) -> SinkRecord:
+        variant = (policy_id + self.round) % 7
+        today = date.today()
+        document = PolicyDocument(
+            id=policy_id, source_system="aegis-warm-up", source_id=f"W{policy_id:06d}",
+            title=f"{today.year}년 청년 창업 지원사업 {policy_id}호 공고 (수정 {self.round})",
+            content="청년 창업기업의 사업화를 위해 시제품 제작, 마케팅, 지식재산권 비용을 지원합니다. " * (1 + variant),
+            issuing_organization="중소벤처기업부", executing_organization=f"창업진흥원 {variant}",
+            target_regions=list(_REGIONS[: 1 + (policy_id % 3) * 8]), target_group="만 39세 이하 예비창업자",
+            support_field=_FIELDS[variant], funding_type="보조금", status="active",
+            application_start_date=today - timedelta(days=variant),
+            application_end_date=today + timedelta(days=30 + variant),
+            original_url=f"https://example.invalid/warm-up/{policy_id}", quality_score=0.5 + variant / 20,
+            updated_at=datetime.now(UTC))
+        return SinkRecord(policy_id, self.lsn, f"{policy_id:032x}{self.round:032x}", document)
+
+
+def warm_up(settings: Settings, services: list[str], seconds: float,
+            progress: Callable[[str], None] = lambda _: None) -> list[WarmUpResult]:
+    """Drive the sink of every target served by one of ``services`` for ``seconds``, all at once (each
+    in a thread: the servers compile side by side); a result per target, errors included."""
+    specs = [spec for spec in SPECS.values() if spec.stack_service in services]
+    results = [WarmUpResult(spec.name, spec.stack_service, f"warmup_{secrets.token_hex(4)}") for spec in specs]
+    if not results:
+        return results
+    progress(f"warming up {', '.join(r.service for r in results)} for {seconds:.0f}s ...")
+    deadline = time.monotonic() + seconds
+    threads = [threading.Thread(target=_warm, args=(settings, result, deadline), name=f"warm-up-{result.sink}",
+                                daemon=True) for result in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result in results:
+        progress(result.line())
+    return results
+
+
+def _warm(settings: Settings, result: WarmUpResult, deadline: float) -> None:
+    spec = SPECS[result.sink]
+    started = time.monotonic()
+    scratch = with_variables(settings, {spec.namespace_setting: spec.namespace_template.format(ns=result.namespace)})
+    try:
+        sink = spec.build(scratch)
+    except Exception as exc:  # noqa: BLE001 - reported: the stack is up either way, only colder
+        result.error, result.dropped = f"{type(exc).__name__}: {exc}", True  # nothing was created
+        return
+    workload = _Workload()
+    try:
+        sink.ensure_ready()
+        while time.monotonic() < deadline:
+            records, removals = workload.batch(BATCH_SIZES[workload.round % len(BATCH_SIZES)])
+            sink.write_batch(records, removals)
+            result.batches += 1
+            result.changes += len(records) + len(removals)
+            sink.read_records([r.policy_id for r in records[:100]])
+            result.reads += 1
+            if result.batches % 10 == 0:
+                sink.range_checksums(1_000, 0, None)
+                sink.read_back(0, 1_000)
+                result.reads += 2
+    except Exception as exc:  # noqa: BLE001 - reported: the stack is up either way, only colder
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        try:
+            sink.drop_namespace()
+            result.dropped = True
+        except Exception as exc:  # noqa: BLE001 - reported with the corner's name
+            result.error = result.error or f"dropping the scratch corner: {type(exc).__name__}: {exc}"
+        sink.close()
+        result.seconds = time.monotonic() - started
