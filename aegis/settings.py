@@ -378,7 +378,7 @@ class StackSettings(BaseSettings):
     prometheus_scrape_interval_seconds: float = Field(15.0, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_SCRAPE_INTERVAL_SECONDS", "PROMETHEUS_SCRAPE_INTERVAL_SECONDS"), description="How often the local Prometheus scrapes each process.")
     prometheus_rule_interval_seconds: float | None = Field(None, gt=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RULE_INTERVAL_SECONDS", "PROMETHEUS_RULE_INTERVAL_SECONDS"), description="How often the local Prometheus evaluates the alert rules (unset: as alerts.yml says).")
     prometheus_alert_for_max_seconds: float | None = Field(None, ge=0, validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_ALERT_FOR_MAX_SECONDS", "PROMETHEUS_ALERT_FOR_MAX_SECONDS"), description="Longest `for` of any alert in the local Prometheus (unset: as alerts.yml says; tests and demos shorten it).")
-    warm_up_seconds: float = Field(60.0, ge=0, description="Seconds `aegis stack up` drives the sinks' own writes and reads into a scratch corner of each JIT-compiled target it just started (OpenSearch, Neo4j), so the servers compile their hot paths before the first real changes (`aegis stack warm-up`; 0: no warm-up).")
+    warm_up_seconds: float = Field(120.0, ge=0, description="Seconds `aegis stack up` drives the sinks' own writes and reads into a scratch corner of each JIT-compiled target it just started (OpenSearch, Neo4j), so the servers compile their hot paths before the first real changes (`aegis stack warm-up`; 0: no warm-up).")
     prometheus_retention: str = Field("2d", validation_alias=AliasChoices("AEGIS_STACK_PROMETHEUS_RETENTION", "PROMETHEUS_RETENTION"), description="How long the local Prometheus keeps its samples.")
 
     @field_validator("kafka_brokers")

@@ -49,7 +49,7 @@ def up(settings: Settings, services: tuple[str, ...], warm_up_seconds: float | N
 @stack.command("warm-up")
 @services_arg
 @click.option("--seconds", type=click.FloatRange(min=1), default=None,
-              help="How long to drive each target (default: AEGIS_STACK_WARM_UP_SECONDS, else 60).")
+              help="How long to drive each target (default: AEGIS_STACK_WARM_UP_SECONDS, else 120).")
 @click.pass_obj
 def warm_up(settings: Settings, services: tuple[str, ...], seconds: float | None) -> None:
     """Warm up the running JIT-compiled targets among SERVICES (default: opensearch and neo4j).
@@ -65,7 +65,7 @@ def warm_up(settings: Settings, services: tuple[str, ...], seconds: float | None
     down = [s.name for s in manager.status(chosen) if not s.healthy]
     if down:
         raise StackError(f"not running: {', '.join(down)}", hint="start them first: aegis stack up " + " ".join(down))
-    _warm_up(settings, chosen, seconds or settings.stack.warm_up_seconds or 60.0)
+    _warm_up(settings, chosen, seconds or settings.stack.warm_up_seconds or 120.0)
 
 
 def _warm_up(settings: Settings, services: list[str], seconds: float, *, quiet: bool = False) -> None:
