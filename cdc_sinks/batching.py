@@ -14,9 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from pydantic import ValidationError
-
-from aegis.changestream.event import ChangeEvent, Op, decode_change, first_error
+from aegis.changestream.event import ChangeEvent, Op, decode_change, validated_image
 from aegis.errors import DataError, ErrorCode, TerminalError
 from cdc_sinks.base import FINAL_LSN, PolicyDocument, Removal, SinkRecord
 
@@ -112,14 +110,8 @@ def to_action(event: ChangeEvent) -> SinkRecord | Removal:
     if event.is_removal:
         return Removal(policy_id=event.policy_id, lsn=event.lsn)
     assert event.after_image is not None and event.content_hash is not None
-    try:
-        document = PolicyDocument.from_image(event.after_image)
-    except ValidationError as exc:
-        raise DataError(f"policy {event.policy_id} cannot be projected to a document: {first_error(exc)}",
-                        code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
-    except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
-        raise DataError(f"policy {event.policy_id} cannot be projected to a document: a value out of range: "
-                        f"{exc}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+    document = validated_image(PolicyDocument.from_image, event.after_image,
+                               f"policy {event.policy_id} cannot be projected to a document")
     return SinkRecord(policy_id=event.policy_id, lsn=event.lsn, content_hash=event.content_hash.strip(),
                       document=document)
 

@@ -28,15 +28,18 @@ Debezium 3.6 with the JSON converter and ``schemas.enable=false``:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aegis.errors import DataError, ErrorCode
 from aegis.models.policy import PolicyRow, PolicyStatus
+
+ImageModel = TypeVar("ImageModel", bound=BaseModel)
 
 
 class Op(str, Enum):
@@ -82,14 +85,8 @@ class ChangeEvent(BaseModel):
         the policies table holds."""
         if self.after_image is None:
             return None
-        try:
-            return PolicyRow.model_validate(self.after_image)
-        except ValidationError as exc:
-            raise DataError(f"change event for policy {self.policy_id} does not match the policies row: "
-                            f"{first_error(exc)}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
-        except (OverflowError, OSError, ValueError, TypeError) as exc:  # e.g. an epoch value out of range
-            raise DataError(f"change event for policy {self.policy_id} has a value out of range: {exc}",
-                            code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+        return validated_image(PolicyRow.model_validate, self.after_image,
+                               f"change event for policy {self.policy_id} does not match the policies row")
 
     @cached_property
     def before(self) -> PolicyRow | None:
@@ -100,6 +97,17 @@ class ChangeEvent(BaseModel):
     def is_removal(self) -> bool:
         """True when the policy must leave every target: a delete, a tombstone, or a non-active row."""
         return self.tombstone or self.op is Op.DELETE or self.status is not PolicyStatus.ACTIVE
+
+
+def validated_image(validate: Callable[[Any], ImageModel], image: Any, problem: str) -> ImageModel:
+    """``validate(image)`` for a change event's row image; any failure is a ``DataError``
+    (``CHANGE_EVENT_UNDECODABLE``) saying ``problem`` and the first column at fault."""
+    try:
+        return validate(image)
+    except ValidationError as exc:
+        raise DataError(f"{problem}: {first_error(exc)}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
+    except (OverflowError, OSError, ValueError, TypeError) as exc:  # a validator's own error, not wrapped
+        raise DataError(f"{problem}: a value out of range: {exc}", code=ErrorCode.CHANGE_EVENT_UNDECODABLE) from None
 
 
 def first_error(exc: ValidationError) -> str:
