@@ -104,7 +104,7 @@ RETURN p.id / $range_size AS range, count(*) AS n, sum(coalesce(p.row_digest, 0)
 """
         # temporal properties come back as plain values (hydrating a driver DateTime costs more than the row)
         self.read_records = f"""
-UNWIND $ids AS id
+UNWIND $ids.items AS id
 MATCH (p:{policy} {{id: id}})
 OPTIONAL MATCH (p)-[r]->(d)
 RETURN p {{.*, updated_at: p.updated_at.epochSeconds * 1000000 + p.updated_at.microsecond,

@@ -134,7 +134,7 @@ class Neo4jSink:
             self._driver.session(database=self._database, default_access_mode=neo4j.READ_ACCESS) as session,
         ):
             for start in range(0, len(ids), READ_CHUNK):
-                result = session.run(self.statements.read_records, ids=list(ids[start:start + READ_CHUNK]))
+                result = session.run(self.statements.read_records, ids=_Rows(list(ids[start:start + READ_CHUNK])))
                 for r in result:
                     record = _stored_record(dict(r["props"]), sorted(r["links"]))
                     if record is not None:
@@ -202,7 +202,7 @@ class Neo4jSink:
 
 
 class _Rows(dict):
-    """A batch's rows as the driver sends them: a map ``{"items": rows}`` (the statements read
+    """A batch's rows (or ids) as the driver sends them: a map ``{"items": rows}`` (the statements read
     ``$rows.items``: one cached plan whatever the batch size, ``cypher``), with a one-line ``repr``.
 
     The driver (5.28, ``Bolt5x.run``) formats every parameter with ``repr`` for a debug line before
@@ -210,7 +210,7 @@ class _Rows(dict):
     nobody reads. With debug logging on, the rows would also reach that line whole.
     """
 
-    def __init__(self, rows: list[dict[str, Any]]):
+    def __init__(self, rows: list[Any]):
         super().__init__(items=rows)
 
     def __repr__(self) -> str:
