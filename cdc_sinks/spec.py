@@ -36,7 +36,7 @@ class SinkSpec:
     namespace_setting: str
     """The setting that gives a run its own corner of the target (tests, benchmarks)."""
     namespace_template: str
-    """Its value for a namespace ``ns``: ``{ns}`` is replaced (``testkit.namespaces`` applies it)."""
+    """Its value for a namespace ``ns``: ``{ns}`` is replaced (``namespace_variables``)."""
     checksums_on_server: bool
     """The target computes range checksums itself; else the sink computes them from a lean read."""
     batch_size: Callable[[Settings], int] | None = None
@@ -47,6 +47,10 @@ class SinkSpec:
     def build(self, settings: Settings) -> Sink:
         module_name, _, attr = self.builder.partition(":")
         return getattr(import_module(module_name), attr)(settings)
+
+    def namespace_variables(self, namespace: str) -> dict[str, str]:
+        """The setting (as its environment variable) that gives ``namespace`` its own corner of the target."""
+        return {self.namespace_setting: self.namespace_template.format(ns=namespace)}
 
     def micro_batch(self, settings: Settings) -> int:
         return self.batch_size(settings) if self.batch_size else settings.sinks.batch_size

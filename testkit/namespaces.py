@@ -23,7 +23,7 @@ def spec_env(spec: SinkSpec, namespace: str) -> dict[str, str]:
     if not NAMESPACE_PATTERN.match(namespace):
         raise ConfigError(f"namespace {namespace!r} is not valid for every target",
                           hint="use lower-case letters, digits and underscores, starting with a letter")
-    return {spec.namespace_setting: spec.namespace_template.format(ns=namespace)}
+    return spec.namespace_variables(namespace)
 
 
 def namespace_env(namespace: str, names: list[str] | None = None) -> dict[str, str]:

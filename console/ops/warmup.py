@@ -124,7 +124,7 @@ def warm_up(settings: Settings, services: list[str], seconds: float,
 def _warm(settings: Settings, result: WarmUpResult, deadline: float) -> None:
     spec = SPECS[result.sink]
     started = time.monotonic()
-    scratch = with_variables(settings, {spec.namespace_setting: spec.namespace_template.format(ns=result.namespace)})
+    scratch = with_variables(settings, spec.namespace_variables(result.namespace))
     try:
         sink = spec.build(scratch)
     except Exception as exc:  # noqa: BLE001 - reported: the stack is up either way, only colder
