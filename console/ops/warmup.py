@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from aegis.settings import Settings, with_variables
@@ -68,12 +68,11 @@ class _Workload:
 
     lsn: int = 1
     round: int = 0
-    ids: list[int] = field(default_factory=lambda: list(range(1, POLICIES + 1)))
 
     def batch(self, size: int) -> tuple[list[SinkRecord], list[Removal]]:
         self.round += 1
         start = (self.round * size) % POLICIES
-        chosen = [self.ids[(start + k) % POLICIES] for k in range(size)]
+        chosen = [(start + k) % POLICIES + 1 for k in range(size)]  # ids 1…POLICIES, in turn
         records, removals = [], []
         for policy_id in chosen:
             self.lsn += 1
