@@ -101,15 +101,15 @@ class _Workload:
 
 def warm_up(settings: Settings, services: list[str], seconds: float,
             progress: Callable[[str], None] = lambda _: None) -> list[WarmUpResult]:
-    """Drive the sink of every target served by one of ``services`` for ``seconds``, all at once (each
-    in a thread: the servers compile side by side); a result per target, errors included."""
+    """Drive the sink of every target served by one of ``services`` for ``seconds`` once it is ready
+    (its schema set up: seconds on a cold server), all at once (each in a thread: the servers compile
+    side by side); a result per target, errors included."""
     specs = [spec for spec in SPECS.values() if spec.stack_service in services]
     results = [WarmUpResult(spec.name, spec.stack_service, f"warmup_{secrets.token_hex(4)}") for spec in specs]
     if not results:
         return results
     progress(f"warming up {', '.join(r.service for r in results)} for {seconds:.0f}s ...")
-    deadline = time.monotonic() + seconds
-    threads = [threading.Thread(target=_warm, args=(settings, result, deadline), name=f"warm-up-{result.sink}",
+    threads = [threading.Thread(target=_warm, args=(settings, result, seconds), name=f"warm-up-{result.sink}",
                                 daemon=True) for result in results]
     for thread in threads:
         thread.start()
@@ -120,7 +120,7 @@ def warm_up(settings: Settings, services: list[str], seconds: float,
     return results
 
 
-def _warm(settings: Settings, result: WarmUpResult, deadline: float) -> None:
+def _warm(settings: Settings, result: WarmUpResult, seconds: float) -> None:
     spec = SPECS[result.sink]
     started = time.monotonic()
     scratch = with_variables(settings, spec.namespace_variables(result.namespace))
@@ -132,6 +132,7 @@ def _warm(settings: Settings, result: WarmUpResult, deadline: float) -> None:
     workload = _Workload()
     try:
         sink.ensure_ready()
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             records, removals = workload.batch(BATCH_SIZES[workload.round % len(BATCH_SIZES)])
             sink.write_batch(records, removals)
