@@ -67,7 +67,7 @@ class GraphStatements:
         self.namespace = namespace
         policy, removed = self.label(POLICY), self.label(REMOVED_POLICY)
         links = "".join(self._link(d.field, d.relationship, self.label(d.label)) for d in DIMENSIONS)
-        temporal = ", ".join(f"p.{name} = {function}(row.{name})" for name, function in TEMPORAL_PROPERTIES.items())
+        temporal = ", ".join(f"p.{name} = {expression}" for name, expression in TEMPORAL_PROPERTIES.items())
         self.upsert_policies = self._upsert(policy, removed, links, temporal, rewrite=False)
         self.rewrite_policies = self._upsert(policy, removed, links, temporal, rewrite=True)
         """A repair: every outgoing relationship not listed is deleted and every listed one merged."""

@@ -308,3 +308,30 @@ def test_namespaces_keep_two_graphs_apart_in_one_database(stack, sink, graph_dri
                                "RETURN count(n) AS n") == [{"n": 0}]
     names = {r["name"] for r in query(graph_driver, "SHOW CONSTRAINTS YIELD name RETURN name")}
     assert not {n for n in names if n.startswith("itestOther")}
+
+
+def _connection_ids(driver) -> set[str]:
+    return {r["id"] for r in query(driver, "CALL dbms.listConnections() YIELD connectionId RETURN connectionId AS id")}
+
+
+def test_writes_go_on_after_the_server_drops_the_sinks_connections(stack, sink, graph_driver):
+    """The sink keeps one session for its writes: when Neo4j drops the connections under it, a write
+    fails at most once (transient) and the next one, in a fresh session, lands."""
+    _connection_ids(graph_driver)
+    before = _connection_ids(graph_driver)
+    with closing(Neo4jSink(stack.neo4j)) as writer:
+        writer.upsert_batch([record(YOUTH_HOUSING, 1)])
+        writer.upsert_batch([record(YOUTH_HOUSING, 2)])
+        own = _connection_ids(graph_driver) - before
+        assert own, "the sink's connection is not listed"
+        query(graph_driver, "CALL dbms.killConnections($ids)", ids=sorted(own))
+        failures = 0
+        for lsn in (3, 4, 5):
+            try:
+                writer.upsert_batch([record(YOUTH_HOUSING, lsn)])
+                break
+            except TransientError:
+                failures += 1
+        assert failures <= 1
+    assert query(graph_driver, "MATCH (p:Policy {id: $id}) RETURN p.lsn AS lsn", id=YOUTH_HOUSING.id) == [
+        {"lsn": 3 + failures}]

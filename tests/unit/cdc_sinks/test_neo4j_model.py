@@ -1,12 +1,12 @@
 """The graph projection of a policy: name normalisation and the rows the batch upsert receives."""
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from cdc_sinks.base import PolicyDocument, SinkRecord
 from cdc_sinks.checksums import row_digest
 from cdc_sinks.neo4j import normalise
-from cdc_sinks.neo4j.model import DIMENSIONS, TEMPORAL_PROPERTIES, GraphPolicy
+from cdc_sinks.neo4j.model import DIMENSIONS, TEMPORAL_PROPERTIES, GraphPolicy, epoch_parts
 
 
 def _document(**overrides) -> PolicyDocument:
@@ -58,8 +58,9 @@ def test_projection_rows_carry_version_node_properties_and_dimensions():
     row = GraphPolicy.from_record(record).to_parameters()
     assert (row["id"], row["lsn"], row["content_hash"]) == (7, 123, "abc")
     assert row["props"]["title"] == "수출바우처"
-    # temporal properties travel as ISO text (Cypher's date()/datetime() make them temporal again)
+    # temporal properties travel outside props, as ISO dates and epoch parts (Cypher makes them temporal again)
     assert row["application_end_date"] == "2026-12-31" and row["application_start_date"] is None
+    assert (row["updated_at_seconds"], row["updated_at_nanos"]) == (None, None)
     assert not set(TEMPORAL_PROPERTIES) & set(row["props"])
     assert row["issued_by"] == row["executed_by"] == ["중소벤처기업부"]
     assert row["regions"] == ["서울특별시", "경기도"]
@@ -68,7 +69,8 @@ def test_projection_rows_carry_version_node_properties_and_dimensions():
     # names travel only where one differs from its key
     assert row["regions_names"] is None and row["sources_names"] is None
     assert set(row) == {"id", "lsn", "content_hash", "row_digest", "props", "links", "links_hash",
-                        *TEMPORAL_PROPERTIES, *(d.field for d in DIMENSIONS),
+                        "application_start_date", "application_end_date", "updated_at_seconds", "updated_at_nanos",
+                        *(d.field for d in DIMENSIONS),
                         *(f"{d.field}_names" for d in DIMENSIONS)}
     assert row["row_digest"] == row_digest(row["id"], row["content_hash"])
     links = row["links"].split("\n")
@@ -107,16 +109,26 @@ def test_normalised_names_are_remembered_and_a_caller_cannot_change_them():
     assert normalise.organisation("(재) 한국청년재단") is normalise.organisation("(재) 한국청년재단")
 
 
-def test_dimensions_are_derived_once_per_set_of_values_and_each_row_gets_its_own_lists():
+def test_dimensions_are_derived_once_per_set_of_values_and_their_row_fields_built_once():
     def graph(policy_id: int, title: str) -> GraphPolicy:
         return GraphPolicy.from_record(SinkRecord(policy_id, 1, "h", _document(
             id=policy_id, title=title, target_regions=["서울", "경기"], target_group="청년, 대학생")))
 
     first, second = graph(7, "하나"), graph(8, "둘")
     assert first.dimensions is second.dimensions
-    row = first.to_parameters()
-    row["regions"].append("x")
-    row["target_groups_names"] = None
-    again = second.to_parameters()
+    row, again = first.to_parameters(), second.to_parameters()
+    assert row["regions"] is again["regions"]  # shared: rows only go to the driver
+    row["target_groups_names"] = ["x"]  # each row is a dict of its own
     assert again["regions"] == ["서울특별시", "경기도"] and again["target_groups"] == ["청년", "대학생"]
+    assert again["target_groups_names"] is None and row["id"] == 7 and again["id"] == 8
     assert first.links == sorted(first.links) and "TARGETS_REGION:서울특별시" in first.links
+
+
+def test_updated_at_travels_as_epoch_seconds_and_nanoseconds_with_a_naive_value_read_as_utc():
+    aware = datetime(2026, 12, 7, 12, 37, 17, 737388, tzinfo=UTC)
+    assert epoch_parts(aware) == (1796647037, 737388000)
+    assert epoch_parts(aware.replace(tzinfo=None)) == epoch_parts(aware)
+    assert epoch_parts(aware.astimezone(timezone(timedelta(hours=9)))) == epoch_parts(aware)
+    assert epoch_parts(datetime(1969, 12, 31, 23, 59, 58, 999999, tzinfo=UTC)) == (-2, 999999000)
+    row = GraphPolicy.from_record(SinkRecord(7, 1, "h", _document(updated_at=aware))).to_parameters()
+    assert (row["updated_at_seconds"], row["updated_at_nanos"]) == (1796647037, 737388000)
