@@ -114,7 +114,7 @@ RETURN p {{.*, updated_at: p.updated_at.epochSeconds * 1000000 + p.updated_at.mi
 """
         self.purge_markers = f"""
 MATCH (m:{removed})
-WHERE coalesce(m.at, 0) < $before AND NOT m.id IN $keep
+WHERE coalesce(m.at, 0) < $before AND NOT m.id IN $keep.items
 WITH m LIMIT $limit
 DELETE m
 RETURN count(*) AS purged

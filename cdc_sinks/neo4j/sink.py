@@ -163,7 +163,7 @@ class Neo4jSink:
         with translated("purging removal markers"), self._driver.session(database=self._database) as session:
             while True:
                 record = session.run(self.statements.purge_markers, before=int(written_before),
-                                     keep=sorted(keep), limit=10_000).single()
+                                     keep=_Rows(sorted(keep)), limit=10_000).single()
                 done = int(record["purged"]) if record else 0
                 purged += done
                 if done < 10_000:
