@@ -130,7 +130,8 @@ class Neo4jReader:
                      for r in session.run(self.policies, ids={"items": ids})}
             absent = [i for i in ids if i not in found]
             if markers and absent:
-                found.update({r["id"]: Version(r["lsn"], "", True) for r in session.run(self.markers, ids={"items": absent})})
+                removed = session.run(self.markers, ids={"items": absent})
+                found.update({r["id"]: Version(r["lsn"], "", True) for r in removed})
         return found
 
     def cleanup(self) -> None:
