@@ -32,8 +32,8 @@ def stack() -> None:
 def up(settings: Settings, services: tuple[str, ...], warm_up_seconds: float | None) -> None:
     """Start SERVICES (default: all) and wait until each is healthy. Running ones are left alone.
 
-    Then the targets it started that compile their code while running (OpenSearch, Neo4j) are warmed
-    up, so that the first real changes do not wait for the JIT compiler.
+    Then the servers it started that compile their code while running (OpenSearch, Neo4j, the Kafka
+    brokers) are warmed up, so that the first real changes do not wait for the JIT compiler.
     """
     started = time.monotonic()
     manager = StackManager(settings)
@@ -52,13 +52,14 @@ def up(settings: Settings, services: tuple[str, ...], warm_up_seconds: float | N
               help="How long to drive each target (default: AEGIS_STACK_WARM_UP_SECONDS, else 120).")
 @click.pass_obj
 def warm_up(settings: Settings, services: tuple[str, ...], seconds: float | None) -> None:
-    """Warm up the running JIT-compiled targets among SERVICES (default: opensearch and neo4j).
+    """Warm up the running JIT-compiled servers among SERVICES (default: opensearch, neo4j and kafka).
 
     A JVM server compiles its hot paths during its first minutes of load, and on a small machine the
     compiler takes the CPU the first real changes need (commit → visible p99 several times the warm
     figure). This drives each target's own sink, batches of upserts and removals of synthetic
     policies and the reconciler's reads, into a scratch corner of the target for SECONDS, then drops
-    the corner. Nothing reaches PostgreSQL or Kafka. `aegis stack up` runs it for the servers it starts.
+    the corner; Kafka gets change-event-sized messages through a scratch topic and consumer group,
+    deleted at the end. Nothing reaches PostgreSQL. `aegis stack up` runs it for the servers it starts.
     """
     manager = StackManager(settings)
     chosen = [s.name for s in manager.select(list(services) or None) if s.compiled_while_running]

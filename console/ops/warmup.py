@@ -8,12 +8,19 @@ stack's CPU goes"). The warm-up makes the servers compile before the stack is ha
 driving each target's own sink, as ``aegis sinks run`` would, into a scratch corner of the target
 (its namespace setting, ``warmup_<random>``): batches of upserts and removals of synthetic
 policies, then the reads the reconciler makes (deep reads, range checksums, read-back). The
-corner is dropped at the end, also when the warm-up fails; nothing reaches PostgreSQL or Kafka.
+corner is dropped at the end, also when the warm-up fails; nothing reaches PostgreSQL.
+
+The Kafka broker is warmed the way the change stream uses it: change-event-sized messages keyed by
+policy id, produced with Kafka Connect's producer settings (acks all, idempotent) into a scratch
+topic with the change topic's partition count, fetched and committed by a consumer group with the
+sinks' fetch settings, at ``KAFKA_MESSAGES_PER_SECOND``; the topic and the group are deleted at the
+end. Kafka Connect (Debezium) is not warmed: only real changes of the source table exercise it.
 
 Behavior when things go wrong: a target that cannot be reached or refuses a write ends its own
 warm-up early (reported with the error, never raised): the stack is up either way, only colder.
 The other targets go on. A scratch corner that cannot be dropped is named in the report, so it can
-be dropped by hand with the target's own client (its index alias, labels or key prefix carry the name).
+be dropped by hand with the target's own client (its index alias, labels or key prefix carry the name;
+for Kafka, the topic and the consumer group are named ``warmup_<random>``).
 """
 
 from __future__ import annotations
@@ -24,10 +31,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aegis.settings import Settings, with_variables
 from cdc_sinks.base import PolicyDocument, Removal, SinkRecord
 from cdc_sinks.registry import SPECS
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+KAFKA = "kafka"
+"""The broker service (``kafka-2``, ``kafka-3``: the cluster profile's others), warmed by ``_warm_kafka``."""
 
 POLICIES = 2_000
 """Distinct synthetic policies (ids 1…POLICIES of the scratch corner)."""
@@ -36,6 +50,10 @@ BATCH_SIZES = (10, 50, 200)
 _REGIONS = ("서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "경기", "강원", "충북", "충남", "전북",
             "전남", "경북", "경남", "제주")
 _FIELDS = ("창업", "금융", "기술", "인력", "수출", "내수", "경영")
+KAFKA_MESSAGES_PER_SECOND = 1_000
+"""Pace of the Kafka warm-up (~1.4 MB/s of scratch messages: ~170 MB over the default two minutes)."""
+KAFKA_MESSAGE_BYTES = 1_400
+"""Size of a scratch message: a change event of a real-shaped policy."""
 
 
 @dataclass
@@ -43,6 +61,7 @@ class WarmUpResult:
     """What the warm-up of one target did."""
 
     sink: str
+    """What carried the warm-up: a sink's name, or ``kafka`` (a producer and a consumer group)."""
     service: str
     namespace: str
     batches: int = 0
@@ -53,13 +72,77 @@ class WarmUpResult:
     dropped: bool = False
 
     def line(self) -> str:
+        through = "a producer and a consumer group" if self.sink == KAFKA else f"the {self.sink} sink"
         done = (f"{self.service}: warmed up in {self.seconds:.0f}s ({self.batches} batches, {self.changes} "
-                f"changes, {self.reads} reads through the {self.sink} sink)")
+                f"changes, {self.reads} reads through {through})")
         if self.error:
             done += f"; stopped early: {self.error}"
         if not self.dropped:
             done += f"; its scratch corner {self.namespace!r} is left over: drop it by hand"
         return done
+
+
+def _warm_kafka(settings: Settings, result: WarmUpResult, seconds: float) -> None:
+    from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    started = time.monotonic()
+    client = settings.kafka.client_config()
+    admin = AdminClient(client)
+    topic = result.namespace
+    consumer = None
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.change_topic_partitions,
+                                      replication_factor=-1)])[topic].result(timeout=30)
+        producer = Producer({**client, "acks": "all", "enable.idempotence": True, "linger.ms": 0})
+        consumer = Consumer({**client, "group.id": topic, "enable.auto.commit": False,
+                             "auto.offset.reset": "earliest", "fetch.min.bytes": settings.sinks.fetch_min_bytes,
+                             "fetch.wait.max.ms": settings.sinks.fetch_wait_ms})
+        consumer.subscribe([topic])
+        payload = b"x" * KAFKA_MESSAGE_BYTES
+        tick, per_tick = 0.02, max(1, round(KAFKA_MESSAGES_PER_SECOND * 0.02))
+        deadline = time.monotonic() + seconds
+        next_tick = last_commit = time.monotonic()
+        while time.monotonic() < deadline:
+            for k in range(per_tick):
+                producer.produce(topic, key=str((result.changes + k) % POLICIES + 1).encode(), value=payload)
+            result.changes += per_tick
+            result.batches += 1
+            producer.poll(0)
+            fetched = consumer.consume(num_messages=500, timeout=max(0.0, next_tick + tick - time.monotonic()))
+            result.reads += sum(1 for m in fetched if m.error() is None)
+            if time.monotonic() - last_commit >= 1.0 and result.reads:
+                consumer.commit(asynchronous=False)
+                last_commit = time.monotonic()
+            next_tick += tick
+        producer.flush(10)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args else exc
+        result.error = f"KafkaException: {error.str() if isinstance(error, KafkaError) else error}"
+    except Exception as exc:  # noqa: BLE001 - reported: the stack is up either way, only colder
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        if consumer is not None:
+            consumer.close()
+        result.dropped = _delete_kafka_scratch(admin, topic, result)
+        result.seconds = time.monotonic() - started
+
+
+def _delete_kafka_scratch(admin: AdminClient, topic: str, result: WarmUpResult) -> bool:
+    """Delete the scratch topic and consumer group (each may be absent after an early failure)."""
+    from confluent_kafka import KafkaException
+
+    deleted = True
+    for what, futures in (("topic", admin.delete_topics([topic])),
+                          ("consumer group", admin.delete_consumer_groups([topic]))):
+        try:
+            futures[topic].result(timeout=30)
+        except KafkaException as exc:
+            code = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else ""
+            if code not in ("UNKNOWN_TOPIC_OR_PART", "GROUP_ID_NOT_FOUND"):
+                deleted = False
+                result.error = result.error or f"deleting the scratch {what}: {exc}"
+    return deleted
 
 
 @dataclass
@@ -106,11 +189,14 @@ def warm_up(settings: Settings, services: list[str], seconds: float,
     side by side); a result per target, errors included."""
     specs = [spec for spec in SPECS.values() if spec.stack_service in services]
     results = [WarmUpResult(spec.name, spec.stack_service, f"warmup_{secrets.token_hex(4)}") for spec in specs]
+    brokers = [service for service in services if service == KAFKA or service.startswith(f"{KAFKA}-")]
+    if brokers:
+        results.append(WarmUpResult(KAFKA, ", ".join(brokers), f"warmup_{secrets.token_hex(4)}"))
     if not results:
         return results
     progress(f"warming up {', '.join(r.service for r in results)} for {seconds:.0f}s ...")
-    threads = [threading.Thread(target=_warm, args=(settings, result, seconds), name=f"warm-up-{result.sink}",
-                                daemon=True) for result in results]
+    threads = [threading.Thread(target=_warm_kafka if result.sink == KAFKA else _warm, args=(settings, result, seconds),
+                                name=f"warm-up-{result.sink}", daemon=True) for result in results]
     for thread in threads:
         thread.start()
     for thread in threads:
