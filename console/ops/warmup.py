@@ -25,6 +25,7 @@ for Kafka, the topic and the consumer group are named ``warmup_<random>``).
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -80,6 +81,11 @@ class WarmUpResult:
         if not self.dropped:
             done += f"; its scratch corner {self.namespace!r} is left over: drop it by hand"
         return done
+
+
+def broker_services(services: list[str]) -> list[str]:
+    """The Kafka brokers among ``services`` (``kafka``; the cluster profile's ``kafka-2``, ``kafka-3``), not Connect."""
+    return [service for service in services if re.fullmatch(rf"{KAFKA}(-\d+)?", service)]
 
 
 def _warm_kafka(settings: Settings, result: WarmUpResult, seconds: float) -> None:
@@ -189,7 +195,7 @@ def warm_up(settings: Settings, services: list[str], seconds: float,
     side by side); a result per target, errors included."""
     specs = [spec for spec in SPECS.values() if spec.stack_service in services]
     results = [WarmUpResult(spec.name, spec.stack_service, f"warmup_{secrets.token_hex(4)}") for spec in specs]
-    brokers = [service for service in services if service == KAFKA or service.startswith(f"{KAFKA}-")]
+    brokers = broker_services(services)
     if brokers:
         results.append(WarmUpResult(KAFKA, ", ".join(brokers), f"warmup_{secrets.token_hex(4)}"))
     if not results:
