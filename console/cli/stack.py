@@ -63,6 +63,9 @@ def warm_up(settings: Settings, services: tuple[str, ...], seconds: float | None
     """
     manager = StackManager(settings)
     chosen = [s.name for s in manager.select(list(services) or None) if s.compiled_while_running]
+    if not chosen:  # status([]) would report the whole default set
+        click.echo(f"nothing to warm up: {', '.join(services)} compile nothing while running")
+        return
     down = [s.name for s in manager.status(chosen) if not s.healthy]
     if down:
         raise StackError(f"not running: {', '.join(down)}", hint="start them first: aegis stack up " + " ".join(down))

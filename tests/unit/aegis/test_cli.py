@@ -50,3 +50,12 @@ def test_prepare_model_if_needed_builds_nothing_that_is_already_there(monkeypatc
     monkeypatch.setenv("EMBEDDING_ONNX_CACHE_DIR", str(tmp_path))
     result = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "sinks", "prepare-model", "--if-needed"])
     assert result.exit_code == 0 and "onnx-int8/128: ready (nothing to build)" in result.output
+
+
+def test_warm_up_of_servers_that_compile_nothing_says_so_and_checks_nothing_else(monkeypatch, tmp_path):
+    monkeypatch.setenv("AEGIS_STACK_STATE_DIR", str(tmp_path))  # an empty stack: nothing runs
+    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "stack", "warm-up", "postgres", "redis"])
+    assert result.exit_code == 0, result.output
+    assert "nothing to warm up: postgres, redis compile nothing while running" in result.output
+    refused = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "stack", "warm-up", "neo4j"])
+    assert refused.exit_code != 0 and "not running: neo4j" in refused.output, refused.output
