@@ -93,7 +93,9 @@ def _warm_kafka(settings: Settings, result: WarmUpResult, seconds: float) -> Non
     from confluent_kafka.admin import AdminClient, NewTopic
 
     started = time.monotonic()
-    client = settings.kafka.client_config()
+    # librdkafka's warnings while a just-started broker loads its coordinators ("retrying") are noise in
+    # `stack up`'s output; errors still show, and every failure the warm-up meets is in its report
+    client = {**settings.kafka.client_config(), "log_level": 3}
     admin = AdminClient(client)
     topic = result.namespace
     consumer = None
