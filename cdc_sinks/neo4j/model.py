@@ -99,15 +99,13 @@ class PolicyDimensions:
     Derived once per distinct set of those values (``dimensions_of`` is cached): an update rarely
     changes them, and deriving them took a third of the sink's per-policy Python."""
 
-    keys: tuple[tuple[str, ...], ...]
-    """Per ``DIMENSIONS`` entry, the target nodes' keys."""
-    names: tuple[tuple[str, ...] | None, ...]
-    """Per ``DIMENSIONS`` entry, the targets' names where one differs from its key, else None."""
+    row_fields: dict[str, list[str] | None] = field(hash=False)
+    """The dimensions as a batch row carries them (``GraphPolicy.to_parameters``): per ``DIMENSIONS``
+    entry the target nodes' keys (``regions``) and their names where one differs from its key, else
+    None (``regions_names``). Built once; every row of this set shares these lists: rows go to the
+    driver and are never changed."""
     links_text: str
     links_hash: str
-    row_fields: dict[str, list[str] | None] = field(compare=False, repr=False)
-    """The dimensions as a batch row carries them (``GraphPolicy.to_parameters``), built once. Every row
-    of this set shares these lists: rows go to the driver and are never changed."""
 
     @property
     def links(self) -> list[str]:
@@ -128,18 +126,17 @@ def dimensions_of(issuing_organization: str, executing_organization: str | None,
         "funding_types": tuple(normalise.categories(funding_type)),
         "sources": tuple(normalise.categories(source_system)),
     }
-    keys = tuple(tuple(d.key for d in targets[dimension.field]) for dimension in DIMENSIONS)
-    names = tuple(tuple(d.name for d in targets[dimension.field]) for dimension in DIMENSIONS)
-    links = "\n".join(sorted(f"{dimension.relationship}:{key}"
-                              for dimension, dimension_keys in zip(DIMENSIONS, keys, strict=True)
-                              for key in dimension_keys))
-    distinct_names = tuple(None if n == k else n for n, k in zip(names, keys, strict=True))
     row_fields: dict[str, list[str] | None] = {}
-    for dimension, dimension_keys, dimension_names in zip(DIMENSIONS, keys, distinct_names, strict=True):
-        row_fields[dimension.field] = list(dimension_keys)
-        row_fields[f"{dimension.field}_names"] = None if dimension_names is None else list(dimension_names)
-    return PolicyDimensions(keys=keys, names=distinct_names, links_text=links,
-                            links_hash=hashlib.sha256(links.encode()).hexdigest(), row_fields=row_fields)
+    relationships: list[str] = []
+    for dimension in DIMENSIONS:
+        keys = [d.key for d in targets[dimension.field]]
+        names = [d.name for d in targets[dimension.field]]
+        row_fields[dimension.field] = keys
+        row_fields[f"{dimension.field}_names"] = None if names == keys else names
+        relationships += (f"{dimension.relationship}:{key}" for key in keys)
+    links = "\n".join(sorted(relationships))
+    return PolicyDimensions(row_fields=row_fields, links_text=links,
+                            links_hash=hashlib.sha256(links.encode()).hexdigest())
 
 
 @dataclass(frozen=True, slots=True)
