@@ -25,7 +25,6 @@ for Kafka, the topic and the consumer group are named ``warmup_<random>``).
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING
 from aegis.settings import Settings, with_variables
 from cdc_sinks.base import PolicyDocument, Removal, SinkRecord
 from cdc_sinks.registry import SPECS
+from devstack.kafka import node_name
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
@@ -83,9 +83,10 @@ class WarmUpResult:
         return done
 
 
-def broker_services(services: list[str]) -> list[str]:
+def broker_services(settings: Settings, services: list[str]) -> list[str]:
     """The Kafka brokers among ``services`` (``kafka``; the cluster profile's ``kafka-2``, ``kafka-3``), not Connect."""
-    return [service for service in services if re.fullmatch(rf"{KAFKA}(-\d+)?", service)]
+    brokers = {node_name(KAFKA, n) for n in range(1, settings.stack.kafka_brokers + 1)}
+    return [service for service in services if service in brokers]
 
 
 def _warm_kafka(settings: Settings, result: WarmUpResult, seconds: float) -> None:
@@ -108,7 +109,8 @@ def _warm_kafka(settings: Settings, result: WarmUpResult, seconds: float) -> Non
                              "fetch.wait.max.ms": settings.sinks.fetch_wait_ms})
         consumer.subscribe([topic])
         payload = b"x" * KAFKA_MESSAGE_BYTES
-        tick, per_tick = 0.02, max(1, round(KAFKA_MESSAGES_PER_SECOND * 0.02))
+        tick = 0.02
+        per_tick = max(1, round(KAFKA_MESSAGES_PER_SECOND * tick))
         deadline = time.monotonic() + seconds
         next_tick = last_commit = time.monotonic()
         while time.monotonic() < deadline:
@@ -197,7 +199,7 @@ def warm_up(settings: Settings, services: list[str], seconds: float,
     side by side); a result per target, errors included."""
     specs = [spec for spec in SPECS.values() if spec.stack_service in services]
     results = [WarmUpResult(spec.name, spec.stack_service, f"warmup_{secrets.token_hex(4)}") for spec in specs]
-    brokers = broker_services(services)
+    brokers = broker_services(settings, services)
     if brokers:
         results.append(WarmUpResult(KAFKA, ", ".join(brokers), f"warmup_{secrets.token_hex(4)}"))
     if not results:
