@@ -139,19 +139,24 @@ def _warm_kafka(settings: Settings, result: WarmUpResult, seconds: float) -> Non
 
 
 def _delete_kafka_scratch(admin: AdminClient, topic: str, result: WarmUpResult) -> bool:
-    """Delete the scratch topic and consumer group (each may be absent after an early failure)."""
+    """Delete the scratch topic and consumer group (each may be absent after an early failure); False,
+    with the reason in ``result.error``, if either is left over."""
     from confluent_kafka import KafkaException
 
     deleted = True
-    for what, futures in (("topic", admin.delete_topics([topic])),
-                          ("consumer group", admin.delete_consumer_groups([topic]))):
+    for what, delete in (("topic", admin.delete_topics), ("consumer group", admin.delete_consumer_groups)):
         try:
-            futures[topic].result(timeout=30)
+            delete([topic])[topic].result(timeout=30)
+            continue
         except KafkaException as exc:
             code = exc.args[0].name() if exc.args and hasattr(exc.args[0], "name") else ""
-            if code not in ("UNKNOWN_TOPIC_OR_PART", "GROUP_ID_NOT_FOUND"):
-                deleted = False
-                result.error = result.error or f"deleting the scratch {what}: {exc}"
+            if code in ("UNKNOWN_TOPIC_OR_PART", "GROUP_ID_NOT_FOUND"):
+                continue
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - e.g. the 30 s wait running out: reported like any other
+            reason = f"{type(exc).__name__}: {exc}"
+        deleted = False
+        result.error = result.error or f"deleting the scratch {what}: {reason}"
     return deleted
 
 
