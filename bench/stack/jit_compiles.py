@@ -78,6 +78,8 @@ def start() -> None:
     recordings = {}
     for server, pid in sorted(pids.items()):
         path = state_path / f"jit_compiles.{server}.jfr"
+        subprocess.run([_jdk_tool("jcmd"), str(pid), "JFR.stop", f"name={RECORDING}"],  # a previous start's
+                       capture_output=True, text=True)
         done = subprocess.run([_jdk_tool("jcmd"), str(pid), "JFR.start", f"name={RECORDING}", f"settings={events}",
                                f"filename={path}"], capture_output=True, text=True)
         if done.returncode != 0 or "Started recording" not in done.stdout:
