@@ -203,14 +203,14 @@ class Neo4jSink:
         started = time.monotonic()
         query = neo4j.Query(statement, timeout=self._transaction_timeout)
         parameters = {name: _Rows(values) for name, values in rows.items()}
-        if not self._write_session_lock.acquire(blocking=False):  # another thread is writing: a session of its own
-            with translated(what), self._driver.session(database=self._database) as session:
-                record = session.run(query, parameters).single()
-        else:
+        if self._write_session_lock.acquire(blocking=False):
             try:
                 record = self._run_in_write_session(query, parameters, what)
             finally:
                 self._write_session_lock.release()
+        else:  # another thread is writing: a session of its own
+            with translated(what), self._driver.session(database=self._database) as session:
+                record = _single(session, query, parameters, what)
         log.debug("neo4j %s in %.1f ms (%s orphan dimension nodes deleted)", what,
                   1000 * (time.monotonic() - started), record["orphans_deleted"] if record else 0)
 
@@ -221,13 +221,17 @@ class Neo4jSink:
         session = self._write_session or self._driver.session(database=self._database)
         self._write_session = None
         try:
-            with translated(what):
-                record = session.run(query, parameters).single()
+            record = _single(session, query, parameters, what)
         except BaseException:
             _close_quietly(session)
             raise
         self._write_session = session
         return record
+
+
+def _single(session: neo4j.Session, query: neo4j.Query, parameters: dict[str, Any], what: str) -> neo4j.Record | None:
+    with translated(what):
+        return session.run(query, parameters).single()
 
 
 def _close_quietly(session: neo4j.Session) -> None:
