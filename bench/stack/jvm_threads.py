@@ -12,9 +12,11 @@ OpenSearch's ``[write]``, ``[refresh]``, ``[search]`` pools) when ``--pools`` is
 Prints one JSON line per interval: per JVM, cores used in each category over the interval. Meant
 to run beside a load (``bench.e2e.e2e_bench``) to tell a cold JVM (compiling) from a busy one.
 
-Behavior when things go wrong: a server that is not running is left out; a thread that ends
-between two samples is counted up to its last sample; ``jcmd`` failing (no JDK tools, another
-user) leaves the pools out and says so on stderr.
+Behavior when things go wrong: a server that is not running is left out, and one that starts or
+restarts (a new pid) shows as ``{"started": PID}`` for one interval, then is followed; when no JVM
+of the stack runs any more it says so and ends; a thread that ends between two samples is counted
+up to its last sample; ``jcmd`` failing (no JDK tools, another user) leaves the pools out and says
+so on stderr.
 """
 
 from __future__ import annotations
@@ -100,7 +102,11 @@ def main() -> None:
     parser.add_argument("--pools", action="store_true", help="break the work down by the JVM's thread names (jcmd)")
     args = parser.parse_args()
     settings = load_settings()
-    pids = {name: pid for name, pid in stack_groups(settings.stack.state_path).items() if name in JVM_SERVERS}
+
+    def running() -> dict[str, int]:
+        return {name: pid for name, pid in stack_groups(settings.stack.state_path).items() if name in JVM_SERVERS}
+
+    pids = running()
     if not pids:
         raise SystemExit("no JVM of the stack is running (aegis stack up)")
     names: dict[int, dict[int, str]] = {}
@@ -108,14 +114,20 @@ def main() -> None:
     last = started
     while last - started < args.duration:
         time.sleep(args.every)
+        earlier, pids = pids, running()
+        if not pids:
+            print("the stack's JVMs have stopped", file=sys.stderr)
+            return
         now, at = sample(pids, args.pools, names), time.monotonic()
-        line = {"t": round(at - started), "loadavg": round(os.getloadavg()[0], 1)}
+        line: dict[str, object] = {"t": round(at - started), "loadavg": round(os.getloadavg()[0], 1)}
         for server, per in now.items():
+            if earlier.get(server) != pids[server]:  # (re)started since the last sample: counted from the next
+                line[server] = {"started": pids[server]}
+                continue
             delta = {k: round((v - before[server].get(k, 0)) / (at - last), 3) for k, v in per.items()}
             line[server] = {k: v for k, v in sorted(delta.items(), key=lambda kv: -kv[1]) if v >= 0.005}
         print(json.dumps(line), flush=True)
         before, last = now, at
-
 
 if __name__ == "__main__":
     main()
