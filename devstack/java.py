@@ -5,9 +5,22 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.base import Service
 from devstack.jars import ensure_jars
+
+if TYPE_CHECKING:
+    from aegis.settings import StackSettings
+
+
+def java_executable(stack: StackSettings) -> str | None:
+    """The ``java`` the stack runs its servers with: ``AEGIS_STACK_JAVA_HOME``'s, else ``JAVA_HOME``'s,
+    else the one on PATH; None if there is none."""
+    home = stack.java_home or (Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None)
+    if home and (home / "bin" / "java").exists():
+        return str(home / "bin" / "java")
+    return shutil.which("java")
 
 
 class JavaService(Service):
@@ -17,10 +30,7 @@ class JavaService(Service):
     main_class: str = ""
 
     def java(self) -> str:
-        home = self.settings.stack.java_home or (Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None)
-        if home and (home / "bin" / "java").exists():
-            return str(home / "bin" / "java")
-        found = shutil.which("java")
+        found = java_executable(self.settings.stack)
         if not found:
             raise self.missing("`java` (Java 17+)",
                                "run `make install` or `apt-get install -y openjdk-17-jre-headless`")

@@ -39,6 +39,11 @@ GC = re.compile(r"^(GC Thread|G1 |VM Thread|GC |Sweeper)")
 JVM_SERVERS = ("kafka", "kafka-connect", "neo4j", "opensearch", "apicurio")
 
 
+def running_jvms(state_path: Path) -> dict[str, int]:
+    """The stack's Java servers now running: name → pid."""
+    return {name: pid for name, pid in stack_groups(state_path).items() if name in JVM_SERVERS}
+
+
 def threads(pid: int) -> dict[int, tuple[str, float]]:
     """Thread id → (kernel name, CPU seconds) of one process."""
     found = {}
@@ -101,12 +106,8 @@ def main() -> None:
     parser.add_argument("--for", dest="duration", type=float, default=300, help="seconds in all")
     parser.add_argument("--pools", action="store_true", help="break the work down by the JVM's thread names (jcmd)")
     args = parser.parse_args()
-    settings = load_settings()
-
-    def running() -> dict[str, int]:
-        return {name: pid for name, pid in stack_groups(settings.stack.state_path).items() if name in JVM_SERVERS}
-
-    pids = running()
+    state_path = load_settings().stack.state_path
+    pids = running_jvms(state_path)
     if not pids:
         raise SystemExit("no JVM of the stack is running (aegis stack up)")
     names: dict[int, dict[int, str]] = {}
@@ -114,7 +115,7 @@ def main() -> None:
     last = started
     while last - started < args.duration:
         time.sleep(args.every)
-        earlier, pids = pids, running()
+        earlier, pids = pids, running_jvms(state_path)
         if not pids:
             print("the stack's JVMs have stopped", file=sys.stderr)
             return
@@ -128,6 +129,7 @@ def main() -> None:
             line[server] = {k: v for k, v in sorted(delta.items(), key=lambda kv: -kv[1]) if v >= 0.005}
         print(json.dumps(line), flush=True)
         before, last = now, at
+
 
 if __name__ == "__main__":
     main()
