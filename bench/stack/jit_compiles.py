@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -42,11 +41,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from aegis.settings import load_settings
-from bench.stack.jvm_threads import JVM_SERVERS
-from testkit.cpu import stack_groups
+from aegis.settings import StackSettings, load_settings
+from bench.stack.jvm_threads import running_jvms
+from devstack.java import java_executable
 
 RECORDING = "aegis-jit"
+COMPILATION, DEOPTIMIZATION = "jdk.Compilation", "jdk.Deoptimization"
 EVENTS = """<?xml version="1.0" encoding="UTF-8"?>
 <configuration version="2.0" label="compilations">
   <event name="jdk.Compilation">
@@ -59,55 +59,58 @@ EVENTS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _jdk_tool(name: str) -> str:
-    home = load_settings().stack.java_home or os.environ.get("JAVA_HOME")
-    return str(Path(home) / "bin" / name) if home else name
+def _jdk_tool(stack: StackSettings, name: str) -> str:
+    """A JDK tool (``jcmd``, ``jfr``) beside the ``java`` the stack runs its servers with."""
+    java = java_executable(stack)
+    return str(Path(java).resolve().parent / name) if java else name
 
 
-def _state_file() -> Path:
-    return load_settings().stack.state_path / "jit_compiles.json"
+def _state_file(stack: StackSettings) -> Path:
+    return stack.state_path / "jit_compiles.json"
 
 
-def start() -> None:
-    state_path = load_settings().stack.state_path
-    pids = {name: pid for name, pid in stack_groups(state_path).items() if name in JVM_SERVERS}
+def start(stack: StackSettings) -> None:
+    pids = running_jvms(stack.state_path)
     if not pids:
         raise SystemExit("no JVM of the stack is running (aegis stack up)")
-    events = state_path / "jit_compiles.jfc"
+    events = stack.state_path / "jit_compiles.jfc"
     events.write_text(EVENTS)
+    jcmd = _jdk_tool(stack, "jcmd")
     recordings = {}
     for server, pid in sorted(pids.items()):
-        path = state_path / f"jit_compiles.{server}.jfr"
-        subprocess.run([_jdk_tool("jcmd"), str(pid), "JFR.stop", f"name={RECORDING}"],  # a previous start's
+        path = stack.state_path / f"jit_compiles.{server}.jfr"
+        subprocess.run([jcmd, str(pid), "JFR.stop", f"name={RECORDING}"],  # a previous start's
                        capture_output=True, text=True)
-        done = subprocess.run([_jdk_tool("jcmd"), str(pid), "JFR.start", f"name={RECORDING}", f"settings={events}",
+        done = subprocess.run([jcmd, str(pid), "JFR.start", f"name={RECORDING}", f"settings={events}",
                                f"filename={path}"], capture_output=True, text=True)
         if done.returncode != 0 or "Started recording" not in done.stdout:
             print(f"{server}: JFR.start failed: {(done.stdout + done.stderr).strip()[:300]}", file=sys.stderr)
             continue
         recordings[server] = {"pid": pid, "file": str(path)}
-    _state_file().write_text(json.dumps({"recordings": recordings, "marks": [["start", time.time()]]}))
+    _state_file(stack).write_text(json.dumps({"recordings": recordings, "marks": [["start", time.time()]]}))
     print(f"recording compilations in {', '.join(recordings) or 'no JVM'}")
 
 
-def mark(label: str) -> None:
-    state = _load_state()
+def mark(stack: StackSettings, label: str) -> None:
+    state = _load_state(stack)
     state["marks"].append([label, time.time()])
-    _state_file().write_text(json.dumps(state))
+    _state_file(stack).write_text(json.dumps(state))
 
 
-def _load_state() -> dict:
+def _load_state(stack: StackSettings) -> dict:
     try:
-        return json.loads(_state_file().read_text())
+        return json.loads(_state_file(stack).read_text())
     except FileNotFoundError:
         raise SystemExit("no recording: run `python -m bench.stack.jit_compiles start` first") from None
 
 
-def _events(server: str, recording: dict, kind: str) -> list[dict]:
-    subprocess.run([_jdk_tool("jcmd"), str(recording["pid"]), "JFR.dump", f"name={RECORDING}",
+def _events(stack: StackSettings, server: str, recording: dict) -> list[dict]:
+    """The recording so far, dumped once: its compilation and deoptimization events."""
+    subprocess.run([_jdk_tool(stack, "jcmd"), str(recording["pid"]), "JFR.dump", f"name={RECORDING}",
                     f"filename={recording['file']}"], capture_output=True, text=True)
     with tempfile.TemporaryFile("w+") as out:
-        done = subprocess.run([_jdk_tool("jfr"), "print", "--json", "--events", kind, recording["file"]],
+        done = subprocess.run([_jdk_tool(stack, "jfr"), "print", "--json", "--events",
+                               f"{COMPILATION},{DEOPTIMIZATION}", recording["file"]],
                               stdout=out, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0:
             print(f"{server}: jfr print failed: {done.stderr.strip()[:300]}", file=sys.stderr)
@@ -165,14 +168,15 @@ def summarize(compilations: list[dict], deoptimizations: list[dict], marks: list
     return phases
 
 
-def report(servers: list[str], top: int) -> None:
-    state = _load_state()
+def report(stack: StackSettings, servers: list[str], top: int) -> None:
+    state = _load_state(stack)
     marks = state["marks"]
     for server, recording in sorted(state["recordings"].items()):
         if servers and server not in servers:
             continue
-        phases = summarize(_events(server, recording, "jdk.Compilation"),
-                           _events(server, recording, "jdk.Deoptimization"), marks)
+        events = _events(stack, server, recording)
+        phases = summarize([e for e in events if e["type"] == COMPILATION],
+                           [e for e in events if e["type"] == DEOPTIMIZATION], marks)
         print(f"== {server}")
         for label, phase in phases.items():
             print(f"  {label}: C1 {phase.compilers['c1']:.1f} s, C2 {phase.compilers['c2']:.1f} s (new methods "
@@ -195,12 +199,13 @@ def main() -> None:
     reporting.add_argument("--server", action="append", default=[], help="only these servers (repeatable)")
     reporting.add_argument("--top", type=int, default=5, help="most expensive methods shown per phase and kind")
     args = parser.parse_args()
+    stack = load_settings().stack
     if args.command == "start":
-        start()
+        start(stack)
     elif args.command == "mark":
-        mark(args.label)
+        mark(stack, args.label)
     else:
-        report(args.server, args.top)
+        report(stack, args.server, args.top)
 
 
 if __name__ == "__main__":
