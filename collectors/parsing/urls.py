@@ -52,6 +52,8 @@ _CANONICAL = re.compile(rf"https?://(?:{_LABEL}\.)*{_LABEL}(?:/{_PATH_CHARS}*{_Q
 _HAS_PATH = re.compile(r"https?://[^/]+/")
 _CANONICAL_PATH = re.compile(rf"/(?!/)(?:(?!;){_PATH_CHARS})*{_QUERY}")  # no ";": urljoin drops empty params
 _ORIGIN = re.compile(rf"https?://(?:{_LABEL}\.)*{_LABEL}(?=/|$)")
+# "/." or "/.." (also percent-encoded) as a whole segment: w3lib removes it, so the fast paths must not skip w3lib.
+_DOT_SEGMENT = re.compile(r"/(?:\.|%2[eE]){1,2}(?=[/?]|$)")
 
 
 class InvalidUrl(DataError):
@@ -73,9 +75,9 @@ def canonical_url(value: object, base: str | None = None, *, field: str = "url")
         return None
     if len(text) > MAX_URL_CHARS:
         raise InvalidUrl(f"{field}: a URL of {len(text):,} characters (more than {MAX_URL_CHARS:,})")
-    if _CANONICAL.fullmatch(text):  # already canonical (most links): nothing for the URL library to do
+    if _CANONICAL.fullmatch(text) and not _DOT_SEGMENT.search(text):  # most links: nothing for the URL library to do
         return text if _HAS_PATH.match(text) else text + "/"
-    if base and _CANONICAL_PATH.fullmatch(text) and "/." not in text and (origin := _ORIGIN.match(base)):
+    if base and _CANONICAL_PATH.fullmatch(text) and not _DOT_SEGMENT.search(text) and (origin := _ORIGIN.match(base)):
         return origin[0] + text  # a root-relative link on a canonical site (Bizinfo's attachments)
     candidate = _target(text)
     if candidate is None:

@@ -12,7 +12,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from aegis.errors import AegisError
@@ -313,11 +313,14 @@ def test_html_becomes_text_or_a_coded_rejection(markup, depth):
         assert exc.code.value == "DP_2001"
 
 
-url_chars = st.text(alphabet="abcXYZ019-._~!$&'()*+,;=:@/?%가 #", max_size=30)
+url_chars = st.text(alphabet="abcXYZ019eE-._~!$&'()*+,;=:@/?%가 #", max_size=30)
 hosts = st.sampled_from(["www.bizinfo.go.kr", "x.kr", "a-b.c.d", "WWW.X.KR", "127.0.0.1", "x.kr:8080", "x.kr:443"])
 
 
 @given(st.sampled_from(["http", "https", "HTTPS"]), hosts, url_chars)
+@example("http", "www.bizinfo.go.kr", ".")  # a dot segment, which the URL library removes
+@example("https", "x.kr", "a/%2E%2e/b?q=1")
+@example("https", "x.kr", ".well-known/x")
 def test_the_fast_path_for_canonical_urls_agrees_with_the_url_library(scheme, host, rest):
     """canonical_url skips the URL library for links that are canonical already; both must agree."""
     from collectors.parsing.urls import _canonical
