@@ -4,6 +4,11 @@ Every record passes ``PersonalDataFilter`` on its way out: the message, every st
 traceback are masked by ``aegis.privacy.mask_text``, so a log line never carries personal data,
 whatever a caller put in it (a rejected record's reason, a target's error quoting a document).
 Every line names the deployment it comes from: ``service`` (SERVICE_NAME) and ``environment`` (ENVIRONMENT).
+
+Behavior when things go wrong: a record that cannot be masked (a bug in a detector) or cannot be
+formatted (a caller's wrong ``%`` arguments) is still written, with its message, fields and
+traceback withheld and the reason named; it never reaches the output unmasked and never raises
+into the code that logged it.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ class PersonalDataFilter(logging.Filter):
     """Masks the message and every extra field of a record (``aegis.privacy``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            self._mask(record)
+        except Exception as exc:  # noqa: BLE001 - fail closed: the line survives, its content does not
+            _withhold(record, exc)
+        return True
+
+    @staticmethod
+    def _mask(record: logging.LogRecord) -> None:
         record.msg = mask_text(record.getMessage())
         record.args = None
         for key, value in list(vars(record).items()):
@@ -32,7 +45,26 @@ class PersonalDataFilter(logging.Filter):
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = mask_text(record.exc_text)
-        return True
+
+
+def _masked_traceback(text: str) -> str:
+    try:
+        return mask_text(text)
+    except Exception as exc:  # noqa: BLE001 - fail closed, as in the filter
+        return f"(traceback withheld: masking it failed with {type(exc).__name__})"
+
+
+def _withhold(record: logging.LogRecord, exc: Exception) -> None:
+    record.msg = f"(log message withheld: masking it failed with {type(exc).__name__})"
+    record.args = None
+    for key, value in list(vars(record).items()):
+        if key not in _RESERVED and isinstance(value, (str, dict, list)):
+            setattr(record, key, "(withheld)")
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = f"{record.exc_info[0].__name__} (traceback withheld)"
+    else:
+        record.exc_text = None
+    record.exc_info = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -53,9 +85,9 @@ class JsonFormatter(logging.Formatter):
         }
         payload.update({k: v for k, v in vars(record).items() if k not in _RESERVED and k not in payload})
         if record.exc_text:
-            payload["exc"] = mask_text(record.exc_text)
+            payload["exc"] = _masked_traceback(record.exc_text)
         elif record.exc_info:
-            payload["exc"] = mask_text(self.formatException(record.exc_info))
+            payload["exc"] = _masked_traceback(self.formatException(record.exc_info))
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 

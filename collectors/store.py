@@ -7,7 +7,8 @@
   ``aegis.events.write_events``, the whole page in two statements) and a
   ``processing_history`` row, all in the same transaction as the row itself.
 * A rejected record goes to ``dead_letters`` whole (raw payload, DP_2xxx code, reason), in the
-  same transaction, once: the same unresolved rejection is not stored twice.
+  same transaction, once: the same unresolved rejection is not stored twice. A record the masking
+  fails on (a detector bug) is one of them (DP_2001): it costs that record, never its page.
 * **Personal data is masked here**, before the row exists (``aegis.privacy``, docs/privacy.md):
   every streamed text column of ``policies`` and the outbox payload hold masked text only, so the
   WAL, the change topics (before-images included) and every target see nothing else. The source
@@ -16,12 +17,13 @@
   The stored ``content_hash`` is the unmasked record's hash combined with the masking policy's
   version (``aegis.privacy.masked_content_hash``).
 
-Either the whole page is stored or nothing of it is.
+Either the whole page is stored (its rejections in ``dead_letters``) or nothing of it is.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import UTC, datetime
 
@@ -36,6 +38,7 @@ from aegis.privacy import MASKING_POLICY_VERSION, mask_policy_values, masked_con
 from collectors.models import BatchOutcome, MappedPage, Rejection, SourceSummary
 
 COLLECTOR_VERSION = "aegis-collectors/0.1"
+log = logging.getLogger(__name__)
 
 _COLUMNS = ("source_system", "source_id", "title", "content", "issuing_organization", "executing_organization",
             "target_regions", "target_group", "target_industry", "support_field", "funding_type",
@@ -120,11 +123,12 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
             pending = [sid for sid in latest if (stored.get(sid) or "").strip() != hashes[sid]]
             outcome.unchanged = len(latest) - len(pending)
             metadata = {"run_id": run_id, "collector": COLLECTOR_VERSION, "page": page.number}
-            masked = {sid: _Masked(latest[sid], source_hashes[sid], metadata) for sid in pending}
+            masked, unmaskable = _mask_records([latest[sid] for sid in pending], source_hashes, metadata, source_system)
+            outcome.rejected += len(unmaskable)
             if masked:
                 set_change_context(conn, actor="collector", reason=f"collected from {source_system}", run_id=run_id)
             written = _upsert(conn, [m.row for m in masked.values()])
-            outcome.unchanged += len(pending) - len(written)  # another writer stored the same content first
+            outcome.unchanged += len(masked) - len(written)  # another writer stored the same content first
             collected_at = datetime.now(UTC)
             elapsed_ms = int((time.monotonic() - started) * 1000)
             _store_sources(conn, [(policy_id, source_hashes[sid], masked[sid]) for policy_id, _, sid in written],
@@ -146,7 +150,7 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
                 with conn.cursor() as cur:
                     cur.executemany(_HISTORY_SQL, [(str(pid), PolicyStatus.PENDING_VALIDATION.value, elapsed_ms)
                                                    for pid, _, _ in written])
-            for rejection in page.rejections:
+            for rejection in [*page.rejections, *unmaskable]:
                 _dead_letter(conn, source_system, rejection, run_id)
     except psycopg.OperationalError as exc:
         raise TransientError(f"{source_system} page {page.number}: PostgreSQL failed while storing: "
@@ -154,6 +158,27 @@ def store_page(conn: psycopg.Connection, source_system: str, page: MappedPage, *
                              code=ErrorCode.DATABASE_UNAVAILABLE,
                              hint="nothing of this page was stored; check `aegis stack status`") from None
     return outcome
+
+
+def _mask_records(records: list[PolicyRecord], source_hashes: dict[str, str], metadata: dict,
+                  source_system: str) -> tuple[dict[str, _Masked], list[Rejection]]:
+    """Each record masked; one the masking raises on becomes a DP_2001 rejection (kept in
+    ``dead_letters``, which is never streamed), so a detector bug costs that record only."""
+    masked: dict[str, _Masked] = {}
+    unmaskable: list[Rejection] = []
+    for record in records:
+        try:
+            masked[record.source_id] = _Masked(record, source_hashes[record.source_id], metadata)
+        except Exception as exc:  # noqa: BLE001 - any bug in a detector; its message may quote the text, so it is not kept
+            log.error("masking personal data failed on a record; it was not stored and is in dead_letters",
+                      extra={"source": source_system, "source_id": record.source_id,
+                             "code": ErrorCode.VALIDATION_FAILED.value, "error": type(exc).__name__})
+            unmaskable.append(Rejection(
+                source_id=record.source_id, error_code=ErrorCode.VALIDATION_FAILED.value,
+                reason=f"masking personal data failed ({type(exc).__name__}, a bug in the masking); "
+                       "the record was not stored: fix the detector and collect again",
+                raw_payload=record.raw_data))
+    return masked, unmaskable
 
 
 def _upsert(conn: psycopg.Connection, rows: list[dict]) -> list[tuple[int, bool, str]]:

@@ -51,6 +51,31 @@ def test_every_streamed_column_is_classified(conn, stack):
         "SELECT column_name FROM information_schema.columns WHERE table_name = 'policies'")}
 
 
+def test_a_record_the_masking_fails_on_costs_that_record_not_its_page(conn, monkeypatch, caplog):
+    """A detector bug on one record: that record to dead_letters (never streamed), the rest stored masked."""
+    import collectors.store as store
+
+    real = store.mask_policy_values
+
+    def failing_on_one(values):
+        if values["source_id"].endswith("-bad"):
+            raise RuntimeError(f"detector bug on {values['title']}")
+        return real(values)
+
+    monkeypatch.setattr(store, "mask_policy_values", failing_on_one)
+    stem = f"maskfail-{uuid.uuid4().hex[:8]}"
+    page = MappedPage(number=1, records=[_record(f"{stem}-ok"), _record(f"{stem}-bad")], rejections=[])
+    outcome = store_page(conn, "it-privacy", page, run_id="run-maskfail")
+    assert (outcome.new, outcome.rejected) == (1, 1)
+    stored = [r[0] for r in conn.execute("SELECT source_id FROM policies WHERE source_id LIKE %s", (stem + "%",))]
+    assert stored == [f"{stem}-ok"]
+    code, reason, payload = conn.execute(
+        "SELECT error_code, reason, raw_payload FROM dead_letters WHERE source_id = %s", (f"{stem}-bad",)
+    ).fetchone()
+    assert code == "DP_2001" and "masking" in reason and "2468" not in reason and payload["body"] == PII
+    assert "2468" not in caplog.text
+
+
 def test_collector_stores_masked_text_and_keeps_the_payload_restricted(conn):
     sid = f"mask-{uuid.uuid4().hex[:8]}"
     store_page(conn, "it-privacy", MappedPage(number=1, records=[_record(sid)], rejections=[]),

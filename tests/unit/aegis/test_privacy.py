@@ -128,6 +128,37 @@ def test_log_lines_are_masked(caplog):
     assert line["msg"] == "rejected 010-****-****" and line["reason"] == "주민등록번호 ******-*******"
 
 
+def test_a_log_line_that_cannot_be_masked_is_written_withheld_and_never_raises(monkeypatch):
+    from aegis import logging as aegis_logging
+
+    def broken(text):
+        raise RuntimeError(f"detector bug on {text}")
+
+    monkeypatch.setattr(aegis_logging, "mask_text", broken)
+    try:
+        raise ValueError("payload 010-1234-5678")
+    except ValueError:
+        import sys
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "rejected %s", ("010-1234-5678",), exc_info)
+    record.reason = "연락처 010-1234-5678"
+    assert aegis_logging.PersonalDataFilter().filter(record)
+    text = aegis_logging.JsonFormatter().format(record)
+    line = json.loads(text)
+    assert "1234" not in text and "5678" not in text
+    assert line["msg"] == "(log message withheld: masking it failed with RuntimeError)"
+    assert line["reason"] == "(withheld)" and "withheld" in line["exc"]
+
+
+def test_wrong_format_arguments_do_not_raise_into_the_caller():
+    from aegis.logging import JsonFormatter, PersonalDataFilter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "two %s %s", ("010-1234-5678",), None)
+    assert PersonalDataFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "(log message withheld: masking it failed with TypeError)"
+
+
 _PII = st.sampled_from(["010-1234-5678", "01098765432", "+82 10 2222 3333", "900101-1234568", "hong12@daum.net",
                         "070-1111-2222", "카드번호 1234-5678-9012-3456"])
 _FILLER = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
