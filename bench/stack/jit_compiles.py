@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -59,8 +60,15 @@ EVENTS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _jdk_tool(stack: StackSettings, name: str) -> str:
-    """A JDK tool (``jcmd``, ``jfr``) beside the ``java`` the stack runs its servers with."""
+def _jdk_tool(stack: StackSettings, name: str, pid: int) -> str:
+    """A JDK tool (``jcmd``, ``jfr``) of the JVM ``pid`` runs on (OpenSearch's Java is not the
+    others'), else beside the ``java`` the stack runs its servers with."""
+    try:
+        own = Path(os.readlink(f"/proc/{pid}/exe")).parent / name
+    except OSError:
+        own = None
+    if own is not None and own.exists():
+        return str(own)
     java = java_executable(stack)
     return str(Path(java).resolve().parent / name) if java else name
 
@@ -75,9 +83,9 @@ def start(stack: StackSettings) -> None:
         raise SystemExit("no JVM of the stack is running (aegis stack up)")
     events = stack.state_path / "jit_compiles.jfc"
     events.write_text(EVENTS)
-    jcmd = _jdk_tool(stack, "jcmd")
     recordings = {}
     for server, pid in sorted(pids.items()):
+        jcmd = _jdk_tool(stack, "jcmd", pid)
         path = stack.state_path / f"jit_compiles.{server}.jfr"
         subprocess.run([jcmd, str(pid), "JFR.stop", f"name={RECORDING}"],  # a previous start's
                        capture_output=True, text=True)
@@ -106,10 +114,10 @@ def _load_state(stack: StackSettings) -> dict:
 
 def _events(stack: StackSettings, server: str, recording: dict) -> list[dict]:
     """The recording so far, dumped once: its compilation and deoptimization events."""
-    subprocess.run([_jdk_tool(stack, "jcmd"), str(recording["pid"]), "JFR.dump", f"name={RECORDING}",
+    subprocess.run([_jdk_tool(stack, "jcmd", recording["pid"]), str(recording["pid"]), "JFR.dump", f"name={RECORDING}",
                     f"filename={recording['file']}"], capture_output=True, text=True)
     with tempfile.TemporaryFile("w+") as out:
-        done = subprocess.run([_jdk_tool(stack, "jfr"), "print", "--json", "--events",
+        done = subprocess.run([_jdk_tool(stack, "jfr", recording["pid"]), "print", "--json", "--events",
                                f"{COMPILATION},{DEOPTIMIZATION}", recording["file"]],
                               stdout=out, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0:
