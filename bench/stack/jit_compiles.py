@@ -190,8 +190,9 @@ def report(stack: StackSettings, servers: list[str], top: int) -> None:
             print(f"  {label}: C1 {phase.compilers['c1']:.1f} s, C2 {phase.compilers['c2']:.1f} s (new methods "
                   f"{sum(phase.first.values()):.1f} s in {len(phase.first)}, compiled again "
                   f"{sum(phase.again.values()):.1f} s in {len(phase.again)}); deoptimizations "
-                  f"{sum(phase.deoptimizations.values())}: "
-                  + ", ".join(f"{reason} {n}" for reason, n in phase.deoptimizations.most_common(4)))
+                  f"{sum(phase.deoptimizations.values())}"
+                  + "".join(f"{', ' if i else ': '}{reason} {n}"
+                            for i, (reason, n) in enumerate(phase.deoptimizations.most_common(4))))
             for title, methods in (("new", phase.first), ("again", phase.again)):
                 for method, seconds in methods.most_common(top):
                     print(f"      {title:5} {seconds:5.2f} s  {method[:140]}")
