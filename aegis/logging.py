@@ -38,13 +38,18 @@ class PersonalDataFilter(logging.Filter):
     def _mask(record: logging.LogRecord) -> None:
         record.msg = mask_text(record.getMessage())
         record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in _RESERVED and isinstance(value, (str, dict, list)):
-                setattr(record, key, mask_json(value))
+        for key, value in _extra_fields(record):
+            setattr(record, key, mask_json(value))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = mask_text(record.exc_text)
+
+
+def _extra_fields(record: logging.LogRecord) -> list[tuple[str, str | dict | list]]:
+    """A caller's ``extra`` fields that can carry text (what masking covers, or withholding hides)."""
+    return [(key, value) for key, value in vars(record).items()
+            if key not in _RESERVED and isinstance(value, (str, dict, list))]
 
 
 def _masked_traceback(text: str) -> str:
@@ -57,9 +62,8 @@ def _masked_traceback(text: str) -> str:
 def _withhold(record: logging.LogRecord, exc: Exception) -> None:
     record.msg = f"(log message withheld: masking it failed with {type(exc).__name__})"
     record.args = None
-    for key, value in list(vars(record).items()):
-        if key not in _RESERVED and isinstance(value, (str, dict, list)):
-            setattr(record, key, "(withheld)")
+    for key, _ in _extra_fields(record):
+        setattr(record, key, "(withheld)")
     if record.exc_info and record.exc_info[0] is not None:
         record.exc_text = f"{record.exc_info[0].__name__} (traceback withheld)"
     else:

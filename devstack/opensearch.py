@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import zipfile
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
@@ -45,14 +46,21 @@ class OpenSearch(JavaService):
     def port(self) -> int:
         return httpx.URL(self.settings.search.url).port or 9200
 
-    def java(self) -> str:
+    @cached_property
+    def _runtime(self) -> tuple[str, str | None]:
+        """The node's java and its version, looked up once (a scan of /usr/lib/jvm)."""
         home = self.settings.stack.opensearch_java_home or newest_jdk_home(AOT_MIN_JAVA)
-        if home is not None:
-            if not (home / "bin" / "java").exists():
-                raise self.missing(f"{home}/bin/java", "set AEGIS_STACK_OPENSEARCH_JAVA_HOME to a Java 17+ "
-                                   "JDK, or unset it to use the newest one in /usr/lib/jvm")
-            return str(home / "bin" / "java")
-        return super().java()
+        if home is None:
+            java = super().java()
+        elif (home / "bin" / "java").exists():
+            java = str(home / "bin" / "java")
+        else:
+            raise self.missing(f"{home}/bin/java", "set AEGIS_STACK_OPENSEARCH_JAVA_HOME to a Java 17+ "
+                               "JDK, or unset it to use the newest one in /usr/lib/jvm")
+        return java, java_version(java)
+
+    def java(self) -> str:
+        return self._runtime[0]
 
     def javac(self) -> str:
         """The stack's JDK compiles the launcher (the node's own runtime may have no compiler)."""
@@ -82,7 +90,7 @@ class OpenSearch(JavaService):
                 "-Dio.netty.recycler.maxCapacityPerThread=0", "-Dlog4j.shutdownHookEnabled=false",
                 "-Dlog4j2.disable.jmx=true", "-Dopensearch.networkaddress.cache.ttl=60",
                 *(["--enable-native-access=ALL-UNNAMED"]  # Lucene maps its files through java.lang.foreign
-                  if (java_major(java_version(self.java())) or 0) >= 22 else [])]
+                  if (java_major(self._runtime[1]) or 0) >= 22 else [])]
 
     def prepare(self) -> None:
         super().prepare()
@@ -139,10 +147,11 @@ class OpenSearch(JavaService):
 
     @property
     def aot_cache(self) -> AotCache | None:
-        """The node's ahead-of-time cache, when its java has them and the setting keeps one."""
+        """The node's ahead-of-time cache, when its java has them and the setting keeps one. Looked up
+        afresh each time: its key covers jars that ``check_installed`` may only just have resolved."""
         if not self.settings.stack.aot_cache:
             return None
-        version = java_version(self.java())
+        version = self._runtime[1]
         major = java_major(version)
         if version is None or major is None or major < AOT_MIN_JAVA:
             return None
@@ -151,19 +160,23 @@ class OpenSearch(JavaService):
                         self.settings.stack.aot_min_training_seconds)
 
     def start_detail(self) -> str:
-        return f"Java {java_version(self.java()) or '?'}" + (f", {self.aot_cache.describe()}" if self.aot_cache else "")
+        cache = self.aot_cache
+        return f"Java {self._runtime[1] or '?'}" + (f", {cache.describe()}" if cache else "")
 
     def stop_timeout(self, configured: float) -> float:
-        training = self.aot_cache is not None and not self.aot_cache.ready
+        cache = self.aot_cache
+        training = cache is not None and not cache.ready
         return configured + 60 if training else configured  # the JVM writes its cache on the way out
 
     def after_stop(self, stopped_cleanly: bool) -> str | None:
-        return self.aot_cache.finish_training(stopped_cleanly) if self.aot_cache else None
+        cache = self.aot_cache
+        return cache.finish_training(stopped_cleanly) if cache else None
 
     def command(self) -> list[str]:
         self.compile_launcher()
         classpath = f"{self.classpath()}:{self.launcher_jar}"
-        aot = self.aot_cache.flags() if self.aot_cache else []
+        cache = self.aot_cache
+        aot = cache.flags() if cache else []
         return [self.java(), *self.jvm_flags(), *aot, "-cp", classpath, "AegisOpenSearchNode", str(self.dir)]
 
     def probe(self) -> bool:
