@@ -9,13 +9,19 @@ never touched; a slot that shares a state directory or a port with it is refused
 Unit tests need nothing (and see the environment as it was). Tests marked ``integration`` get the
 ``stack`` fixture: the real test stack, started for the session if it is not already running (and
 stopped again at the end only if this session started it), with the schema migrated.
+
+A session that leaves the test stack running (it was running before, or AEGIS_TEST_KEEP_STACK=1)
+leaves it warm: the JIT-compiled servers it started or restarted (a target-down test restarts
+OpenSearch and Neo4j, without ``aegis stack up``'s warm-up) are warmed up at the end, as ``aegis stack
+up`` would have (AEGIS_STACK_WARM_UP_SECONDS; 0 skips it). A benchmark run next then measures the
+stack, not the compilers catching up with what the tests restarted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -28,6 +34,36 @@ from aegis.settings import Settings, load_settings
 from tests.stack_slot import SlotCollision, StackSlot, check_ports_free
 
 SLOT = StackSlot.activate()
+_jit_pids_at_start: dict[str, int | None] = {}
+
+
+def _jit_server_pids() -> dict[str, int | None]:
+    """The test stack's JIT-compiled servers and their pids (None: not running)."""
+    from devstack.manager import StackManager
+
+    manager = StackManager(load_settings(env_file=SLOT.env_file))
+    names = [s.name for s in manager.services if s.compiled_while_running]
+    return {s.name: s.pid for s in manager.status(names)} if names else {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _jit_pids_at_start.update(_jit_server_pids())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Warm up the JIT-compiled servers this session started or restarted and leaves running."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return
+    settings = load_settings(env_file=SLOT.env_file)
+    cold = [name for name, pid in _jit_server_pids().items() if pid is not None and pid != _jit_pids_at_start.get(name)]
+    if not cold or not settings.stack.warm_up_seconds:
+        return
+    from console.ops.warmup import warm_up
+
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = terminal.write_line if terminal is not None else print
+    say(f"[stack] the tests leave {', '.join(cold)} running, started or restarted without a warm-up")
+    warm_up(settings, cold, settings.stack.warm_up_seconds, progress=lambda line: say(f"[stack] {line}"))
 
 
 @pytest.fixture(scope="session")
