@@ -24,6 +24,19 @@ def java_executable(stack: StackSettings) -> str | None:
     return shutil.which("java")
 
 
+def jdk_tool(stack: StackSettings, name: str, pid: int) -> str:
+    """A JDK tool (``jcmd``, ``jfr``) of the JVM ``pid`` runs on (OpenSearch's Java may not be the
+    others'), else beside the ``java`` the stack runs its servers with, else ``name`` on PATH."""
+    try:
+        own = Path(os.readlink(f"/proc/{pid}/exe")).parent / name
+    except OSError:
+        own = None
+    if own is not None and own.exists():
+        return str(own)
+    java = java_executable(stack)
+    return str(Path(java).resolve().parent / name) if java else name
+
+
 JVM_DIRECTORY = Path("/usr/lib/jvm")
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -44,7 +43,7 @@ from pathlib import Path
 
 from aegis.settings import StackSettings, load_settings
 from bench.stack.jvm_threads import running_jvms
-from devstack.java import java_executable
+from devstack.java import jdk_tool
 
 RECORDING = "aegis-jit"
 COMPILATION, DEOPTIMIZATION = "jdk.Compilation", "jdk.Deoptimization"
@@ -60,19 +59,6 @@ EVENTS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _jdk_tool(stack: StackSettings, name: str, pid: int) -> str:
-    """A JDK tool (``jcmd``, ``jfr``) of the JVM ``pid`` runs on (OpenSearch's Java is not the
-    others'), else beside the ``java`` the stack runs its servers with."""
-    try:
-        own = Path(os.readlink(f"/proc/{pid}/exe")).parent / name
-    except OSError:
-        own = None
-    if own is not None and own.exists():
-        return str(own)
-    java = java_executable(stack)
-    return str(Path(java).resolve().parent / name) if java else name
-
-
 def _state_file(stack: StackSettings) -> Path:
     return stack.state_path / "jit_compiles.json"
 
@@ -85,7 +71,7 @@ def start(stack: StackSettings) -> None:
     events.write_text(EVENTS)
     recordings = {}
     for server, pid in sorted(pids.items()):
-        jcmd = _jdk_tool(stack, "jcmd", pid)
+        jcmd = jdk_tool(stack, "jcmd", pid)
         path = stack.state_path / f"jit_compiles.{server}.jfr"
         subprocess.run([jcmd, str(pid), "JFR.stop", f"name={RECORDING}"],  # a previous start's
                        capture_output=True, text=True)
@@ -114,10 +100,10 @@ def _load_state(stack: StackSettings) -> dict:
 
 def _events(stack: StackSettings, server: str, recording: dict) -> list[dict]:
     """The recording so far, dumped once: its compilation and deoptimization events."""
-    subprocess.run([_jdk_tool(stack, "jcmd", recording["pid"]), str(recording["pid"]), "JFR.dump", f"name={RECORDING}",
+    subprocess.run([jdk_tool(stack, "jcmd", recording["pid"]), str(recording["pid"]), "JFR.dump", f"name={RECORDING}",
                     f"filename={recording['file']}"], capture_output=True, text=True)
     with tempfile.TemporaryFile("w+") as out:
-        done = subprocess.run([_jdk_tool(stack, "jfr", recording["pid"]), "print", "--json", "--events",
+        done = subprocess.run([jdk_tool(stack, "jfr", recording["pid"]), "print", "--json", "--events",
                                f"{COMPILATION},{DEOPTIMIZATION}", recording["file"]],
                               stdout=out, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0:

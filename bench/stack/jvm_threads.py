@@ -31,7 +31,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from aegis.settings import load_settings
+from aegis.settings import StackSettings, load_settings
+from devstack.java import jdk_tool
 from testkit.cpu import TICKS, stack_groups
 
 JIT = re.compile(r"^C[12] CompilerThre")  # the kernel keeps 15 characters of "C2 CompilerThread0"
@@ -58,10 +59,11 @@ def threads(pid: int) -> dict[int, tuple[str, float]]:
     return found
 
 
-def full_names(pid: int) -> dict[int, str]:
-    """Thread id → the JVM's own thread name (``jcmd Thread.print``), or {} if jcmd cannot tell."""
+def full_names(stack: StackSettings, pid: int) -> dict[int, str]:
+    """Thread id → the JVM's own thread name (``jcmd Thread.print`` of the JVM's own JDK), or {} if
+    jcmd cannot tell."""
     try:
-        out = subprocess.run(["jcmd", str(pid), "Thread.print"], capture_output=True, text=True,
+        out = subprocess.run([jdk_tool(stack, "jcmd", pid), str(pid), "Thread.print"], capture_output=True, text=True,
                              timeout=30, check=True).stdout
     except (OSError, subprocess.SubprocessError) as error:
         print(f"jcmd {pid}: {error}", file=sys.stderr)
@@ -86,14 +88,15 @@ def category(kernel_name: str, full_name: str | None, pools: bool) -> str:
     return "work:" + re.sub(r"[-#\s]*\d+$", "", full_name.split("]")[-1] or full_name)[:30]
 
 
-def sample(pids: dict[str, int], pools: bool, names: dict[int, dict[int, str]]) -> dict[str, Counter]:
+def sample(stack: StackSettings, pids: dict[str, int], pools: bool,
+           names: dict[int, dict[int, str]]) -> dict[str, Counter]:
     result = {}
     for server, pid in pids.items():
         known = names.setdefault(pid, {})
         per = Counter()
         for tid, (kernel_name, seconds) in threads(pid).items():
             if pools and tid not in known:
-                known.update(full_names(pid))
+                known.update(full_names(stack, pid))
                 known.setdefault(tid, kernel_name)
             per[category(kernel_name, known.get(tid), pools)] += seconds
         result[server] = per
@@ -106,20 +109,20 @@ def main() -> None:
     parser.add_argument("--for", dest="duration", type=float, default=300, help="seconds in all")
     parser.add_argument("--pools", action="store_true", help="break the work down by the JVM's thread names (jcmd)")
     args = parser.parse_args()
-    state_path = load_settings().stack.state_path
-    pids = running_jvms(state_path)
+    stack = load_settings().stack
+    pids = running_jvms(stack.state_path)
     if not pids:
         raise SystemExit("no JVM of the stack is running (aegis stack up)")
     names: dict[int, dict[int, str]] = {}
-    before, started = sample(pids, args.pools, names), time.monotonic()
+    before, started = sample(stack, pids, args.pools, names), time.monotonic()
     last = started
     while last - started < args.duration:
         time.sleep(args.every)
-        earlier, pids = pids, running_jvms(state_path)
+        earlier, pids = pids, running_jvms(stack.state_path)
         if not pids:
             print("the stack's JVMs have stopped", file=sys.stderr)
             return
-        now, at = sample(pids, args.pools, names), time.monotonic()
+        now, at = sample(stack, pids, args.pools, names), time.monotonic()
         line: dict[str, object] = {"t": round(at - started), "loadavg": round(os.getloadavg()[0], 1)}
         for server, per in now.items():
             if earlier.get(server) != pids[server]:  # (re)started since the last sample: counted from the next
