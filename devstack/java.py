@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devstack.aot import AOT_MIN_JAVA, AotCache, cache_key
 from devstack.base import Service
 from devstack.jars import ensure_jars
 
@@ -80,17 +82,77 @@ def java_major(version: str | None) -> int | None:
 
 
 class JavaService(Service):
-    """A server run as a JVM process from the jars resolved into the state directory."""
+    """A server run as a JVM process from the jars resolved into the state directory.
+
+    One with ``ahead_of_time`` runs on the newest JDK of Java 25 or later (``AEGIS_STACK_AOT_JAVA_HOME``,
+    else the newest in /usr/lib/jvm, else the stack's java) with an ahead-of-time cache
+    (``devstack/aot.py``): from its second life on it compiles for the load it served before.
+    """
 
     compiled_while_running = True
     main_class: str = ""
+    ahead_of_time: bool = False
+
+    @cached_property
+    def runtime(self) -> tuple[str, str | None]:
+        """This server's java and its version, looked up once (a scan of /usr/lib/jvm)."""
+        home = (self.settings.stack.aot_java_home or newest_jdk_home(AOT_MIN_JAVA)) if self.ahead_of_time else None
+        if home is None:
+            java = java_executable(self.settings.stack)
+            if not java:
+                raise self.missing("`java` (Java 17+)",
+                                   "run `make install` or `apt-get install -y openjdk-17-jre-headless`")
+        elif (home / "bin" / "java").exists():
+            java = str(home / "bin" / "java")
+        else:
+            raise self.missing(f"{home}/bin/java", "set AEGIS_STACK_AOT_JAVA_HOME to a Java 17+ JDK, or unset "
+                               "it to use the newest one in /usr/lib/jvm")
+        return java, java_version(java)
 
     def java(self) -> str:
-        found = java_executable(self.settings.stack)
-        if not found:
-            raise self.missing("`java` (Java 17+)",
-                               "run `make install` or `apt-get install -y openjdk-17-jre-headless`")
-        return found
+        return self.runtime[0]
+
+    def launch_flags(self) -> list[str]:
+        """The server's own flags, and what its java needs on top."""
+        native = ["--enable-native-access=ALL-UNNAMED"] if (java_major(self.runtime[1]) or 0) >= 22 else []
+        return [*self.jvm_flags(), *native]  # JNA, and Lucene's java.lang.foreign mapping of its files
+
+    def cache_inputs(self) -> tuple[list[Path], list[Path]]:
+        """The directories of jars and the single files whose change makes the cache stale."""
+        return [], []
+
+    @property
+    def aot_cache(self) -> AotCache | None:
+        """The server's ahead-of-time cache, when its java has them and the setting keeps one. Looked up
+        afresh each time: its key covers jars that ``check_installed`` may only just have resolved."""
+        if not self.ahead_of_time or not self.settings.stack.aot_cache:
+            return None
+        version = self.runtime[1]
+        if (java_major(version) or 0) < AOT_MIN_JAVA:
+            return None
+        directories, files = self.cache_inputs()
+        return AotCache(self.dir / "aot", cache_key(version or "", self.launch_flags(), directories, files),
+                        self.settings.stack.aot_min_training_seconds)
+
+    def java_command(self, classpath: str, *main: str) -> list[str]:
+        """``java``, its flags (a cache's included), the class path, then the main class and its arguments."""
+        cache = self.aot_cache
+        return [self.java(), *self.launch_flags(), *(cache.flags() if cache else []), "-cp", classpath, *main]
+
+    def start_detail(self) -> str:
+        if not self.ahead_of_time:
+            return ""
+        cache = self.aot_cache
+        return f"Java {self.runtime[1] or '?'}" + (f", {cache.describe()}" if cache else "")
+
+    def stop_timeout(self, configured: float) -> float:
+        cache = self.aot_cache
+        training = cache is not None and not cache.ready
+        return configured + 60 if training else configured  # the JVM writes its cache on the way out
+
+    def after_stop(self, stopped_cleanly: bool) -> str | None:
+        cache = self.aot_cache
+        return cache.finish_training(stopped_cleanly) if cache else None
 
     @property
     def jars(self) -> Path:

@@ -220,8 +220,7 @@ class Kafka(JavaService):
                                   f"kafka*/data directories and {shared} under {self.root} (the topics are lost)")
 
     def command(self) -> list[str]:
-        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), "kafka.Kafka",
-                str(self.dir / "server.properties")]
+        return self.java_command(self.classpath(), "kafka.Kafka", str(self.dir / "server.properties"))
 
     def _admin(self, bootstrap: str):
         from confluent_kafka.admin import AdminClient
@@ -371,8 +370,7 @@ class KafkaConnect(JavaService):
             "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
             **self._cluster_properties(),
         }, "connect-distributed.properties")
-        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(),
-                "org.apache.kafka.connect.cli.ConnectDistributed", str(props)]
+        return self.java_command(self.classpath(), "org.apache.kafka.connect.cli.ConnectDistributed", str(props))
 
     def env(self) -> dict[str, str]:
         # Secrets reach connector configs through the env config provider, never through committed JSON.

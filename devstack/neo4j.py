@@ -3,6 +3,7 @@
 The server is the distribution's own main class (``org.neo4j.server.CommunityEntryPoint``) on
 the classpath of ``maven/neo4j/pom.xml``; ``org.neo4j.cli.AdminTool`` (``neo4j-admin``) sets the
 initial password before the first start. Bolt listens on loopback only, HTTP is off, auth is on.
+It runs on the newest JDK of Java 25 or later with an ahead-of-time cache (``JavaService.ahead_of_time``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 
 class Neo4j(JavaService):
     name = "neo4j"
+    ahead_of_time = True
 
     @property
     def port(self) -> int:
@@ -98,9 +100,12 @@ class Neo4j(JavaService):
             raise StackError(f"neo4j: setting the initial password failed (exit {result.returncode})",
                              hint=(result.stdout + result.stderr)[-2000:])
 
+    def cache_inputs(self) -> tuple[list[Path], list[Path]]:
+        return [jars_dir(self.settings.stack, POM_NAME) / "neo4j-libs"], []
+
     def command(self) -> list[str]:
-        return [self.java(), *self.jvm_flags(), "-cp", self.classpath(), ENTRY_POINT,
-                f"--home-dir={self.dir}", f"--config-dir={self.conf_dir}", "--console-mode"]
+        return self.java_command(self.classpath(), ENTRY_POINT, f"--home-dir={self.dir}",
+                                 f"--config-dir={self.conf_dir}", "--console-mode")
 
     def probe(self) -> bool:
         """Bolt answers our credentials, and the server answering is the one of this state directory."""

@@ -7,11 +7,10 @@ only when its source changes) — starts a node with those modules as classpath 
 security plugin is absent, so HTTP is plain: the node binds to 127.0.0.1 only. Single node, no
 replicas, heap ``AEGIS_STACK_OPENSEARCH_HEAP``.
 
-The node runs on the newest JDK of Java 25 or later in /usr/lib/jvm (this machine image has a
-Temurin 25 beside Debian's 17; ``AEGIS_STACK_OPENSEARCH_JAVA_HOME`` overrides, and without one it
-runs on the stack's java) with an ahead-of-time cache (``devstack/aot.py``): from its second start
-on it compiles for the load it served before. The launcher is compiled by the stack's JDK
-(``javac --release 17``) and packed in a jar, since a cache takes classes from jars only.
+The node runs on the newest JDK of Java 25 or later with an ahead-of-time cache
+(``JavaService.ahead_of_time``; this machine image has a Temurin 25 beside Debian's 17). The
+launcher is compiled by the stack's JDK (``javac --release 17``) and packed in a jar, since a cache
+takes classes from jars only.
 """
 
 from __future__ import annotations
@@ -19,17 +18,15 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import zipfile
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 
 import httpx
 
 from aegis.errors import StackError
-from devstack.aot import AOT_MIN_JAVA, AotCache, cache_key
 from devstack.base import port_open
 from devstack.jars import ensure_jars, jars_dir
-from devstack.java import JavaService, java_executable, java_major, java_version, newest_jdk_home
+from devstack.java import JavaService, java_executable
 
 POM_NAME = "opensearch"
 LAUNCHER = "AegisOpenSearchNode.java"
@@ -41,26 +38,11 @@ def launcher_path() -> Path:
 
 class OpenSearch(JavaService):
     name = "opensearch"
+    ahead_of_time = True
 
     @property
     def port(self) -> int:
         return httpx.URL(self.settings.search.url).port or 9200
-
-    @cached_property
-    def _runtime(self) -> tuple[str, str | None]:
-        """The node's java and its version, looked up once (a scan of /usr/lib/jvm)."""
-        home = self.settings.stack.opensearch_java_home or newest_jdk_home(AOT_MIN_JAVA)
-        if home is None:
-            java = super().java()
-        elif (home / "bin" / "java").exists():
-            java = str(home / "bin" / "java")
-        else:
-            raise self.missing(f"{home}/bin/java", "set AEGIS_STACK_OPENSEARCH_JAVA_HOME to a Java 17+ "
-                               "JDK, or unset it to use the newest one in /usr/lib/jvm")
-        return java, java_version(java)
-
-    def java(self) -> str:
-        return self._runtime[0]
 
     def javac(self) -> str:
         """The stack's JDK compiles the launcher (the node's own runtime may have no compiler)."""
@@ -88,9 +70,7 @@ class OpenSearch(JavaService):
                 "-Djava.awt.headless=true", "-Dfile.encoding=UTF-8", "-Djava.io.tmpdir=" + str(self.dir / "tmp"),
                 "-Dio.netty.noUnsafe=true", "-Dio.netty.noKeySetOptimization=true",
                 "-Dio.netty.recycler.maxCapacityPerThread=0", "-Dlog4j.shutdownHookEnabled=false",
-                "-Dlog4j2.disable.jmx=true", "-Dopensearch.networkaddress.cache.ttl=60",
-                *(["--enable-native-access=ALL-UNNAMED"]  # Lucene maps its files through java.lang.foreign
-                  if (java_major(self._runtime[1]) or 0) >= 22 else [])]
+                "-Dlog4j2.disable.jmx=true", "-Dopensearch.networkaddress.cache.ttl=60"]
 
     def prepare(self) -> None:
         super().prepare()
@@ -145,39 +125,12 @@ class OpenSearch(JavaService):
         partial.replace(self.launcher_jar)
         stamp.write_text(digest)
 
-    @property
-    def aot_cache(self) -> AotCache | None:
-        """The node's ahead-of-time cache, when its java has them and the setting keeps one. Looked up
-        afresh each time: its key covers jars that ``check_installed`` may only just have resolved."""
-        if not self.settings.stack.aot_cache:
-            return None
-        version = self._runtime[1]
-        major = java_major(version)
-        if version is None or major is None or major < AOT_MIN_JAVA:
-            return None
-        libs = jars_dir(self.settings.stack, POM_NAME) / "opensearch-libs"
-        return AotCache(self.dir / "aot", cache_key(version, self.jvm_flags(), [libs], [launcher_path()]),
-                        self.settings.stack.aot_min_training_seconds)
-
-    def start_detail(self) -> str:
-        cache = self.aot_cache
-        return f"Java {self._runtime[1] or '?'}" + (f", {cache.describe()}" if cache else "")
-
-    def stop_timeout(self, configured: float) -> float:
-        cache = self.aot_cache
-        training = cache is not None and not cache.ready
-        return configured + 60 if training else configured  # the JVM writes its cache on the way out
-
-    def after_stop(self, stopped_cleanly: bool) -> str | None:
-        cache = self.aot_cache
-        return cache.finish_training(stopped_cleanly) if cache else None
+    def cache_inputs(self) -> tuple[list[Path], list[Path]]:
+        return [jars_dir(self.settings.stack, POM_NAME) / "opensearch-libs"], [launcher_path()]
 
     def command(self) -> list[str]:
         self.compile_launcher()
-        classpath = f"{self.classpath()}:{self.launcher_jar}"
-        cache = self.aot_cache
-        aot = cache.flags() if cache else []
-        return [self.java(), *self.jvm_flags(), *aot, "-cp", classpath, "AegisOpenSearchNode", str(self.dir)]
+        return self.java_command(f"{self.classpath()}:{self.launcher_jar}", "AegisOpenSearchNode", str(self.dir))
 
     def probe(self) -> bool:
         if not port_open(self.port):

@@ -126,3 +126,29 @@ def test_the_newest_full_jdk_of_the_wanted_version_is_found(tmp_path):
     (tmp_path / "default-java").symlink_to(newer)
     assert newest_jdk_home(25, tmp_path) == newer
     assert newest_jdk_home(25, tmp_path / "absent") is None
+
+
+def test_the_servers_with_a_cache_run_on_the_newer_jdk_and_the_others_on_the_stacks(monkeypatch, tmp_path):
+    from aegis.settings import load_settings
+    from devstack.manager import StackManager
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AEGIS_STACK_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("AEGIS_STACK_JAVA_HOME", str(_jdk(tmp_path, "jdk-17", "17.0.15")))
+    monkeypatch.setenv("AEGIS_STACK_AOT_JAVA_HOME", str(_jdk(tmp_path, "jdk-25", "25.0.3")))
+    services = {s.name: s for s in StackManager(load_settings(env_file=None)).services}
+    neo4j, kafka = services["neo4j"], services["kafka"]
+    neo4j.dir.mkdir(parents=True)
+    kafka.dir.mkdir(parents=True)
+    command = neo4j.command()
+    assert command[0] == str(tmp_path / "jdk-25" / "bin" / "java")
+    assert "--enable-native-access=ALL-UNNAMED" in command
+    assert any(flag.startswith("-XX:AOTCacheOutput=") for flag in command)  # no cache yet: this life trains one
+    assert neo4j.start_detail().startswith("Java 25.0.3, training")
+    assert kafka.java() == str(tmp_path / "jdk-17" / "bin" / "java")
+    assert kafka.aot_cache is None and kafka.start_detail() == ""
+    assert not any(flag.startswith(("-XX:AOT", "--enable-native-access")) for flag in kafka.launch_flags())
+
+    monkeypatch.setenv("AEGIS_STACK_AOT_CACHE", "false")
+    neo4j = next(s for s in StackManager(load_settings(env_file=None)).services if s.name == "neo4j")
+    assert neo4j.aot_cache is None and neo4j.java() == str(tmp_path / "jdk-25" / "bin" / "java")
