@@ -137,7 +137,9 @@ def test_changes_a_stopped_sink_has_not_applied_are_in_flight_not_drift(rsetting
         # Removal markers: purged once old, unless an event still in Kafka names the policy.
         gone, dead_lettered, pending = ids[9], ids[10], ids[11]
         pg.execute("DELETE FROM policies WHERE id = ANY(%s)", ([gone, dead_lettered, pending],))
-        run_sink_until(settings, holds_postgres)
+        # Every event consumed and committed, not only the removals applied: a delete's tombstone still
+        # pending would name `gone` too, and its marker would rightly be kept.
+        run_sink_until(settings, lambda sink: holds_postgres(sink) and pending_consumed(settings))
         old_create = first_change_of(settings, pending)
         produce(settings, settings.kafka.topic_dlq, json.dumps({"id": dead_lettered}).encode(), b"{}")
         produce(settings, change_topic(settings), old_create.key(), old_create.value())  # pending for the sink
