@@ -9,6 +9,7 @@ default model (all-MiniLM-L6-v2) is English, so only English text gives meaningf
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -25,9 +26,9 @@ from cdc_sinks.milvus.search import SearchFilter, VectorSearch
 from cdc_sinks.milvus.sink import MilvusSink, build_milvus_sink
 from cdc_sinks.milvus.store import MilvusStore
 from console.cli.sinks_reembed import reembed
-from devstack.manager import StackManager
 from reconciler.drift import read_target
 from testkit.checksums import checksums_of
+from tests.conftest import running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -72,10 +73,10 @@ def record(policy_id: int, lsn: int, content_hash: str | None = None, **changes)
 
 
 @pytest.fixture(scope="module")
-def milvus(settings: Settings) -> Settings:
-    """Only Milvus is needed here: start it (if not running) rather than the whole stack."""
-    StackManager(settings).up(["milvus"], progress=lambda line: print(f"[stack] {line}"))
-    return settings
+def milvus(settings: Settings) -> Iterator[Settings]:
+    """Milvus, and PostgreSQL for the re-embed's audit row: started (if not running) rather than the whole stack."""
+    with running_stack(settings, ["postgres", "milvus"]) as running:
+        yield running
 
 
 def make_settings(base: Settings, alias: str, **embedding) -> Settings:
