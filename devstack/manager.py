@@ -44,6 +44,10 @@ class StackManager:
     def _pidfile(self, service: Service) -> PidFile:
         return PidFile(self.settings.stack.state_path / "pids" / f"{service.name}.pid")
 
+    def pid(self, service: Service) -> int | None:
+        """The pid of ``service`` if the process this stack started for it still runs (no health probe)."""
+        return self._pidfile(service).read_live_pid()
+
     def select(self, names: list[str] | None, *, optional: bool = False) -> list[Service]:
         """The named services, or without names the default set (plus optional ones if ``optional``)."""
         if not names:
@@ -58,7 +62,7 @@ class StackManager:
     def up(self, names: list[str] | None = None, progress: Progress = lambda _: None) -> list[ServiceStatus]:
         """Start every selected service not already running; leave running ones alone."""
         for service in self.select(names):
-            pid = self._pidfile(service).read_live_pid()
+            pid = self.pid(service)
             if pid is not None:
                 self._wait_healthy(service, pid, proc=None)
                 try:  # idempotent: a server started by an older version gets what this one needs (roles)
@@ -134,7 +138,7 @@ class StackManager:
         for batch in _stop_batches(list(reversed(self.select(names, optional=True)))):
             running = []
             for service in batch:
-                pid = self._pidfile(service).read_live_pid()
+                pid = self.pid(service)
                 if pid is None:
                     if names or service.in_default_set():
                         progress(f"{service.name}: not running")
@@ -153,7 +157,7 @@ class StackManager:
     def status(self, names: list[str] | None = None) -> list[ServiceStatus]:
         result = []
         for service in self.select(names, optional=True):
-            pid = self._pidfile(service).read_live_pid()
+            pid = self.pid(service)
             if not names and pid is None and not service.in_default_set():
                 continue  # an optional server nobody started is not "down"
             result.append(ServiceStatus(service.name, pid, service.port,

@@ -102,7 +102,7 @@ class SchemaRegistry(JavaService):
         return env
 
     def command(self) -> list[str]:
-        return [self.java(), *self.jvm_flags(), "-jar", str(self.runner_jar)]
+        return [self.java(), *self.launch_flags(), "-jar", str(self.runner_jar)]
 
     def probe(self) -> bool:
         base = f"http://127.0.0.1:{self.port}"

@@ -42,8 +42,7 @@ def _jit_server_pids() -> dict[str, int | None]:
     from devstack.manager import StackManager
 
     manager = StackManager(load_settings(env_file=SLOT.env_file))
-    names = [s.name for s in manager.services if s.compiled_while_running]
-    return {s.name: s.pid for s in manager.status(names)} if names else {}
+    return {s.name: manager.pid(s) for s in manager.services if s.compiled_while_running}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
