@@ -14,7 +14,9 @@ A session that leaves the test stack running (it was running before, or AEGIS_TE
 leaves it warm: the JIT-compiled servers it started or restarted (a target-down test restarts
 OpenSearch and Neo4j, without ``aegis stack up``'s warm-up) are warmed up at the end, as ``aegis stack
 up`` would have (AEGIS_STACK_WARM_UP_SECONDS; 0 skips it). A benchmark run next then measures the
-stack, not the compilers catching up with what the tests restarted.
+stack, not the compilers catching up with what the tests restarted. Before that, if integration
+tests ran, Milvus is settled (``aegis stack settle``): what the tests wrote is sealed, compacted and
+indexed now, not ten minutes after their last write, under whatever runs next.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from tests.stack_slot import SlotCollision, StackSlot, check_ports_free
 
 SLOT = StackSlot.activate()
 _jit_pids_at_start: dict[str, int | None] = {}
+SETTLE_SECONDS = 300.0
+"""Bound on settling Milvus at the session's end."""
 
 
 def _jit_server_pids() -> dict[str, int | None]:
@@ -50,19 +54,39 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Warm up the JIT-compiled servers this session started or restarted and leaves running."""
+    """Leave the test stack quiet and warm when this session leaves it running: settle Milvus after the
+    integration tests' writes, then warm up the JIT-compiled servers this session started or restarted."""
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         return
+    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    say = terminal.write_line if terminal is not None else print
     settings = load_settings(env_file=SLOT.env_file)
+    if any(item.get_closest_marker("integration") for item in session.items):
+        _settle_milvus(settings, say)
     cold = [name for name, pid in _jit_server_pids().items() if pid is not None and pid != _jit_pids_at_start.get(name)]
     if not cold or not settings.stack.warm_up_seconds:
         return
     from console.ops.warmup import warm_up
 
-    terminal = session.config.pluginmanager.get_plugin("terminalreporter")
-    say = terminal.write_line if terminal is not None else print
     say(f"[stack] the tests leave {', '.join(cold)} running, started or restarted without a warm-up")
     warm_up(settings, cold, settings.stack.warm_up_seconds, progress=lambda line: say(f"[stack] {line}"))
+
+
+def _settle_milvus(settings: Settings, say) -> None:
+    """Seal, compact and index now what the tests wrote to a Milvus they leave running: by itself
+    Milvus starts that work ten minutes after the last write, under whatever runs next."""
+    from aegis.errors import AegisError
+    from console.ops.settle import settle_milvus
+    from devstack.manager import StackManager
+
+    manager = StackManager(settings)
+    if manager.pid(manager.select(["milvus"])[0]) is None:
+        return
+    say("[stack] the tests leave milvus running: settling what they wrote")
+    try:
+        settle_milvus(settings.milvus, SETTLE_SECONDS, progress=lambda line: say(f"[stack] {line}"))
+    except AegisError as exc:
+        say(f"[stack] milvus: not settled: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -76,7 +76,7 @@ def collection_models(settings: MilvusSettings, *, sample: int = 200) -> list[Co
     alias = settings.collection_alias
     try:
         current = store.alias_target(alias)
-        names = sorted(n for n in store.run(lambda c: c.list_collections(), "list collections")
+        names = sorted(n for n in store.collections()
                        if n.startswith(f"{alias}_"))
         found = []
         for name in sorted(names, key=lambda n: n != current):

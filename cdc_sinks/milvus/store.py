@@ -8,6 +8,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from aegis.errors import AegisError
@@ -28,6 +29,26 @@ class _AliasNotFoundFilter(logging.Filter):
 
 
 _QUIET = _AliasNotFoundFilter()
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A collection's segments as Milvus reports them."""
+
+    persisted: dict[int, int]
+    """Segment id → rows (deleted rows included until a compaction purges them)."""
+    loaded: bool
+    served: frozenset[int]
+    """Sealed segments the query node serves; growing ones are served too, but never listed."""
+
+    @property
+    def rows(self) -> int:
+        return sum(self.persisted.values())
+
+    @property
+    def handed_over(self) -> bool:
+        """The query node serves exactly the persisted segments (always true when not loaded)."""
+        return not self.loaded or self.served == set(self.persisted)
 
 
 class MilvusStore:
@@ -131,6 +152,48 @@ class MilvusStore:
             part = list(rows[start:start + chunk])
             self.run(lambda c, part=part: c.upsert(collection, part, timeout=self.timeout), "upsert", write=True)
 
+    # ---------------------------------------------------------------- background work
+    def flush(self, collection: str) -> None:
+        """Seal the growing segments of ``collection`` and wait until they are persisted."""
+        self.run(lambda c: c.flush(collection, timeout=self.ddl_timeout), "flush")
+
+    def compact(self, collection: str) -> int:
+        """Start merging the segments of ``collection`` and purging its deleted rows; the job id."""
+        return self.run(lambda c: c.compact(collection, timeout=self.ddl_timeout), "compact")
+
+    def compaction_done(self, job: int) -> bool:
+        return self.run(lambda c: c.get_compaction_state(job, timeout=self.timeout), "compaction state") == "Completed"
+
+    def rows_to_index(self, collection: str) -> int:
+        """Rows of ``collection``'s persisted segments that no index covers yet, over all its indexes."""
+        def pending(client) -> int:
+            rows = 0
+            for index in client.list_indexes(collection, timeout=self.timeout):
+                described = client.describe_index(collection, index, timeout=self.timeout) or {}
+                rows += int(described.get("pending_index_rows") or 0)
+            return rows
+
+        return self.run(pending, "describe index")
+
+    def segments(self, collection: str) -> Segments:
+        """Where ``collection``'s segments stand: persisted (rows each, deleted rows included) and
+        served by the query node (none while the collection is not loaded)."""
+        from pymilvus.client.types import LoadState
+        from pymilvus.grpc_gen import common_pb2
+
+        def read(client) -> Segments:
+            # pymilvus has no public call for these two views; its connection has
+            connection = client._get_connection()
+            persisted = {info.segmentID: info.num_rows
+                         for info in connection.get_persistent_segment_infos(collection, timeout=self.timeout)
+                         if info.state != common_pb2.SegmentState.Dropped}
+            loaded = client.get_load_state(collection, timeout=self.timeout)["state"] == LoadState.Loaded
+            served = connection.get_query_segment_info(collection, timeout=self.timeout) if loaded else []
+            return Segments(persisted, loaded, frozenset(info.segmentID for info in served
+                                                         if info.state != common_pb2.SegmentState.Growing))
+
+        return self.run(read, "segment info")
+
     # ---------------------------------------------------------------- collections and aliases
     def alias_target(self, alias: str) -> str | None:
         """The collection ``alias`` points at, or None when the alias does not exist."""
@@ -152,6 +215,9 @@ class MilvusStore:
         return self.run(lambda c: c.describe_collection(collection, timeout=self.timeout), "describe collection").get(
             "description", "")
 
+    def collections(self) -> list[str]:
+        return self.run(lambda c: c.list_collections(timeout=self.timeout), "list collections")
+
     def has_collection(self, collection: str) -> bool:
         return self.run(lambda c: c.has_collection(collection, timeout=self.timeout), "has collection")
 
@@ -159,7 +225,7 @@ class MilvusStore:
         """Drop ``alias`` and every collection named after it (``<alias>_<model version>…``, any version)."""
         if self.alias_target(alias) is not None:
             self.run(lambda c: c.drop_alias(alias), "drop alias")
-        for name in self.run(lambda c: c.list_collections(), "list collections"):
+        for name in self.collections():
             if name.startswith(f"{alias}_"):
                 self.run(lambda c, name=name: c.drop_collection(name), "drop collection")
 

@@ -82,6 +82,35 @@ def _warm_up(settings: Settings, services: list[str], seconds: float, *, quiet: 
 
 
 @stack.command()
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds to wait in all before reporting what is left.")
+@click.pass_obj
+def settle(settings: Settings, timeout: float) -> None:
+    """Have Milvus do now the background work that recent writes left it, and wait for it.
+
+    Milvus seals a segment only after ten minutes without a write, then indexes it, compacts away
+    deleted rows and reloads the result: after a burst of writes (a test suite, a benchmark, a
+    backfill) up to half a core for minutes, ten minutes later. This seals, compacts and indexes every
+    collection now and waits until the query node serves only sealed, indexed segments. Data is
+    unchanged. Fails, naming what is left, when a collection is not settled within --timeout.
+    """
+    from console.ops.settle import settle_milvus
+
+    manager = StackManager(settings)
+    [milvus] = manager.select(["milvus"])
+    if not all(s.healthy for s in manager.status([milvus.name])):
+        raise StackError("not running: milvus", hint="start it first: aegis stack up milvus")
+    results = settle_milvus(settings.milvus, timeout, progress=click.echo)
+    if not results:
+        click.echo("milvus: no collection to settle")
+    unsettled = [r.collection for r in results if not r.settled]
+    if unsettled:
+        raise StackError(f"milvus: not settled within {timeout:.0f}s: {', '.join(unsettled)}",
+                         hint="run it again with a longer --timeout; the lines above name what is left, "
+                              f"and {milvus.log_path} what Milvus is doing")
+
+
+@stack.command()
 @services_arg
 @click.pass_obj
 def down(settings: Settings, services: tuple[str, ...]) -> None:

@@ -339,3 +339,51 @@ def test_a_collection_left_without_its_index_is_completed_and_loaded(settings_fo
         assert [v.policy_id for v in built.read_back(0, 10)] == [101]
     finally:
         built.close()
+
+
+def test_settling_seals_compacts_and_indexes_now_what_was_written(milvus: Settings):
+    """Written and partly deleted through pymilvus itself, then settled: Milvus's own answers show the
+    rows sealed, indexed and compacted (the deleted ones purged), the query node serving exactly the
+    persisted segments, and the rows unchanged."""
+    from pymilvus import DataType, MilvusClient
+    from pymilvus.grpc_gen import common_pb2
+
+    from console.ops.settle import settle_milvus
+
+    name = f"t_settle_{secrets.token_hex(4)}"
+    client = MilvusClient(**milvus.milvus.client_kwargs(), timeout=60)
+    connection = client._get_connection()  # the two segment views have no public call in pymilvus
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=8)
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="HNSW", metric_type="L2", params={"M": 8, "efConstruction": 32})
+    client.create_collection(name, schema=schema, index_params=index)
+
+    def persisted() -> dict[int, int]:
+        return {info.segmentID: info.num_rows for info in connection.get_persistent_segment_infos(name, timeout=30)
+                if info.state != common_pb2.SegmentState.Dropped}
+
+    def indexed() -> dict:
+        return {key: value for key, value in client.describe_index(name, "vector").items() if key.endswith("rows")}
+
+    try:
+        rows = 3_000  # over the 1,024 rows from which Milvus indexes a segment
+        client.insert(name, [{"id": i, "vector": [float(i % 97 + d) for d in range(8)]} for i in range(rows)])
+        client.delete(name, filter=f"id >= {rows - 1_000}")
+        # by itself Milvus seals the growing segment after ten idle minutes
+        assert persisted() == {} and indexed()["total_rows"] == 0
+
+        [result] = settle_milvus(milvus.milvus, timeout=120, collections=[name])
+
+        assert result.settled and result.compacted, result.line()
+        assert list(persisted().values()) == [rows - 1_000]  # sealed, and the deleted rows purged
+        assert indexed() == {"total_rows": rows - 1_000, "indexed_rows": rows - 1_000, "pending_index_rows": 0}
+        served = connection.get_query_segment_info(name, timeout=30)
+        assert {info.segmentID for info in served} == set(persisted())
+        assert {common_pb2.SegmentState.Name(info.state) for info in served} == {"Sealed"}
+        counted = client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        assert counted[0]["count(*)"] == rows - 1_000
+    finally:
+        client.drop_collection(name)
+        client.close()
