@@ -63,11 +63,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     settings = load_settings(env_file=SLOT.env_file)
     if any(item.get_closest_marker("integration") for item in session.items):
         _settle_milvus(settings, say)
-    cold = [name for name, pid in _jit_server_pids().items() if pid is not None and pid != _jit_pids_at_start.get(name)]
-    if not cold or not settings.stack.warm_up_seconds:
+    restarted = [name for name, pid in _jit_server_pids().items()
+                 if pid is not None and pid != _jit_pids_at_start.get(name)]
+    if not restarted or not settings.stack.warm_up_seconds:
         return
-    from console.ops.warmup import warm_up
+    from console.ops.warmup import warm_up, warmed_services
 
+    cold = warmed_services(settings, restarted)
+    if not cold:
+        return
     say(f"[stack] the tests leave {', '.join(cold)} running, started or restarted without a warm-up")
     warm_up(settings, cold, settings.stack.warm_up_seconds, progress=lambda line: say(f"[stack] {line}"))
 

@@ -83,6 +83,13 @@ class WarmUpResult:
         return done
 
 
+def warmed_services(settings: Settings, services: list[str]) -> list[str]:
+    """The services among ``services`` that ``warm_up`` drives: a sink's target, or a Kafka broker."""
+    targets = {spec.stack_service for spec in SPECS.values()}
+    brokers = set(broker_services(settings, services))
+    return [service for service in services if service in targets or service in brokers]
+
+
 def broker_services(settings: Settings, services: list[str]) -> list[str]:
     """The Kafka brokers among ``services`` (``kafka``; the cluster profile's ``kafka-2``, ``kafka-3``), not Connect."""
     brokers = {node_name(KAFKA, n) for n in range(1, settings.stack.kafka_brokers + 1)}

@@ -1,7 +1,7 @@
 """The warm-up's pure parts: which services are Kafka brokers, and how a result reads."""
 
 from aegis.settings import load_settings
-from console.ops.warmup import KAFKA, WarmUpResult, _delete_kafka_scratch, broker_services
+from console.ops.warmup import KAFKA, WarmUpResult, _delete_kafka_scratch, broker_services, warmed_services
 
 
 def test_the_brokers_are_kafka_and_the_cluster_profiles_numbered_nodes_not_connect(monkeypatch):
@@ -10,6 +10,12 @@ def test_the_brokers_are_kafka_and_the_cluster_profiles_numbered_nodes_not_conne
     services = ["postgres", "kafka", "kafka-2", "kafka-3", "kafka-connect", "opensearch", "neo4j"]
     assert broker_services(settings, services) == ["kafka", "kafka-2", "kafka-3"]
     assert broker_services(settings, ["kafka-connect", "apicurio"]) == []
+
+
+def test_the_warm_up_drives_the_sinks_targets_and_the_brokers_not_connect_or_the_registry(monkeypatch):
+    monkeypatch.setenv("AEGIS_STACK_KAFKA_BROKERS", "3")
+    services = ["opensearch", "schema-registry", "neo4j", "kafka-connect", "kafka", "kafka-2", "postgres"]
+    assert warmed_services(load_settings(), services) == ["opensearch", "neo4j", "kafka", "kafka-2"]
 
 
 def test_a_result_says_what_carried_the_warm_up_and_what_was_left_over():
