@@ -59,3 +59,10 @@ def test_warm_up_of_servers_that_compile_nothing_says_so_and_checks_nothing_else
     assert "nothing to warm up: postgres, redis compile nothing while running" in result.output
     refused = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "stack", "warm-up", "neo4j"])
     assert refused.exit_code != 0 and "not running: neo4j" in refused.output, refused.output
+
+
+def test_settle_refuses_a_stack_whose_milvus_is_not_running_and_says_how_to_start_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("AEGIS_STACK_STATE_DIR", str(tmp_path))  # an empty stack: nothing runs
+    result = CliRunner().invoke(cli, ["--env-file", "/nonexistent.env", "stack", "settle"])
+    assert result.exit_code != 0
+    assert "not running: milvus" in result.output and "aegis stack up milvus" in result.output, result.output
